@@ -1,0 +1,56 @@
+//! Messages between modules, over bounded tokio channels built once in `app.rs`.
+//!
+//! The database is the truth; a message is only a wake-up carrying ids and a summary.
+//! A sender never waits: when a channel is full the message is dropped and logged, and the
+//! consumer catches up from the database on its next wake-up or at start-up.
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+/// One series' identity as the detective will see it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeriesKey {
+    pub provider: String,
+    pub sub_account: String,
+    pub service: String,
+}
+
+/// New or restated cost data was committed.
+#[derive(Debug, Clone)]
+pub struct CostsIngested {
+    pub source: String,
+    pub inserted: u64,
+    pub updated: u64,
+    pub period_start: Option<DateTime<Utc>>,
+    pub period_end: Option<DateTime<Utc>>,
+    pub series: Vec<SeriesKey>,
+}
+
+/// The sending side, cloned into every producer.
+#[derive(Debug, Clone)]
+pub struct Bus {
+    costs_ingested: mpsc::Sender<CostsIngested>,
+}
+
+/// The receiving side, handed to exactly one consumer each.
+#[derive(Debug)]
+pub struct Receivers {
+    pub costs_ingested: mpsc::Receiver<CostsIngested>,
+}
+
+pub fn channels(capacity: usize) -> (Bus, Receivers) {
+    let (costs_tx, costs_rx) = mpsc::channel(capacity);
+    (Bus { costs_ingested: costs_tx }, Receivers { costs_ingested: costs_rx })
+}
+
+impl Bus {
+    pub fn publish_costs_ingested(&self, message: CostsIngested) {
+        match self.costs_ingested.try_send(message) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(m)) => {
+                tracing::warn!(source = %m.source, "costs-ingested channel full; consumers will catch up from the database")
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => tracing::debug!("no consumer for costs-ingested"),
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Settings: built-in defaults, then `config.toml` (or `--config FILE` / `COSTGUARD_CONFIG`),
+//! then `COSTGUARD_<SECTION>__<KEY>` environment variables. Unknown keys and bad values
+//! stop start-up with a message naming the key. Passed explicitly; never a global.
+
+use crate::db::DatabaseUrl;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub data: DataSettings,
+    pub log: LogSettings,
+    pub bus: BusSettings,
+    pub providers: ProviderSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// Largest JSON body accepted, in bytes.
+    pub max_json_bytes: usize,
+    /// Largest CSV import accepted over HTTP, in bytes (after gzip decompression too).
+    pub max_import_bytes: u64,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings { bind: "127.0.0.1:8080".into(), max_json_bytes: 16 * 1024 * 1024, max_import_bytes: 2 * 1024 * 1024 * 1024, shutdown_timeout_secs: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` or `postgres://...`; empty means `sqlite://<data.dir>/costguard.db`.
+    pub url: String,
+    /// Pooled connections.
+    pub pool_size: u32,
+    /// How long a SQLite writer waits for the lock, in milliseconds.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings { url: String::new(), pool_size: 8, busy_timeout_ms: 15_000 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataSettings {
+    /// Folder for the SQLite file and other state.
+    pub dir: PathBuf,
+}
+
+impl Default for DataSettings {
+    fn default() -> Self {
+        DataSettings { dir: PathBuf::from("data") }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A tracing filter, e.g. "info" or "costguard=debug,actix_web=info".
+    pub level: String,
+    /// "text" or "json".
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { level: "info".into(), format: "text".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusSettings {
+    /// Messages each internal channel holds before senders skip a wake-up.
+    pub capacity: usize,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        BusSettings { capacity: 1024 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderSettings {
+    pub simulated: SimulatedSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatedSettings {
+    /// Generate realistic spend for a fictitious company across five providers.
+    pub enabled: bool,
+    /// Same seed, same data.
+    pub seed: u64,
+    /// Days of history generated on first start.
+    pub history_days: u32,
+    /// Simulated seconds per real second.
+    pub speed: f64,
+    /// When to pull new simulated data (6-field cron, seconds first).
+    pub schedule: String,
+    /// Real seconds after first start at which a BigQuery job starts looping live.
+    /// Negative disables the live incident.
+    pub live_incident_delay_secs: i64,
+}
+
+impl Default for SimulatedSettings {
+    fn default() -> Self {
+        SimulatedSettings { enabled: false, seed: 42, history_days: 60, speed: 1.0, schedule: "*/20 * * * * *".into(), live_incident_delay_secs: 120 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(Box<figment::Error>),
+    #[error("configuration key {key}: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+fn invalid(key: &'static str, problem: impl ToString) -> ConfigError {
+    ConfigError::Invalid { key, problem: problem.to_string() }
+}
+
+impl Settings {
+    /// Loads defaults, then the file if given (a missing explicit file is an error), then env.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(invalid("--config", format!("{} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("COSTGUARD_").ignore(&["config"]).split("__"));
+        let settings: Settings = figment.extract().map_err(|e| ConfigError::Parse(Box::new(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.server.bind.parse::<SocketAddr>().map_err(|e| invalid("server.bind", format!("'{}' is not ADDRESS:PORT ({e})", self.server.bind)))?;
+        if self.server.max_json_bytes == 0 || self.server.max_import_bytes == 0 {
+            return Err(invalid("server.max_json_bytes", "body limits must be positive"));
+        }
+        self.database_url()?;
+        if self.database.pool_size == 0 {
+            return Err(invalid("database.pool_size", "must be at least 1"));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| invalid("log.level", e))?;
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(invalid("log.format", format!("'{}' is not text or json", self.log.format)));
+        }
+        if self.bus.capacity == 0 {
+            return Err(invalid("bus.capacity", "must be at least 1"));
+        }
+        let sim = &self.providers.simulated;
+        if !(sim.speed.is_finite() && sim.speed > 0.0 && sim.speed <= 10_000.0) {
+            return Err(invalid("providers.simulated.speed", "must be a number above 0 and at most 10000"));
+        }
+        if sim.history_days > 3 * 366 {
+            return Err(invalid("providers.simulated.history_days", "at most 1098 days"));
+        }
+        crate::ingest::schedule::validate_cron(&sim.schedule).map_err(|e| invalid("providers.simulated.schedule", e))?;
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> Result<DatabaseUrl, ConfigError> {
+        if self.database.url.trim().is_empty() {
+            return Ok(DatabaseUrl::sqlite_file(&self.data.dir.join("costguard.db")));
+        }
+        DatabaseUrl::parse(self.database.url.trim()).map_err(|e| invalid("database.url", e))
+    }
+
+    pub fn bind_addr(&self) -> SocketAddr {
+        self.server.bind.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+}

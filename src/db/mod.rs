@@ -1,0 +1,188 @@
+//! Storage: one Diesel codebase over SQLite (embedded default) and PostgreSQL (production).
+//!
+//! The backend is chosen by the URL scheme. Portable queries go through [`DbConn`], a
+//! `MultiConnection`; where SQL must differ (upserts, date bucketing, immediate
+//! transactions) [`per_backend!`] compiles the same body once per concrete connection.
+//! Nothing above this module opens connections except through [`Db::run`], which moves
+//! the work onto tokio's blocking pool so async workers never wait on the database.
+
+pub mod migrate;
+pub mod schema;
+mod url;
+
+pub use url::{Backend, DatabaseUrl};
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2;
+use diesel::prelude::*;
+use std::time::Duration;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConn::Sqlite(_) => Backend::Sqlite,
+            DbConn::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection; the body is compiled once per
+/// backend, so it may use backend-specific Diesel features (upserts, `immediate_transaction`).
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite($c) => $body,
+            $crate::db::DbConn::Postgres($c) => $body,
+        }
+    };
+}
+
+/// Runs `work` in a write transaction. On SQLite it begins with `BEGIN IMMEDIATE`, so a
+/// transaction that reads before it writes queues on the busy timeout instead of failing
+/// when its read lock cannot be upgraded. Diesel's `MultiConnection` has no such method;
+/// its transaction manager delegates to the inner one, so committing through it is sound.
+pub fn write_transaction<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConn::Postgres(_) => conn.transaction(work),
+        DbConn::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            match work(conn) {
+                Ok(value) => {
+                    <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("database: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database task did not finish: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("migrations: {0}")]
+    Migration(String),
+}
+
+/// Establishes connections of the backend the URL names, with per-connection settings.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DatabaseUrl,
+    busy_timeout: Duration,
+}
+
+impl Manager {
+    pub fn connect_now(&self) -> Result<DbConn, DbError> {
+        match self.url.backend() {
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(self.url.sqlite_path())?;
+                // WAL lets readers run beside the writer; NORMAL sync is durable in WAL mode
+                // except for the last transactions on power loss, the usual trade-off.
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                    self.busy_timeout.as_millis()
+                ))?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            Backend::Postgres => Ok(DbConn::Postgres(diesel::PgConnection::establish(self.url.as_str())?)),
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<DbConn, DbError> {
+        self.connect_now()
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), DbError> {
+        Ok(conn.batch_execute("SELECT 1")?)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+
+/// The shared handle every module uses: a pool plus the backend it serves.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend).finish()
+    }
+}
+
+impl Db {
+    /// Runs pending migrations on a dedicated connection, then builds the pool.
+    pub fn open(url: &DatabaseUrl, pool_size: u32, busy_timeout: Duration) -> Result<Db, DbError> {
+        let manager = Manager { url: url.clone(), busy_timeout };
+        url.prepare()?;
+        let mut conn = manager.connect_now()?;
+        migrate::run_pending(&mut conn)?;
+        drop(conn);
+        let pool = r2d2::Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(30)).build(manager)?;
+        Ok(Db { pool, backend: url.backend() })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(DbError::from)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(DbError::from)?
+    }
+
+    /// For callers that are already on a blocking thread (the CSV importer's reader).
+    pub fn get_blocking(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Connections in use and idle, for the metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections - state.idle_connections, state.idle_connections)
+    }
+}

@@ -1,0 +1,109 @@
+//! Diesel table definitions, written by hand to match both migration trees.
+
+diesel::table! {
+    cost_records (record_key) {
+        record_key -> Text,
+        content_hash -> Text,
+        source -> Text,
+        availability_zone -> Nullable<Text>,
+        billed_cost -> BigInt,
+        billing_account_id -> Text,
+        billing_account_name -> Nullable<Text>,
+        billing_currency -> Text,
+        billing_period_end -> Timestamp,
+        billing_period_start -> Timestamp,
+        charge_category -> Text,
+        charge_class -> Nullable<Text>,
+        charge_description -> Nullable<Text>,
+        charge_frequency -> Nullable<Text>,
+        charge_period_end -> Timestamp,
+        charge_period_start -> Timestamp,
+        commitment_discount_category -> Nullable<Text>,
+        commitment_discount_id -> Nullable<Text>,
+        commitment_discount_name -> Nullable<Text>,
+        commitment_discount_status -> Nullable<Text>,
+        commitment_discount_type -> Nullable<Text>,
+        consumed_quantity -> Nullable<Text>,
+        consumed_unit -> Nullable<Text>,
+        contracted_cost -> Nullable<BigInt>,
+        contracted_unit_price -> Nullable<Text>,
+        effective_cost -> BigInt,
+        invoice_issuer_name -> Nullable<Text>,
+        list_cost -> Nullable<BigInt>,
+        list_unit_price -> Nullable<Text>,
+        pricing_category -> Nullable<Text>,
+        pricing_quantity -> Nullable<Text>,
+        pricing_unit -> Nullable<Text>,
+        provider_name -> Text,
+        publisher_name -> Nullable<Text>,
+        region_id -> Nullable<Text>,
+        region_name -> Nullable<Text>,
+        resource_id -> Nullable<Text>,
+        resource_name -> Nullable<Text>,
+        resource_type -> Nullable<Text>,
+        service_category -> Nullable<Text>,
+        service_name -> Text,
+        sku_id -> Nullable<Text>,
+        sku_price_id -> Nullable<Text>,
+        sub_account_id -> Nullable<Text>,
+        sub_account_name -> Nullable<Text>,
+        tags -> Nullable<Text>,
+        ingested_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    llm_usage (record_key) {
+        record_key -> Text,
+        content_hash -> Text,
+        source -> Text,
+        provider -> Text,
+        model -> Text,
+        api_key_id -> Text,
+        api_key_name -> Nullable<Text>,
+        project_id -> Text,
+        bucket_start -> Timestamp,
+        bucket_end -> Timestamp,
+        input_tokens -> BigInt,
+        cached_input_tokens -> BigInt,
+        output_tokens -> BigInt,
+        requests -> BigInt,
+        cost -> Nullable<BigInt>,
+        currency -> Text,
+        ingested_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        name -> Text,
+        role -> Text,
+        key_prefix -> Text,
+        key_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ingest_cursors (source) {
+        source -> Text,
+        cursor -> Text,
+        last_success_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sim_resource_stops (resource_id) {
+        resource_id -> Text,
+        stopped_at -> Timestamp,
+        stopped_by -> Text,
+    }
+}

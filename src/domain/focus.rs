@@ -1,0 +1,432 @@
+//! A FinOps FOCUS 1.x cost record, validated on parse.
+//!
+//! Both the CSV importer and the JSON API hand a row over as column name -> optional
+//! text, so one parser decides what is valid. Empty cells and the bare word `NULL` are
+//! absent values, as FOCUS exports write them.
+
+use super::money::{parse_scaled, Amount, Currency, MoneyError};
+use super::record_key::RecordKey;
+use super::time::parse_utc;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// How a column's text is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    Text,
+    Money,
+    Decimal,
+    Timestamp,
+    Tags,
+}
+
+/// One FOCUS column that CostGuard keeps. `required` columns must be present in a file's
+/// header and non-empty in every row.
+pub struct Column {
+    pub name: &'static str,
+    pub kind: ColumnKind,
+    pub required: bool,
+}
+
+const fn col(name: &'static str, kind: ColumnKind, required: bool) -> Column {
+    Column { name, kind, required }
+}
+
+use ColumnKind::{Decimal, Money, Tags as TagsKind, Text, Timestamp};
+
+/// Every FOCUS 1.0 column the ledger stores, in FOCUS's alphabetical order.
+pub const COLUMNS: &[Column] = &[
+    col("AvailabilityZone", Text, false),
+    col("BilledCost", Money, true),
+    col("BillingAccountId", Text, true),
+    col("BillingAccountName", Text, false),
+    col("BillingCurrency", Text, true),
+    col("BillingPeriodEnd", Timestamp, true),
+    col("BillingPeriodStart", Timestamp, true),
+    col("ChargeCategory", Text, true),
+    col("ChargeClass", Text, false),
+    col("ChargeDescription", Text, false),
+    col("ChargeFrequency", Text, false),
+    col("ChargePeriodEnd", Timestamp, true),
+    col("ChargePeriodStart", Timestamp, true),
+    col("CommitmentDiscountCategory", Text, false),
+    col("CommitmentDiscountId", Text, false),
+    col("CommitmentDiscountName", Text, false),
+    col("CommitmentDiscountStatus", Text, false),
+    col("CommitmentDiscountType", Text, false),
+    col("ConsumedQuantity", Decimal, false),
+    col("ConsumedUnit", Text, false),
+    col("ContractedCost", Money, false),
+    col("ContractedUnitPrice", Decimal, false),
+    col("EffectiveCost", Money, true),
+    col("InvoiceIssuerName", Text, false),
+    col("ListCost", Money, false),
+    col("ListUnitPrice", Decimal, false),
+    col("PricingCategory", Text, false),
+    col("PricingQuantity", Decimal, false),
+    col("PricingUnit", Text, false),
+    col("ProviderName", Text, true),
+    col("PublisherName", Text, false),
+    col("RegionId", Text, false),
+    col("RegionName", Text, false),
+    col("ResourceId", Text, false),
+    col("ResourceName", Text, false),
+    col("ResourceType", Text, false),
+    col("ServiceCategory", Text, false),
+    col("ServiceName", Text, true),
+    col("SkuId", Text, false),
+    col("SkuPriceId", Text, false),
+    col("SubAccountId", Text, false),
+    col("SubAccountName", Text, false),
+    col("Tags", TagsKind, false),
+];
+
+pub fn required_columns() -> impl Iterator<Item = &'static str> {
+    COLUMNS.iter().filter(|c| c.required).map(|c| c.name)
+}
+
+/// Why a row was refused: the column and what was wrong with its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column {column}: {problem}")]
+pub struct FieldError {
+    pub column: &'static str,
+    pub problem: String,
+}
+
+impl FieldError {
+    fn new(column: &'static str, problem: impl ToString) -> Self {
+        FieldError { column, problem: problem.to_string() }
+    }
+}
+
+/// A validated decimal kept as its original text (quantities and unit prices: exact, not summed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecimalText(String);
+
+impl DecimalText {
+    pub fn parse(text: &str) -> Result<Self, MoneyError> {
+        let t = text.trim();
+        // Any scale works for validation; 30 places keeps tiny quantities from rounding to "invalid".
+        parse_scaled(t, 0).or_else(|| parse_scaled(t, 30)).map(|_| DecimalText(t.to_string())).ok_or_else(|| MoneyError::NotANumber(text.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// FOCUS Tags: a JSON object, kept with sorted keys so equal tags compare equal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tags(BTreeMap<String, serde_json::Value>);
+
+impl Tags {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(map)) => Ok(Tags(map.into_iter().collect())),
+            Ok(_) => Err("Tags must be a JSON object".to_string()),
+            Err(e) => Err(format!("Tags is not valid JSON: {e}")),
+        }
+    }
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Tags(pairs.into_iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.as_str())
+    }
+    /// Canonical JSON text (sorted keys, no spaces).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CostRecord {
+    pub availability_zone: Option<String>,
+    pub billed_cost: Amount,
+    pub billing_account_id: String,
+    pub billing_account_name: Option<String>,
+    pub billing_currency: Currency,
+    pub billing_period_end: DateTime<Utc>,
+    pub billing_period_start: DateTime<Utc>,
+    pub charge_category: String,
+    pub charge_class: Option<String>,
+    pub charge_description: Option<String>,
+    pub charge_frequency: Option<String>,
+    pub charge_period_end: DateTime<Utc>,
+    pub charge_period_start: DateTime<Utc>,
+    pub commitment_discount_category: Option<String>,
+    pub commitment_discount_id: Option<String>,
+    pub commitment_discount_name: Option<String>,
+    pub commitment_discount_status: Option<String>,
+    pub commitment_discount_type: Option<String>,
+    pub consumed_quantity: Option<DecimalText>,
+    pub consumed_unit: Option<String>,
+    pub contracted_cost: Option<Amount>,
+    pub contracted_unit_price: Option<DecimalText>,
+    pub effective_cost: Amount,
+    pub invoice_issuer_name: Option<String>,
+    pub list_cost: Option<Amount>,
+    pub list_unit_price: Option<DecimalText>,
+    pub pricing_category: Option<String>,
+    pub pricing_quantity: Option<DecimalText>,
+    pub pricing_unit: Option<String>,
+    pub provider_name: String,
+    pub publisher_name: Option<String>,
+    pub region_id: Option<String>,
+    pub region_name: Option<String>,
+    pub resource_id: Option<String>,
+    pub resource_name: Option<String>,
+    pub resource_type: Option<String>,
+    pub service_category: Option<String>,
+    pub service_name: String,
+    pub sku_id: Option<String>,
+    pub sku_price_id: Option<String>,
+    pub sub_account_id: Option<String>,
+    pub sub_account_name: Option<String>,
+    pub tags: Tags,
+}
+
+/// FOCUS 1.0 allowed values, matched without regard to case and written canonically.
+const CHARGE_CATEGORIES: &[&str] = &["Usage", "Purchase", "Tax", "Credit", "Adjustment"];
+const CHARGE_FREQUENCIES: &[&str] = &["One-Time", "Recurring", "Usage-Based"];
+const CHARGE_CLASSES: &[&str] = &["Correction"];
+
+fn canonical(allowed: &[&str], column: &'static str, value: &str) -> Result<String, FieldError> {
+    allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(value))
+        .map(|a| a.to_string())
+        .ok_or_else(|| FieldError::new(column, format!("'{value}' is not one of {}", allowed.join(", "))))
+}
+
+/// Looks up a column's value in a row; absent, empty and `NULL` all read as None.
+pub trait RowSource {
+    fn value(&self, column: &str) -> Option<&str>;
+}
+
+impl RowSource for BTreeMap<String, String> {
+    fn value(&self, column: &str) -> Option<&str> {
+        self.get(column).map(String::as_str)
+    }
+}
+
+struct Reader<'a, R: RowSource + ?Sized>(&'a R);
+
+impl<R: RowSource + ?Sized> Reader<'_, R> {
+    fn opt(&self, column: &'static str) -> Option<String> {
+        self.0.value(column).map(str::trim).filter(|v| !v.is_empty() && *v != "NULL").map(str::to_string)
+    }
+    fn req(&self, column: &'static str) -> Result<String, FieldError> {
+        self.opt(column).ok_or_else(|| FieldError::new(column, "a value is required"))
+    }
+    fn amount(&self, column: &'static str) -> Result<Option<Amount>, FieldError> {
+        self.opt(column).map(|v| Amount::parse(&v).map_err(|e| FieldError::new(column, e))).transpose()
+    }
+    fn req_amount(&self, column: &'static str) -> Result<Amount, FieldError> {
+        self.amount(column)?.ok_or_else(|| FieldError::new(column, "a value is required"))
+    }
+    fn decimal(&self, column: &'static str) -> Result<Option<DecimalText>, FieldError> {
+        self.opt(column).map(|v| DecimalText::parse(&v).map_err(|e| FieldError::new(column, e))).transpose()
+    }
+    fn time(&self, column: &'static str) -> Result<DateTime<Utc>, FieldError> {
+        parse_utc(&self.req(column)?).map_err(|e| FieldError::new(column, e))
+    }
+}
+
+impl CostRecord {
+    /// Parses one row, reporting the first bad column.
+    pub fn parse<R: RowSource + ?Sized>(row: &R) -> Result<Self, FieldError> {
+        let r = Reader(row);
+        let charge_period_start = r.time("ChargePeriodStart")?;
+        let charge_period_end = r.time("ChargePeriodEnd")?;
+        if charge_period_end <= charge_period_start {
+            return Err(FieldError::new("ChargePeriodEnd", "must be after ChargePeriodStart"));
+        }
+        let billing_period_start = r.time("BillingPeriodStart")?;
+        let billing_period_end = r.time("BillingPeriodEnd")?;
+        if billing_period_end <= billing_period_start {
+            return Err(FieldError::new("BillingPeriodEnd", "must be after BillingPeriodStart"));
+        }
+        Ok(CostRecord {
+            availability_zone: r.opt("AvailabilityZone"),
+            billed_cost: r.req_amount("BilledCost")?,
+            billing_account_id: r.req("BillingAccountId")?,
+            billing_account_name: r.opt("BillingAccountName"),
+            billing_currency: Currency::parse(&r.req("BillingCurrency")?).map_err(|e| FieldError::new("BillingCurrency", e))?,
+            billing_period_end,
+            billing_period_start,
+            charge_category: canonical(CHARGE_CATEGORIES, "ChargeCategory", &r.req("ChargeCategory")?)?,
+            charge_class: r.opt("ChargeClass").map(|v| canonical(CHARGE_CLASSES, "ChargeClass", &v)).transpose()?,
+            charge_description: r.opt("ChargeDescription"),
+            charge_frequency: r.opt("ChargeFrequency").map(|v| canonical(CHARGE_FREQUENCIES, "ChargeFrequency", &v)).transpose()?,
+            charge_period_end,
+            charge_period_start,
+            commitment_discount_category: r.opt("CommitmentDiscountCategory"),
+            commitment_discount_id: r.opt("CommitmentDiscountId"),
+            commitment_discount_name: r.opt("CommitmentDiscountName"),
+            commitment_discount_status: r.opt("CommitmentDiscountStatus"),
+            commitment_discount_type: r.opt("CommitmentDiscountType"),
+            consumed_quantity: r.decimal("ConsumedQuantity")?,
+            consumed_unit: r.opt("ConsumedUnit"),
+            contracted_cost: r.amount("ContractedCost")?,
+            contracted_unit_price: r.decimal("ContractedUnitPrice")?,
+            effective_cost: r.req_amount("EffectiveCost")?,
+            invoice_issuer_name: r.opt("InvoiceIssuerName"),
+            list_cost: r.amount("ListCost")?,
+            list_unit_price: r.decimal("ListUnitPrice")?,
+            pricing_category: r.opt("PricingCategory"),
+            pricing_quantity: r.decimal("PricingQuantity")?,
+            pricing_unit: r.opt("PricingUnit"),
+            provider_name: r.req("ProviderName")?,
+            publisher_name: r.opt("PublisherName"),
+            region_id: r.opt("RegionId"),
+            region_name: r.opt("RegionName"),
+            resource_id: r.opt("ResourceId"),
+            resource_name: r.opt("ResourceName"),
+            resource_type: r.opt("ResourceType"),
+            service_category: r.opt("ServiceCategory"),
+            service_name: r.req("ServiceName")?,
+            sku_id: r.opt("SkuId"),
+            sku_price_id: r.opt("SkuPriceId"),
+            sub_account_id: r.opt("SubAccountId"),
+            sub_account_name: r.opt("SubAccountName"),
+            tags: r.opt("Tags").map(|t| Tags::parse(&t).map_err(|e| FieldError::new("Tags", e))).transpose()?.unwrap_or_default(),
+        })
+    }
+
+    /// The natural identity: every dimension that tells two line items apart, but no
+    /// amount, quantity or display name, so a restated record (same identity, new cost)
+    /// replaces the old one instead of adding to it.
+    pub fn key(&self) -> RecordKey {
+        let time = |t: &DateTime<Utc>| t.timestamp().to_string();
+        RecordKey::of(&[
+            "focus-v1",
+            &self.provider_name,
+            &self.billing_account_id,
+            opt(&self.sub_account_id),
+            &time(&self.billing_period_start),
+            &time(&self.charge_period_start),
+            &time(&self.charge_period_end),
+            &self.charge_category,
+            opt(&self.charge_class),
+            opt(&self.charge_frequency),
+            opt(&self.charge_description),
+            &self.service_name,
+            opt(&self.sku_id),
+            opt(&self.sku_price_id),
+            opt(&self.resource_id),
+            opt(&self.region_id),
+            opt(&self.availability_zone),
+            opt(&self.pricing_category),
+            opt(&self.pricing_unit),
+            opt(&self.consumed_unit),
+            opt(&self.commitment_discount_id),
+            opt(&self.commitment_discount_status),
+            self.billing_currency.as_str(),
+            &self.tags.to_json(),
+        ])
+    }
+
+    /// A fingerprint of everything else, so an identical re-import writes nothing.
+    pub fn content_hash(&self) -> RecordKey {
+        let amount = |a: &Option<Amount>| a.map(|a| a.units().to_string()).unwrap_or_default();
+        let dec = |d: &Option<DecimalText>| d.as_ref().map(|d| d.as_str().to_string()).unwrap_or_default();
+        RecordKey::of(&[
+            &self.billed_cost.units().to_string(),
+            &self.effective_cost.units().to_string(),
+            &amount(&self.list_cost),
+            &amount(&self.contracted_cost),
+            &dec(&self.consumed_quantity),
+            &dec(&self.pricing_quantity),
+            &dec(&self.list_unit_price),
+            &dec(&self.contracted_unit_price),
+            &self.billing_period_end.timestamp().to_string(),
+            opt(&self.billing_account_name),
+            opt(&self.sub_account_name),
+            opt(&self.resource_name),
+            opt(&self.resource_type),
+            opt(&self.region_name),
+            opt(&self.service_category),
+            opt(&self.publisher_name),
+            opt(&self.invoice_issuer_name),
+            opt(&self.commitment_discount_category),
+            opt(&self.commitment_discount_name),
+            opt(&self.commitment_discount_type),
+        ])
+    }
+}
+
+fn opt(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample_row() -> BTreeMap<String, String> {
+        [
+            ("BilledCost", "0.00001605990"),
+            ("EffectiveCost", "0.00001605990"),
+            ("BillingAccountId", "1234567890123"),
+            ("BillingCurrency", "USD"),
+            ("BillingPeriodStart", "2024-09-01 00:00:00"),
+            ("BillingPeriodEnd", "2024-10-01 00:00:00"),
+            ("ChargeCategory", "Usage"),
+            ("ChargeFrequency", "Usage-based"),
+            ("ChargePeriodStart", "2024-09-30 22:00:00"),
+            ("ChargePeriodEnd", "2024-09-30 23:00:00"),
+            ("ProviderName", "AWS"),
+            ("ServiceName", "Elastic Load Balancing"),
+            ("ConsumedQuantity", "0.002007490000000"),
+            ("ChargeClass", "NULL"),
+            ("Tags", r#"{"b": "2", "a": "1"}"#),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn parses_a_focus_row_and_normalizes_values() {
+        let rec = CostRecord::parse(&sample_row()).unwrap();
+        assert_eq!(rec.billed_cost.units(), 1_605_990);
+        assert_eq!(rec.charge_frequency.as_deref(), Some("Usage-Based"));
+        assert_eq!(rec.charge_class, None);
+        assert_eq!(rec.tags.to_json(), r#"{"a":"1","b":"2"}"#);
+        assert_eq!(rec.consumed_quantity.unwrap().as_str(), "0.002007490000000");
+    }
+
+    #[test]
+    fn reports_the_bad_column() {
+        let cases = [
+            ("BilledCost", "12,5"),
+            ("BillingCurrency", "dollars"),
+            ("ChargePeriodStart", "yesterday"),
+            ("ChargeCategory", "Misc"),
+            ("Tags", "[1,2]"),
+            ("ServiceName", "NULL"),
+            ("ChargePeriodEnd", "2024-09-30 21:00:00"),
+        ];
+        for (column, value) in cases {
+            let mut row = sample_row();
+            row.insert(column.to_string(), value.to_string());
+            let err = CostRecord::parse(&row).unwrap_err();
+            assert_eq!(err.column, column, "{value}");
+        }
+    }
+
+    #[test]
+    fn identity_ignores_amounts_but_not_dimensions() {
+        let base = CostRecord::parse(&sample_row()).unwrap();
+        let mut restated = base.clone();
+        restated.billed_cost = Amount::from_units(42);
+        assert_eq!(base.key(), restated.key());
+        assert_ne!(base.content_hash(), restated.content_hash());
+        let mut other = base.clone();
+        other.resource_id = Some("i-1".into());
+        assert_ne!(base.key(), other.key());
+    }
+}

@@ -1,0 +1,11 @@
+//! The pure core: value types, validation and rules. No I/O, no clock, no randomness:
+//! `now` and configuration are arguments. Only std, chrono, serde(_json), thiserror,
+//! sha2 and utoipa's schema derives here (CI greps this folder to keep it that way).
+
+pub mod cost_query;
+pub mod focus;
+pub mod llm;
+pub mod money;
+pub mod record_key;
+pub mod role;
+pub mod time;

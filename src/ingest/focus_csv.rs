@@ -1,0 +1,187 @@
+//! Streaming FOCUS CSV import (plain or gzip, sniffed from the first bytes).
+//!
+//! The file is read row by row and written in batches inside ONE transaction, so memory
+//! stays flat however large the file is, and a bad row anywhere rolls back everything:
+//! nothing from a rejected file is stored. Errors carry the CSV line and column.
+
+use super::IngestError;
+use crate::db::{write_transaction, DbConn, DbError};
+use crate::domain::focus::{required_columns, CostRecord, RowSource, COLUMNS};
+use crate::domain::record_key::SeenKeys;
+use crate::ledger::rows::CostRow;
+use crate::ledger::store::BATCH_ROWS;
+use crate::ledger::{upsert_costs, WriteSummary};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportErrorKind {
+    /// The bytes are not a readable CSV (or gzip) stream.
+    Malformed,
+    /// The CSV is readable but a header or value is invalid.
+    Invalid,
+    /// The body passed the configured size limit.
+    TooLarge,
+    /// Storage failed; the import was rolled back.
+    Storage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default(), column.as_ref().map(|c| format!("column {c}: ")).unwrap_or_default())]
+pub struct ImportError {
+    pub kind: ImportErrorKind,
+    pub line: Option<u64>,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl ImportError {
+    fn at(kind: ImportErrorKind, line: Option<u64>, column: Option<&str>, message: impl ToString) -> Self {
+        ImportError { kind, line, column: column.map(str::to_string), message: message.to_string() }
+    }
+}
+
+impl From<diesel::result::Error> for ImportError {
+    fn from(e: diesel::result::Error) -> Self {
+        ImportError::at(ImportErrorKind::Storage, None, None, e)
+    }
+}
+
+impl From<DbError> for ImportError {
+    fn from(e: DbError) -> Self {
+        ImportError::at(ImportErrorKind::Storage, None, None, e)
+    }
+}
+
+impl From<IngestError> for ImportError {
+    fn from(e: IngestError) -> Self {
+        ImportError::at(ImportErrorKind::Storage, None, None, e)
+    }
+}
+
+/// Marks the io::Error a size-limited reader returns, so it maps to 413.
+#[derive(Debug, thiserror::Error)]
+#[error("the import is larger than the configured limit of {0} bytes")]
+pub struct TooLarge(pub u64);
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub rows: u64,
+    pub summary: WriteSummary,
+}
+
+/// Opens `input` as CSV, decompressing when it starts with the gzip magic bytes.
+pub fn decoded<R: Read + 'static>(input: R) -> std::io::Result<Box<dyn Read>> {
+    let mut buffered = BufReader::with_capacity(256 * 1024, input);
+    let gzip = buffered.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gzip { Box::new(flate2::read::MultiGzDecoder::new(buffered)) } else { Box::new(buffered) })
+}
+
+/// A row as column name -> cell, over the header's positions.
+struct CsvRow<'a> {
+    positions: &'a HashMap<&'static str, usize>,
+    record: &'a csv::StringRecord,
+}
+
+impl RowSource for CsvRow<'_> {
+    fn value(&self, column: &str) -> Option<&str> {
+        self.positions.get(column).and_then(|i| self.record.get(*i))
+    }
+}
+
+fn read_error(e: csv::Error, last_line: u64) -> ImportError {
+    let line = e.position().map(|p| p.line()).unwrap_or(last_line + 1);
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => {
+            if let Some(limit) = io.get_ref().and_then(|inner| inner.downcast_ref::<TooLarge>()) {
+                return ImportError::at(ImportErrorKind::TooLarge, Some(line), None, limit);
+            }
+            let what = match io.kind() {
+                std::io::ErrorKind::UnexpectedEof => "the gzip stream is truncated".to_string(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => format!("the gzip stream is corrupt ({io})"),
+                _ => format!("reading failed ({io})"),
+            };
+            ImportError::at(ImportErrorKind::Malformed, Some(line), None, what)
+        }
+        csv::ErrorKind::Utf8 { err, .. } => ImportError::at(ImportErrorKind::Malformed, Some(line), None, format!("not UTF-8 text (field {})", err.field() + 1)),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            ImportError::at(ImportErrorKind::Malformed, Some(line), None, format!("{len} fields where the header has {expected_len}"))
+        }
+        other => ImportError::at(ImportErrorKind::Malformed, Some(line), None, format!("{other:?}")),
+    }
+}
+
+/// Maps FOCUS column names to their positions; refuses a header missing a required column.
+fn header_positions(headers: &csv::StringRecord) -> Result<HashMap<&'static str, usize>, ImportError> {
+    let mut positions = HashMap::new();
+    for (i, name) in headers.iter().enumerate() {
+        let name = name.trim_start_matches('\u{feff}').trim();
+        if let Some(column) = COLUMNS.iter().find(|c| c.name == name) {
+            positions.insert(column.name, i);
+        }
+    }
+    if let Some(missing) = required_columns().find(|c| !positions.contains_key(c)) {
+        return Err(ImportError::at(ImportErrorKind::Invalid, Some(1), Some(missing), "required column is missing from the header"));
+    }
+    Ok(positions)
+}
+
+/// Imports a whole CSV stream in one transaction on `conn`. `progress` is called with the
+/// rows read so far after every batch.
+pub fn import(conn: &mut DbConn, input: Box<dyn Read>, source: &str, progress: &mut dyn FnMut(u64)) -> Result<ImportReport, ImportError> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
+    let headers = reader.headers().map_err(|e| read_error(e, 0))?.clone();
+    let positions = header_positions(&headers)?;
+    write_transaction(conn, |conn| {
+        let now = chrono::Utc::now().naive_utc();
+        let mut report = ImportReport::default();
+        let mut seen = SeenKeys::default();
+        let mut batch = Vec::with_capacity(BATCH_ROWS);
+        let mut record = csv::StringRecord::new();
+        let mut line = 1;
+        while reader.read_record(&mut record).map_err(|e| read_error(e, line))? {
+            line = record.position().map(|p| p.line()).unwrap_or(line + 1);
+            let parsed = CostRecord::parse(&CsvRow { positions: &positions, record: &record })
+                .map_err(|e| ImportError::at(ImportErrorKind::Invalid, Some(line), Some(e.column), e.problem))?;
+            seen.check(&parsed.key(), line)
+                .map_err(|first| ImportError::at(ImportErrorKind::Invalid, Some(line), None, format!("repeats the identity of line {first} (same provider, account, period, service, SKU, resource and tags)")))?;
+            batch.push(CostRow::new(parsed, source, now));
+            report.rows += 1;
+            if batch.len() == BATCH_ROWS {
+                report.summary.merge(upsert_costs(conn, &batch)?);
+                batch.clear();
+                progress(report.rows);
+            }
+        }
+        report.summary.merge(upsert_costs(conn, &batch)?);
+        progress(report.rows);
+        Ok(report)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_check_names_the_missing_column() {
+        let headers = csv::StringRecord::from(vec!["\u{feff}BilledCost", "ProviderName"]);
+        let err = header_positions(&headers).unwrap_err();
+        assert_eq!(err.line, Some(1));
+        assert_eq!(err.column.as_deref(), Some("BillingAccountId"));
+    }
+
+    #[test]
+    fn gzip_is_sniffed() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"a,b\n1,2\n").unwrap();
+        let gz = enc.finish().unwrap();
+        let mut out = String::new();
+        decoded(std::io::Cursor::new(gz)).unwrap().read_to_string(&mut out).unwrap();
+        assert_eq!(out, "a,b\n1,2\n");
+        let mut plain = String::new();
+        decoded(std::io::Cursor::new(b"x\n".to_vec())).unwrap().read_to_string(&mut plain).unwrap();
+        assert_eq!(plain, "x\n");
+    }
+}

@@ -1,0 +1,29 @@
+//! Sources of cost and usage data, one file (or folder) per provider, behind one trait so
+//! tests can point a real adapter at a local peer.
+
+pub mod simulated;
+
+pub use simulated::Simulator;
+
+use super::Batch;
+use chrono::{DateTime, Utc};
+
+/// What one pull returned: the records and where the next pull should start.
+#[derive(Debug, Clone, Default)]
+pub struct Pull {
+    pub batch: Batch,
+    /// Opaque to everyone but the source; stored with the records in one transaction.
+    pub cursor: String,
+    /// The source has more to give right away (a backfill in chunks): pull again.
+    pub more: bool,
+}
+
+#[async_trait::async_trait]
+pub trait CostSource: Send + Sync {
+    /// Stable name for the cursor row, logs and metrics ("simulated", "aws", ...).
+    fn name(&self) -> &str;
+
+    /// Fetches what is new or restated since `cursor` (None on the first run, which
+    /// backfills). Must be safe to repeat: the ledger's upserts make re-reads harmless.
+    async fn pull(&self, cursor: Option<String>, now: DateTime<Utc>) -> anyhow::Result<Pull>;
+}

@@ -1,0 +1,98 @@
+//! The built-in simulated clouds: realistic hourly spend for a fictitious company across
+//! AWS, Google Cloud, Azure, OpenAI and Anthropic, with scripted incidents, so a newcomer
+//! sees the whole flow with no cloud account.
+//!
+//! Its first pull fixes the epoch (stored in the cursor) and backfills `history_days`.
+//! Simulated time then runs at `speed` times real time from the epoch. Each pull restates
+//! the last two hours (the current hour is partial: its cost so far), as real billing
+//! exports do. Stopping a resource (see [`resources`]) lowers its cost from then on.
+
+pub mod catalog;
+pub mod incidents;
+pub mod model;
+pub mod resources;
+
+use super::{CostSource, Pull};
+use crate::config::SimulatedSettings;
+use crate::db::Db;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Maps real time to simulated time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SimClock {
+    pub epoch: DateTime<Utc>,
+    pub speed: f64,
+}
+
+impl SimClock {
+    pub fn sim_time(&self, real: DateTime<Utc>) -> DateTime<Utc> {
+        let elapsed_ms = (real - self.epoch).num_milliseconds() as f64 * self.speed;
+        self.epoch + Duration::milliseconds(elapsed_ms as i64)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Cursor {
+    epoch: DateTime<Utc>,
+    /// Simulated time generated through.
+    through: DateTime<Utc>,
+}
+
+/// Most history one pull generates; the runner keeps pulling while `more` is set.
+const CHUNK: Duration = Duration::days(7);
+/// Hours restated on every pull (billing data arrives late and is revised).
+const RESTATE: Duration = Duration::hours(2);
+
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    settings: SimulatedSettings,
+    db: Db,
+}
+
+impl Simulator {
+    pub fn new(settings: SimulatedSettings, db: Db) -> Self {
+        Simulator { settings, db }
+    }
+
+    pub fn clock(&self, epoch: DateTime<Utc>) -> SimClock {
+        SimClock { epoch, speed: self.settings.speed }
+    }
+
+    /// The incident plan for an epoch, live incident included when configured.
+    pub fn incidents(&self, epoch: DateTime<Utc>) -> Vec<incidents::Incident> {
+        let live = (self.settings.live_incident_delay_secs >= 0).then(|| self.clock(epoch).sim_time(epoch + Duration::seconds(self.settings.live_incident_delay_secs)));
+        incidents::plan(epoch, live)
+    }
+
+    /// Pure generation for a window, given the stops in simulated time (tests use this).
+    pub fn generate(&self, epoch: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>, stops: &std::collections::HashMap<String, DateTime<Utc>>) -> crate::ingest::Batch {
+        let lines = catalog::lines();
+        let incidents = self.incidents(epoch);
+        let world = model::World { seed: self.settings.seed, lines: &lines, incidents: &incidents, stops };
+        model::generate(&world, from, to)
+    }
+}
+
+#[async_trait::async_trait]
+impl CostSource for Simulator {
+    fn name(&self) -> &str {
+        "simulated"
+    }
+
+    async fn pull(&self, cursor: Option<String>, now: DateTime<Utc>) -> anyhow::Result<Pull> {
+        let previous: Option<Cursor> = cursor.filter(|c| !c.is_empty()).map(|c| serde_json::from_str(&c)).transpose()?;
+        let epoch = previous.as_ref().map_or(now, |c| c.epoch);
+        let clock = self.clock(epoch);
+        let sim_now = clock.sim_time(now);
+        let from = match &previous {
+            Some(c) => c.through - RESTATE,
+            None => sim_now - Duration::days(i64::from(self.settings.history_days)),
+        };
+        let to = sim_now.min(from + CHUNK);
+        let stops = resources::stops_in_sim_time(&self.db, clock).await?;
+        let batch = self.generate(epoch, from, to, &stops);
+        let cursor = serde_json::to_string(&Cursor { epoch, through: to })?;
+        Ok(Pull { batch, cursor, more: to < sim_now })
+    }
+}

@@ -1,0 +1,49 @@
+//! Runs each enabled source on its cron schedule (6 fields, seconds first). A run that is
+//! still going when the next tick comes is not started twice.
+
+use super::providers::CostSource;
+use super::runner::run_once;
+use super::Ingestor;
+use std::sync::Arc;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+/// Checks a cron expression the way the scheduler will read it.
+pub fn validate_cron(expression: &str) -> Result<(), String> {
+    Job::new_async(expression, |_, _| Box::pin(async {})).map(|_| ()).map_err(|e| format!("'{expression}' is not a 6-field cron expression ({e:?})"))
+}
+
+/// Starts the scheduler with one job per source; an empty schedule disables a source.
+pub async fn start(ingestor: Ingestor, sources: Vec<(Arc<dyn CostSource>, String)>) -> anyhow::Result<JobScheduler> {
+    let scheduler = JobScheduler::new().await?;
+    for (source, cron) in sources {
+        if cron.trim().is_empty() {
+            continue;
+        }
+        let busy = Arc::new(tokio::sync::Mutex::new(()));
+        let ingestor = ingestor.clone();
+        let job = Job::new_async(cron.as_str(), move |_, _| {
+            let (ingestor, source, busy) = (ingestor.clone(), source.clone(), busy.clone());
+            Box::pin(async move {
+                let Ok(_running) = busy.try_lock() else {
+                    tracing::debug!(source = source.name(), "previous run still going; skipping this tick");
+                    return;
+                };
+                // Errors are recorded by run_once; a scheduled job never panics.
+                let _ = run_once(&ingestor, source.as_ref()).await;
+            })
+        })?;
+        scheduler.add(job).await?;
+    }
+    scheduler.start().await?;
+    Ok(scheduler)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cron_needs_six_fields() {
+        assert!(super::validate_cron("*/20 * * * * *").is_ok());
+        assert!(super::validate_cron("* * * * *").is_err());
+        assert!(super::validate_cron("often").is_err());
+    }
+}

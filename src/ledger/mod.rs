@@ -1,0 +1,8 @@
+//! The cost ledger: owns `cost_records` and `llm_usage`. Writers (ingestion, imports, the
+//! push API) go through [`store`]; readers (the API, later the detective) through [`query`].
+
+pub mod query;
+pub mod rows;
+pub mod store;
+
+pub use store::{upsert_costs, upsert_llm_usage, WriteSummary};

@@ -1,0 +1,224 @@
+//! Aggregations over the ledger, exact to the last unit.
+//!
+//! Sums are computed in SQL per bucket and group, split into whole currency units and
+//! the remaining fraction (`x / 10^11` and `x % 10^11`, which truncate the same way on
+//! both backends). Neither part can overflow SQLite's 64-bit SUM, and Rust recombines
+//! them in i128. Grand totals add the group sums, so they always match exactly.
+
+use crate::db::schema::{cost_records as cr, llm_usage as lu};
+use crate::db::{Backend, DbConn};
+use crate::domain::cost_query::{CostQuery, GroupBy, Granularity};
+use crate::domain::money::{Total, UNITS_PER_WHOLE};
+use crate::per_backend;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+/// SQL producing the bucket start as `YYYY-MM-DD HH:MM:SS` text.
+fn bucket_sql(backend: Backend, granularity: Granularity, column: &str) -> String {
+    match (backend, granularity) {
+        (Backend::Sqlite, Granularity::Hour) => format!("strftime('%Y-%m-%d %H:00:00', {column})"),
+        (Backend::Sqlite, Granularity::Day) => format!("strftime('%Y-%m-%d 00:00:00', {column})"),
+        (Backend::Sqlite, Granularity::Month) => format!("strftime('%Y-%m-01 00:00:00', {column})"),
+        (Backend::Postgres, g) => {
+            let unit = match g {
+                Granularity::Hour => "hour",
+                Granularity::Day => "day",
+                Granularity::Month => "month",
+            };
+            format!("to_char(date_trunc('{unit}', {column}), 'YYYY-MM-DD HH24:MI:SS')")
+        }
+    }
+}
+
+/// `CAST(SUM(col / 10^11) AS TEXT), CAST(SUM(col % 10^11) AS TEXT)`
+fn split_sum_sql(column: &str) -> String {
+    format!("CAST(SUM({column} / {UNITS_PER_WHOLE}) AS TEXT), CAST(SUM({column} % {UNITS_PER_WHOLE}) AS TEXT)")
+}
+
+fn recombine(whole: Option<String>, fraction: Option<String>) -> Total {
+    let parse = |s: Option<String>| s.and_then(|s| s.trim().parse::<i128>().ok()).unwrap_or(0);
+    Total::from_units(parse(whole) * i128::from(UNITS_PER_WHOLE) + parse(fraction))
+}
+
+fn parse_bucket(text: &str) -> Option<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok().map(|n| n.and_utc())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct CostBucket {
+    /// Start of the hour, day or month (UTC).
+    pub period_start: DateTime<Utc>,
+    /// The value of the group_by dimension; null when not grouped or absent.
+    pub group: Option<String>,
+    pub currency: String,
+    #[schema(value_type = String, example = "12.50")]
+    pub billed_cost: Total,
+    #[schema(value_type = String, example = "11.80")]
+    pub effective_cost: Total,
+    pub records: i64,
+}
+
+fn group_column(group_by: Option<GroupBy>) -> &'static str {
+    match group_by {
+        None => "NULL",
+        Some(GroupBy::Provider) => "provider_name",
+        Some(GroupBy::Service) => "service_name",
+        Some(GroupBy::SubAccount) => "sub_account_id",
+        Some(GroupBy::Region) => "region_id",
+        Some(GroupBy::Resource) => "resource_id",
+        Some(GroupBy::Sku) => "sku_id",
+    }
+}
+
+type SplitRow = (String, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<String>, i64);
+
+/// Totals per bucket, group and currency, ordered by bucket then group.
+pub fn aggregate_costs(conn: &mut DbConn, q: &CostQuery) -> QueryResult<Vec<CostBucket>> {
+    let bucket = bucket_sql(conn.backend(), q.granularity, "charge_period_start");
+    let group = group_column(q.group_by);
+    let select = format!("{bucket}, {group}, billing_currency, {}, {}, COUNT(*)", split_sum_sql("billed_cost"), split_sum_sql("effective_cost"));
+    let group_by = format!("{bucket}, {group}, billing_currency");
+    let (from, to) = (q.from.naive_utc(), q.to.naive_utc());
+    let rows: Vec<SplitRow> = per_backend!(conn, |c| {
+        let mut query = cr::table
+            .filter(cr::charge_period_start.ge(from))
+            .filter(cr::charge_period_start.lt(to))
+            .select(sql::<(Text, Nullable<Text>, Text, Nullable<Text>, Nullable<Text>, Nullable<Text>, Nullable<Text>, BigInt)>(&select))
+            .group_by(sql::<Text>(&group_by))
+            .order_by(sql::<Text>("1, 2"))
+            .into_boxed();
+        if let Some(provider) = &q.provider {
+            query = query.filter(cr::provider_name.eq(provider));
+        }
+        if let Some(service) = &q.service {
+            query = query.filter(cr::service_name.eq(service));
+        }
+        query.load(c)
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(bucket, group, currency, bw, bf, ew, ef, records)| {
+            Some(CostBucket {
+                period_start: parse_bucket(&bucket)?,
+                group,
+                currency,
+                billed_cost: recombine(bw, bf),
+                effective_cost: recombine(ew, ef),
+                records,
+            })
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LlmGroupBy {
+    Provider,
+    Model,
+    ApiKey,
+    Project,
+}
+
+impl LlmGroupBy {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "provider" => Some(Self::Provider),
+            "model" => Some(Self::Model),
+            "api_key" => Some(Self::ApiKey),
+            "project" => Some(Self::Project),
+            _ => None,
+        }
+    }
+
+    fn column(group_by: Option<Self>) -> &'static str {
+        match group_by {
+            None => "NULL",
+            Some(Self::Provider) => "provider",
+            Some(Self::Model) => "model",
+            Some(Self::ApiKey) => "api_key_id",
+            Some(Self::Project) => "project_id",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LlmQuery {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub granularity: Granularity,
+    pub group_by: Option<LlmGroupBy>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct LlmBucket {
+    pub period_start: DateTime<Utc>,
+    pub group: Option<String>,
+    pub currency: String,
+    pub input_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub output_tokens: i64,
+    pub requests: i64,
+    /// Sum of the known costs; buckets reported without a cost add nothing here.
+    #[schema(value_type = String, example = "3.20")]
+    pub cost: Total,
+    pub records: i64,
+}
+
+type LlmSplitRow = (String, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, i64);
+
+pub fn aggregate_llm_usage(conn: &mut DbConn, q: &LlmQuery) -> QueryResult<Vec<LlmBucket>> {
+    let bucket = bucket_sql(conn.backend(), q.granularity, "bucket_start");
+    let group = LlmGroupBy::column(q.group_by);
+    // Token sums are plain BIGINT sums; CAST keeps the type the same on both backends.
+    let select = format!(
+        "{bucket}, {group}, currency, CAST(SUM(input_tokens) AS TEXT), CAST(SUM(cached_input_tokens) AS TEXT), CAST(SUM(output_tokens) AS TEXT), CAST(SUM(requests) AS TEXT), {}, COUNT(*)",
+        split_sum_sql("cost")
+    );
+    let group_by = format!("{bucket}, {group}, currency");
+    let (from, to) = (q.from.naive_utc(), q.to.naive_utc());
+    let rows: Vec<LlmSplitRow> = per_backend!(conn, |c| {
+        let mut query = lu::table
+            .filter(lu::bucket_start.ge(from))
+            .filter(lu::bucket_start.lt(to))
+            .select(sql::<(Text, Nullable<Text>, Text, Nullable<Text>, Nullable<Text>, Nullable<Text>, Nullable<Text>, Nullable<Text>, Nullable<Text>, BigInt)>(&select))
+            .group_by(sql::<Text>(&group_by))
+            .order_by(sql::<Text>("1, 2"))
+            .into_boxed();
+        if let Some(provider) = &q.provider {
+            query = query.filter(lu::provider.eq(provider));
+        }
+        if let Some(model) = &q.model {
+            query = query.filter(lu::model.eq(model));
+        }
+        query.load(c)
+    })?;
+    let int = |s: Option<String>| s.and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    Ok(rows
+        .into_iter()
+        .filter_map(|(bucket, group, currency, input, cached, output, requests, cw, cf, records)| {
+            Some(LlmBucket {
+                period_start: parse_bucket(&bucket)?,
+                group,
+                currency,
+                input_tokens: int(input),
+                cached_input_tokens: int(cached),
+                output_tokens: int(output),
+                requests: int(requests),
+                cost: recombine(cw, cf),
+                records,
+            })
+        })
+        .collect())
+}
+
+/// Number of rows in the ledger (tests, readiness, the CLI's summary).
+pub fn count_costs(conn: &mut DbConn) -> QueryResult<i64> {
+    cr::table.count().get_result(conn)
+}
+
+pub fn count_llm_usage(conn: &mut DbConn) -> QueryResult<i64> {
+    lu::table.count().get_result(conn)
+}
