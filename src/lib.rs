@@ -1,9 +1,15 @@
 //! CostGuard: catches runaway cloud and LLM spend and stops it safely.
 //! See docs/ARCHITECTURE.md for the map of modules and how they talk.
 
+pub mod app;
+pub mod auth;
+pub mod build_info;
 pub mod bus;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod ingest;
 pub mod ledger;
+pub mod telemetry;
+pub mod web;

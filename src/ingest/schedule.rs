@@ -12,30 +12,34 @@ pub fn validate_cron(expression: &str) -> Result<(), String> {
     Job::new_async(expression, |_, _| Box::pin(async {})).map(|_| ()).map_err(|e| format!("'{expression}' is not a 6-field cron expression ({e:?})"))
 }
 
-/// Starts the scheduler with one job per source; an empty schedule disables a source.
+/// Starts the scheduler with one job per source and runs each source once right away (the
+/// first run backfills). An empty schedule disables a source's later runs.
 pub async fn start(ingestor: Ingestor, sources: Vec<(Arc<dyn CostSource>, String)>) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
     for (source, cron) in sources {
+        let busy = Arc::new(tokio::sync::Mutex::new(()));
+        tokio::spawn(run_guarded(ingestor.clone(), source.clone(), busy.clone()));
         if cron.trim().is_empty() {
             continue;
         }
-        let busy = Arc::new(tokio::sync::Mutex::new(()));
         let ingestor = ingestor.clone();
         let job = Job::new_async(cron.as_str(), move |_, _| {
-            let (ingestor, source, busy) = (ingestor.clone(), source.clone(), busy.clone());
-            Box::pin(async move {
-                let Ok(_running) = busy.try_lock() else {
-                    tracing::debug!(source = source.name(), "previous run still going; skipping this tick");
-                    return;
-                };
-                // Errors are recorded by run_once; a scheduled job never panics.
-                let _ = run_once(&ingestor, source.as_ref()).await;
-            })
+            Box::pin(run_guarded(ingestor.clone(), source.clone(), busy.clone()))
         })?;
         scheduler.add(job).await?;
     }
     scheduler.start().await?;
     Ok(scheduler)
+}
+
+/// Runs a source unless its previous run is still going.
+async fn run_guarded(ingestor: Ingestor, source: Arc<dyn CostSource>, busy: Arc<tokio::sync::Mutex<()>>) {
+    let Ok(_running) = busy.try_lock() else {
+        tracing::debug!(source = source.name(), "previous run still going; skipping this tick");
+        return;
+    };
+    // Errors are recorded by run_once; a scheduled job never panics.
+    let _ = run_once(&ingestor, source.as_ref()).await;
 }
 
 #[cfg(test)]

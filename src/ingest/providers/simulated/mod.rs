@@ -59,19 +59,25 @@ impl Simulator {
         SimClock { epoch, speed: self.settings.speed }
     }
 
-    /// The incident plan for an epoch, live incident included when configured.
-    pub fn incidents(&self, epoch: DateTime<Utc>) -> Vec<incidents::Incident> {
-        let live = (self.settings.live_incident_delay_secs >= 0).then(|| self.clock(epoch).sim_time(epoch + Duration::seconds(self.settings.live_incident_delay_secs)));
-        incidents::plan(epoch, live)
+    pub fn settings(&self) -> &SimulatedSettings {
+        &self.settings
     }
+}
 
-    /// Pure generation for a window, given the stops in simulated time (tests use this).
-    pub fn generate(&self, epoch: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>, stops: &std::collections::HashMap<String, DateTime<Utc>>) -> crate::ingest::Batch {
-        let lines = catalog::lines();
-        let incidents = self.incidents(epoch);
-        let world = model::World { seed: self.settings.seed, lines: &lines, incidents: &incidents, stops };
-        model::generate(&world, from, to)
-    }
+/// The incident plan for an epoch, the live incident included when configured.
+pub fn incident_plan(settings: &SimulatedSettings, epoch: DateTime<Utc>) -> Vec<incidents::Incident> {
+    let clock = SimClock { epoch, speed: settings.speed };
+    let live = (settings.live_incident_delay_secs >= 0).then(|| clock.sim_time(epoch + Duration::seconds(settings.live_incident_delay_secs)));
+    incidents::plan(epoch, live)
+}
+
+/// Pure generation of `[from, to)` in simulated time, given the stops in simulated time.
+/// Same settings and arguments, same records.
+pub fn generate(settings: &SimulatedSettings, epoch: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>, stops: &std::collections::HashMap<String, DateTime<Utc>>) -> crate::ingest::Batch {
+    let lines = catalog::lines();
+    let incidents = incident_plan(settings, epoch);
+    let world = model::World { seed: settings.seed, lines: &lines, incidents: &incidents, stops };
+    model::generate(&world, from, to)
 }
 
 #[async_trait::async_trait]
@@ -91,7 +97,7 @@ impl CostSource for Simulator {
         };
         let to = sim_now.min(from + CHUNK);
         let stops = resources::stops_in_sim_time(&self.db, clock).await?;
-        let batch = self.generate(epoch, from, to, &stops);
+        let batch = generate(&self.settings, epoch, from, to, &stops);
         let cursor = serde_json::to_string(&Cursor { epoch, through: to })?;
         Ok(Pull { batch, cursor, more: to < sim_now })
     }

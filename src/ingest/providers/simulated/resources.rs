@@ -73,7 +73,7 @@ impl CloudResources for Simulator {
             })
         };
         let mut resources: Vec<ResourceState> = catalog::lines().iter().filter_map(|l| state(l, true)).collect();
-        for incident in self.incidents(epoch) {
+        for incident in super::incident_plan(self.settings(), epoch) {
             if let Effect::ExtraLine { line, .. } = &incident.effect {
                 let live = incident.start <= sim_now && incident.end.is_none_or(|e| sim_now < e);
                 resources.extend(state(line, live));

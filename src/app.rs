@@ -1,0 +1,127 @@
+//! The composition root: the only module that knows every other. It opens the database
+//! (running migrations), builds the bus, starts the background workers and the scheduler,
+//! and serves HTTP. `Application::build` binds (port 0 works for tests), `port()` tells
+//! where, `run_until_stopped()` serves until a signal, then stops the workers.
+
+use crate::bus::{self, CostsIngested};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::ingest::providers::{CostSource, Simulator};
+use crate::ingest::{schedule, Ingestor};
+use crate::web::{self, error, AppState};
+use actix_web::dev::{Server, Service};
+use actix_web::{middleware, App, HttpServer};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_cron_scheduler::JobScheduler;
+use tokio_util::sync::CancellationToken;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Db,
+    scheduler: Option<JobScheduler>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    cancel: CancellationToken,
+}
+
+/// Opens the database named by the settings, running pending migrations first.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let url = settings.database_url()?;
+    tracing::info!(database = %url.redacted(), "opening database");
+    let (pool_size, busy) = (settings.database.pool_size, Duration::from_millis(settings.database.busy_timeout_ms));
+    Ok(tokio::task::spawn_blocking(move || Db::open(&url, pool_size, busy)).await??)
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = open_database(&settings).await?;
+        let metrics = crate::telemetry::metrics_handle();
+        let (bus, receivers) = bus::channels(settings.bus.capacity);
+        let ingestor = Ingestor::new(db.clone(), bus.clone());
+        let cancel = CancellationToken::new();
+        let workers = vec![tokio::spawn(watch_ledger(receivers.costs_ingested, cancel.clone()))];
+
+        let mut sources: Vec<(Arc<dyn CostSource>, String)> = Vec::new();
+        let sim = &settings.providers.simulated;
+        if sim.enabled {
+            sources.push((Arc::new(Simulator::new(sim.clone(), db.clone())), sim.schedule.clone()));
+        }
+        let scheduler = if sources.is_empty() { None } else { Some(schedule::start(ingestor.clone(), sources).await?) };
+
+        let listener = TcpListener::bind(settings.bind_addr()).map_err(|e| anyhow::anyhow!("cannot listen on {} (server.bind): {e}", settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = actix_web::web::Data::new(AppState { db: db.clone(), ingestor, limits: settings.server.clone(), metrics });
+        let json_limit = settings.server.max_json_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(actix_web::web::JsonConfig::default().limit(json_limit).error_handler(error::json_error))
+                .app_data(actix_web::web::QueryConfig::default().error_handler(error::query_error))
+                .wrap_fn(|req, srv| {
+                    let started = std::time::Instant::now();
+                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                    let method = req.method().to_string();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        let status = res.status().as_u16().to_string();
+                        metrics::counter!("costguard_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
+                        metrics::histogram!("costguard_http_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
+                        Ok(res)
+                    }
+                })
+                .wrap(middleware::Logger::new("%r %s %b %Dms"))
+                .configure(web::configure)
+                .default_service(actix_web::web::route().to(error::not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .run();
+        tracing::info!(port, "CostGuard is serving on http://{}:{port}", settings.bind_addr().ip());
+        Ok(Application { port, server, db, scheduler, workers, cancel })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Serves until the server stops (SIGINT/SIGTERM or a handle), then stops the workers.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let result = self.server.await;
+        self.cancel.cancel();
+        if let Some(mut scheduler) = self.scheduler {
+            scheduler.shutdown().await.ok();
+        }
+        for worker in self.workers {
+            worker.await.ok();
+        }
+        tracing::info!("stopped");
+        Ok(result?)
+    }
+}
+
+/// Consumes `CostsIngested` wake-ups. The detective will take this channel over; until
+/// then it keeps the freshness gauge that shows how recent the newest data is.
+async fn watch_ledger(mut messages: mpsc::Receiver<CostsIngested>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            message = messages.recv() => match message {
+                Some(m) => {
+                    if let Some(end) = m.period_end {
+                        metrics::gauge!("costguard_ledger_newest_data_timestamp_seconds", "source" => m.source.clone()).set(end.timestamp() as f64);
+                    }
+                    tracing::debug!(source = %m.source, inserted = m.inserted, updated = m.updated, series = m.series.len(), "costs ingested");
+                }
+                None => break,
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The command line: `serve` (default), `migrate`, `import focus`, `apikey`, `version`.
+
+use crate::app::{open_database, Application};
+use crate::auth::api_keys;
+use crate::config::Settings;
+use crate::domain::role::Role;
+use crate::ingest::focus_csv;
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "costguard", version, about = "Catch runaway cloud and LLM spend and stop it safely.")]
+pub struct Cli {
+    /// Configuration file (default: ./config.toml when present).
+    #[arg(long, env = "COSTGUARD_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and dashboard and run ingestion on schedule (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Import cost data.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
+    /// Print version, git SHA and build time.
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import a FinOps FOCUS CSV file (.csv or .csv.gz; "-" reads stdin), all or nothing.
+    Focus {
+        file: String,
+        /// Recorded as the rows' source.
+        #[arg(long, default_value = "import")]
+        source: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key; the key itself is printed once, alone on the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// List keys (never the secrets).
+    List,
+    /// Revoke a key by id or name.
+    Revoke { key: String },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    text.parse().map_err(|e: crate::domain::role::UnknownRole| e.to_string())
+}
+
+fn config_path(cli: &Cli) -> Option<PathBuf> {
+    cli.config.clone().or_else(|| Some(PathBuf::from("config.toml")).filter(|p| p.exists()))
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Version) = cli.command {
+        let info = crate::build_info::info();
+        println!("costguard {} (git {}, built {})", info.version, info.git_sha, info.build_time.map(|t| t.to_rfc3339()).unwrap_or_else(|| "unknown".into()));
+        return Ok(());
+    }
+    let settings = Settings::load(config_path(&cli).as_deref())?;
+    crate::telemetry::init_logging(&settings.log.level, &settings.log.format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            open_database(&settings).await?;
+            println!("migrations are current ({})", settings.database_url()?.redacted());
+            Ok(())
+        }
+        Command::Import(ImportCommand::Focus { file, source }) => import_focus(&settings, &file, &source).await,
+        Command::Apikey(command) => apikey(&settings, command).await,
+        Command::Version => Ok(()),
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    let keys = app.db().run(|conn| api_keys::list(conn)).await?;
+    if keys.iter().all(|k| k.revoked_at.is_some()) {
+        tracing::info!("no API key yet: create one with `cargo run --release -- apikey create --name me --role admin` (or `costguard apikey create ...`)");
+    }
+    app.run_until_stopped().await
+}
+
+async fn import_focus(settings: &Settings, file: &str, source: &str) -> anyhow::Result<()> {
+    let db = open_database(settings).await?;
+    let input: Box<dyn std::io::Read + Send> = if file == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(file).map_err(|e| anyhow::anyhow!("cannot open {file}: {e}"))?)
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    if std::io::stderr().is_terminal() {
+        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows  {per_sec}  {elapsed}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let started = std::time::Instant::now();
+    let (source, progress) = (source.to_string(), bar.clone());
+    let report = tokio::task::spawn_blocking(move || {
+        let mut conn = db.get_blocking()?;
+        let input = focus_csv::decoded(input).map_err(|e| anyhow::anyhow!("cannot read input: {e}"))?;
+        Ok::<_, anyhow::Error>(focus_csv::import(&mut conn, input, &source, &mut |rows| progress.set_position(rows))?)
+    })
+    .await??;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    let s = &report.summary;
+    println!(
+        "imported {} rows from {file}: {} new, {} updated, {} unchanged in {secs:.1}s ({:.0} rows/s)",
+        report.rows,
+        s.inserted,
+        s.updated,
+        s.received - s.changed(),
+        report.rows as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}
+
+async fn apikey(settings: &Settings, command: ApiKeyCommand) -> anyhow::Result<()> {
+    let db = open_database(settings).await?;
+    match command {
+        ApiKeyCommand::Create { name, role } => {
+            let (key, secret) = db.run(move |conn| api_keys::create(conn, &name, role)).await?;
+            println!("created API key '{}' (id {}, role {}). Store it now; it is not shown again:", key.name, key.id, key.role);
+            println!("{secret}");
+        }
+        ApiKeyCommand::List => {
+            let keys = db.run(|conn| api_keys::list(conn)).await?;
+            println!("{:<38} {:<24} {:<9} {:<10} {:<20} {:<20} REVOKED", "ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED");
+            let time = |t: Option<chrono::NaiveDateTime>| t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
+            for k in keys {
+                println!("{:<38} {:<24} {:<9} {:<10} {:<20} {:<20} {}", k.id, k.name, k.role, k.key_prefix, time(Some(k.created_at)), time(k.last_used_at), time(k.revoked_at));
+            }
+        }
+        ApiKeyCommand::Revoke { key } => {
+            let revoked = db.run(move |conn| api_keys::revoke(conn, &key)).await?;
+            println!("revoked API key '{}' ({})", revoked.name, revoked.id);
+        }
+    }
+    Ok(())
+}

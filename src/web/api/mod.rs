@@ -1,0 +1,64 @@
+//! REST API v1 and its OpenAPI document (generated from these handlers by utoipa).
+
+pub mod costs;
+pub mod health;
+pub mod llm_usage;
+
+use actix_web::web;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "CostGuard API", description = "Cost and usage ledger (FinOps FOCUS), anomaly detection and safe remediation. Every /api route needs `Authorization: Bearer <api key>`; roles are viewer < approver < admin. Errors answer `{\"error\": CODE, \"detail\": ...}`."),
+    paths(
+        costs::post_costs, costs::import_costs, costs::get_costs,
+        llm_usage::post_llm_usage, llm_usage::get_llm_usage,
+        health::healthz, health::readyz, health::version,
+    ),
+    components(schemas(
+        costs::WriteResult, costs::CostsResponse, costs::CurrencyTotal, crate::ledger::query::CostBucket,
+        llm_usage::LlmUsageResponse, llm_usage::LlmTotal, crate::ledger::query::LlmBucket, llm_usage::LlmUsageItem,
+        health::Readiness, health::SourceStatus, crate::build_info::BuildInfo, ErrorBody,
+    )),
+    modifiers(&BearerAuth),
+    security(("api_key" = [])),
+)]
+pub struct ApiDoc;
+
+/// The error shape every failing request answers with.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable code: bad_request, unauthorized, forbidden, not_found, invalid_input, payload_too_large, unsupported_media_type, internal.
+    pub error: String,
+    /// What and where: a message, or an object with index/line/column/field/parameter.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .route("/costs", web::post().to(costs::post_costs))
+            .route("/costs", web::get().to(costs::get_costs))
+            .route("/costs/import", web::post().to(costs::import_costs))
+            .route("/llm-usage", web::post().to(llm_usage::post_llm_usage))
+            .route("/llm-usage", web::get().to(llm_usage::get_llm_usage)),
+    )
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz))
+    .route("/version", web::get().to(health::version))
+    .route("/metrics", web::get().to(health::metrics))
+    .service(web::redirect("/docs", "/docs/"))
+    .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()));
+}

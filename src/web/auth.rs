@@ -1,0 +1,53 @@
+//! The `Caller` extractor: a valid `Authorization: Bearer <api key>` or 401.
+//! Handlers then call `caller.require(Role::...)`, which answers 403 when too weak.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::auth::api_keys::{self, Rejected};
+use crate::domain::role::Role;
+use actix_web::dev::Payload;
+use actix_web::{http::header, web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+impl Caller {
+    pub fn require(&self, needed: Role) -> Result<(), ApiError> {
+        if self.role.allows(needed) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("this needs the {needed} role; the key '{}' has {}", self.name, self.role)))
+        }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Caller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let token = token.ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <api key>"))?;
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            let found = state.db.run(move |conn| api_keys::authenticate(conn, &token)).await.map_err(ApiError::internal)?;
+            match found {
+                Ok(key) => Ok(Caller { role: key.role(), key_id: key.id, name: key.name }),
+                Err(Rejected::Revoked) => Err(ApiError::unauthorized("this API key was revoked")),
+                Err(Rejected::Unknown) => Err(ApiError::unauthorized("unknown API key")),
+            }
+        })
+    }
+}

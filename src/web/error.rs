@@ -1,0 +1,98 @@
+//! Errors at the HTTP edge. Every failure answers JSON `{"error": CODE, "detail": ...}`:
+//! `error` is a stable machine-readable code, `detail` says what and where (record index,
+//! CSV line and column, parameter). Internal failures are logged with their cause chain
+//! and answered without internals. Module errors carry no HTTP knowledge; they are mapped
+//! here.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Value};
+use std::fmt;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub detail: Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: &'static str, detail: impl Into<Value>) -> Self {
+        ApiError { status, error, detail: detail.into() }
+    }
+    pub fn bad_request(detail: impl Into<Value>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+    }
+    pub fn unauthorized(detail: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+    pub fn forbidden(detail: String) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+    pub fn not_found(detail: impl Into<Value>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+    pub fn invalid(detail: impl Into<Value>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", detail)
+    }
+    pub fn too_large(detail: impl Into<Value>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
+    }
+    pub fn unsupported_media_type(detail: impl Into<Value>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", detail)
+    }
+    /// Logs the cause and answers 500 without revealing it.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed; see its log")
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.error, self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"costguard\""));
+        }
+        response.json(json!({ "error": self.error, "detail": self.detail }))
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// Maps actix's JSON extractor failures to our shape.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::OverflowKnownLength { length, limit } => ApiError::too_large(format!("the body is {length} bytes; the limit is {limit}")),
+        E::Overflow { limit } => ApiError::too_large(format!("the body is larger than the limit of {limit} bytes")),
+        E::ContentType => ApiError::unsupported_media_type("send Content-Type: application/json"),
+        E::Deserialize(e) => ApiError::bad_request(json!({ "message": "the body is not the expected JSON", "line": e.line(), "column": e.column(), "problem": e.to_string() })),
+        other => ApiError::bad_request(other.to_string()),
+    }
+    .into()
+}
+
+/// Maps query-string failures to our shape.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::bad_request(err.to_string()).into()
+}
+
+/// Unknown routes answer JSON too.
+pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    ApiError::not_found(format!("no route for {} {}", req.method(), req.path())).error_response()
+}
