@@ -25,6 +25,6 @@ fn main() {
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
         .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0));
-    println!("cargo:rustc-env=COSTGUARD_GIT_SHA={sha}");
-    println!("cargo:rustc-env=COSTGUARD_BUILD_EPOCH={built}");
+    println!("cargo:rustc-env=CG_BUILD_GIT_SHA={sha}");
+    println!("cargo:rustc-env=CG_BUILD_EPOCH={built}");
 }

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Embedded by build.rs; "unknown" when built outside a git checkout.
-pub const GIT_SHA: &str = env!("COSTGUARD_GIT_SHA");
-const BUILD_EPOCH: &str = env!("COSTGUARD_BUILD_EPOCH");
+pub const GIT_SHA: &str = env!("CG_BUILD_GIT_SHA");
+const BUILD_EPOCH: &str = env!("CG_BUILD_EPOCH");
 
 pub fn build_time() -> Option<DateTime<Utc>> {
     BUILD_EPOCH.parse::<i64>().ok().and_then(|s| DateTime::from_timestamp(s, 0))

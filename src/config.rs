@@ -149,7 +149,8 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed("COSTGUARD_").ignore(&["config"]).split("__"));
+        // COSTGUARD_CONFIG names the file and COSTGUARD_BUILD_SHA feeds build.rs; neither is a setting.
+        figment = figment.merge(Env::prefixed("COSTGUARD_").ignore(&["config", "build_sha"]).split("__"));
         let settings: Settings = figment.extract().map_err(|e| ConfigError::Parse(Box::new(e)))?;
         settings.validate()?;
         Ok(settings)

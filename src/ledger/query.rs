@@ -60,9 +60,17 @@ pub struct CostBucket {
     pub records: i64,
 }
 
+/// PostgreSQL refuses a constant in GROUP BY, so an absent group is left out of it.
+fn group_by_sql(bucket: &str, group: &str, currency: &str) -> String {
+    if group == NO_GROUP { format!("{bucket}, {currency}") } else { format!("{bucket}, {group}, {currency}") }
+}
+
+/// Selected when nothing is grouped: a typed NULL, valid on both backends.
+const NO_GROUP: &str = "CAST(NULL AS TEXT)";
+
 fn group_column(group_by: Option<GroupBy>) -> &'static str {
     match group_by {
-        None => "NULL",
+        None => NO_GROUP,
         Some(GroupBy::Provider) => "provider_name",
         Some(GroupBy::Service) => "service_name",
         Some(GroupBy::SubAccount) => "sub_account_id",
@@ -79,7 +87,7 @@ pub fn aggregate_costs(conn: &mut DbConn, q: &CostQuery) -> QueryResult<Vec<Cost
     let bucket = bucket_sql(conn.backend(), q.granularity, "charge_period_start");
     let group = group_column(q.group_by);
     let select = format!("{bucket}, {group}, billing_currency, {}, {}, COUNT(*)", split_sum_sql("billed_cost"), split_sum_sql("effective_cost"));
-    let group_by = format!("{bucket}, {group}, billing_currency");
+    let group_by = group_by_sql(&bucket, group, "billing_currency");
     let (from, to) = (q.from.naive_utc(), q.to.naive_utc());
     let rows: Vec<SplitRow> = per_backend!(conn, |c| {
         let mut query = cr::table
@@ -133,7 +141,7 @@ impl LlmGroupBy {
 
     fn column(group_by: Option<Self>) -> &'static str {
         match group_by {
-            None => "NULL",
+            None => NO_GROUP,
             Some(Self::Provider) => "provider",
             Some(Self::Model) => "model",
             Some(Self::ApiKey) => "api_key_id",
@@ -177,7 +185,7 @@ pub fn aggregate_llm_usage(conn: &mut DbConn, q: &LlmQuery) -> QueryResult<Vec<L
         "{bucket}, {group}, currency, CAST(SUM(input_tokens) AS TEXT), CAST(SUM(cached_input_tokens) AS TEXT), CAST(SUM(output_tokens) AS TEXT), CAST(SUM(requests) AS TEXT), {}, COUNT(*)",
         split_sum_sql("cost")
     );
-    let group_by = format!("{bucket}, {group}, currency");
+    let group_by = group_by_sql(&bucket, group, "currency");
     let (from, to) = (q.from.naive_utc(), q.to.naive_utc());
     let rows: Vec<LlmSplitRow> = per_backend!(conn, |c| {
         let mut query = lu::table

@@ -47,6 +47,9 @@ impl Modify for BearerAuth {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // The OpenAPI document lives under /api/v1, so it must be registered before that scope.
+    cfg.service(web::redirect("/docs", "/docs/"))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()));
     cfg.service(
         web::scope("/api/v1")
             .route("/costs", web::post().to(costs::post_costs))
@@ -58,7 +61,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/version", web::get().to(health::version))
-    .route("/metrics", web::get().to(health::metrics))
-    .service(web::redirect("/docs", "/docs/"))
-    .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()));
+    .route("/metrics", web::get().to(health::metrics));
 }

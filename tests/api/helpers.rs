@@ -1,0 +1,149 @@
+//! `TestApp`: the real application on 127.0.0.1:0 with a fresh database, plus helpers.
+
+use costguard::app::Application;
+use costguard::auth::api_keys;
+use costguard::config::Settings;
+use costguard::db::Db;
+use costguard::domain::role::Role;
+use diesel::{Connection, RunQueryDsl};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: Db,
+    pub client: reqwest::Client,
+    pub admin_key: String,
+    pub database_url: String,
+    pub backend: Backend,
+    _dir: tempfile::TempDir,
+}
+
+/// Runs the test body once per backend: `both_backends!(name)` makes `name::sqlite` and
+/// `name::postgres` from `async fn name(app: TestApp)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::helpers::postgres_admin_url().is_some() {
+                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
+                }
+            }
+        }
+    )*};
+}
+
+/// The admin URL of a PostgreSQL server for tests. In CI its absence is a failure, not a skip.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => Some(url),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL tests must run"),
+        None => {
+            eprintln!("TEST_DATABASE_URL not set: skipping the PostgreSQL variant");
+            None
+        }
+    }
+}
+
+/// A fresh database URL for the backend: a temp SQLite file, or a new PostgreSQL database.
+pub fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("costguard.db").display()),
+        Backend::Postgres => {
+            let admin = postgres_admin_url().expect("TEST_DATABASE_URL");
+            let name = format!("cg_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = diesel::PgConnection::establish(&admin).expect("connect to TEST_DATABASE_URL");
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("URL with a database name");
+            format!("{base}/{name}")
+        }
+    }
+}
+
+pub fn test_settings(database_url: &str, dir: &std::path::Path) -> Settings {
+    let mut settings = Settings::default();
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.database.url = database_url.to_string();
+    settings.database.pool_size = 4;
+    settings.data.dir = dir.to_path_buf();
+    settings.log.level = "warn".into();
+    settings
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = fresh_database(backend, dir.path());
+        let mut settings = test_settings(&database_url, dir.path());
+        adjust(&mut settings);
+        costguard::telemetry::init_logging(&settings.log.level, "text");
+        let app = Application::build(settings).await.expect("app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let db = app.db().clone();
+        tokio::spawn(app.run_until_stopped());
+        let admin_key = create_key(&db, "test-admin", Role::Admin).await;
+        TestApp { address, db, client: reqwest::Client::new(), admin_key, database_url, backend, _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn key(&self, name: &str, role: Role) -> String {
+        create_key(&self.db, name, role).await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(&self.admin_key).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(&self.admin_key).json(body).send().await.expect("request")
+    }
+
+    pub async fn post_csv(&self, body: Vec<u8>) -> reqwest::Response {
+        self.client.post(self.url("/api/v1/costs/import")).bearer_auth(&self.admin_key).header("content-type", "text/csv").body(body).send().await.expect("request")
+    }
+
+    pub async fn count_costs(&self) -> i64 {
+        self.db.run(|c| costguard::ledger::query::count_costs(c).map_err(costguard::db::DbError::from)).await.expect("count")
+    }
+}
+
+pub async fn create_key(db: &Db, name: &str, role: Role) -> String {
+    let name = name.to_string();
+    db.run(move |c| api_keys::create(c, &name, role)).await.expect("create key").1
+}
+
+/// A file of the shared data folder beside the checkout (../shared/data). Absent outside
+/// this workplace: the test says so and skips, except in CI, where that is a failure.
+pub fn shared_data(relative: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{} is missing in CI", path.display());
+    eprintln!("{} is absent: skipping", path.display());
+    None
+}

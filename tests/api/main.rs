@@ -1,0 +1,12 @@
+//! The integration suite, one binary: every test spawns the app on a random port with its
+//! own database, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod costs_api;
+mod focus_import;
+mod llm_usage;
+mod migrations;
+mod operations;
+mod simulator;
