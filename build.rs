@@ -21,10 +21,9 @@ fn main() {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".to_string());
-    let built = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0));
+    let built = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse::<i64>().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    });
     println!("cargo:rustc-env=CG_BUILD_GIT_SHA={sha}");
     println!("cargo:rustc-env=CG_BUILD_EPOCH={built}");
 }

@@ -51,9 +51,11 @@ impl Application {
         }
         let scheduler = if sources.is_empty() { None } else { Some(schedule::start(ingestor.clone(), sources).await?) };
 
-        let listener = TcpListener::bind(settings.bind_addr()).map_err(|e| anyhow::anyhow!("cannot listen on {} (server.bind): {e}", settings.server.bind))?;
+        let listener = TcpListener::bind(settings.bind_addr())
+            .map_err(|e| anyhow::anyhow!("cannot listen on {} (server.bind): {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
-        let state = actix_web::web::Data::new(AppState { db: db.clone(), ingestor, limits: settings.server.clone(), metrics });
+        let state =
+            actix_web::web::Data::new(AppState { db: db.clone(), ingestor, limits: settings.server.clone(), metrics });
         let json_limit = settings.server.max_json_bytes;
         let server = HttpServer::new(move || {
             App::new()

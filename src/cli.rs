@@ -72,7 +72,12 @@ fn config_path(cli: &Cli) -> Option<PathBuf> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::Version) = cli.command {
         let info = crate::build_info::info();
-        println!("costguard {} (git {}, built {})", info.version, info.git_sha, info.build_time.map(|t| t.to_rfc3339()).unwrap_or_else(|| "unknown".into()));
+        println!(
+            "costguard {} (git {}, built {})",
+            info.version,
+            info.git_sha,
+            info.build_time.map(|t| t.to_rfc3339()).unwrap_or_else(|| "unknown".into())
+        );
         return Ok(());
     }
     let settings = Settings::load(config_path(&cli).as_deref())?;
@@ -92,7 +97,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
-    let keys = app.db().run(|conn| api_keys::list(conn)).await?;
+    let keys = app.db().run(api_keys::list).await?;
     if keys.iter().all(|k| k.revoked_at.is_some()) {
         tracing::info!("no API key yet: create one with `cargo run --release -- apikey create --name me --role admin` (or `costguard apikey create ...`)");
     }
@@ -108,7 +113,10 @@ async fn import_focus(settings: &Settings, file: &str, source: &str) -> anyhow::
     };
     let bar = indicatif::ProgressBar::new_spinner();
     if std::io::stderr().is_terminal() {
-        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows  {per_sec}  {elapsed}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows  {per_sec}  {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -140,15 +148,32 @@ async fn apikey(settings: &Settings, command: ApiKeyCommand) -> anyhow::Result<(
     match command {
         ApiKeyCommand::Create { name, role } => {
             let (key, secret) = db.run(move |conn| api_keys::create(conn, &name, role)).await?;
-            println!("created API key '{}' (id {}, role {}). Store it now; it is not shown again:", key.name, key.id, key.role);
+            println!(
+                "created API key '{}' (id {}, role {}). Store it now; it is not shown again:",
+                key.name, key.id, key.role
+            );
             println!("{secret}");
         }
         ApiKeyCommand::List => {
-            let keys = db.run(|conn| api_keys::list(conn)).await?;
-            println!("{:<38} {:<24} {:<9} {:<10} {:<20} {:<20} REVOKED", "ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED");
-            let time = |t: Option<chrono::NaiveDateTime>| t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
+            let keys = db.run(api_keys::list).await?;
+            println!(
+                "{:<38} {:<24} {:<9} {:<10} {:<20} {:<20} REVOKED",
+                "ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED"
+            );
+            let time = |t: Option<chrono::NaiveDateTime>| {
+                t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
+            };
             for k in keys {
-                println!("{:<38} {:<24} {:<9} {:<10} {:<20} {:<20} {}", k.id, k.name, k.role, k.key_prefix, time(Some(k.created_at)), time(k.last_used_at), time(k.revoked_at));
+                println!(
+                    "{:<38} {:<24} {:<9} {:<10} {:<20} {:<20} {}",
+                    k.id,
+                    k.name,
+                    k.role,
+                    k.key_prefix,
+                    time(Some(k.created_at)),
+                    time(k.last_used_at),
+                    time(k.revoked_at)
+                );
             }
         }
         ApiKeyCommand::Revoke { key } => {

@@ -35,7 +35,12 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { bind: "127.0.0.1:8080".into(), max_json_bytes: 16 * 1024 * 1024, max_import_bytes: 2 * 1024 * 1024 * 1024, shutdown_timeout_secs: 30 }
+        ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+            max_json_bytes: 16 * 1024 * 1024,
+            max_import_bytes: 2 * 1024 * 1024 * 1024,
+            shutdown_timeout_secs: 30,
+        }
     }
 }
 
@@ -123,7 +128,14 @@ pub struct SimulatedSettings {
 
 impl Default for SimulatedSettings {
     fn default() -> Self {
-        SimulatedSettings { enabled: false, seed: 42, history_days: 60, speed: 1.0, schedule: "*/20 * * * * *".into(), live_incident_delay_secs: 120 }
+        SimulatedSettings {
+            enabled: false,
+            seed: 42,
+            history_days: 60,
+            speed: 1.0,
+            schedule: "*/20 * * * * *".into(),
+            live_incident_delay_secs: 120,
+        }
     }
 }
 
@@ -157,7 +169,10 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.server.bind.parse::<SocketAddr>().map_err(|e| invalid("server.bind", format!("'{}' is not ADDRESS:PORT ({e})", self.server.bind)))?;
+        self.server
+            .bind
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("server.bind", format!("'{}' is not ADDRESS:PORT ({e})", self.server.bind)))?;
         if self.server.max_json_bytes == 0 || self.server.max_import_bytes == 0 {
             return Err(invalid("server.max_json_bytes", "body limits must be positive"));
         }
@@ -179,7 +194,8 @@ impl Settings {
         if sim.history_days > 3 * 366 {
             return Err(invalid("providers.simulated.history_days", "at most 1098 days"));
         }
-        crate::ingest::schedule::validate_cron(&sim.schedule).map_err(|e| invalid("providers.simulated.schedule", e))?;
+        crate::ingest::schedule::validate_cron(&sim.schedule)
+            .map_err(|e| invalid("providers.simulated.schedule", e))?;
         Ok(())
     }
 

@@ -95,7 +95,9 @@ pub fn revoke(conn: &mut DbConn, id_or_name: &str) -> Result<ApiKey, KeyError> {
         .first(conn)
         .optional()?
         .ok_or_else(|| KeyError::NotFound(id_or_name.to_string()))?;
-    diesel::update(ak::table.find(&key.id).filter(ak::revoked_at.is_null())).set(ak::revoked_at.eq(Some(Utc::now().naive_utc()))).execute(conn)?;
+    diesel::update(ak::table.find(&key.id).filter(ak::revoked_at.is_null()))
+        .set(ak::revoked_at.eq(Some(Utc::now().naive_utc())))
+        .execute(conn)?;
     Ok(ak::table.find(&key.id).select(ApiKey::as_select()).first(conn)?)
 }
 
@@ -109,7 +111,9 @@ pub enum Rejected {
 /// Finds the live key for a presented secret and notes its use (at most once a minute,
 /// so reads do not turn into a write per request).
 pub fn authenticate(conn: &mut DbConn, secret: &str) -> Result<Result<ApiKey, Rejected>, KeyError> {
-    let Some(key) = ak::table.filter(ak::key_hash.eq(hash_key(secret))).select(ApiKey::as_select()).first(conn).optional()? else {
+    let Some(key) =
+        ak::table.filter(ak::key_hash.eq(hash_key(secret))).select(ApiKey::as_select()).first(conn).optional()?
+    else {
         return Ok(Err(Rejected::Unknown));
     };
     if key.revoked_at.is_some() {

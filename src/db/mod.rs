@@ -13,8 +13,8 @@ mod url;
 pub use url::{Backend, DatabaseUrl};
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2;
 use diesel::prelude::*;
+use diesel::r2d2;
 use std::time::Duration;
 
 #[derive(diesel::MultiConnection)]
@@ -151,7 +151,8 @@ impl Db {
         let mut conn = manager.connect_now()?;
         migrate::run_pending(&mut conn)?;
         drop(conn);
-        let pool = r2d2::Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(30)).build(manager)?;
+        let pool =
+            r2d2::Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(30)).build(manager)?;
         Ok(Db { pool, backend: url.backend() })
     }
 

@@ -24,7 +24,11 @@ impl DatabaseUrl {
             if path.is_empty() {
                 return Err("a sqlite URL needs a file path, e.g. sqlite://data/costguard.db".into());
             }
-            return Ok(DatabaseUrl { backend: Backend::Sqlite, raw: raw.to_string(), sqlite_path: PathBuf::from(path) });
+            return Ok(DatabaseUrl {
+                backend: Backend::Sqlite,
+                raw: raw.to_string(),
+                sqlite_path: PathBuf::from(path),
+            });
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
             return Ok(DatabaseUrl { backend: Backend::Postgres, raw: raw.to_string(), sqlite_path: PathBuf::new() });
@@ -33,7 +37,11 @@ impl DatabaseUrl {
     }
 
     pub fn sqlite_file(path: &Path) -> Self {
-        DatabaseUrl { backend: Backend::Sqlite, raw: format!("sqlite://{}", path.display()), sqlite_path: path.to_path_buf() }
+        DatabaseUrl {
+            backend: Backend::Sqlite,
+            raw: format!("sqlite://{}", path.display()),
+            sqlite_path: path.to_path_buf(),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -66,7 +74,8 @@ impl DatabaseUrl {
     pub(super) fn prepare(&self) -> Result<(), DbError> {
         if self.backend == Backend::Sqlite {
             if let Some(dir) = self.sqlite_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| DbError::Migration(format!("cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| DbError::Migration(format!("cannot create {}: {e}", dir.display())))?;
             }
         }
         Ok(())

@@ -96,9 +96,15 @@ fn qerr(parameter: &'static str, problem: impl ToString) -> QueryError {
 }
 
 /// Parses `from`/`to`; shared by every ledger query.
-pub fn parse_period(from: Option<&str>, to: Option<&str>, now: DateTime<Utc>, default_span: Duration) -> Result<(DateTime<Utc>, DateTime<Utc>), QueryError> {
+pub fn parse_period(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: DateTime<Utc>,
+    default_span: Duration,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), QueryError> {
     let to = to.map(|t| super::time::parse_utc(t).map_err(|e| qerr("to", e))).transpose()?.unwrap_or(now);
-    let from = from.map(|f| super::time::parse_utc(f).map_err(|e| qerr("from", e))).transpose()?.unwrap_or(to - default_span);
+    let from =
+        from.map(|f| super::time::parse_utc(f).map_err(|e| qerr("from", e))).transpose()?.unwrap_or(to - default_span);
     if from >= to {
         return Err(qerr("from", "must be before 'to'"));
     }
@@ -109,19 +115,38 @@ impl CostQuery {
     pub fn parse(params: &CostQueryParams, now: DateTime<Utc>) -> Result<Self, QueryError> {
         let granularity = match params.granularity.as_deref() {
             None => Granularity::Day,
-            Some(g) => Granularity::parse(g).ok_or_else(|| qerr("granularity", format!("'{g}' is not hour, day or month")))?,
+            Some(g) => {
+                Granularity::parse(g).ok_or_else(|| qerr("granularity", format!("'{g}' is not hour, day or month")))?
+            }
         };
         let group_by = params
             .group_by
             .as_deref()
-            .map(|g| GroupBy::parse(g).ok_or_else(|| qerr("group_by", format!("'{g}' is not provider, service, sub_account, region, resource or sku"))))
+            .map(|g| {
+                GroupBy::parse(g).ok_or_else(|| {
+                    qerr("group_by", format!("'{g}' is not provider, service, sub_account, region, resource or sku"))
+                })
+            })
             .transpose()?;
         let (from, to) = parse_period(params.from.as_deref(), params.to.as_deref(), now, Duration::days(30))?;
         if to - from > granularity.max_span() {
-            return Err(qerr("from", format!("the period is too long for granularity {granularity:?}: at most {} days", granularity.max_span().num_days())));
+            return Err(qerr(
+                "from",
+                format!(
+                    "the period is too long for granularity {granularity:?}: at most {} days",
+                    granularity.max_span().num_days()
+                ),
+            ));
         }
         let non_empty = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        Ok(CostQuery { from, to, granularity, group_by, provider: non_empty(&params.provider), service: non_empty(&params.service) })
+        Ok(CostQuery {
+            from,
+            to,
+            granularity,
+            group_by,
+            provider: non_empty(&params.provider),
+            service: non_empty(&params.service),
+        })
     }
 }
 
@@ -149,8 +174,22 @@ mod tests {
             (CostQueryParams { granularity: Some("week".into()), ..Default::default() }, "granularity"),
             (CostQueryParams { group_by: Some("team".into()), ..Default::default() }, "group_by"),
             (CostQueryParams { from: Some("soon".into()), ..Default::default() }, "from"),
-            (CostQueryParams { to: Some("2020-01-01".into()), from: Some("2021-01-01".into()), ..Default::default() }, "from"),
-            (CostQueryParams { granularity: Some("hour".into()), from: Some("2026-01-01".into()), ..Default::default() }, "from"),
+            (
+                CostQueryParams {
+                    to: Some("2020-01-01".into()),
+                    from: Some("2021-01-01".into()),
+                    ..Default::default()
+                },
+                "from",
+            ),
+            (
+                CostQueryParams {
+                    granularity: Some("hour".into()),
+                    from: Some("2026-01-01".into()),
+                    ..Default::default()
+                },
+                "from",
+            ),
         ];
         for (params, parameter) in cases {
             assert_eq!(CostQuery::parse(&params, now()).unwrap_err().parameter, parameter);

@@ -107,7 +107,10 @@ impl DecimalText {
     pub fn parse(text: &str) -> Result<Self, MoneyError> {
         let t = text.trim();
         // Any scale works for validation; 30 places keeps tiny quantities from rounding to "invalid".
-        parse_scaled(t, 0).or_else(|| parse_scaled(t, 30)).map(|_| DecimalText(t.to_string())).ok_or_else(|| MoneyError::NotANumber(text.to_string()))
+        parse_scaled(t, 0)
+            .or_else(|| parse_scaled(t, 30))
+            .map(|_| DecimalText(t.to_string()))
+            .ok_or_else(|| MoneyError::NotANumber(text.to_string()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -254,13 +257,17 @@ impl CostRecord {
             billed_cost: r.req_amount("BilledCost")?,
             billing_account_id: r.req("BillingAccountId")?,
             billing_account_name: r.opt("BillingAccountName"),
-            billing_currency: Currency::parse(&r.req("BillingCurrency")?).map_err(|e| FieldError::new("BillingCurrency", e))?,
+            billing_currency: Currency::parse(&r.req("BillingCurrency")?)
+                .map_err(|e| FieldError::new("BillingCurrency", e))?,
             billing_period_end,
             billing_period_start,
             charge_category: canonical(CHARGE_CATEGORIES, "ChargeCategory", &r.req("ChargeCategory")?)?,
             charge_class: r.opt("ChargeClass").map(|v| canonical(CHARGE_CLASSES, "ChargeClass", &v)).transpose()?,
             charge_description: r.opt("ChargeDescription"),
-            charge_frequency: r.opt("ChargeFrequency").map(|v| canonical(CHARGE_FREQUENCIES, "ChargeFrequency", &v)).transpose()?,
+            charge_frequency: r
+                .opt("ChargeFrequency")
+                .map(|v| canonical(CHARGE_FREQUENCIES, "ChargeFrequency", &v))
+                .transpose()?,
             charge_period_end,
             charge_period_start,
             commitment_discount_category: r.opt("CommitmentDiscountCategory"),
@@ -292,7 +299,11 @@ impl CostRecord {
             sku_price_id: r.opt("SkuPriceId"),
             sub_account_id: r.opt("SubAccountId"),
             sub_account_name: r.opt("SubAccountName"),
-            tags: r.opt("Tags").map(|t| Tags::parse(&t).map_err(|e| FieldError::new("Tags", e))).transpose()?.unwrap_or_default(),
+            tags: r
+                .opt("Tags")
+                .map(|t| Tags::parse(&t).map_err(|e| FieldError::new("Tags", e)))
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 

@@ -47,11 +47,8 @@ impl Amount {
 
     /// Parses a decimal literal such as `12`, `-0.00001605990`, `4.1370E-7` or `1e3`.
     pub fn parse(text: &str) -> Result<Self, MoneyError> {
-        let units = parse_scaled(text.trim(), SCALE)
-            .ok_or_else(|| MoneyError::NotANumber(text.to_string()))?;
-        i64::try_from(units)
-            .map(Amount)
-            .map_err(|_| MoneyError::OutOfRange(text.to_string()))
+        let units = parse_scaled(text.trim(), SCALE).ok_or_else(|| MoneyError::NotANumber(text.to_string()))?;
+        i64::try_from(units).map(Amount).map_err(|_| MoneyError::OutOfRange(text.to_string()))
     }
 
     pub fn checked_add(self, other: Amount) -> Option<Amount> {
@@ -87,7 +84,7 @@ impl Total {
         self.0
     }
 
-    pub fn add(self, amount: Amount) -> Total {
+    pub fn add_amount(self, amount: Amount) -> Total {
         Total(self.0 + i128::from(amount.0))
     }
 

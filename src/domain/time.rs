@@ -32,7 +32,13 @@ mod tests {
     #[test]
     fn accepts_the_shapes_sources_use() {
         let expected = Utc.with_ymd_and_hms(2024, 9, 18, 22, 0, 0).unwrap();
-        for text in ["2024-09-18 22:00:00", "2024-09-18T22:00:00", "2024-09-18T22:00:00Z", "2024-09-19T00:00:00+02:00", "2024-09-18 22:00"] {
+        for text in [
+            "2024-09-18 22:00:00",
+            "2024-09-18T22:00:00",
+            "2024-09-18T22:00:00Z",
+            "2024-09-19T00:00:00+02:00",
+            "2024-09-18 22:00",
+        ] {
             assert_eq!(parse_utc(text).unwrap(), expected, "{text}");
         }
         assert_eq!(parse_utc("2024-09-18").unwrap(), Utc.with_ymd_and_hms(2024, 9, 18, 0, 0, 0).unwrap());

@@ -98,15 +98,25 @@ fn read_error(e: csv::Error, last_line: u64) -> ImportError {
             }
             let what = match io.kind() {
                 std::io::ErrorKind::UnexpectedEof => "the gzip stream is truncated".to_string(),
-                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => format!("the gzip stream is corrupt ({io})"),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+                    format!("the gzip stream is corrupt ({io})")
+                }
                 _ => format!("reading failed ({io})"),
             };
             ImportError::at(ImportErrorKind::Malformed, Some(line), None, what)
         }
-        csv::ErrorKind::Utf8 { err, .. } => ImportError::at(ImportErrorKind::Malformed, Some(line), None, format!("not UTF-8 text (field {})", err.field() + 1)),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            ImportError::at(ImportErrorKind::Malformed, Some(line), None, format!("{len} fields where the header has {expected_len}"))
-        }
+        csv::ErrorKind::Utf8 { err, .. } => ImportError::at(
+            ImportErrorKind::Malformed,
+            Some(line),
+            None,
+            format!("not UTF-8 text (field {})", err.field() + 1),
+        ),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => ImportError::at(
+            ImportErrorKind::Malformed,
+            Some(line),
+            None,
+            format!("{len} fields where the header has {expected_len}"),
+        ),
         other => ImportError::at(ImportErrorKind::Malformed, Some(line), None, format!("{other:?}")),
     }
 }
@@ -121,14 +131,24 @@ fn header_positions(headers: &csv::StringRecord) -> Result<HashMap<&'static str,
         }
     }
     if let Some(missing) = required_columns().find(|c| !positions.contains_key(c)) {
-        return Err(ImportError::at(ImportErrorKind::Invalid, Some(1), Some(missing), "required column is missing from the header"));
+        return Err(ImportError::at(
+            ImportErrorKind::Invalid,
+            Some(1),
+            Some(missing),
+            "required column is missing from the header",
+        ));
     }
     Ok(positions)
 }
 
 /// Imports a whole CSV stream in one transaction on `conn`. `progress` is called with the
 /// rows read so far after every batch.
-pub fn import(conn: &mut DbConn, input: Box<dyn Read>, source: &str, progress: &mut dyn FnMut(u64)) -> Result<ImportReport, ImportError> {
+pub fn import(
+    conn: &mut DbConn,
+    input: Box<dyn Read>,
+    source: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport, ImportError> {
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
     let headers = reader.headers().map_err(|e| read_error(e, 0))?.clone();
     let positions = header_positions(&headers)?;

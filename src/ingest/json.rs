@@ -34,9 +34,18 @@ pub fn cost_records(items: &[Value]) -> Result<Vec<CostRecord>, RecordError> {
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            let object = item.as_object().ok_or_else(|| RecordError { index, field: "-".into(), problem: "each record must be a JSON object".into() })?;
-            let row: BTreeMap<String, String> = object.iter().filter_map(|(k, v)| cell(v).map(|c| (k.clone(), c))).collect();
-            CostRecord::parse(&row).map_err(|FieldError { column, problem }| RecordError { index, field: column.to_string(), problem })
+            let object = item.as_object().ok_or_else(|| RecordError {
+                index,
+                field: "-".into(),
+                problem: "each record must be a JSON object".into(),
+            })?;
+            let row: BTreeMap<String, String> =
+                object.iter().filter_map(|(k, v)| cell(v).map(|c| (k.clone(), c))).collect();
+            CostRecord::parse(&row).map_err(|FieldError { column, problem }| RecordError {
+                index,
+                field: column.to_string(),
+                problem,
+            })
         })
         .collect()
 }
@@ -47,10 +56,26 @@ pub fn llm_usage(items: &[Value]) -> Result<Vec<LlmUsage>, RecordError> {
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            let bad = |field: &str, problem: &str| RecordError { index, field: field.to_string(), problem: problem.to_string() };
+            let bad = |field: &str, problem: &str| RecordError {
+                index,
+                field: field.to_string(),
+                problem: problem.to_string(),
+            };
             let object = item.as_object().ok_or_else(|| bad("-", "each record must be a JSON object"))?;
             const KNOWN: &[&str] = &[
-                "provider", "model", "api_key_id", "api_key_name", "project_id", "bucket_start", "bucket_end", "input_tokens", "cached_input_tokens", "output_tokens", "requests", "cost", "currency",
+                "provider",
+                "model",
+                "api_key_id",
+                "api_key_name",
+                "project_id",
+                "bucket_start",
+                "bucket_end",
+                "input_tokens",
+                "cached_input_tokens",
+                "output_tokens",
+                "requests",
+                "cost",
+                "currency",
             ];
             if let Some(unknown) = object.keys().find(|k| !KNOWN.contains(&k.as_str())) {
                 return Err(bad(unknown, "unknown field"));
@@ -78,7 +103,11 @@ pub fn llm_usage(items: &[Value]) -> Result<Vec<LlmUsage>, RecordError> {
                 cost: text("cost"),
                 currency: text("currency"),
             };
-            LlmUsage::parse(input).map_err(|LlmFieldError { field, problem }| RecordError { index, field: field.to_string(), problem })
+            LlmUsage::parse(input).map_err(|LlmFieldError { field, problem }| RecordError {
+                index,
+                field: field.to_string(),
+                problem,
+            })
         })
         .collect()
 }

@@ -10,12 +10,12 @@ pub mod runner;
 pub mod schedule;
 
 use crate::bus::{Bus, CostsIngested, SeriesKey};
+use crate::db::write_transaction;
 use crate::db::{Db, DbError};
 use crate::domain::focus::CostRecord;
 use crate::domain::llm::LlmUsage;
 use crate::ledger::rows::{CostRow, LlmUsageRow};
 use crate::ledger::{self, WriteSummary};
-use crate::db::write_transaction;
 
 /// Validated records ready to be written together.
 #[derive(Debug, Clone, Default)]
@@ -79,7 +79,11 @@ impl Ingestor {
             updated: summary.updated,
             period_start: summary.period_start,
             period_end: summary.period_end,
-            series: summary.series.iter().map(|(p, a, s)| SeriesKey { provider: p.clone(), sub_account: a.clone(), service: s.clone() }).collect(),
+            series: summary
+                .series
+                .iter()
+                .map(|(p, a, s)| SeriesKey { provider: p.clone(), sub_account: a.clone(), service: s.clone() })
+                .collect(),
         });
     }
 }
@@ -103,7 +107,11 @@ pub fn to_rows(source: &str, batch: Batch) -> Result<(Vec<CostRow>, Vec<LlmUsage
 }
 
 /// Writes both kinds of rows; the caller owns the transaction.
-pub fn write_rows(conn: &mut crate::db::DbConn, costs: &[CostRow], llm: &[LlmUsageRow]) -> Result<(WriteSummary, WriteSummary), diesel::result::Error> {
+pub fn write_rows(
+    conn: &mut crate::db::DbConn,
+    costs: &[CostRow],
+    llm: &[LlmUsageRow],
+) -> Result<(WriteSummary, WriteSummary), diesel::result::Error> {
     let cost_summary = ledger::upsert_costs(conn, costs)?;
     let llm_summary = ledger::upsert_llm_usage(conn, llm)?;
     Ok((cost_summary, llm_summary))
@@ -111,7 +119,11 @@ pub fn write_rows(conn: &mut crate::db::DbConn, costs: &[CostRow], llm: &[LlmUsa
 
 impl Ingestor {
     /// Imports a FOCUS CSV stream (plain or gzip) all-or-nothing on the blocking pool.
-    pub async fn import_csv<R: std::io::Read + Send + 'static>(&self, source: &str, input: R) -> Result<focus_csv::ImportReport, focus_csv::ImportError> {
+    pub async fn import_csv<R: std::io::Read + Send + 'static>(
+        &self,
+        source: &str,
+        input: R,
+    ) -> Result<focus_csv::ImportReport, focus_csv::ImportError> {
         let db = self.db.clone();
         let owned_source = source.to_string();
         let report = tokio::task::spawn_blocking(move || {

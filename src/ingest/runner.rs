@@ -45,7 +45,8 @@ pub async fn run_once(ingestor: &Ingestor, source: &dyn CostSource) -> anyhow::R
     }
     let outcome = if result.is_ok() { "success" } else { "error" };
     metrics::counter!("costguard_ingest_runs_total", "source" => name.clone(), "outcome" => outcome).increment(1);
-    metrics::histogram!("costguard_ingest_run_duration_seconds", "source" => name.clone()).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("costguard_ingest_run_duration_seconds", "source" => name.clone())
+        .record(started.elapsed().as_secs_f64());
     match &result {
         Ok(summary) => {
             tracing::info!(source = %name, received = summary.received, inserted = summary.inserted, updated = summary.updated, "ingestion run finished");
@@ -67,7 +68,9 @@ async fn pull_and_write(ingestor: &Ingestor, source: &dyn CostSource) -> anyhow:
     let lookup = name.clone();
     let cursor: Option<String> = ingestor
         .db()
-        .run(move |conn| ic::table.find(lookup).select(ic::cursor).first::<String>(conn).optional().map_err(crate::db::DbError::from))
+        .run(move |conn| {
+            ic::table.find(lookup).select(ic::cursor).first::<String>(conn).optional().map_err(crate::db::DbError::from)
+        })
         .await?;
     let pull = source.pull(cursor, Utc::now()).await?;
     let more = pull.more;
@@ -94,7 +97,12 @@ fn save_cursor(conn: &mut crate::db::DbConn, source: &str, cursor: &str) -> Quer
         .execute(conn)?;
     if updated == 0 {
         diesel::insert_into(ic::table)
-            .values((ic::source.eq(source), ic::cursor.eq(cursor), ic::last_success_at.eq(Some(now)), ic::updated_at.eq(now)))
+            .values((
+                ic::source.eq(source),
+                ic::cursor.eq(cursor),
+                ic::last_success_at.eq(Some(now)),
+                ic::updated_at.eq(now),
+            ))
             .execute(conn)?;
     }
     Ok(())
@@ -108,7 +116,13 @@ fn record_error(conn: &mut crate::db::DbConn, source: &str, message: &str) -> Re
     if updated == 0 {
         // No cursor yet: keep the error without pretending a position.
         diesel::insert_into(ic::table)
-            .values((ic::source.eq(source), ic::cursor.eq(""), ic::last_error.eq(Some(message)), ic::last_error_at.eq(Some(now)), ic::updated_at.eq(now)))
+            .values((
+                ic::source.eq(source),
+                ic::cursor.eq(""),
+                ic::last_error.eq(Some(message)),
+                ic::last_error_at.eq(Some(now)),
+                ic::updated_at.eq(now),
+            ))
             .execute(conn)?;
     }
     Ok(())

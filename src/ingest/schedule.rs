@@ -9,7 +9,9 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 
 /// Checks a cron expression the way the scheduler will read it.
 pub fn validate_cron(expression: &str) -> Result<(), String> {
-    Job::new_async(expression, |_, _| Box::pin(async {})).map(|_| ()).map_err(|e| format!("'{expression}' is not a 6-field cron expression ({e:?})"))
+    Job::new_async(expression, |_, _| Box::pin(async {}))
+        .map(|_| ())
+        .map_err(|e| format!("'{expression}' is not a 6-field cron expression ({e:?})"))
 }
 
 /// Starts the scheduler with one job per source and runs each source once right away (the

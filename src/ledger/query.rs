@@ -7,7 +7,7 @@
 
 use crate::db::schema::{cost_records as cr, llm_usage as lu};
 use crate::db::{Backend, DbConn};
-use crate::domain::cost_query::{CostQuery, GroupBy, Granularity};
+use crate::domain::cost_query::{CostQuery, Granularity, GroupBy};
 use crate::domain::money::{Total, UNITS_PER_WHOLE};
 use crate::per_backend;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -62,7 +62,11 @@ pub struct CostBucket {
 
 /// PostgreSQL refuses a constant in GROUP BY, so an absent group is left out of it.
 fn group_by_sql(bucket: &str, group: &str, currency: &str) -> String {
-    if group == NO_GROUP { format!("{bucket}, {currency}") } else { format!("{bucket}, {group}, {currency}") }
+    if group == NO_GROUP {
+        format!("{bucket}, {currency}")
+    } else {
+        format!("{bucket}, {group}, {currency}")
+    }
 }
 
 /// Selected when nothing is grouped: a typed NULL, valid on both backends.
@@ -86,14 +90,27 @@ type SplitRow = (String, Option<String>, String, Option<String>, Option<String>,
 pub fn aggregate_costs(conn: &mut DbConn, q: &CostQuery) -> QueryResult<Vec<CostBucket>> {
     let bucket = bucket_sql(conn.backend(), q.granularity, "charge_period_start");
     let group = group_column(q.group_by);
-    let select = format!("{bucket}, {group}, billing_currency, {}, {}, COUNT(*)", split_sum_sql("billed_cost"), split_sum_sql("effective_cost"));
+    let select = format!(
+        "{bucket}, {group}, billing_currency, {}, {}, COUNT(*)",
+        split_sum_sql("billed_cost"),
+        split_sum_sql("effective_cost")
+    );
     let group_by = group_by_sql(&bucket, group, "billing_currency");
     let (from, to) = (q.from.naive_utc(), q.to.naive_utc());
     let rows: Vec<SplitRow> = per_backend!(conn, |c| {
         let mut query = cr::table
             .filter(cr::charge_period_start.ge(from))
             .filter(cr::charge_period_start.lt(to))
-            .select(sql::<(Text, Nullable<Text>, Text, Nullable<Text>, Nullable<Text>, Nullable<Text>, Nullable<Text>, BigInt)>(&select))
+            .select(sql::<(
+                Text,
+                Nullable<Text>,
+                Text,
+                Nullable<Text>,
+                Nullable<Text>,
+                Nullable<Text>,
+                Nullable<Text>,
+                BigInt,
+            )>(&select))
             .group_by(sql::<Text>(&group_by))
             .order_by(sql::<Text>("1, 2"))
             .into_boxed();
@@ -175,7 +192,18 @@ pub struct LlmBucket {
     pub records: i64,
 }
 
-type LlmSplitRow = (String, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, i64);
+type LlmSplitRow = (
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
 
 pub fn aggregate_llm_usage(conn: &mut DbConn, q: &LlmQuery) -> QueryResult<Vec<LlmBucket>> {
     let bucket = bucket_sql(conn.backend(), q.granularity, "bucket_start");
@@ -191,7 +219,18 @@ pub fn aggregate_llm_usage(conn: &mut DbConn, q: &LlmQuery) -> QueryResult<Vec<L
         let mut query = lu::table
             .filter(lu::bucket_start.ge(from))
             .filter(lu::bucket_start.lt(to))
-            .select(sql::<(Text, Nullable<Text>, Text, Nullable<Text>, Nullable<Text>, Nullable<Text>, Nullable<Text>, Nullable<Text>, Nullable<Text>, BigInt)>(&select))
+            .select(sql::<(
+                Text,
+                Nullable<Text>,
+                Text,
+                Nullable<Text>,
+                Nullable<Text>,
+                Nullable<Text>,
+                Nullable<Text>,
+                Nullable<Text>,
+                Nullable<Text>,
+                BigInt,
+            )>(&select))
             .group_by(sql::<Text>(&group_by))
             .order_by(sql::<Text>("1, 2"))
             .into_boxed();

@@ -10,9 +10,9 @@ use crate::db::DbConn;
 use crate::per_backend;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use std::collections::HashMap;
 use diesel::upsert::excluded;
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 
 /// Rows per INSERT: 48 columns x 600 rows stays under SQLite's 32,766 bound parameters.
 pub const BATCH_ROWS: usize = 600;
@@ -47,7 +47,11 @@ impl WriteSummary {
 }
 
 /// Splits a batch into (new rows, changed rows) by comparing stored content hashes.
-fn new_and_changed<'r, R>(rows: &'r [R], stored: &HashMap<String, String>, key: impl Fn(&R) -> (&str, &str)) -> (Vec<&'r R>, u64) {
+fn new_and_changed<'r, R>(
+    rows: &'r [R],
+    stored: &HashMap<String, String>,
+    key: impl Fn(&R) -> (&str, &str),
+) -> (Vec<&'r R>, u64) {
     let mut write = Vec::with_capacity(rows.len());
     let mut updated = 0;
     for row in rows {
@@ -84,7 +88,11 @@ pub fn upsert_costs(conn: &mut DbConn, rows: &[CostRow]) -> QueryResult<WriteSum
     for row in rows {
         summary.period_start = min_opt(summary.period_start, Some(row.charge_period_start.and_utc()));
         summary.period_end = max_opt(summary.period_end, Some(row.charge_period_end.and_utc()));
-        summary.series.insert((row.provider_name.clone(), row.sub_account_id.clone().unwrap_or_default(), row.service_name.clone()));
+        summary.series.insert((
+            row.provider_name.clone(),
+            row.sub_account_id.clone().unwrap_or_default(),
+            row.service_name.clone(),
+        ));
     }
     for chunk in rows.chunks(BATCH_ROWS) {
         let keys: Vec<&str> = chunk.iter().map(|r| r.record_key.as_str()).collect();

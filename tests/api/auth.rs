@@ -22,7 +22,15 @@ async fn keys_and_roles_are_enforced(app: TestApp) {
     assert_eq!(write.status(), 403);
     let body: serde_json::Value = write.json().await.unwrap();
     assert_eq!(body["error"], "forbidden");
-    let import = app.client.post(app.url("/api/v1/costs/import")).bearer_auth(&viewer).header("content-type", "text/csv").body("x").send().await.unwrap();
+    let import = app
+        .client
+        .post(app.url("/api/v1/costs/import"))
+        .bearer_auth(&viewer)
+        .header("content-type", "text/csv")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(import.status(), 403);
 
     let approver = app.key("pipeline", Role::Approver).await;
@@ -38,7 +46,7 @@ async fn keys_and_roles_are_enforced(app: TestApp) {
 
 async fn keys_are_stored_only_hashed(app: TestApp) {
     let secret = app.key("hashed", Role::Viewer).await;
-    let keys = app.db.run(|c| costguard::auth::api_keys::list(c)).await.unwrap();
+    let keys = app.db.run(costguard::auth::api_keys::list).await.unwrap();
     let key = keys.iter().find(|k| k.name == "hashed").unwrap();
     assert!(secret.starts_with(&key.key_prefix));
     assert!(key.key_prefix.len() < 12);

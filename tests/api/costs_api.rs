@@ -14,18 +14,31 @@ fn record(hour: u32, service: &str, cost: Value) -> Value {
 }
 
 async fn json_push_is_exact_idempotent_and_restatable(app: TestApp) {
-    let batch = json!([record(1, "EC2", json!(0.00001605990)), record(2, "EC2", json!("1.5")), record(1, "S3", json!("2"))]);
+    let batch =
+        json!([record(1, "EC2", json!(0.00001605990)), record(2, "EC2", json!("1.5")), record(1, "S3", json!("2"))]);
     let first: Value = app.post_json("/api/v1/costs", &batch).await.json().await.unwrap();
     assert_eq!(first["inserted"], 3);
     let again: Value = app.post_json("/api/v1/costs", &batch).await.json().await.unwrap();
     assert_eq!((again["inserted"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(3)));
     // A restated record replaces the earlier value.
-    let restated: Value = app.post_json("/api/v1/costs", &json!([record(2, "EC2", json!("3.25"))])).await.json().await.unwrap();
+    let restated: Value =
+        app.post_json("/api/v1/costs", &json!([record(2, "EC2", json!("3.25"))])).await.json().await.unwrap();
     assert_eq!(restated["updated"], 1);
     assert_eq!(app.count_costs().await, 3);
 
     let body = app.get_json("/api/v1/costs?from=2026-11-20&to=2026-11-21&granularity=hour&group_by=service").await;
-    let rows: Vec<(String, String, String)> = body["rows"].as_array().unwrap().iter().map(|r| (r["period_start"].as_str().unwrap().to_string(), r["group"].as_str().unwrap().to_string(), r["billed_cost"].as_str().unwrap().to_string())).collect();
+    let rows: Vec<(String, String, String)> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["period_start"].as_str().unwrap().to_string(),
+                r["group"].as_str().unwrap().to_string(),
+                r["billed_cost"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
     assert_eq!(
         rows,
         vec![
@@ -46,23 +59,48 @@ async fn a_bad_record_rejects_the_whole_request(app: TestApp) {
     let response = app.post_json("/api/v1/costs", &json!([record(1, "EC2", json!("1")), bad])).await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
-    assert_eq!((body["detail"]["index"].as_u64(), body["detail"]["field"].as_str()), (Some(1), Some("ChargePeriodStart")));
+    assert_eq!(
+        (body["detail"]["index"].as_u64(), body["detail"]["field"].as_str()),
+        (Some(1), Some("ChargePeriodStart"))
+    );
     assert_eq!(app.count_costs().await, 0);
 
-    let duplicate = app.post_json("/api/v1/costs", &json!([record(1, "EC2", json!("1")), record(1, "EC2", json!("2"))])).await;
+    let duplicate =
+        app.post_json("/api/v1/costs", &json!([record(1, "EC2", json!("1")), record(1, "EC2", json!("2"))])).await;
     assert_eq!(duplicate.status(), 422);
     assert_eq!(app.count_costs().await, 0);
 
-    let malformed = app.client.post(app.url("/api/v1/costs")).bearer_auth(&app.admin_key).header("content-type", "application/json").body("[{").send().await.unwrap();
+    let malformed = app
+        .client
+        .post(app.url("/api/v1/costs"))
+        .bearer_auth(&app.admin_key)
+        .header("content-type", "application/json")
+        .body("[{")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(malformed.status(), 400);
     let body: Value = malformed.json().await.unwrap();
     assert_eq!(body["error"], "bad_request");
-    let wrong_type = app.client.post(app.url("/api/v1/costs")).bearer_auth(&app.admin_key).header("content-type", "text/plain").body("[]").send().await.unwrap();
+    let wrong_type = app
+        .client
+        .post(app.url("/api/v1/costs"))
+        .bearer_auth(&app.admin_key)
+        .header("content-type", "text/plain")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong_type.status(), 415);
 }
 
 async fn query_parameters_are_validated(app: TestApp) {
-    for (query, parameter) in [("granularity=week", "granularity"), ("group_by=team", "group_by"), ("from=2026-02-01&to=2026-01-01", "from"), ("from=tomorrow", "from")] {
+    for (query, parameter) in [
+        ("granularity=week", "granularity"),
+        ("group_by=team", "group_by"),
+        ("from=2026-02-01&to=2026-01-01", "from"),
+        ("from=tomorrow", "from"),
+    ] {
         let response = app.get(&format!("/api/v1/costs?{query}")).await;
         assert_eq!(response.status(), 400, "{query}");
         let body: Value = response.json().await.unwrap();
@@ -72,8 +110,21 @@ async fn query_parameters_are_validated(app: TestApp) {
 
 async fn large_bodies_are_refused(app: TestApp) {
     let big = "x".repeat(20 * 1024 * 1024);
-    let response = app.client.post(app.url("/api/v1/costs")).bearer_auth(&app.admin_key).header("content-type", "application/json").body(big).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/costs"))
+        .bearer_auth(&app.admin_key)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 413);
 }
 
-both_backends!(json_push_is_exact_idempotent_and_restatable, a_bad_record_rejects_the_whole_request, query_parameters_are_validated, large_bodies_are_refused);
+both_backends!(
+    json_push_is_exact_idempotent_and_restatable,
+    a_bad_record_rejects_the_whole_request,
+    query_parameters_are_validated,
+    large_bodies_are_refused
+);

@@ -21,14 +21,17 @@ fn expected_sums(csv_path: &std::path::Path, column: &str) -> BTreeMap<String, (
         let record = record.unwrap();
         let entry = sums.entry(record[group].to_string()).or_default();
         entry.0 += Decimal::from_scientific(&record[billed]).or_else(|_| Decimal::from_str(&record[billed])).unwrap();
-        entry.1 += Decimal::from_scientific(&record[effective]).or_else(|_| Decimal::from_str(&record[effective])).unwrap();
+        entry.1 +=
+            Decimal::from_scientific(&record[effective]).or_else(|_| Decimal::from_str(&record[effective])).unwrap();
     }
     sums
 }
 
 /// Sums the API's rows per group (over all months) as exact decimals.
 async fn api_sums(app: &TestApp, group_by: &str) -> BTreeMap<String, (Decimal, Decimal)> {
-    let body = app.get_json(&format!("/api/v1/costs?from=2024-01-01&to=2025-12-31&granularity=month&group_by={group_by}")).await;
+    let body = app
+        .get_json(&format!("/api/v1/costs?from=2024-01-01&to=2025-12-31&granularity=month&group_by={group_by}"))
+        .await;
     let mut sums: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
     let mut rows_billed = Decimal::ZERO;
     for row in body["rows"].as_array().unwrap() {
@@ -40,7 +43,11 @@ async fn api_sums(app: &TestApp, group_by: &str) -> BTreeMap<String, (Decimal, D
     }
     let totals = body["totals"].as_array().unwrap();
     assert_eq!(totals.len(), 1, "one currency");
-    assert_eq!(Decimal::from_str(totals[0]["billed_cost"].as_str().unwrap()).unwrap(), rows_billed, "totals are the exact sum of the rows");
+    assert_eq!(
+        Decimal::from_str(totals[0]["billed_cost"].as_str().unwrap()).unwrap(),
+        rows_billed,
+        "totals are the exact sum of the rows"
+    );
     sums
 }
 
@@ -76,11 +83,17 @@ async fn sample_via_api_twice(app: TestApp) {
     let response = app.post_csv(std::fs::read(&csv).unwrap()).await;
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!((body["received"].as_u64(), body["inserted"].as_u64(), body["unchanged"].as_u64()), (Some(1000), Some(1000), Some(0)));
+    assert_eq!(
+        (body["received"].as_u64(), body["inserted"].as_u64(), body["unchanged"].as_u64()),
+        (Some(1000), Some(1000), Some(0))
+    );
     assert_totals_match_csv(&app, &csv).await;
 
     let again: serde_json::Value = app.post_csv(std::fs::read(&csv).unwrap()).await.json().await.unwrap();
-    assert_eq!((again["inserted"].as_u64(), again["updated"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(0), Some(1000)));
+    assert_eq!(
+        (again["inserted"].as_u64(), again["updated"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(0), Some(1000))
+    );
     assert_totals_match_csv(&app, &csv).await;
 }
 
@@ -89,14 +102,22 @@ async fn sample_via_cli_twice(app: TestApp) {
     let path = csv.to_str().unwrap();
     let out = run_cli(&app, &["import", "focus", path], None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1000 rows"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("imported 1000 rows"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_totals_match_csv(&app, &csv).await;
     // Again from stdin, gzipped: nothing changes.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&std::fs::read(&csv).unwrap()).unwrap();
     let out = run_cli(&app, &["import", "focus", "-"], Some(&gz.finish().unwrap()));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("0 new, 0 updated, 1000 unchanged"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 new, 0 updated, 1000 unchanged"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_totals_match_csv(&app, &csv).await;
 }
 
@@ -122,7 +143,9 @@ fn sample_without_column(csv: &std::path::Path, column: &str) -> Vec<u8> {
     let headers = reader.headers().unwrap().clone();
     let col = headers.iter().position(|h| h == column).unwrap();
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let keep = |r: &csv::StringRecord| r.iter().enumerate().filter(|(i, _)| *i != col).map(|(_, f)| f.to_string()).collect::<Vec<_>>();
+    let keep = |r: &csv::StringRecord| {
+        r.iter().enumerate().filter(|(i, _)| *i != col).map(|(_, f)| f.to_string()).collect::<Vec<_>>()
+    };
     writer.write_record(keep(&headers)).unwrap();
     for record in reader.records() {
         writer.write_record(keep(&record.unwrap())).unwrap();
@@ -137,13 +160,21 @@ async fn bad_files_are_rejected_and_store_nothing(app: TestApp) {
     assert_eq!(response.status(), 422);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_input");
-    assert_eq!((body["detail"]["line"].as_u64(), body["detail"]["column"].as_str()), (Some(900), Some("BilledCost")), "{body}");
+    assert_eq!(
+        (body["detail"]["line"].as_u64(), body["detail"]["column"].as_str()),
+        (Some(900), Some("BilledCost")),
+        "{body}"
+    );
     assert_eq!(app.count_costs().await, 0);
 
     let response = app.post_csv(sample_without_column(&csv, "BillingCurrency")).await;
     assert_eq!(response.status(), 422);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!((body["detail"]["line"].as_u64(), body["detail"]["column"].as_str()), (Some(1), Some("BillingCurrency")), "{body}");
+    assert_eq!(
+        (body["detail"]["line"].as_u64(), body["detail"]["column"].as_str()),
+        (Some(1), Some("BillingCurrency")),
+        "{body}"
+    );
 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&std::fs::read(&csv).unwrap()).unwrap();
@@ -177,8 +208,21 @@ async fn bad_files_are_rejected_and_store_nothing(app: TestApp) {
 }
 
 async fn wrong_content_type_is_415(app: TestApp) {
-    let response = app.client.post(app.url("/api/v1/costs/import")).bearer_auth(&app.admin_key).header("content-type", "application/json").body("[]").send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/costs/import"))
+        .bearer_auth(&app.admin_key)
+        .header("content-type", "application/json")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 415);
 }
 
-both_backends!(sample_via_api_twice, sample_via_cli_twice, bad_files_are_rejected_and_store_nothing, wrong_content_type_is_415);
+both_backends!(
+    sample_via_api_twice,
+    sample_via_cli_twice,
+    bad_files_are_rejected_and_store_nothing,
+    wrong_content_type_is_415
+);

@@ -48,7 +48,9 @@ macro_rules! both_backends {
 pub fn postgres_admin_url() -> Option<String> {
     match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         Some(url) => Some(url),
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL tests must run"),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL tests must run")
+        }
         None => {
             eprintln!("TEST_DATABASE_URL not set: skipping the PostgreSQL variant");
             None
@@ -123,11 +125,21 @@ impl TestApp {
     }
 
     pub async fn post_csv(&self, body: Vec<u8>) -> reqwest::Response {
-        self.client.post(self.url("/api/v1/costs/import")).bearer_auth(&self.admin_key).header("content-type", "text/csv").body(body).send().await.expect("request")
+        self.client
+            .post(self.url("/api/v1/costs/import"))
+            .bearer_auth(&self.admin_key)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn count_costs(&self) -> i64 {
-        self.db.run(|c| costguard::ledger::query::count_costs(c).map_err(costguard::db::DbError::from)).await.expect("count")
+        self.db
+            .run(|c| costguard::ledger::query::count_costs(c).map_err(costguard::db::DbError::from))
+            .await
+            .expect("count")
     }
 }
 

@@ -13,18 +13,26 @@ fn usage(minute: u32, key: &str, output: i64, cost: &str) -> Value {
 }
 
 async fn push_and_read_back(app: TestApp) {
-    let batch = json!([usage(0, "key_a", 100, "0.003"), usage(1, "key_a", 100, "0.003"), usage(1, "key_b", 50, "0.0025")]);
+    let batch =
+        json!([usage(0, "key_a", 100, "0.003"), usage(1, "key_a", 100, "0.003"), usage(1, "key_b", 50, "0.0025")]);
     let first: Value = app.post_json("/api/v1/llm-usage", &batch).await.json().await.unwrap();
     assert_eq!(first["inserted"], 3);
     // The same bucket sent again with more tokens replaces it.
-    let restated: Value = app.post_json("/api/v1/llm-usage", &json!([usage(1, "key_b", 80, "0.004")])).await.json().await.unwrap();
+    let restated: Value =
+        app.post_json("/api/v1/llm-usage", &json!([usage(1, "key_b", 80, "0.004")])).await.json().await.unwrap();
     assert_eq!((restated["updated"].as_u64(), restated["inserted"].as_u64()), (Some(1), Some(0)));
 
     let body = app.get_json("/api/v1/llm-usage?from=2026-11-21&to=2026-11-22&group_by=api_key&provider=openai").await;
     let rows = body["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
-    assert_eq!((rows[0]["group"].as_str(), rows[0]["output_tokens"].as_i64(), rows[0]["cost"].as_str()), (Some("key_a"), Some(200), Some("0.006")));
-    assert_eq!((rows[1]["group"].as_str(), rows[1]["output_tokens"].as_i64(), rows[1]["cost"].as_str()), (Some("key_b"), Some(80), Some("0.004")));
+    assert_eq!(
+        (rows[0]["group"].as_str(), rows[0]["output_tokens"].as_i64(), rows[0]["cost"].as_str()),
+        (Some("key_a"), Some(200), Some("0.006"))
+    );
+    assert_eq!(
+        (rows[1]["group"].as_str(), rows[1]["output_tokens"].as_i64(), rows[1]["cost"].as_str()),
+        (Some("key_b"), Some(80), Some("0.004"))
+    );
     assert_eq!(body["totals"][0]["cost"], "0.01");
     assert_eq!(body["totals"][0]["input_tokens"], 3000);
 

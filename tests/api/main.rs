@@ -1,5 +1,6 @@
 //! The integration suite, one binary: every test spawns the app on a random port with its
 //! own database, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests panic on failure by design
 
 mod helpers;
 

@@ -13,7 +13,11 @@ fn versions(tree: &str) -> BTreeSet<String> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
         .map(|p| {
-            assert!(p.join("up.sql").exists() && p.join("down.sql").exists(), "{} needs up.sql and down.sql", p.display());
+            assert!(
+                p.join("up.sql").exists() && p.join("down.sql").exists(),
+                "{} needs up.sql and down.sql",
+                p.display()
+            );
             p.file_name().unwrap().to_string_lossy().into_owned()
         })
         .collect()

@@ -17,7 +17,14 @@ fn epoch() -> DateTime<Utc> {
 }
 
 fn settings(seed: u64) -> SimulatedSettings {
-    SimulatedSettings { enabled: true, seed, history_days: 60, speed: 1.0, schedule: "*/20 * * * * *".into(), live_incident_delay_secs: 120 }
+    SimulatedSettings {
+        enabled: true,
+        seed,
+        history_days: 60,
+        speed: 1.0,
+        schedule: "*/20 * * * * *".into(),
+        live_incident_delay_secs: 120,
+    }
 }
 
 #[test]
@@ -31,7 +38,10 @@ fn same_seed_same_records_other_seed_other_records() {
     let c = generate(&settings(7), epoch(), from, to, &HashMap::new());
     assert_ne!(a.costs, c.costs);
     let providers: std::collections::BTreeSet<&str> = a.costs.iter().map(|r| r.provider_name.as_str()).collect();
-    assert_eq!(providers.into_iter().collect::<Vec<_>>(), vec!["AWS", "Anthropic", "Google Cloud", "Microsoft", "OpenAI"]);
+    assert_eq!(
+        providers.into_iter().collect::<Vec<_>>(),
+        vec!["AWS", "Anthropic", "Google Cloud", "Microsoft", "OpenAI"]
+    );
     let services: std::collections::BTreeSet<&str> = a.costs.iter().map(|r| r.service_name.as_str()).collect();
     assert!(services.len() >= 25, "{} services", services.len());
 }
@@ -49,7 +59,16 @@ fn history_holds_the_saturday_bigquery_loop() {
     assert!(first.billed_cost.units() > costguard::domain::money::Amount::from_whole(400).unwrap().units());
     assert_eq!(job.len(), 31, "it loops for 31 hours");
     // Against the project's usual BigQuery spend that hour, the loop is a 100x jump.
-    let usual: i64 = batch.costs.iter().filter(|r| r.service_name == "BigQuery" && r.charge_period_start == first.charge_period_start && r.resource_id.is_none()).map(|r| r.billed_cost.units()).sum();
+    let usual: i64 = batch
+        .costs
+        .iter()
+        .filter(|r| {
+            r.service_name == "BigQuery"
+                && r.charge_period_start == first.charge_period_start
+                && r.resource_id.is_none()
+        })
+        .map(|r| r.billed_cost.units())
+        .sum();
     assert!(first.billed_cost.units() > 50 * usual);
 }
 
@@ -84,9 +103,11 @@ async fn backfills_the_ledger_and_stops_resources(app: TestApp) {
     let ingestor = costguard::ingest::Ingestor::new(app.db.clone(), costguard::bus::channels(8).0);
     let summary = costguard::ingest::runner::run_once(&ingestor, &simulator).await.unwrap();
     assert!(summary.inserted > 2 * 24 * 40, "{summary:?}");
-    let (from, to) = ((Utc::now() - Duration::days(5)).format("%Y-%m-%d"), (Utc::now() + Duration::days(1)).format("%Y-%m-%d"));
+    let (from, to) =
+        ((Utc::now() - Duration::days(5)).format("%Y-%m-%d"), (Utc::now() + Duration::days(1)).format("%Y-%m-%d"));
     let body = app.get_json(&format!("/api/v1/costs?group_by=provider&granularity=day&from={from}&to={to}")).await;
-    let groups: std::collections::BTreeSet<&str> = body["rows"].as_array().unwrap().iter().map(|r| r["group"].as_str().unwrap()).collect();
+    let groups: std::collections::BTreeSet<&str> =
+        body["rows"].as_array().unwrap().iter().map(|r| r["group"].as_str().unwrap()).collect();
     assert_eq!(groups.len(), 5);
     // A second run restates only the recent hours.
     let again = costguard::ingest::runner::run_once(&ingestor, &simulator).await.unwrap();

@@ -33,13 +33,20 @@ pub struct WriteResult {
 
 impl From<&WriteSummary> for WriteResult {
     fn from(s: &WriteSummary) -> Self {
-        WriteResult { received: s.received, inserted: s.inserted, updated: s.updated, unchanged: s.received - s.changed() }
+        WriteResult {
+            received: s.received,
+            inserted: s.inserted,
+            updated: s.updated,
+            unchanged: s.received - s.changed(),
+        }
     }
 }
 
 pub(super) fn ingest_error(e: IngestError) -> ApiError {
     match e {
-        IngestError::Duplicate { first, second } => ApiError::invalid(json!({ "index": second, "message": format!("record {second} repeats the identity of record {first}") })),
+        IngestError::Duplicate { first, second } => ApiError::invalid(
+            json!({ "index": second, "message": format!("record {second} repeats the identity of record {first}") }),
+        ),
         IngestError::Db(e) => ApiError::internal(e),
     }
 }
@@ -48,10 +55,16 @@ pub(super) fn ingest_error(e: IngestError) -> ApiError {
 #[utoipa::path(post, path = "/api/v1/costs", tag = "costs",
     request_body(content = Vec<Object>, description = "FOCUS records with FOCUS column names (BilledCost, EffectiveCost, ChargePeriodStart, ServiceName, ...). Amounts as JSON numbers or strings, kept exact."),
     responses((status = 200, body = WriteResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, description = "A record is invalid; detail names its index and field", body = ErrorBody)))]
-pub async fn post_costs(caller: Caller, state: web::Data<AppState>, body: web::Json<Vec<Value>>) -> Result<HttpResponse, ApiError> {
+pub async fn post_costs(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<Vec<Value>>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Approver)?;
-    let records = crate::ingest::json::cost_records(&body).map_err(|e| ApiError::invalid(json!({ "index": e.index, "field": e.field, "message": e.problem })))?;
-    let (summary, _) = state.ingestor.write("api", Batch { costs: records, llm_usage: vec![] }).await.map_err(ingest_error)?;
+    let records = crate::ingest::json::cost_records(&body)
+        .map_err(|e| ApiError::invalid(json!({ "index": e.index, "field": e.field, "message": e.problem })))?;
+    let (summary, _) =
+        state.ingestor.write("api", Batch { costs: records, llm_usage: vec![] }).await.map_err(ingest_error)?;
     Ok(HttpResponse::Ok().json(WriteResult::from(&summary)))
 }
 
@@ -90,7 +103,12 @@ fn import_error(e: ImportError) -> ApiError {
 #[utoipa::path(post, path = "/api/v1/costs/import", tag = "costs",
     request_body(content = String, content_type = "text/csv", description = "A FOCUS CSV file with a header row. `NULL` and empty cells are absent values."),
     responses((status = 200, body = WriteResult), (status = 400, description = "Unreadable CSV or gzip; detail names the line", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, description = "Invalid value; detail names line and column", body = ErrorBody)))]
-pub async fn import_costs(caller: Caller, state: web::Data<AppState>, req: HttpRequest, mut payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn import_costs(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Approver)?;
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -99,7 +117,8 @@ pub async fn import_costs(caller: Caller, state: web::Data<AppState>, req: HttpR
     }
     let limit = state.limits.max_import_bytes;
     let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let import = state.ingestor.import_csv("api-import", limited(ChannelReader { chunks: rx, current: Bytes::new() }, limit));
+    let import =
+        state.ingestor.import_csv("api-import", limited(ChannelReader { chunks: rx, current: Bytes::new() }, limit));
     let forward = async move {
         while let Some(chunk) = payload.next().await {
             let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
@@ -161,19 +180,36 @@ pub struct CostsResponse {
 /// Totals of the ledger by period and an optional dimension; amounts are exact decimal strings.
 #[utoipa::path(get, path = "/api/v1/costs", tag = "costs", params(CostQueryParams),
     responses((status = 200, body = CostsResponse), (status = 400, description = "A parameter is invalid; detail names it", body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn get_costs(caller: Caller, state: web::Data<AppState>, params: web::Query<CostQueryParams>) -> Result<HttpResponse, ApiError> {
+pub async fn get_costs(
+    caller: Caller,
+    state: web::Data<AppState>,
+    params: web::Query<CostQueryParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
-    let query = CostQuery::parse(&params, chrono::Utc::now()).map_err(|e| ApiError::bad_request(json!({ "parameter": e.parameter, "message": e.problem })))?;
+    let query = CostQuery::parse(&params, chrono::Utc::now())
+        .map_err(|e| ApiError::bad_request(json!({ "parameter": e.parameter, "message": e.problem })))?;
     let q = query.clone();
     let rows = state.db.run(move |conn| aggregate_costs(conn, &q).map_err(crate::db::DbError::from)).await?;
     let mut totals: BTreeMap<String, CurrencyTotal> = BTreeMap::new();
     for row in &rows {
-        let t = totals.entry(row.currency.clone()).or_insert_with(|| CurrencyTotal { currency: row.currency.clone(), billed_cost: Total::ZERO, effective_cost: Total::ZERO, records: 0 });
+        let t = totals.entry(row.currency.clone()).or_insert_with(|| CurrencyTotal {
+            currency: row.currency.clone(),
+            billed_cost: Total::ZERO,
+            effective_cost: Total::ZERO,
+            records: 0,
+        });
         t.billed_cost = t.billed_cost.plus(row.billed_cost);
         t.effective_cost = t.effective_cost.plus(row.effective_cost);
         t.records += row.records;
     }
-    Ok(HttpResponse::Ok().json(CostsResponse { from: query.from, to: query.to, granularity: query.granularity, group_by: query.group_by, rows, totals: totals.into_values().collect() }))
+    Ok(HttpResponse::Ok().json(CostsResponse {
+        from: query.from,
+        to: query.to,
+        granularity: query.granularity,
+        group_by: query.group_by,
+        rows,
+        totals: totals.into_values().collect(),
+    }))
 }
 
 use super::ErrorBody;

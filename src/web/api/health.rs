@@ -53,9 +53,21 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         database,
         backend,
         migrations_current: current,
-        sources: sources.into_iter().map(|c| SourceStatus { source: c.source, last_success_at: c.last_success_at, last_error: c.last_error, last_error_at: c.last_error_at }).collect(),
+        sources: sources
+            .into_iter()
+            .map(|c| SourceStatus {
+                source: c.source,
+                last_success_at: c.last_success_at,
+                last_error: c.last_error,
+                last_error_at: c.last_error_at,
+            })
+            .collect(),
     };
-    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 /// Version, the git SHA the binary was built from, and the build time.

@@ -42,10 +42,16 @@ pub struct LlmUsageItem {
 /// Stores LLM usage records, all or nothing; a record sent again for the same (provider, model, key, project, bucket) replaces the earlier one.
 #[utoipa::path(post, path = "/api/v1/llm-usage", tag = "llm", request_body = Vec<LlmUsageItem>,
     responses((status = 200, body = WriteResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn post_llm_usage(caller: Caller, state: web::Data<AppState>, body: web::Json<Vec<Value>>) -> Result<HttpResponse, ApiError> {
+pub async fn post_llm_usage(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<Vec<Value>>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Approver)?;
-    let usage = crate::ingest::json::llm_usage(&body).map_err(|e| ApiError::invalid(json!({ "index": e.index, "field": e.field, "message": e.problem })))?;
-    let (_, summary) = state.ingestor.write("api", Batch { costs: vec![], llm_usage: usage }).await.map_err(ingest_error)?;
+    let usage = crate::ingest::json::llm_usage(&body)
+        .map_err(|e| ApiError::invalid(json!({ "index": e.index, "field": e.field, "message": e.problem })))?;
+    let (_, summary) =
+        state.ingestor.write("api", Batch { costs: vec![], llm_usage: usage }).await.map_err(ingest_error)?;
     Ok(HttpResponse::Ok().json(WriteResult::from(&summary)))
 }
 
@@ -85,32 +91,61 @@ pub struct LlmUsageResponse {
 }
 
 fn parse(params: &LlmParams) -> Result<LlmQuery, ApiError> {
-    let bad = |parameter: &str, message: String| ApiError::bad_request(json!({ "parameter": parameter, "message": message }));
+    let bad =
+        |parameter: &str, message: String| ApiError::bad_request(json!({ "parameter": parameter, "message": message }));
     let granularity = match params.granularity.as_deref().unwrap_or("hour") {
         "hour" => crate::domain::cost_query::Granularity::Hour,
         "day" => crate::domain::cost_query::Granularity::Day,
         "month" => crate::domain::cost_query::Granularity::Month,
         other => return Err(bad("granularity", format!("'{other}' is not hour, day or month"))),
     };
-    let group_by = params.group_by.as_deref().map(|g| LlmGroupBy::parse(g).ok_or_else(|| bad("group_by", format!("'{g}' is not provider, model, api_key or project")))).transpose()?;
-    let (from, to) = parse_period(params.from.as_deref(), params.to.as_deref(), chrono::Utc::now(), chrono::Duration::days(7)).map_err(|e| bad(e.parameter, e.problem))?;
+    let group_by = params
+        .group_by
+        .as_deref()
+        .map(|g| {
+            LlmGroupBy::parse(g)
+                .ok_or_else(|| bad("group_by", format!("'{g}' is not provider, model, api_key or project")))
+        })
+        .transpose()?;
+    let (from, to) =
+        parse_period(params.from.as_deref(), params.to.as_deref(), chrono::Utc::now(), chrono::Duration::days(7))
+            .map_err(|e| bad(e.parameter, e.problem))?;
     if granularity == crate::domain::cost_query::Granularity::Hour && to - from > chrono::Duration::days(93) {
         return Err(bad("from", "hourly queries span at most 93 days".into()));
     }
-    Ok(LlmQuery { from, to, granularity, group_by, provider: params.provider.clone().map(|p| p.to_ascii_lowercase()), model: params.model.clone() })
+    Ok(LlmQuery {
+        from,
+        to,
+        granularity,
+        group_by,
+        provider: params.provider.clone().map(|p| p.to_ascii_lowercase()),
+        model: params.model.clone(),
+    })
 }
 
 /// Tokens and cost by period and an optional dimension.
 #[utoipa::path(get, path = "/api/v1/llm-usage", tag = "llm", params(LlmParams),
     responses((status = 200, body = LlmUsageResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn get_llm_usage(caller: Caller, state: web::Data<AppState>, params: web::Query<LlmParams>) -> Result<HttpResponse, ApiError> {
+pub async fn get_llm_usage(
+    caller: Caller,
+    state: web::Data<AppState>,
+    params: web::Query<LlmParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
     let query = parse(&params)?;
     let (from, to) = (query.from, query.to);
     let rows = state.db.run(move |conn| aggregate_llm_usage(conn, &query).map_err(crate::db::DbError::from)).await?;
     let mut totals: BTreeMap<String, LlmTotal> = BTreeMap::new();
     for r in &rows {
-        let t = totals.entry(r.currency.clone()).or_insert_with(|| LlmTotal { currency: r.currency.clone(), input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, requests: 0, cost: Total::ZERO, records: 0 });
+        let t = totals.entry(r.currency.clone()).or_insert_with(|| LlmTotal {
+            currency: r.currency.clone(),
+            input_tokens: 0,
+            cached_input_tokens: 0,
+            output_tokens: 0,
+            requests: 0,
+            cost: Total::ZERO,
+            records: 0,
+        });
         t.input_tokens += r.input_tokens;
         t.cached_input_tokens += r.cached_input_tokens;
         t.output_tokens += r.output_tokens;

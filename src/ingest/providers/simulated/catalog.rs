@@ -102,8 +102,36 @@ const CLAUDE_HAIKU: TokenPrices = TokenPrices { input: 0.80, cached_input: 0.08,
 pub const RUNAWAY_KEY: &str = "key_support_agent";
 
 #[allow(clippy::too_many_arguments)]
-fn line(provider: &'static str, billing: (&'static str, &'static str), sub: (&'static str, &'static str), service: &'static str, category: &'static str, region: &'static str, sku: &'static str, unit: &'static str, hourly_usd: f64, shape: Shape, team: &'static str, env: &'static str) -> Line {
-    Line { provider, billing_account: billing, sub_account: sub, service, category, region, sku, unit, resource: None, hourly_usd, shape, team, env, llm: None }
+fn line(
+    provider: &'static str,
+    billing: (&'static str, &'static str),
+    sub: (&'static str, &'static str),
+    service: &'static str,
+    category: &'static str,
+    region: &'static str,
+    sku: &'static str,
+    unit: &'static str,
+    hourly_usd: f64,
+    shape: Shape,
+    team: &'static str,
+    env: &'static str,
+) -> Line {
+    Line {
+        provider,
+        billing_account: billing,
+        sub_account: sub,
+        service,
+        category,
+        region,
+        sku,
+        unit,
+        resource: None,
+        hourly_usd,
+        shape,
+        team,
+        env,
+        llm: None,
+    }
 }
 
 impl Line {
@@ -112,7 +140,14 @@ impl Line {
         self
     }
 
-    fn tokens(mut self, key_id: &'static str, key_name: &'static str, model: &'static str, per_hour: f64, prices: TokenPrices) -> Line {
+    fn tokens(
+        mut self,
+        key_id: &'static str,
+        key_name: &'static str,
+        model: &'static str,
+        per_hour: f64,
+        prices: TokenPrices,
+    ) -> Line {
         self.llm = Some(LlmKey { key_id, key_name, model, input_tokens_per_hour: per_hour, prices });
         self.resource = Some((key_id, ResourceKind::LlmApiKey, key_name));
         self.sku = model;

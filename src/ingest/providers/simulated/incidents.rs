@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 #[derive(Debug, Clone)]
 pub enum Effect {
     /// A resource of its own (a looping job, a forgotten instance) billing `hourly_usd`.
-    ExtraLine { line: Line, hourly_usd: f64 },
+    ExtraLine { line: Box<Line>, hourly_usd: f64 },
     /// The named key's token use multiplied by `factor`.
     TokenMultiplier { key_id: &'static str, factor: f64 },
 }
@@ -38,7 +38,11 @@ pub fn last_weekday_at(not_after: DateTime<Utc>, weekday: Weekday, hour: u32) ->
         date = date.pred_opt().unwrap_or(date);
     }
     let at = Utc.from_utc_datetime(&date.and_time(NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN)));
-    if at > not_after { at - Duration::weeks(1) } else { at }
+    if at > not_after {
+        at - Duration::weeks(1)
+    } else {
+        at
+    }
 }
 
 const NO_SHAPE: Shape = Shape { diurnal: 0.0, weekend: 1.0, growth: 0.0, noise: 0.03 };
@@ -75,7 +79,7 @@ pub fn plan(epoch: DateTime<Utc>, live_after: Option<DateTime<Utc>>) -> Vec<Inci
             start: saturday,
             end: Some(saturday + Duration::hours(31)),
             // 83 TiB/h at $6.25/TiB
-            effect: Effect::ExtraLine { line: bigquery_job("bquxjob_5f1c2a9e_saturday_loop"), hourly_usd: 518.75 },
+            effect: Effect::ExtraLine { line: Box::new(bigquery_job("bquxjob_5f1c2a9e_saturday_loop")), hourly_usd: 518.75 },
         },
         Incident {
             id: "llm-key-runaway",
@@ -90,7 +94,7 @@ pub fn plan(epoch: DateTime<Utc>, live_after: Option<DateTime<Utc>>) -> Vec<Inci
             start: friday,
             end: Some(friday + Duration::hours(63)),
             effect: Effect::ExtraLine {
-                line: Line {
+                line: Box::new(Line {
                     provider: catalog::AWS,
                     billing_account: ("111111111111", "Northwind Labs"),
                     sub_account: ("456789012345", "ml-sandbox"),
@@ -105,7 +109,7 @@ pub fn plan(epoch: DateTime<Utc>, live_after: Option<DateTime<Utc>>) -> Vec<Inci
                     team: "ml",
                     env: "dev",
                     llm: None,
-                },
+                }),
                 hourly_usd: 32.77,
             },
         },
@@ -115,7 +119,7 @@ pub fn plan(epoch: DateTime<Utc>, live_after: Option<DateTime<Utc>>) -> Vec<Inci
             start: wednesday,
             end: Some(wednesday + Duration::hours(40)),
             effect: Effect::ExtraLine {
-                line: Line {
+                line: Box::new(Line {
                     provider: catalog::AZURE,
                     billing_account: ("8811-northwind-ea", "Northwind EA"),
                     sub_account: catalog::AZ_DATA,
@@ -134,7 +138,7 @@ pub fn plan(epoch: DateTime<Utc>, live_after: Option<DateTime<Utc>>) -> Vec<Inci
                     team: "data",
                     env: "prod",
                     llm: None,
-                },
+                }),
                 hourly_usd: 4.03,
             },
         },
@@ -145,7 +149,7 @@ pub fn plan(epoch: DateTime<Utc>, live_after: Option<DateTime<Utc>>) -> Vec<Inci
             title: "Live: a BigQuery job starts looping now and runs until someone cancels it",
             start,
             end: None,
-            effect: Effect::ExtraLine { line: bigquery_job("bquxjob_7d3e9b21_live_loop"), hourly_usd: 487.5 },
+            effect: Effect::ExtraLine { line: Box::new(bigquery_job("bquxjob_7d3e9b21_live_loop")), hourly_usd: 487.5 },
         });
     }
     incidents

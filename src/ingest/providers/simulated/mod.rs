@@ -67,13 +67,20 @@ impl Simulator {
 /// The incident plan for an epoch, the live incident included when configured.
 pub fn incident_plan(settings: &SimulatedSettings, epoch: DateTime<Utc>) -> Vec<incidents::Incident> {
     let clock = SimClock { epoch, speed: settings.speed };
-    let live = (settings.live_incident_delay_secs >= 0).then(|| clock.sim_time(epoch + Duration::seconds(settings.live_incident_delay_secs)));
+    let live = (settings.live_incident_delay_secs >= 0)
+        .then(|| clock.sim_time(epoch + Duration::seconds(settings.live_incident_delay_secs)));
     incidents::plan(epoch, live)
 }
 
 /// Pure generation of `[from, to)` in simulated time, given the stops in simulated time.
 /// Same settings and arguments, same records.
-pub fn generate(settings: &SimulatedSettings, epoch: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>, stops: &std::collections::HashMap<String, DateTime<Utc>>) -> crate::ingest::Batch {
+pub fn generate(
+    settings: &SimulatedSettings,
+    epoch: DateTime<Utc>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    stops: &std::collections::HashMap<String, DateTime<Utc>>,
+) -> crate::ingest::Batch {
     let lines = catalog::lines();
     let incidents = incident_plan(settings, epoch);
     let world = model::World { seed: settings.seed, lines: &lines, incidents: &incidents, stops };
@@ -87,7 +94,8 @@ impl CostSource for Simulator {
     }
 
     async fn pull(&self, cursor: Option<String>, now: DateTime<Utc>) -> anyhow::Result<Pull> {
-        let previous: Option<Cursor> = cursor.filter(|c| !c.is_empty()).map(|c| serde_json::from_str(&c)).transpose()?;
+        let previous: Option<Cursor> =
+            cursor.filter(|c| !c.is_empty()).map(|c| serde_json::from_str(&c)).transpose()?;
         let epoch = previous.as_ref().map_or(now, |c| c.epoch);
         let clock = self.clock(epoch);
         let sim_now = clock.sim_time(now);

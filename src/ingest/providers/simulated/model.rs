@@ -52,7 +52,11 @@ fn usd(value: f64) -> Amount {
 fn overlap_hours(from: DateTime<Utc>, to: DateTime<Utc>, start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> f64 {
     let lo = from.max(start);
     let hi = end.map_or(to, |e| to.min(e));
-    if hi <= lo { 0.0 } else { (hi - lo).num_milliseconds() as f64 / 3_600_000.0 }
+    if hi <= lo {
+        0.0
+    } else {
+        (hi - lo).num_milliseconds() as f64 / 3_600_000.0
+    }
 }
 
 /// Everything generation needs besides the hour range.
@@ -146,7 +150,14 @@ pub fn generate(world: &World<'_>, from: DateTime<Utc>, now: DateTime<Utc>) -> B
     batch
 }
 
-fn generate_line(world: &World<'_>, batch: &mut Batch, line: &Line, stream: u64, hour: DateTime<Utc>, seen_until: DateTime<Utc>) {
+fn generate_line(
+    world: &World<'_>,
+    batch: &mut Batch,
+    line: &Line,
+    stream: u64,
+    hour: DateTime<Utc>,
+    seen_until: DateTime<Utc>,
+) {
     let stop = line.resource.and_then(|r| world.stops.get(r.0)).copied();
     let active = overlap_hours(hour, seen_until, hour, stop);
     if active <= 0.0 {
@@ -162,14 +173,16 @@ fn generate_line(world: &World<'_>, batch: &mut Batch, line: &Line, stream: u64,
     for incident in world.incidents {
         if let Effect::TokenMultiplier { key_id, factor } = incident.effect {
             if key_id == key.key_id {
-                effective_hours += (factor - 1.0) * overlap_hours(hour, seen_until.min(stop.unwrap_or(seen_until)), incident.start, incident.end);
+                effective_hours += (factor - 1.0)
+                    * overlap_hours(hour, seen_until.min(stop.unwrap_or(seen_until)), incident.start, incident.end);
             }
         }
     }
     let input = (key.input_tokens_per_hour * level * effective_hours).round();
     let cached = (input * 0.3).round();
     let output = (input * 0.25).round();
-    let cost_usd = ((input - cached) * key.prices.input + cached * key.prices.cached_input + output * key.prices.output) / 1e6;
+    let cost_usd =
+        ((input - cached) * key.prices.input + cached * key.prices.cached_input + output * key.prices.output) / 1e6;
     let cost = usd(cost_usd);
     batch.costs.push(record(line, hour, cost, input + output));
     batch.llm_usage.push(LlmUsage {

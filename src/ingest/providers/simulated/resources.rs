@@ -39,14 +39,21 @@ pub trait CloudResources: Send + Sync {
 
 /// Stops recorded so far, mapped to simulated time.
 pub async fn stops_in_sim_time(db: &Db, clock: SimClock) -> Result<HashMap<String, DateTime<Utc>>, DbError> {
-    let rows: Vec<(String, NaiveDateTime)> = db.run(|conn| Ok::<_, DbError>(stops::table.select((stops::resource_id, stops::stopped_at)).load(conn)?)).await?;
+    let rows: Vec<(String, NaiveDateTime)> = db
+        .run(|conn| Ok::<_, DbError>(stops::table.select((stops::resource_id, stops::stopped_at)).load(conn)?))
+        .await?;
     Ok(rows.into_iter().map(|(id, at)| (id, clock.sim_time(at.and_utc()))).collect())
 }
 
 impl Simulator {
     async fn epoch(&self) -> Result<Option<DateTime<Utc>>, DbError> {
-        let cursor: Option<String> = self.db.run(|conn| Ok::<_, DbError>(ic::table.find("simulated").select(ic::cursor).first(conn).optional()?)).await?;
-        Ok(cursor.and_then(|c| serde_json::from_str::<serde_json::Value>(&c).ok()).and_then(|v| v.get("epoch").and_then(|e| e.as_str()).and_then(|e| e.parse().ok())))
+        let cursor: Option<String> = self
+            .db
+            .run(|conn| Ok::<_, DbError>(ic::table.find("simulated").select(ic::cursor).first(conn).optional()?))
+            .await?;
+        Ok(cursor
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(&c).ok())
+            .and_then(|v| v.get("epoch").and_then(|e| e.as_str()).and_then(|e| e.parse().ok())))
     }
 }
 
@@ -95,7 +102,13 @@ impl CloudResources for Simulator {
                 if exists {
                     return Ok::<_, DbError>(false);
                 }
-                diesel::insert_into(stops::table).values((stops::resource_id.eq(&id), stops::stopped_at.eq(now.naive_utc()), stops::stopped_by.eq(&actor))).execute(conn)?;
+                diesel::insert_into(stops::table)
+                    .values((
+                        stops::resource_id.eq(&id),
+                        stops::stopped_at.eq(now.naive_utc()),
+                        stops::stopped_by.eq(&actor),
+                    ))
+                    .execute(conn)?;
                 Ok(true)
             })
             .await?;
