@@ -8,6 +8,7 @@
 
 pub mod migrate;
 pub mod schema;
+pub mod types;
 mod url;
 
 pub use url::{Backend, DatabaseUrl};
@@ -98,10 +99,11 @@ impl Manager {
         match self.url.backend() {
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(self.url.sqlite_path())?;
-                // WAL lets readers run beside the writer; NORMAL sync is durable in WAL mode
-                // except for the last transactions on power loss, the usual trade-off.
+                // busy_timeout first, so the other settings wait for a busy writer too.
+                // journal_mode = WAL is set once in `Db::open` (it persists in the file);
+                // NORMAL sync is durable in WAL mode but for the last commits on power loss.
                 conn.batch_execute(&format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                    "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                     self.busy_timeout.as_millis()
                 ))?;
                 Ok(DbConn::Sqlite(conn))

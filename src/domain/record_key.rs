@@ -12,7 +12,11 @@ impl RecordKey {
     pub fn of(parts: &[&str]) -> Self {
         let mut hasher = Sha256::new();
         for part in parts {
-            hasher.update(part.replace('\\', "\\\\").replace('\u{1f}', "\\u1f").as_bytes());
+            if part.contains(['\\', '\u{1f}']) {
+                hasher.update(part.replace('\\', "\\\\").replace('\u{1f}', "\\u1f").as_bytes());
+            } else {
+                hasher.update(part.as_bytes());
+            }
             hasher.update([0x1f]);
         }
         RecordKey(hex::encode(&hasher.finalize()[..16]))
@@ -49,7 +53,27 @@ mod tests {
 /// an identity is refused (two rows that CostGuard cannot tell apart would otherwise
 /// silently overwrite each other). Keeps 128-bit keys only: ~32 bytes per row.
 #[derive(Debug, Default)]
-pub struct SeenKeys(std::collections::HashMap<u128, u64>);
+pub struct SeenKeys(std::collections::HashMap<u128, u64, std::hash::BuildHasherDefault<KeyBitsHasher>>);
+
+/// The keys are already uniform SHA-256 bits, so hashing them again would be wasted work.
+#[derive(Debug, Default)]
+pub struct KeyBitsHasher(u64);
+
+impl std::hash::Hasher for KeyBitsHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(word);
+        }
+    }
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64;
+    }
+}
 
 impl SeenKeys {
     /// Records `key` at `position`; returns the earlier position if it was seen before.

@@ -90,18 +90,19 @@ impl Ingestor {
 
 /// Converts to rows, refusing a batch that names one identity twice.
 pub fn to_rows(source: &str, batch: Batch) -> Result<(Vec<CostRow>, Vec<LlmUsageRow>), IngestError> {
-    let now = chrono::Utc::now().naive_utc();
+    let now = chrono::Utc::now();
     let mut seen = crate::domain::record_key::SeenKeys::default();
     let mut costs = Vec::with_capacity(batch.costs.len());
     for (i, record) in batch.costs.into_iter().enumerate() {
-        seen.check(&record.key(), i as u64).map_err(|first| IngestError::Duplicate { first, second: i as u64 })?;
-        costs.push(CostRow::new(record, source, now));
+        let key = record.key();
+        seen.check(&key, i as u64).map_err(|first| IngestError::Duplicate { first, second: i as u64 })?;
+        costs.push(CostRow::new(record, key, source, now.into()));
     }
     let mut seen = crate::domain::record_key::SeenKeys::default();
     let mut llm = Vec::with_capacity(batch.llm_usage.len());
     for (i, usage) in batch.llm_usage.into_iter().enumerate() {
         seen.check(&usage.key(), i as u64).map_err(|first| IngestError::Duplicate { first, second: i as u64 })?;
-        llm.push(LlmUsageRow::new(usage, source, now));
+        llm.push(LlmUsageRow::new(usage, source, now.naive_utc()));
     }
     Ok((costs, llm))
 }

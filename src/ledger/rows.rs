@@ -1,8 +1,10 @@
 //! Database rows for ledger records, converted from the validated domain types.
 
 use crate::db::schema::{cost_records, llm_usage};
+use crate::db::types::UtcTime;
 use crate::domain::focus::CostRecord;
 use crate::domain::llm::LlmUsage;
+use crate::domain::record_key::RecordKey;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -17,14 +19,14 @@ pub struct CostRow {
     pub billing_account_id: String,
     pub billing_account_name: Option<String>,
     pub billing_currency: String,
-    pub billing_period_end: NaiveDateTime,
-    pub billing_period_start: NaiveDateTime,
+    pub billing_period_end: UtcTime,
+    pub billing_period_start: UtcTime,
     pub charge_category: String,
     pub charge_class: Option<String>,
     pub charge_description: Option<String>,
     pub charge_frequency: Option<String>,
-    pub charge_period_end: NaiveDateTime,
-    pub charge_period_start: NaiveDateTime,
+    pub charge_period_end: UtcTime,
+    pub charge_period_start: UtcTime,
     pub commitment_discount_category: Option<String>,
     pub commitment_discount_id: Option<String>,
     pub commitment_discount_name: Option<String>,
@@ -55,13 +57,14 @@ pub struct CostRow {
     pub sub_account_id: Option<String>,
     pub sub_account_name: Option<String>,
     pub tags: Option<String>,
-    pub ingested_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub ingested_at: UtcTime,
+    pub updated_at: UtcTime,
 }
 
 impl CostRow {
-    pub fn new(r: CostRecord, source: &str, now: NaiveDateTime) -> Self {
-        let key = r.key().into_string();
+    /// `key` is `r.key()`, passed in because callers already computed it to check duplicates.
+    pub fn new(r: CostRecord, key: RecordKey, source: &str, now: UtcTime) -> Self {
+        let key = key.into_string();
         let content_hash = r.content_hash().into_string();
         let text = |d: Option<crate::domain::focus::DecimalText>| d.map(|d| d.as_str().to_string());
         CostRow {
@@ -73,14 +76,14 @@ impl CostRow {
             billing_account_id: r.billing_account_id,
             billing_account_name: r.billing_account_name,
             billing_currency: r.billing_currency.to_string(),
-            billing_period_end: r.billing_period_end.naive_utc(),
-            billing_period_start: r.billing_period_start.naive_utc(),
+            billing_period_end: r.billing_period_end.into(),
+            billing_period_start: r.billing_period_start.into(),
             charge_category: r.charge_category,
             charge_class: r.charge_class,
             charge_description: r.charge_description,
             charge_frequency: r.charge_frequency,
-            charge_period_end: r.charge_period_end.naive_utc(),
-            charge_period_start: r.charge_period_start.naive_utc(),
+            charge_period_end: r.charge_period_end.into(),
+            charge_period_start: r.charge_period_start.into(),
             commitment_discount_category: r.commitment_discount_category,
             commitment_discount_id: r.commitment_discount_id,
             commitment_discount_name: r.commitment_discount_name,

@@ -14,8 +14,18 @@ use diesel::upsert::excluded;
 use std::collections::BTreeSet;
 use std::collections::HashMap;
 
-/// Rows per INSERT: 48 columns x 600 rows stays under SQLite's 32,766 bound parameters.
-pub const BATCH_ROWS: usize = 600;
+/// Rows per INSERT statement: 48 columns x 600 rows stays under SQLite's 32,766 bound
+/// parameters (PostgreSQL allows 65,535).
+const ROWS_PER_INSERT: usize = 600;
+
+/// Rows compared and written per round trip. PostgreSQL takes new rows through COPY, which
+/// pays off in large batches; SQLite is bound by its parameter limit.
+pub fn batch_rows(backend: crate::db::Backend) -> usize {
+    match backend {
+        crate::db::Backend::Sqlite => ROWS_PER_INSERT,
+        crate::db::Backend::Postgres => 10_000,
+    }
+}
 
 /// What a write changed, for the `CostsIngested` message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,26 +56,23 @@ impl WriteSummary {
     }
 }
 
-/// Splits a batch into (new rows, changed rows) by comparing stored content hashes.
+/// Splits a batch into rows that are new and rows whose stored content differs;
+/// rows stored with the same content hash are left out.
 fn new_and_changed<'r, R>(
     rows: &'r [R],
     stored: &HashMap<String, String>,
     key: impl Fn(&R) -> (&str, &str),
-) -> (Vec<&'r R>, u64) {
-    let mut write = Vec::with_capacity(rows.len());
-    let mut updated = 0;
+) -> (Vec<&'r R>, Vec<&'r R>) {
+    let (mut new, mut changed) = (Vec::new(), Vec::new());
     for row in rows {
         let (k, hash) = key(row);
         match stored.get(k) {
             Some(old) if old == hash => {}
-            Some(_) => {
-                updated += 1;
-                write.push(row);
-            }
-            None => write.push(row),
+            Some(_) => changed.push(row),
+            None => new.push(row),
         }
     }
-    (write, updated)
+    (new, changed)
 }
 
 fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
@@ -82,33 +89,117 @@ fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
-/// Upserts cost rows in batches; call inside a write transaction.
+/// Writes cost rows, batch by batch; call inside a write transaction.
 pub fn upsert_costs(conn: &mut DbConn, rows: &[CostRow]) -> QueryResult<WriteSummary> {
     let mut summary = WriteSummary { received: rows.len() as u64, ..Default::default() };
     for row in rows {
-        summary.period_start = min_opt(summary.period_start, Some(row.charge_period_start.and_utc()));
-        summary.period_end = max_opt(summary.period_end, Some(row.charge_period_end.and_utc()));
+        summary.period_start = min_opt(summary.period_start, Some(row.charge_period_start.0.and_utc()));
+        summary.period_end = max_opt(summary.period_end, Some(row.charge_period_end.0.and_utc()));
         summary.series.insert((
             row.provider_name.clone(),
             row.sub_account_id.clone().unwrap_or_default(),
             row.service_name.clone(),
         ));
     }
-    for chunk in rows.chunks(BATCH_ROWS) {
-        let keys: Vec<&str> = chunk.iter().map(|r| r.record_key.as_str()).collect();
-        let stored: HashMap<String, String> = cr::table
-            .filter(cr::record_key.eq_any(&keys))
-            .select((cr::record_key, cr::content_hash))
-            .load::<(String, String)>(conn)?
-            .into_iter()
-            .collect();
-        let (write, updated) = new_and_changed(chunk, &stored, |r| (r.record_key.as_str(), r.content_hash.as_str()));
-        let written = write.len() as u64;
-        if written == 0 {
-            continue;
+    for chunk in rows.chunks(batch_rows(conn.backend())) {
+        let (inserted, existing) = insert_new_costs(conn, chunk)?;
+        let keys: Vec<&str> = existing.iter().map(|r| r.record_key.as_str()).collect();
+        let stored: HashMap<String, String> = if keys.is_empty() {
+            HashMap::new()
+        } else {
+            cr::table
+                .filter(cr::record_key.eq_any(&keys))
+                .select((cr::record_key, cr::content_hash))
+                .load::<(String, String)>(conn)?
+                .into_iter()
+                .collect()
+        };
+        let changed: Vec<&CostRow> =
+            existing.into_iter().filter(|r| stored.get(&r.record_key).is_none_or(|h| *h != r.content_hash)).collect();
+        summary.inserted += inserted;
+        summary.updated += changed.len() as u64;
+        upsert_cost_rows(conn, &changed)?;
+    }
+    Ok(summary)
+}
+
+/// Inserts the rows whose key is not stored yet; returns how many, and the rows that
+/// already existed (their content may or may not have changed).
+fn insert_new_costs<'r>(conn: &mut DbConn, chunk: &'r [CostRow]) -> QueryResult<(u64, Vec<&'r CostRow>)> {
+    match conn {
+        // SQLite: fixed-size multi-row inserts reuse one cached prepared statement. A group
+        // that meets an existing key is rolled back to its savepoint and redone row by row,
+        // where a conflict tells exactly which rows existed.
+        DbConn::Sqlite(c) => {
+            let (mut inserted, mut existing) = (0, Vec::new());
+            let mut groups = chunk.chunks_exact(SQLITE_GROUP);
+            for group in groups.by_ref() {
+                let rows: [&CostRow; SQLITE_GROUP] = std::array::from_fn(|i| &group[i]);
+                let all_new = c.transaction(|c| {
+                    let n = diesel::insert_into(cr::table).values(rows).on_conflict_do_nothing().execute(c)?;
+                    if n == SQLITE_GROUP {
+                        Ok(true)
+                    } else {
+                        Err(diesel::result::Error::RollbackTransaction)
+                    }
+                });
+                match all_new {
+                    Ok(_) => inserted += SQLITE_GROUP as u64,
+                    Err(diesel::result::Error::RollbackTransaction) => {
+                        let (n, rest) = insert_rows_one_by_one(c, group)?;
+                        inserted += n;
+                        existing.extend(rest);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let (n, rest) = insert_rows_one_by_one(c, groups.remainder())?;
+            Ok((inserted + n, existing.into_iter().chain(rest).collect()))
         }
+        // PostgreSQL: look the batch's keys up once, then COPY the new rows in bulk; the
+        // caller's transaction keeps it all-or-nothing.
+        DbConn::Postgres(c) => {
+            let keys: Vec<&str> = chunk.iter().map(|r| r.record_key.as_str()).collect();
+            let stored: std::collections::HashSet<String> = cr::table
+                .filter(cr::record_key.eq_any(&keys))
+                .select(cr::record_key)
+                .load::<String>(c)?
+                .into_iter()
+                .collect();
+            let (existing, new): (Vec<&CostRow>, Vec<&CostRow>) =
+                chunk.iter().partition(|r| stored.contains(&r.record_key));
+            let inserted = new.len() as u64;
+            if !new.is_empty() {
+                diesel::copy_from(cr::table).from_insertable(new).execute(c)?;
+            }
+            Ok((inserted, existing))
+        }
+    }
+}
+
+/// Rows per cached multi-row SQLite INSERT.
+const SQLITE_GROUP: usize = 32;
+
+/// Inserts each row unless its key exists; returns how many were inserted and the others.
+fn insert_rows_one_by_one<'r>(
+    c: &mut diesel::SqliteConnection,
+    rows: &'r [CostRow],
+) -> QueryResult<(u64, Vec<&'r CostRow>)> {
+    let (mut inserted, mut existing) = (0, Vec::new());
+    for row in rows {
+        match diesel::insert_into(cr::table).values(row).on_conflict_do_nothing().execute(c)? {
+            0 => existing.push(row),
+            _ => inserted += 1,
+        }
+    }
+    Ok((inserted, existing))
+}
+
+/// INSERT ... ON CONFLICT (record_key) DO UPDATE, in statements of `ROWS_PER_INSERT` rows.
+fn upsert_cost_rows(conn: &mut DbConn, rows: &[&CostRow]) -> QueryResult<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
         per_backend!(conn, |c| diesel::insert_into(cr::table)
-            .values(write)
+            .values(chunk.to_vec())
             .on_conflict(cr::record_key)
             .do_update()
             .set((
@@ -141,16 +232,15 @@ pub fn upsert_costs(conn: &mut DbConn, rows: &[CostRow]) -> QueryResult<WriteSum
                 ),
             ))
             .execute(c))?;
-        summary.inserted += written - updated;
-        summary.updated += updated;
     }
-    Ok(summary)
+    Ok(())
 }
 
-/// Upserts LLM usage rows in batches; call inside a write transaction.
+/// Writes LLM usage rows (few per pull, so one path for both backends); call inside a
+/// write transaction.
 pub fn upsert_llm_usage(conn: &mut DbConn, rows: &[LlmUsageRow]) -> QueryResult<WriteSummary> {
     let mut summary = WriteSummary { received: rows.len() as u64, ..Default::default() };
-    for chunk in rows.chunks(BATCH_ROWS) {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
         let keys: Vec<&str> = chunk.iter().map(|r| r.record_key.as_str()).collect();
         let stored: HashMap<String, String> = lu::table
             .filter(lu::record_key.eq_any(&keys))
@@ -158,13 +248,16 @@ pub fn upsert_llm_usage(conn: &mut DbConn, rows: &[LlmUsageRow]) -> QueryResult<
             .load::<(String, String)>(conn)?
             .into_iter()
             .collect();
-        let (write, updated) = new_and_changed(chunk, &stored, |r| (r.record_key.as_str(), r.content_hash.as_str()));
-        let written = write.len() as u64;
-        if written == 0 {
+        let (mut write, changed) =
+            new_and_changed(chunk, &stored, |r| (r.record_key.as_str(), r.content_hash.as_str()));
+        summary.inserted += write.len() as u64;
+        summary.updated += changed.len() as u64;
+        write.extend(changed);
+        if write.is_empty() {
             continue;
         }
         per_backend!(conn, |c| diesel::insert_into(lu::table)
-            .values(write)
+            .values(write.clone())
             .on_conflict(lu::record_key)
             .do_update()
             .set((
@@ -180,8 +273,6 @@ pub fn upsert_llm_usage(conn: &mut DbConn, rows: &[LlmUsageRow]) -> QueryResult<
                 lu::updated_at.eq(excluded(lu::updated_at)),
             ))
             .execute(c))?;
-        summary.inserted += written - updated;
-        summary.updated += updated;
     }
     Ok(summary)
 }

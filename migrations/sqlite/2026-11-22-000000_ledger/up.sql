@@ -52,7 +52,6 @@ CREATE TABLE cost_records (
     updated_at TIMESTAMP NOT NULL
 );
 CREATE INDEX cost_records_by_period ON cost_records (charge_period_start);
-CREATE INDEX cost_records_by_series ON cost_records (provider_name, service_name, charge_period_start);
 
 CREATE TABLE llm_usage (
     record_key TEXT PRIMARY KEY NOT NULL,
