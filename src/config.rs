@@ -210,3 +210,106 @@ impl Settings {
         self.server.bind.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn message(result: Result<Settings, ConfigError>) -> String {
+        result.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_shipped_file_is_complete_and_valid() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let text = std::fs::read_to_string(&shipped).unwrap();
+        // Every key the struct knows appears in the documented file, and nothing else.
+        let from_file: toml_like::Table = toml_like::parse(&text);
+        let defaults = toml_like::from_settings(&Settings::default());
+        assert_eq!(from_file.keys, defaults.keys, "config.toml and Settings differ");
+        Jail::expect_with(|_| {
+            let settings = Settings::load(Some(&shipped)).unwrap();
+            assert!(settings.providers.simulated.enabled);
+            assert_eq!(settings.server.bind, "127.0.0.1:8080");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[server]\nbind = \"127.0.0.1:9000\"\n[providers.simulated]\nseed = 1\n")?;
+            jail.set_env("COSTGUARD_SERVER__BIND", "0.0.0.0:7000");
+            jail.set_env("COSTGUARD_PROVIDERS__SIMULATED__SPEED", "60");
+            jail.set_env("COSTGUARD_CONFIG", "ignored-here");
+            let s = Settings::load(Some(Path::new("c.toml"))).unwrap();
+            assert_eq!(
+                (s.server.bind.as_str(), s.providers.simulated.seed, s.providers.simulated.speed),
+                ("0.0.0.0:7000", 1, 60.0)
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        Jail::expect_with(|jail| {
+            jail.create_file("typo.toml", "[server]\nbnid = \"x\"\n")?;
+            assert!(message(Settings::load(Some(Path::new("typo.toml")))).contains("bnid"));
+            jail.create_file("type.toml", "[database]\npool_size = \"many\"\n")?;
+            assert!(message(Settings::load(Some(Path::new("type.toml")))).contains("pool_size"));
+            jail.create_file("bind.toml", "[server]\nbind = \"localhost\"\n")?;
+            assert!(message(Settings::load(Some(Path::new("bind.toml")))).contains("server.bind"));
+            jail.create_file("url.toml", "[database]\nurl = \"mysql://x/y\"\n")?;
+            assert!(message(Settings::load(Some(Path::new("url.toml")))).contains("database.url"));
+            jail.create_file("cron.toml", "[providers.simulated]\nschedule = \"hourly\"\n")?;
+            assert!(message(Settings::load(Some(Path::new("cron.toml")))).contains("providers.simulated.schedule"));
+            assert!(message(Settings::load(Some(Path::new("missing.toml")))).contains("does not exist"));
+            jail.set_env("COSTGUARD_LOG__FORMAT", "xml");
+            assert!(message(Settings::load(None)).contains("log.format"));
+            Ok(())
+        });
+    }
+
+    /// Just enough TOML reading to compare key sets without another dependency.
+    mod toml_like {
+        use std::collections::BTreeSet;
+
+        pub struct Table {
+            pub keys: BTreeSet<String>,
+        }
+
+        pub fn parse(text: &str) -> Table {
+            let mut section = String::new();
+            let mut keys = BTreeSet::new();
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+                if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                    section = name.to_string();
+                } else if let Some((key, _)) = line.split_once('=') {
+                    keys.insert(format!("{section}.{}", key.trim()));
+                }
+            }
+            Table { keys }
+        }
+
+        pub fn from_settings(settings: &super::Settings) -> Table {
+            fn walk(prefix: &str, value: &serde_json::Value, keys: &mut BTreeSet<String>) {
+                match value {
+                    serde_json::Value::Object(map) => {
+                        for (k, v) in map {
+                            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                            walk(&path, v, keys);
+                        }
+                    }
+                    _ => {
+                        keys.insert(prefix.to_string());
+                    }
+                }
+            }
+            let mut keys = BTreeSet::new();
+            walk("", &serde_json::to_value(settings).unwrap(), &mut keys);
+            Table { keys }
+        }
+    }
+}

@@ -51,11 +51,16 @@ mod tests {
 
 /// Remembers which identities a single write has seen, so a file or request that repeats
 /// an identity is refused (two rows that CostGuard cannot tell apart would otherwise
-/// silently overwrite each other). Keeps 128-bit keys only: ~32 bytes per row.
+/// silently overwrite each other).
+///
+/// It keeps a 64-bit fingerprint and a 32-bit position per row (about 14 bytes), so a
+/// million-row import stays well inside its memory budget. Two different identities share
+/// a fingerprint with probability ~n^2/2^65 (3e-8 for a million rows); that would refuse
+/// the file as a repeat, never merge rows.
 #[derive(Debug, Default)]
-pub struct SeenKeys(std::collections::HashMap<u128, u64, std::hash::BuildHasherDefault<KeyBitsHasher>>);
+pub struct SeenKeys(std::collections::HashMap<u64, u32, std::hash::BuildHasherDefault<KeyBitsHasher>>);
 
-/// The keys are already uniform SHA-256 bits, so hashing them again would be wasted work.
+/// The fingerprints are already uniform SHA-256 bits, so hashing them again is wasted work.
 #[derive(Debug, Default)]
 pub struct KeyBitsHasher(u64);
 
@@ -70,21 +75,23 @@ impl std::hash::Hasher for KeyBitsHasher {
             self.0 ^= u64::from_le_bytes(word);
         }
     }
-    fn write_u128(&mut self, value: u128) {
-        self.0 = value as u64;
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
 }
 
 impl SeenKeys {
     /// Records `key` at `position`; returns the earlier position if it was seen before.
+    /// Positions above u32::MAX are remembered as u32::MAX.
     pub fn check(&mut self, key: &RecordKey, position: u64) -> Result<(), u64> {
-        let bits = u128::from_str_radix(key.as_str(), 16).unwrap_or_default();
-        match self.0.insert(bits, position) {
-            Some(earlier) => {
-                self.0.insert(bits, earlier);
-                Err(earlier)
+        let bits = key.as_str().get(..16).and_then(|h| u64::from_str_radix(h, 16).ok()).unwrap_or_default();
+        let position = u32::try_from(position).unwrap_or(u32::MAX);
+        match self.0.entry(bits) {
+            std::collections::hash_map::Entry::Occupied(earlier) => Err(u64::from(*earlier.get())),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(position);
+                Ok(())
             }
-            None => Ok(()),
         }
     }
 }

@@ -23,7 +23,7 @@ const ROWS_PER_INSERT: usize = 600;
 pub fn batch_rows(backend: crate::db::Backend) -> usize {
     match backend {
         crate::db::Backend::Sqlite => ROWS_PER_INSERT,
-        crate::db::Backend::Postgres => 10_000,
+        crate::db::Backend::Postgres => 5_000,
     }
 }
 

@@ -39,4 +39,20 @@ async fn operational_endpoints(app: TestApp) {
     assert_eq!(body["error"], "not_found");
 }
 
+/// A bad setting stops the binary before it touches anything, naming the key.
+#[test]
+fn bad_configuration_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_costguard"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env("COSTGUARD_SERVER__BIND", "everywhere")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("server.bind"), "{stderr}");
+    assert!(!dir.path().join("data").exists(), "nothing was created");
+}
+
 both_backends!(operational_endpoints);
