@@ -50,10 +50,6 @@ impl Amount {
         let units = parse_scaled(text.trim(), SCALE).ok_or_else(|| MoneyError::NotANumber(text.to_string()))?;
         i64::try_from(units).map(Amount).map_err(|_| MoneyError::OutOfRange(text.to_string()))
     }
-
-    pub fn checked_add(self, other: Amount) -> Option<Amount> {
-        self.0.checked_add(other.0).map(Amount)
-    }
 }
 
 impl fmt::Display for Amount {
@@ -82,10 +78,6 @@ impl Total {
 
     pub const fn units(self) -> i128 {
         self.0
-    }
-
-    pub fn add_amount(self, amount: Amount) -> Total {
-        Total(self.0 + i128::from(amount.0))
     }
 
     pub fn plus(self, other: Total) -> Total {

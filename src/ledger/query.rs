@@ -265,7 +265,3 @@ pub fn aggregate_llm_usage(conn: &mut DbConn, q: &LlmQuery) -> QueryResult<Vec<L
 pub fn count_costs(conn: &mut DbConn) -> QueryResult<i64> {
     cr::table.count().get_result(conn)
 }
-
-pub fn count_llm_usage(conn: &mut DbConn) -> QueryResult<i64> {
-    lu::table.count().get_result(conn)
-}

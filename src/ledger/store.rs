@@ -178,7 +178,7 @@ fn insert_new_costs<'r>(conn: &mut DbConn, chunk: &'r [CostRow]) -> QueryResult<
 }
 
 /// Rows per cached multi-row SQLite INSERT.
-const SQLITE_GROUP: usize = 32;
+const SQLITE_GROUP: usize = 128;
 
 /// Inserts each row unless its key exists; returns how many were inserted and the others.
 fn insert_rows_one_by_one<'r>(

@@ -1,5 +1,6 @@
 //! The cost ledger over HTTP: push FOCUS records (JSON or CSV) and query totals.
 
+use super::ErrorBody;
 use crate::domain::cost_query::{CostQuery, CostQueryParams};
 use crate::domain::money::Total;
 use crate::domain::role::Role;
@@ -211,5 +212,3 @@ pub async fn get_costs(
         totals: totals.into_values().collect(),
     }))
 }
-
-use super::ErrorBody;
