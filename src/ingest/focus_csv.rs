@@ -201,7 +201,7 @@ fn parse_batches(
             Ok(true) => {
                 line = record.position().map(|p| p.line()).unwrap_or(line + 1);
                 parse_row(&record, positions, line, &mut seen)
-                    .map(|(parsed, key)| CostRow::new(parsed, key, source, now))
+                    .map(|(parsed, key)| CostRow::new(parsed, key, source, now.clone()))
             }
             Err(e) => Err(read_error(e, line)),
         };

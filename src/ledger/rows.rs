@@ -114,7 +114,7 @@ impl CostRow {
             sub_account_id: r.sub_account_id,
             sub_account_name: r.sub_account_name,
             tags: (!r.tags.is_empty()).then(|| r.tags.to_json()),
-            ingested_at: now,
+            ingested_at: now.clone(),
             updated_at: now,
         }
     }
