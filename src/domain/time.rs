@@ -11,6 +11,9 @@ pub struct TimeError(pub String);
 /// and a bare date meaning its midnight UTC.
 pub fn parse_utc(text: &str) -> Result<DateTime<Utc>, TimeError> {
     let t = text.trim();
+    if let Some(fast) = parse_plain(t) {
+        return Ok(fast);
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.with_timezone(&Utc));
     }
@@ -23,6 +26,28 @@ pub fn parse_utc(text: &str) -> Result<DateTime<Utc>, TimeError> {
         return Ok(Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN)));
     }
     Err(TimeError(text.to_string()))
+}
+
+/// The shape billing exports write millions of times, `YYYY-MM-DD HH:MM:SS` (or with `T`,
+/// optionally ending in `Z`), read without chrono's format interpreter. Anything else,
+/// including out-of-range values, falls through to the general parser.
+fn parse_plain(t: &str) -> Option<DateTime<Utc>> {
+    let b = t.as_bytes();
+    let b = match b.len() {
+        19 => b,
+        20 if b[19] == b'Z' => &b[..19],
+        _ => return None,
+    };
+    let separators = b[4] == b'-' && b[7] == b'-' && (b[10] == b' ' || b[10] == b'T') && b[13] == b':' && b[16] == b':';
+    if !separators {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |acc, &d| d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0')))
+    };
+    let date = NaiveDate::from_ymd_opt(i32::try_from(number(0..4)?).ok()?, number(5..7)?, number(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_opt(number(11..13)?, number(14..16)?, number(17..19)?)?;
+    Some(Utc.from_utc_datetime(&date.and_time(time)))
 }
 
 #[cfg(test)]
@@ -42,6 +67,27 @@ mod tests {
             assert_eq!(parse_utc(text).unwrap(), expected, "{text}");
         }
         assert_eq!(parse_utc("2024-09-18").unwrap(), Utc.with_ymd_and_hms(2024, 9, 18, 0, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_chrono() {
+        for text in ["2024-02-29 23:59:59", "1999-12-31T00:00:00", "2026-11-22T04:00:00Z", "0001-01-01 00:00:00"] {
+            let slow = NaiveDateTime::parse_from_str(
+                text.trim_end_matches('Z'),
+                if text.contains('T') { "%Y-%m-%dT%H:%M:%S" } else { "%Y-%m-%d %H:%M:%S" },
+            )
+            .unwrap();
+            assert_eq!(parse_plain(text), Some(Utc.from_utc_datetime(&slow)), "{text}");
+        }
+        for text in [
+            "2023-02-29 00:00:00",
+            "2024-01-01 24:00:00",
+            "2024-1-01 00:00:00",
+            "2024-01-01 00:00:0x",
+            "2024-01-01+00:00:00",
+        ] {
+            assert_eq!(parse_plain(text), None, "{text}");
+        }
     }
 
     #[test]

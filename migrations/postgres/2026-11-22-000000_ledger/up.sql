@@ -1,8 +1,10 @@
 -- The cost ledger: FinOps FOCUS 1.0 columns in snake_case. Amounts are BIGINT counts of
 -- 10^-11 currency units (see src/domain/money.rs); quantities and unit prices are exact
 -- decimal TEXT; times are UTC; Tags is canonical JSON text.
+-- Keys are hex fingerprints: COLLATE "C" compares them as bytes instead of through the
+-- locale, which matters for a primary key that every import walks (SQLite already does).
 CREATE TABLE cost_records (
-    record_key TEXT PRIMARY KEY NOT NULL,
+    record_key TEXT COLLATE "C" PRIMARY KEY NOT NULL,
     content_hash TEXT NOT NULL,
     source TEXT NOT NULL,
     availability_zone TEXT,
@@ -54,7 +56,7 @@ CREATE TABLE cost_records (
 CREATE INDEX cost_records_by_period ON cost_records (charge_period_start);
 
 CREATE TABLE llm_usage (
-    record_key TEXT PRIMARY KEY NOT NULL,
+    record_key TEXT COLLATE "C" PRIMARY KEY NOT NULL,
     content_hash TEXT NOT NULL,
     source TEXT NOT NULL,
     provider TEXT NOT NULL,
@@ -82,7 +84,7 @@ CREATE TABLE api_keys (
     name TEXT NOT NULL UNIQUE,
     role TEXT NOT NULL CHECK (role IN ('viewer', 'approver', 'admin')),
     key_prefix TEXT NOT NULL,
-    key_hash TEXT NOT NULL UNIQUE,
+    key_hash TEXT COLLATE "C" NOT NULL UNIQUE,
     created_at TIMESTAMP NOT NULL,
     last_used_at TIMESTAMP,
     revoked_at TIMESTAMP
