@@ -114,8 +114,11 @@ async fn import_focus(settings: &Settings, file: &str, source: &str) -> anyhow::
     let bar = indicatif::ProgressBar::new_spinner();
     if std::io::stderr().is_terminal() {
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows  {per_sec}  {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows  {rate}  {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} rows/s", state.per_sec());
+                }),
         );
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
     } else {
