@@ -66,6 +66,30 @@ impl Ingestor {
         Ok((costs, llm))
     }
 
+    /// Imports a FOCUS CSV stream (plain or gzip) all-or-nothing on the blocking pool.
+    pub async fn import_csv<R: std::io::Read + Send + 'static>(
+        &self,
+        source: &str,
+        input: R,
+    ) -> Result<focus_csv::ImportReport, focus_csv::ImportError> {
+        let db = self.db.clone();
+        let owned_source = source.to_string();
+        let report = tokio::task::spawn_blocking(move || {
+            let mut conn = db.get_blocking()?;
+            let input = focus_csv::decoded(input).map_err(|e| focus_csv::ImportError {
+                kind: focus_csv::ImportErrorKind::Malformed,
+                line: None,
+                column: None,
+                message: format!("cannot read the body: {e}"),
+            })?;
+            focus_csv::import(&mut conn, input, &owned_source, &mut |_| {})
+        })
+        .await
+        .map_err(|e| focus_csv::ImportError::from(DbError::from(e)))??;
+        self.announce(source, &report.summary);
+        Ok(report)
+    }
+
     /// Publishes what a committed write changed (nothing when nothing changed).
     pub fn announce(&self, source: &str, summary: &WriteSummary) {
         if summary.changed() == 0 {
@@ -116,30 +140,4 @@ pub fn write_rows(
     let cost_summary = ledger::upsert_costs(conn, costs)?;
     let llm_summary = ledger::upsert_llm_usage(conn, llm)?;
     Ok((cost_summary, llm_summary))
-}
-
-impl Ingestor {
-    /// Imports a FOCUS CSV stream (plain or gzip) all-or-nothing on the blocking pool.
-    pub async fn import_csv<R: std::io::Read + Send + 'static>(
-        &self,
-        source: &str,
-        input: R,
-    ) -> Result<focus_csv::ImportReport, focus_csv::ImportError> {
-        let db = self.db.clone();
-        let owned_source = source.to_string();
-        let report = tokio::task::spawn_blocking(move || {
-            let mut conn = db.get_blocking()?;
-            let input = focus_csv::decoded(input).map_err(|e| focus_csv::ImportError {
-                kind: focus_csv::ImportErrorKind::Malformed,
-                line: None,
-                column: None,
-                message: format!("cannot read the body: {e}"),
-            })?;
-            focus_csv::import(&mut conn, input, &owned_source, &mut |_| {})
-        })
-        .await
-        .map_err(|e| focus_csv::ImportError::from(DbError::from(e)))??;
-        self.announce(source, &report.summary);
-        Ok(report)
-    }
 }
