@@ -22,15 +22,7 @@ async fn keys_and_roles_are_enforced(app: TestApp) {
     assert_eq!(write.status(), 403);
     let body: serde_json::Value = write.json().await.unwrap();
     assert_eq!(body["error"], "forbidden");
-    let import = app
-        .client
-        .post(app.url("/api/v1/costs/import"))
-        .bearer_auth(&viewer)
-        .header("content-type", "text/csv")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let import = app.post_raw("/api/v1/costs/import", &viewer, "text/csv", "x").await;
     assert_eq!(import.status(), 403);
 
     let approver = app.key("pipeline", Role::Approver).await;

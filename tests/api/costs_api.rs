@@ -70,27 +70,11 @@ async fn a_bad_record_rejects_the_whole_request(app: TestApp) {
     assert_eq!(duplicate.status(), 422);
     assert_eq!(app.count_costs().await, 0);
 
-    let malformed = app
-        .client
-        .post(app.url("/api/v1/costs"))
-        .bearer_auth(&app.admin_key)
-        .header("content-type", "application/json")
-        .body("[{")
-        .send()
-        .await
-        .unwrap();
+    let malformed = app.post_raw("/api/v1/costs", &app.admin_key, "application/json", "[{").await;
     assert_eq!(malformed.status(), 400);
     let body: Value = malformed.json().await.unwrap();
     assert_eq!(body["error"], "bad_request");
-    let wrong_type = app
-        .client
-        .post(app.url("/api/v1/costs"))
-        .bearer_auth(&app.admin_key)
-        .header("content-type", "text/plain")
-        .body("[]")
-        .send()
-        .await
-        .unwrap();
+    let wrong_type = app.post_raw("/api/v1/costs", &app.admin_key, "text/plain", "[]").await;
     assert_eq!(wrong_type.status(), 415);
 }
 
@@ -110,15 +94,7 @@ async fn query_parameters_are_validated(app: TestApp) {
 
 async fn large_bodies_are_refused(app: TestApp) {
     let big = "x".repeat(20 * 1024 * 1024);
-    let response = app
-        .client
-        .post(app.url("/api/v1/costs"))
-        .bearer_auth(&app.admin_key)
-        .header("content-type", "application/json")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_raw("/api/v1/costs", &app.admin_key, "application/json", big).await;
     assert_eq!(response.status(), 413);
 }
 

@@ -208,15 +208,7 @@ async fn bad_files_are_rejected_and_store_nothing(app: TestApp) {
 }
 
 async fn wrong_content_type_is_415(app: TestApp) {
-    let response = app
-        .client
-        .post(app.url("/api/v1/costs/import"))
-        .bearer_auth(&app.admin_key)
-        .header("content-type", "application/json")
-        .body("[]")
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_raw("/api/v1/costs/import", &app.admin_key, "application/json", "[]").await;
     assert_eq!(response.status(), 415);
 }
 

@@ -130,14 +130,19 @@ impl TestApp {
     }
 
     pub async fn post_csv(&self, body: Vec<u8>) -> reqwest::Response {
-        self.client
-            .post(self.url("/api/v1/costs/import"))
-            .bearer_auth(&self.admin_key)
-            .header("content-type", "text/csv")
-            .body(body)
-            .send()
-            .await
-            .expect("request")
+        self.post_raw("/api/v1/costs/import", &self.admin_key, "text/csv", body).await
+    }
+
+    /// POSTs a body as given, with any key and content type (for malformed-input tests).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        key: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let request = self.client.post(self.url(path)).bearer_auth(key).header("content-type", content_type);
+        request.body(body).send().await.expect("request")
     }
 
     pub async fn count_costs(&self) -> i64 {
