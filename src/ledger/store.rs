@@ -19,10 +19,11 @@ use std::collections::HashMap;
 const ROWS_PER_INSERT: usize = 600;
 
 /// Rows compared and written per round trip. PostgreSQL takes new rows through COPY, which
-/// pays off in large batches; SQLite is bound by its parameter limit.
+/// pays off in large batches. SQLite inserts in groups of `SQLITE_GROUP`, so its batch is a
+/// whole number of groups (a partial group falls back to row-by-row inserts).
 pub fn batch_rows(backend: crate::db::Backend) -> usize {
     match backend {
-        crate::db::Backend::Sqlite => ROWS_PER_INSERT,
+        crate::db::Backend::Sqlite => 8 * SQLITE_GROUP,
         crate::db::Backend::Postgres => 5_000,
     }
 }
