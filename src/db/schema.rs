@@ -2,8 +2,8 @@
 
 diesel::table! {
     cost_records (record_key) {
-        record_key -> Text,
-        content_hash -> Text,
+        record_key -> Binary,
+        content_hash -> Binary,
         source -> Text,
         availability_zone -> Nullable<Text>,
         billed_cost -> BigInt,
@@ -55,8 +55,8 @@ diesel::table! {
 
 diesel::table! {
     llm_usage (record_key) {
-        record_key -> Text,
-        content_hash -> Text,
+        record_key -> Binary,
+        content_hash -> Binary,
         source -> Text,
         provider -> Text,
         model -> Text,

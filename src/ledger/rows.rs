@@ -11,8 +11,8 @@ use diesel::prelude::*;
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = cost_records, treat_none_as_default_value = false)]
 pub struct CostRow {
-    pub record_key: String,
-    pub content_hash: String,
+    pub record_key: Vec<u8>,
+    pub content_hash: Vec<u8>,
     pub source: String,
     pub availability_zone: Option<String>,
     pub billed_cost: i64,
@@ -64,8 +64,8 @@ pub struct CostRow {
 impl CostRow {
     /// `key` is `r.key()`, passed in because callers already computed it to check duplicates.
     pub fn new(r: CostRecord, key: RecordKey, source: &str, now: UtcTime) -> Self {
-        let key = key.into_string();
-        let content_hash = r.content_hash().into_string();
+        let key = key.to_vec();
+        let content_hash = r.content_hash().to_vec();
         let text = |d: Option<crate::domain::focus::DecimalText>| d.map(|d| d.as_str().to_string());
         CostRow {
             record_key: key,
@@ -123,8 +123,8 @@ impl CostRow {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = llm_usage, treat_none_as_default_value = false)]
 pub struct LlmUsageRow {
-    pub record_key: String,
-    pub content_hash: String,
+    pub record_key: Vec<u8>,
+    pub content_hash: Vec<u8>,
     pub source: String,
     pub provider: String,
     pub model: String,
@@ -146,8 +146,8 @@ pub struct LlmUsageRow {
 impl LlmUsageRow {
     pub fn new(u: LlmUsage, source: &str, now: NaiveDateTime) -> Self {
         LlmUsageRow {
-            record_key: u.key().into_string(),
-            content_hash: u.content_hash().into_string(),
+            record_key: u.key().to_vec(),
+            content_hash: u.content_hash().to_vec(),
             source: source.to_string(),
             provider: u.provider,
             model: u.model,

@@ -61,8 +61,8 @@ impl WriteSummary {
 /// rows stored with the same content hash are left out.
 fn new_and_changed<'r, R>(
     rows: &'r [R],
-    stored: &HashMap<String, String>,
-    key: impl Fn(&R) -> (&str, &str),
+    stored: &HashMap<Vec<u8>, Vec<u8>>,
+    key: impl Fn(&R) -> (&[u8], &[u8]),
 ) -> (Vec<&'r R>, Vec<&'r R>) {
     let (mut new, mut changed) = (Vec::new(), Vec::new());
     for row in rows {
@@ -104,14 +104,14 @@ pub fn upsert_costs(conn: &mut DbConn, rows: &[CostRow]) -> QueryResult<WriteSum
     }
     for chunk in rows.chunks(batch_rows(conn.backend())) {
         let (inserted, existing) = insert_new_costs(conn, chunk)?;
-        let keys: Vec<&str> = existing.iter().map(|r| r.record_key.as_str()).collect();
-        let stored: HashMap<String, String> = if keys.is_empty() {
+        let keys: Vec<&[u8]> = existing.iter().map(|r| r.record_key.as_slice()).collect();
+        let stored: HashMap<Vec<u8>, Vec<u8>> = if keys.is_empty() {
             HashMap::new()
         } else {
             cr::table
                 .filter(cr::record_key.eq_any(&keys))
                 .select((cr::record_key, cr::content_hash))
-                .load::<(String, String)>(conn)?
+                .load::<(Vec<u8>, Vec<u8>)>(conn)?
                 .into_iter()
                 .collect()
         };
@@ -160,11 +160,11 @@ fn insert_new_costs<'r>(conn: &mut DbConn, chunk: &'r [CostRow]) -> QueryResult<
         // PostgreSQL: look the batch's keys up once, then COPY the new rows in bulk; the
         // caller's transaction keeps it all-or-nothing.
         DbConn::Postgres(c) => {
-            let keys: Vec<&str> = chunk.iter().map(|r| r.record_key.as_str()).collect();
-            let stored: std::collections::HashSet<String> = cr::table
+            let keys: Vec<&[u8]> = chunk.iter().map(|r| r.record_key.as_slice()).collect();
+            let stored: std::collections::HashSet<Vec<u8>> = cr::table
                 .filter(cr::record_key.eq_any(&keys))
                 .select(cr::record_key)
-                .load::<String>(c)?
+                .load::<Vec<u8>>(c)?
                 .into_iter()
                 .collect();
             let (existing, new): (Vec<&CostRow>, Vec<&CostRow>) =
@@ -242,15 +242,15 @@ fn upsert_cost_rows(conn: &mut DbConn, rows: &[&CostRow]) -> QueryResult<()> {
 pub fn upsert_llm_usage(conn: &mut DbConn, rows: &[LlmUsageRow]) -> QueryResult<WriteSummary> {
     let mut summary = WriteSummary { received: rows.len() as u64, ..Default::default() };
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let keys: Vec<&str> = chunk.iter().map(|r| r.record_key.as_str()).collect();
-        let stored: HashMap<String, String> = lu::table
+        let keys: Vec<&[u8]> = chunk.iter().map(|r| r.record_key.as_slice()).collect();
+        let stored: HashMap<Vec<u8>, Vec<u8>> = lu::table
             .filter(lu::record_key.eq_any(&keys))
             .select((lu::record_key, lu::content_hash))
-            .load::<(String, String)>(conn)?
+            .load::<(Vec<u8>, Vec<u8>)>(conn)?
             .into_iter()
             .collect();
         let (mut write, changed) =
-            new_and_changed(chunk, &stored, |r| (r.record_key.as_str(), r.content_hash.as_str()));
+            new_and_changed(chunk, &stored, |r| (r.record_key.as_slice(), r.content_hash.as_slice()));
         summary.inserted += write.len() as u64;
         summary.updated += changed.len() as u64;
         write.extend(changed);

@@ -1,11 +1,10 @@
 -- The cost ledger: FinOps FOCUS 1.0 columns in snake_case. Amounts are BIGINT counts of
 -- 10^-11 currency units (see src/domain/money.rs); quantities and unit prices are exact
 -- decimal TEXT; times are UTC; Tags is canonical JSON text.
--- Keys are hex fingerprints: COLLATE "C" compares them as bytes instead of through the
--- locale, which matters for a primary key that every import walks (SQLite already does).
+-- record_key and content_hash are 16-byte fingerprints (src/domain/record_key.rs).
 CREATE TABLE cost_records (
-    record_key TEXT COLLATE "C" PRIMARY KEY NOT NULL,
-    content_hash TEXT NOT NULL,
+    record_key BYTEA PRIMARY KEY NOT NULL,
+    content_hash BYTEA NOT NULL,
     source TEXT NOT NULL,
     availability_zone TEXT,
     billed_cost BIGINT NOT NULL,
@@ -56,8 +55,8 @@ CREATE TABLE cost_records (
 CREATE INDEX cost_records_by_period ON cost_records (charge_period_start);
 
 CREATE TABLE llm_usage (
-    record_key TEXT COLLATE "C" PRIMARY KEY NOT NULL,
-    content_hash TEXT NOT NULL,
+    record_key BYTEA PRIMARY KEY NOT NULL,
+    content_hash BYTEA NOT NULL,
     source TEXT NOT NULL,
     provider TEXT NOT NULL,
     model TEXT NOT NULL,

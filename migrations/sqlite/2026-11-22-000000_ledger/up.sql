@@ -1,9 +1,10 @@
 -- The cost ledger: FinOps FOCUS 1.0 columns in snake_case. Amounts are BIGINT counts of
 -- 10^-11 currency units (see src/domain/money.rs); quantities and unit prices are exact
--- decimal TEXT; times are UTC; Tags is canonical JSON text.
+-- decimal TEXT; times are UTC; Tags is canonical JSON text. record_key and content_hash
+-- are 16-byte fingerprints (src/domain/record_key.rs).
 CREATE TABLE cost_records (
-    record_key TEXT PRIMARY KEY NOT NULL,
-    content_hash TEXT NOT NULL,
+    record_key BLOB PRIMARY KEY NOT NULL,
+    content_hash BLOB NOT NULL,
     source TEXT NOT NULL,
     availability_zone TEXT,
     billed_cost BIGINT NOT NULL,
@@ -54,8 +55,8 @@ CREATE TABLE cost_records (
 CREATE INDEX cost_records_by_period ON cost_records (charge_period_start);
 
 CREATE TABLE llm_usage (
-    record_key TEXT PRIMARY KEY NOT NULL,
-    content_hash TEXT NOT NULL,
+    record_key BLOB PRIMARY KEY NOT NULL,
+    content_hash BLOB NOT NULL,
     source TEXT NOT NULL,
     provider TEXT NOT NULL,
     model TEXT NOT NULL,
