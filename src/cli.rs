@@ -4,7 +4,7 @@ use crate::app::{open_database, Application};
 use crate::auth::api_keys;
 use crate::config::Settings;
 use crate::domain::role::Role;
-use crate::ingest::focus_csv;
+use crate::ingest::Ingestor;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -125,13 +125,10 @@ async fn import_focus(settings: &Settings, file: &str, source: &str) -> anyhow::
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let started = std::time::Instant::now();
-    let (source, progress) = (source.to_string(), bar.clone());
-    let report = tokio::task::spawn_blocking(move || {
-        let mut conn = db.get_blocking()?;
-        let input = focus_csv::decoded(input).map_err(|e| anyhow::anyhow!("cannot read input: {e}"))?;
-        Ok::<_, anyhow::Error>(focus_csv::import(&mut conn, input, &source, &mut |rows| progress.set_position(rows))?)
-    })
-    .await??;
+    // No serve process listens to this one's bus; a running server finds the rows in the database.
+    let ingestor = Ingestor::new(db, crate::bus::channels(1).0);
+    let progress = bar.clone();
+    let report = ingestor.import_csv(source, input, move |rows| progress.set_position(rows)).await?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     let s = &report.summary;

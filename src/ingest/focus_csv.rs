@@ -166,9 +166,13 @@ pub fn import(
     let written = with_import_cache(conn, |conn| {
         write_transaction(conn, |conn| {
             let mut report = ImportReport::default();
-            // A closed channel without an error means the parser reached the end.
-            for batch in batches.iter() {
-                let batch: Vec<CostRow> = batch?;
+            loop {
+                // Only the parser's explicit end (None) commits: a channel that closes
+                // without it means the parser died, and the import must roll back.
+                let batch = batches.recv().map_err(|_| {
+                    ImportError::at(ImportErrorKind::Storage, None, None, "the CSV parser stopped unexpectedly")
+                })??;
+                let Some(batch) = batch else { break };
                 report.rows += batch.len() as u64;
                 report.summary.merge(upsert_costs(conn, &batch)?);
                 progress(report.rows);
@@ -182,13 +186,16 @@ pub fn import(
     written
 }
 
+/// What the parser sends: a batch, `None` once the whole file was read, or the first error.
+type ParsedBatch = Result<Option<Vec<CostRow>>, ImportError>;
+
 /// The parser thread: reads rows into validated batches, sending the first error instead.
 fn parse_batches(
     mut reader: csv::Reader<Box<dyn Read + Send>>,
     positions: &HashMap<&'static str, usize>,
     source: &str,
     batch_size: usize,
-    sender: &std::sync::mpsc::SyncSender<Result<Vec<CostRow>, ImportError>>,
+    sender: &std::sync::mpsc::SyncSender<ParsedBatch>,
 ) {
     let now = crate::db::types::UtcTime::from(chrono::Utc::now());
     let mut seen = SeenKeys::default();
@@ -213,14 +220,15 @@ fn parse_batches(
             }
         }
         if batch.len() == batch_size
-            && sender.send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(batch_size)))).is_err()
+            && sender.send(Ok(Some(std::mem::replace(&mut batch, Vec::with_capacity(batch_size))))).is_err()
         {
             return;
         }
     }
-    if !batch.is_empty() {
-        let _ = sender.send(Ok(batch));
+    if !batch.is_empty() && sender.send(Ok(Some(batch))).is_err() {
+        return;
     }
+    let _ = sender.send(Ok(None));
 }
 
 fn parse_row(
@@ -254,8 +262,11 @@ fn with_import_cache<T>(
     }
     conn.batch_execute("PRAGMA cache_size = -65536;")?;
     let result = work(conn);
-    conn.batch_execute("PRAGMA cache_size = -2000;")?;
-    result
+    // The import's own error, if any, is the one worth reporting.
+    let reset = conn.batch_execute("PRAGMA cache_size = -2000;");
+    let value = result?;
+    reset?;
+    Ok(value)
 }
 
 #[cfg(test)]

@@ -67,10 +67,12 @@ impl Ingestor {
     }
 
     /// Imports a FOCUS CSV stream (plain or gzip) all-or-nothing on the blocking pool.
+    /// `progress` gets the rows written so far after every batch.
     pub async fn import_csv<R: std::io::Read + Send + 'static>(
         &self,
         source: &str,
         input: R,
+        mut progress: impl FnMut(u64) + Send + 'static,
     ) -> Result<focus_csv::ImportReport, focus_csv::ImportError> {
         let db = self.db.clone();
         let owned_source = source.to_string();
@@ -80,9 +82,9 @@ impl Ingestor {
                 kind: focus_csv::ImportErrorKind::Malformed,
                 line: None,
                 column: None,
-                message: format!("cannot read the body: {e}"),
+                message: format!("cannot read the input: {e}"),
             })?;
-            focus_csv::import(&mut conn, input, &owned_source, &mut |_| {})
+            focus_csv::import(&mut conn, input, &owned_source, &mut progress)
         })
         .await
         .map_err(|e| focus_csv::ImportError::from(DbError::from(e)))??;

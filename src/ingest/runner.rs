@@ -30,6 +30,9 @@ pub async fn run_once(ingestor: &Ingestor, source: &dyn CostSource) -> anyhow::R
     for _ in 0..MAX_CHUNKS_PER_RUN {
         match pull_and_write(ingestor, source).await {
             Ok((summary, more)) => {
+                // Each chunk is its own commit, so it is announced on its own: a later
+                // chunk failing must not hide data that is already stored.
+                ingestor.announce(&name, &summary);
                 if let Ok(total) = result.as_mut() {
                     total.merge(summary);
                 }
@@ -50,7 +53,6 @@ pub async fn run_once(ingestor: &Ingestor, source: &dyn CostSource) -> anyhow::R
     match &result {
         Ok(summary) => {
             tracing::info!(source = %name, received = summary.received, inserted = summary.inserted, updated = summary.updated, "ingestion run finished");
-            ingestor.announce(&name, summary);
         }
         Err(e) => {
             tracing::warn!(source = %name, error = %e, "ingestion run failed");

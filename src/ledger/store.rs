@@ -1,8 +1,8 @@
-//! Idempotent writes. A record's natural key decides insert or update. Each batch first
-//! reads the stored content hashes of its keys and writes only rows that are new or whose
-//! content changed, so importing the same data twice writes nothing, a restated record
-//! replaces (never duplicates) the old one, and the counts are exact. Callers own the
-//! transaction and must not pass two rows with the same key in one call.
+//! Idempotent writes. A record's natural key decides insert or update: each batch inserts
+//! the rows whose key is new, then compares the stored content hash of the rest and
+//! updates only those whose content changed. Importing the same data twice writes nothing,
+//! a restated record replaces (never duplicates) the old one, and the counts are exact.
+//! Callers own the transaction and must not pass two rows with the same key in one call.
 
 use super::rows::{CostRow, LlmUsageRow};
 use crate::db::schema::{cost_records as cr, llm_usage as lu};
@@ -49,9 +49,7 @@ impl WriteSummary {
         self.period_end = max_opt(self.period_end, other.period_end);
         self.series.extend(other.series);
     }
-}
 
-impl WriteSummary {
     pub fn changed(&self) -> u64 {
         self.inserted + self.updated
     }

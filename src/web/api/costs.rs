@@ -118,8 +118,11 @@ pub async fn import_costs(
     }
     let limit = state.limits.max_import_bytes;
     let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let import =
-        state.ingestor.import_csv("api-import", limited(ChannelReader { chunks: rx, current: Bytes::new() }, limit));
+    let import = state.ingestor.import_csv(
+        "api-import",
+        limited(ChannelReader { chunks: rx, current: Bytes::new() }, limit),
+        |_| {},
+    );
     let forward = async move {
         while let Some(chunk) = payload.next().await {
             let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
