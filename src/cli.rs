@@ -33,6 +33,24 @@ pub enum Command {
     Apikey(ApiKeyCommand),
     /// Print version, git SHA and build time.
     Version,
+    /// Score the detector (as configured, without impact floors) against labelled series in
+    /// the Numenta Anomaly Benchmark layout.
+    Eval {
+        /// Folder of `timestamp,value` CSV files (searched recursively).
+        #[arg(long)]
+        data: PathBuf,
+        /// NAB windows file: {"group/file.csv": [[start, end], ...]}.
+        #[arg(long)]
+        windows: PathBuf,
+        #[arg(long, value_enum, default_value = "standard")]
+        profile: crate::eval::Profile,
+        /// Write one NAB results CSV per input file here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the summary as one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,7 +110,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Focus { file, source }) => import_focus(&settings, &file, &source).await,
         Command::Apikey(command) => apikey(&settings, command).await,
         Command::Version => Ok(()),
+        Command::Eval { data, windows, profile, out, json } => {
+            eval(&settings, &data, &windows, profile, out.as_deref(), json)
+        }
     }
+}
+
+fn eval(
+    settings: &Settings,
+    data: &std::path::Path,
+    windows: &std::path::Path,
+    profile: crate::eval::Profile,
+    out: Option<&std::path::Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let result = crate::eval::evaluate(data, windows, &settings.detect.detector, profile, out)?;
+    for (name, f) in &result.files {
+        println!(
+            "{name:<60} windows {:>2}  detected {:>2}  false positives {:>3}  raw {:>7.3}",
+            f.windows, f.detected_windows, f.false_positives, f.raw
+        );
+    }
+    let c = &result.corpus;
+    println!(
+        "NAB score ({profile:?}) {:.1}  precision {:.3}  recall {:.3}  false positives {}  mean delay {:.1} points  files {}",
+        c.score, c.precision, c.recall, c.false_positives, c.mean_delay_points, c.files
+    );
+    if json {
+        println!("{}", serde_json::to_string(c)?);
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

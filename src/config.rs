@@ -18,6 +18,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub bus: BusSettings,
     pub providers: ProviderSettings,
+    pub detect: crate::detect::DetectSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,6 +197,7 @@ impl Settings {
         }
         crate::ingest::schedule::validate_cron(&sim.schedule)
             .map_err(|e| invalid("providers.simulated.schedule", e))?;
+        self.detect.validate().map_err(|(key, problem)| invalid(key, problem))?;
         Ok(())
     }
 

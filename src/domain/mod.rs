@@ -3,6 +3,7 @@
 //! sha2 and utoipa's schema derives here (CI greps this folder to keep it that way).
 
 pub mod cost_query;
+pub mod detect;
 pub mod focus;
 pub mod llm;
 pub mod money;

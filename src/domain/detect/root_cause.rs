@@ -1,0 +1,146 @@
+//! Root causes: which SKU, resource, region, unit or tag value carries an anomaly's excess.
+//!
+//! Each dimension partitions the series' cost (missing values count as "(none)"), so within a
+//! dimension the contributions add up to the whole excess. The baseline of each value is its
+//! average per point over a reference period before the anomaly; its contribution is what it
+//! cost during the anomaly minus that average times the anomaly's points.
+
+use serde::{Deserialize, Serialize};
+
+/// Amount sums in the ledger's exact units (1e-11 of a currency unit).
+pub type Units = i128;
+
+/// One dimension value's cost in the reference period and during the anomaly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breakdown {
+    pub dimension: String,
+    pub value: String,
+    pub reference: Units,
+    pub incident: Units,
+}
+
+/// One root cause, as stored with the anomaly and shown to people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Contributor {
+    /// service, sub_account, sku, resource, region, unit, or tag:<key>.
+    pub dimension: String,
+    pub value: String,
+    /// Cost during the anomaly minus its usual cost over the same number of points, in
+    /// the ledger's exact units (1e-11).
+    #[schema(value_type = String)]
+    #[serde(with = "units_as_string")]
+    pub delta: Units,
+    /// delta as a fraction of the anomaly's whole excess (0..1 for the main causes; negative
+    /// when the value went the other way).
+    pub share: f64,
+}
+
+mod units_as_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i128, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Dimension order, used to break ties so the most actionable dimension comes first.
+pub const DIMENSIONS: [&str; 6] = ["service", "sub_account", "sku", "resource", "region", "unit"];
+
+fn rank(dimension: &str) -> usize {
+    DIMENSIONS.iter().position(|d| *d == dimension).unwrap_or(DIMENSIONS.len())
+}
+
+/// The top `limit` contributors in the direction of the anomaly (`up`: the largest increases).
+pub fn contributors(
+    rows: &[Breakdown],
+    reference_points: u32,
+    incident_points: u32,
+    up: bool,
+    limit: usize,
+) -> Vec<Contributor> {
+    if reference_points == 0 || incident_points == 0 {
+        return Vec::new();
+    }
+    let delta = |b: &Breakdown| b.incident - b.reference * Units::from(incident_points) / Units::from(reference_points);
+    // Every dimension partitions the same cost; the first one present gives the total.
+    let total: Units = match rows.first() {
+        Some(first) => rows.iter().filter(|b| b.dimension == first.dimension).map(delta).sum(),
+        None => 0,
+    };
+    let mut all: Vec<Contributor> = rows
+        .iter()
+        .map(|b| {
+            let d = delta(b);
+            Contributor {
+                dimension: b.dimension.clone(),
+                value: b.value.clone(),
+                delta: d,
+                share: if total != 0 { d as f64 / total as f64 } else { 0.0 },
+            }
+        })
+        .filter(|c| if up { c.delta > 0 } else { c.delta < 0 })
+        .collect();
+    all.sort_by(|a, b| {
+        let (ka, kb) = if up { (b.delta, a.delta) } else { (a.delta, b.delta) };
+        ka.cmp(&kb).then_with(|| rank(&a.dimension).cmp(&rank(&b.dimension))).then_with(|| a.value.cmp(&b.value))
+    });
+    all.truncate(limit);
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(dimension: &str, value: &str, reference: Units, incident: Units) -> Breakdown {
+        Breakdown { dimension: dimension.into(), value: value.into(), reference, incident }
+    }
+
+    #[test]
+    fn the_value_carrying_the_excess_comes_first_with_its_share() {
+        // Reference: 10 points; incident: 2 points.
+        let rows = vec![
+            b("service", "BigQuery", 1_000, 1_200),
+            b("sku", "Analysis", 500, 1_100),
+            b("sku", "Storage", 500, 100),
+            b("resource", "job-1", 0, 1_000),
+            b("resource", "(none)", 1_000, 200),
+        ];
+        let top = contributors(&rows, 10, 2, true, 10);
+        // Service delta: 1200 - 1000*2/10 = 1000 (the whole excess).
+        assert_eq!(top[0].dimension, "service");
+        assert_eq!(top[0].delta, 1_000);
+        assert_eq!(top[0].share, 1.0);
+        assert_eq!(top[1].dimension, "sku", "ties go to the earlier dimension");
+        assert_eq!((top[1].value.as_str(), top[1].delta), ("Analysis", 1_000));
+        assert_eq!((top[2].value.as_str(), top[2].delta), ("job-1", 1_000));
+        assert_eq!(top.len(), 3, "values that fell are not causes of a rise");
+    }
+
+    #[test]
+    fn drops_rank_the_largest_falls() {
+        let rows = vec![b("service", "S", 1_000, 0), b("region", "eu", 600, 0), b("region", "us", 400, 0)];
+        let top = contributors(&rows, 10, 1, false, 10);
+        assert_eq!(top.iter().map(|c| c.value.as_str()).collect::<Vec<_>>(), ["S", "eu", "us"]);
+        assert!((top[1].share - 0.6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn limit_and_degenerate_inputs() {
+        let rows: Vec<Breakdown> = (0..20).map(|i| b("resource", &format!("r{i:02}"), 0, 10 + i)).collect();
+        assert_eq!(contributors(&rows, 5, 1, true, 10).len(), 10);
+        assert_eq!(contributors(&rows, 0, 1, true, 10), vec![]);
+        assert_eq!(contributors(&[], 5, 1, true, 10), vec![]);
+    }
+
+    #[test]
+    fn contributors_round_trip_through_json_exactly() {
+        let c = Contributor { dimension: "sku".into(), value: "x".into(), delta: 12_345_678_901_234_567_890, share: 0.5 };
+        let text = serde_json::to_string(&c).unwrap_or_default();
+        assert!(text.contains("\"12345678901234567890\""));
+        assert_eq!(serde_json::from_str::<Contributor>(&text).ok(), Some(c));
+    }
+}

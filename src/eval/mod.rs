@@ -1,0 +1,172 @@
+//! `costguard eval`: the production detector, without impact floors, over labelled series in
+//! the Numenta Anomaly Benchmark layout, scored with NAB's scheme.
+
+pub mod nab;
+
+use crate::domain::detect::decision::Floors;
+use crate::domain::detect::incident::{DetectorParams, Tracker};
+use chrono::NaiveDateTime;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub use nab::{CorpusScore, Profile};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{path}: {problem}")]
+    Input { path: String, problem: String },
+}
+
+fn input_error(path: &Path, problem: impl ToString) -> EvalError {
+    EvalError::Input { path: path.display().to_string(), problem: problem.to_string() }
+}
+
+/// One labelled series.
+struct Series {
+    name: String,
+    timestamps: Vec<NaiveDateTime>,
+    values: Vec<f64>,
+}
+
+/// The result per file and for the corpus.
+pub struct Evaluation {
+    pub corpus: CorpusScore,
+    pub files: Vec<(String, nab::FileScore)>,
+}
+
+/// Run the detector over every CSV under `data`, scored against `windows`.
+pub fn evaluate(
+    data: &Path,
+    windows: &Path,
+    params: &DetectorParams,
+    profile: Profile,
+    out: Option<&Path>,
+) -> Result<Evaluation, EvalError> {
+    let labels = read_windows(windows)?;
+    let mut files = Vec::new();
+    for path in csv_files(data)? {
+        let series = read_series(data, &path)?;
+        let Some(raw_windows) = labels.get(&series.name) else {
+            return Err(input_error(&path, format!("no entry for {} in {}", series.name, windows.display())));
+        };
+        let windows = window_rows(&series, raw_windows).map_err(|e| input_error(windows, e))?;
+        let detections = detect(&series, params);
+        if let Some(dir) = out {
+            write_results(dir, &series, &detections, &windows)?;
+        }
+        files.push((series.name, nab::score_file(&detections, &windows, profile)));
+    }
+    let scores: Vec<nab::FileScore> = files.iter().map(|(_, s)| s.clone()).collect();
+    Ok(Evaluation { corpus: nab::score_corpus(&scores, profile), files })
+}
+
+/// One flag per row: true where the detector opened an anomaly.
+fn detect(series: &Series, params: &DetectorParams) -> Vec<bool> {
+    let epochs: Vec<i64> = series.timestamps.iter().map(|t| t.and_utc().timestamp()).collect();
+    let mut tracker = Tracker::new(*params, median_step(&epochs));
+    let points_per_day = 86_400.0 / median_step(&epochs) as f64;
+    epochs
+        .iter()
+        .zip(&series.values)
+        .map(|(&at, &v)| tracker.observe(at, v, |_, e, a| Floors::NONE.pass(e.expected, a, points_per_day)).opened)
+        .collect()
+}
+
+/// The typical spacing of the points, in seconds.
+pub fn median_step(epochs: &[i64]) -> i64 {
+    let mut steps: Vec<i64> = epochs.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0).collect();
+    if steps.is_empty() {
+        return 3_600;
+    }
+    steps.sort_unstable();
+    steps[steps.len() / 2]
+}
+
+fn read_windows(path: &Path) -> Result<BTreeMap<String, Vec<(String, String)>>, EvalError> {
+    let text = fs::read_to_string(path).map_err(|e| input_error(path, e))?;
+    serde_json::from_str(&text).map_err(|e| input_error(path, format!("not a NAB windows file: {e}")))
+}
+
+fn csv_files(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).map_err(|e| input_error(&d, e))? {
+            let path = entry.map_err(|e| input_error(&d, e))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "csv") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        return Err(input_error(dir, "no .csv files found"));
+    }
+    Ok(found)
+}
+
+fn parse_time(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim();
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")).ok()
+}
+
+fn read_series(root: &Path, path: &Path) -> Result<Series, EvalError> {
+    let name = path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/");
+    let mut reader = csv::Reader::from_path(path).map_err(|e| input_error(path, e))?;
+    let (mut timestamps, mut values) = (Vec::new(), Vec::new());
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| input_error(path, e))?;
+        let line = i + 2;
+        let t = record.get(0).and_then(parse_time).ok_or_else(|| input_error(path, format!("line {line}: bad timestamp")))?;
+        let v: f64 = record
+            .get(1)
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| input_error(path, format!("line {line}: bad value")))?;
+        timestamps.push(t);
+        values.push(v);
+    }
+    Ok(Series { name, timestamps, values })
+}
+
+/// Window limits as inclusive row ranges: the first row at or after the start, the last at or
+/// before the end.
+fn window_rows(series: &Series, windows: &[(String, String)]) -> Result<Vec<(usize, usize)>, String> {
+    let mut rows = Vec::new();
+    for (start, end) in windows {
+        let (Some(s), Some(e)) = (parse_time(start), parse_time(end)) else {
+            return Err(format!("{}: bad window [{start}, {end}]", series.name));
+        };
+        let left = series.timestamps.partition_point(|t| *t < s);
+        let right = series.timestamps.partition_point(|t| *t <= e);
+        if right > left {
+            rows.push((left, right - 1));
+        }
+    }
+    Ok(rows)
+}
+
+fn write_results(dir: &Path, series: &Series, detections: &[bool], windows: &[(usize, usize)]) -> Result<(), EvalError> {
+    let rel = Path::new(&series.name);
+    let file = format!("costguard_{}", rel.file_name().map(|f| f.to_string_lossy()).unwrap_or_default());
+    let target = dir.join(rel.parent().unwrap_or(Path::new(""))).join(file);
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(|e| input_error(parent, e))?;
+    }
+    let mut w = csv::Writer::from_path(&target).map_err(|e| input_error(&target, e))?;
+    let fail = |e: csv::Error| input_error(&target, e);
+    w.write_record(["timestamp", "value", "anomaly_score", "label"]).map_err(fail)?;
+    for (i, (t, v)) in series.timestamps.iter().zip(&series.values).enumerate() {
+        let label = windows.iter().any(|(l, r)| (*l..=*r).contains(&i));
+        w.write_record([
+            t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            v.to_string(),
+            if detections[i] { "1".into() } else { "0".into() },
+            if label { "1".into() } else { "0".into() },
+        ])
+        .map_err(fail)?;
+    }
+    w.flush().map_err(|e| input_error(&target, e))
+}
