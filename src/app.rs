@@ -3,7 +3,8 @@
 //! and serves HTTP. `Application::build` binds (port 0 works for tests), `port()` tells
 //! where, `run_until_stopped()` serves until a signal, then stops the workers.
 
-use crate::bus::{self, CostsIngested};
+use crate::bus::{self, AnomalyChanged};
+use crate::detect::{self, Detective};
 use crate::config::Settings;
 use crate::db::Db;
 use crate::ingest::providers::{CostSource, Simulator};
@@ -15,14 +16,14 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio_cron_scheduler::JobScheduler;
+use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 pub struct Application {
     port: u16,
     server: Server,
     db: Db,
-    scheduler: Option<JobScheduler>,
+    scheduler: JobScheduler,
     workers: Vec<tokio::task::JoinHandle<()>>,
     cancel: CancellationToken,
 }
@@ -42,14 +43,29 @@ impl Application {
         let (bus, receivers) = bus::channels(settings.bus.capacity);
         let ingestor = Ingestor::new(db.clone(), bus.clone());
         let cancel = CancellationToken::new();
-        let workers = vec![tokio::spawn(watch_ledger(receivers.costs_ingested, cancel.clone()))];
+        let scheduler = JobScheduler::new().await?;
+        let mut workers = vec![tokio::spawn(watch_anomalies(receivers.anomalies, cancel.clone()))];
+        if settings.detect.enabled {
+            let detective = Detective::new(db.clone(), settings.detect.clone(), bus.clone());
+            let (wake_tx, wake_rx) = mpsc::channel(settings.bus.capacity);
+            workers.push(tokio::spawn(detect::work(detective, wake_rx, cancel.clone())));
+            workers.push(tokio::spawn(detect::forward_ingests(receivers.costs_ingested, wake_tx.clone(), cancel.clone())));
+            let job = Job::new_async(settings.detect.sweep_schedule.as_str(), move |_, _| {
+                let wake = wake_tx.clone();
+                Box::pin(async move {
+                    let _ = wake.try_send(detect::Wake::Sweep);
+                })
+            })?;
+            scheduler.add(job).await?;
+        }
 
         let mut sources: Vec<(Arc<dyn CostSource>, String)> = Vec::new();
         let sim = &settings.providers.simulated;
         if sim.enabled {
             sources.push((Arc::new(Simulator::new(sim.clone(), db.clone())), sim.schedule.clone()));
         }
-        let scheduler = if sources.is_empty() { None } else { Some(schedule::start(ingestor.clone(), sources).await?) };
+        schedule::add_sources(&scheduler, ingestor.clone(), sources).await?;
+        scheduler.start().await?;
 
         let listener = TcpListener::bind(settings.bind_addr())
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (server.bind): {e}", settings.server.bind))?;
@@ -98,9 +114,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let result = self.server.await;
         self.cancel.cancel();
-        if let Some(mut scheduler) = self.scheduler {
-            scheduler.shutdown().await.ok();
-        }
+        let mut scheduler = self.scheduler;
+        scheduler.shutdown().await.ok();
         for worker in self.workers {
             worker.await.ok();
         }
@@ -109,19 +124,14 @@ impl Application {
     }
 }
 
-/// Consumes `CostsIngested` wake-ups. The detective will take this channel over; until
-/// then it keeps the freshness gauge that shows how recent the newest data is.
-async fn watch_ledger(mut messages: mpsc::Receiver<CostsIngested>, cancel: CancellationToken) {
+/// Consumes anomaly lifecycle messages. The optimizer and the notifiers will take this
+/// channel over; until then it logs them, so an operator sees anomalies in the log.
+async fn watch_anomalies(mut messages: mpsc::Receiver<AnomalyChanged>, cancel: CancellationToken) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             message = messages.recv() => match message {
-                Some(m) => {
-                    if let Some(end) = m.period_end {
-                        metrics::gauge!("costguard_ledger_newest_data_timestamp_seconds", "source" => m.source.clone()).set(end.timestamp() as f64);
-                    }
-                    tracing::debug!(source = %m.source, inserted = m.inserted, updated = m.updated, series = m.series.len(), "costs ingested");
-                }
+                Some(m) => tracing::info!(anomaly = %m.anomaly_id, lifecycle = ?m.lifecycle, "anomaly"),
                 None => break,
             }
         }

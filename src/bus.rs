@@ -26,31 +26,52 @@ pub struct CostsIngested {
     pub series: Vec<SeriesKey>,
 }
 
+/// An anomaly was opened, re-measured or resolved (`AnomalyOpened/Updated/Resolved`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnomalyChanged {
+    pub anomaly_id: String,
+    pub lifecycle: crate::detect::store::Lifecycle,
+}
+
 /// The sending side, cloned into every producer.
 #[derive(Debug, Clone)]
 pub struct Bus {
     costs_ingested: mpsc::Sender<CostsIngested>,
+    anomalies: mpsc::Sender<AnomalyChanged>,
 }
 
 /// The receiving side, handed to exactly one consumer each.
 #[derive(Debug)]
 pub struct Receivers {
     pub costs_ingested: mpsc::Receiver<CostsIngested>,
+    pub anomalies: mpsc::Receiver<AnomalyChanged>,
 }
 
 pub fn channels(capacity: usize) -> (Bus, Receivers) {
     let (costs_tx, costs_rx) = mpsc::channel(capacity);
-    (Bus { costs_ingested: costs_tx }, Receivers { costs_ingested: costs_rx })
+    let (anomalies_tx, anomalies_rx) = mpsc::channel(capacity);
+    (
+        Bus { costs_ingested: costs_tx, anomalies: anomalies_tx },
+        Receivers { costs_ingested: costs_rx, anomalies: anomalies_rx },
+    )
 }
 
 impl Bus {
     pub fn publish_costs_ingested(&self, message: CostsIngested) {
-        match self.costs_ingested.try_send(message) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(m)) => {
-                tracing::warn!(source = %m.source, "costs-ingested channel full; consumers will catch up from the database")
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => tracing::debug!("no consumer for costs-ingested"),
+        publish(&self.costs_ingested, "costs-ingested", message);
+    }
+
+    pub fn publish_anomaly(&self, message: AnomalyChanged) {
+        publish(&self.anomalies, "anomalies", message);
+    }
+}
+
+fn publish<T>(channel: &mpsc::Sender<T>, name: &str, message: T) {
+    match channel.try_send(message) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            tracing::warn!(channel = name, "channel full; its consumer will catch up from the database")
         }
+        Err(mpsc::error::TrySendError::Closed(_)) => tracing::debug!(channel = name, "no consumer"),
     }
 }

@@ -107,3 +107,81 @@ diesel::table! {
         stopped_by -> Text,
     }
 }
+
+diesel::table! {
+    anomalies (id) {
+        id -> Text,
+        series_key -> Text,
+        series_kind -> Text,
+        provider -> Nullable<Text>,
+        sub_account -> Nullable<Text>,
+        service -> Nullable<Text>,
+        label -> Text,
+        origin -> Text,
+        direction -> Text,
+        state -> Text,
+        severity -> Text,
+        description -> Nullable<Text>,
+        started_at -> Timestamp,
+        last_out_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        step_secs -> BigInt,
+        points -> BigInt,
+        actual -> BigInt,
+        expected -> BigInt,
+        projected_daily -> BigInt,
+        currency -> Text,
+        peak_z -> Double,
+        root_causes -> Text,
+        feedback -> Nullable<Text>,
+        feedback_by -> Nullable<Text>,
+        feedback_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    anomaly_events (id) {
+        id -> BigInt,
+        anomaly_id -> Text,
+        kind -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        severity -> Text,
+        impact -> BigInt,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    anomaly_suppressions (id) {
+        id -> Text,
+        series_key -> Text,
+        anomaly_id -> Nullable<Text>,
+        from_at -> Timestamp,
+        until_at -> Timestamp,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    detect_series (series_key) {
+        series_key -> Text,
+        series_kind -> Text,
+        label -> Text,
+        step_secs -> BigInt,
+        points -> BigInt,
+        ready -> Bool,
+        last_point_at -> Timestamp,
+        last_actual -> BigInt,
+        last_expected -> BigInt,
+        currency -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(anomaly_events -> anomalies (anomaly_id));
+diesel::allow_tables_to_appear_in_same_query!(anomalies, anomaly_events);

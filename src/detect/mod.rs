@@ -1,6 +1,186 @@
 //! The detective: turns the ledger into series, replays each through the pure detector in
 //! `domain::detect`, and keeps the `anomalies` table and the bus in step with what it finds.
+//!
+//! Every run rebuilds each series it looks at from the last `lookback_days` of the ledger
+//! and replays it from scratch. That makes late and restated data a non-issue (the replay
+//! simply sees the corrected numbers) and keeps no model state outside the database. Runs
+//! are serialised in one worker task: ingestion wakes it for the providers it touched, the
+//! cron sweep for everything.
 
+pub mod plan;
+pub mod replay;
+pub mod root_causes;
+pub mod series;
 mod settings;
+pub mod store;
 
 pub use settings::{DetectSettings, SeriesOverride};
+
+use crate::bus::{AnomalyChanged, Bus, CostsIngested};
+use crate::db::{Db, DbConn, DbError};
+use chrono::{DateTime, Duration, Utc};
+use plan::Change;
+use series::Scope;
+use std::collections::BTreeSet;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// What one run did, for logs and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub series: usize,
+    pub opened: usize,
+    pub updated: usize,
+    pub resolved: usize,
+}
+
+/// Wake-ups for the detective's worker.
+#[derive(Debug, Clone)]
+pub enum Wake {
+    /// Every series.
+    Sweep,
+    /// Only the cost series of these providers.
+    Providers(Vec<String>),
+}
+
+#[derive(Clone)]
+pub struct Detective {
+    db: Db,
+    settings: DetectSettings,
+    bus: Bus,
+}
+
+impl Detective {
+    pub fn new(db: Db, settings: DetectSettings, bus: Bus) -> Self {
+        Detective { db, settings, bus }
+    }
+
+    pub fn settings(&self) -> &DetectSettings {
+        &self.settings
+    }
+
+    /// One run over `scope`, as of `now`; publishes every lifecycle change after its commit.
+    pub async fn run(&self, scope: Scope, now: DateTime<Utc>) -> Result<RunSummary, DbError> {
+        let started = std::time::Instant::now();
+        let settings = self.settings.clone();
+        let (summary, published) =
+            self.db.run(move |conn| run_blocking(conn, &settings, &scope, now).map_err(DbError::from)).await?;
+        for (id, lifecycle) in published {
+            metrics::counter!("costguard_anomaly_events_total", "event" => format!("{lifecycle:?}").to_lowercase()).increment(1);
+            self.bus.publish_anomaly(AnomalyChanged { anomaly_id: id, lifecycle });
+        }
+        metrics::histogram!("costguard_detection_duration_seconds").record(started.elapsed().as_secs_f64());
+        tracing::debug!(?summary, "detection run");
+        Ok(summary)
+    }
+}
+
+fn run_blocking(
+    conn: &mut DbConn,
+    settings: &DetectSettings,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<(RunSummary, Vec<(String, store::Lifecycle)>)> {
+    let from = now - Duration::days(i64::from(settings.lookback_days));
+    // Simulated and restated data may run ahead of the wall clock; take all of it.
+    let to = now + Duration::days(2);
+    let all = series::load(conn, from, to, scope, &settings.tag_keys)?;
+    let mut summary = RunSummary { series: all.len(), ..RunSummary::default() };
+    let mut published = Vec::new();
+    for s in &all {
+        let key = s.id.key();
+        let suppressed = store::suppressions_for(conn, &key)?;
+        let replayed = replay::replay(s, &settings.rules_for(&s.id), &suppressed, false);
+        let stored = store::stored_for(conn, &key)?;
+        let first = s.points.first().map_or(0, |p| p.0);
+        let trusted_from = first + i64::from(settings.detector.model.warmup_points) * s.step_secs;
+        let changes = plan::plan(&stored, replayed.found, trusted_from);
+        let mut with_causes = Vec::with_capacity(changes.len());
+        for change in changes {
+            let causes = match &change {
+                Change::Insert(f) => Some(root_causes::compute(conn, &s.id, s.step_secs, f, first)?),
+                Change::Update { id, found } if stored.iter().any(|st| &st.id == id && st.differs(found)) => {
+                    Some(root_causes::compute(conn, &s.id, s.step_secs, found, first)?)
+                }
+                _ => None,
+            };
+            with_causes.push((change, causes));
+        }
+        let facts = store::SeriesFacts { id: &s.id, currency: &s.currency, step_secs: s.step_secs };
+        for (id, lifecycle) in store::apply(conn, &facts, &with_causes, now)? {
+            match lifecycle {
+                store::Lifecycle::Opened => summary.opened += 1,
+                store::Lifecycle::Updated => summary.updated += 1,
+                store::Lifecycle::Resolved => summary.resolved += 1,
+            }
+            published.push((id, lifecycle));
+        }
+        if let Some(last) = replayed.last {
+            let state = store::SeriesState {
+                id: &s.id,
+                step_secs: s.step_secs,
+                points: replayed.points,
+                ready: replayed.ready,
+                last,
+                currency: &s.currency,
+            };
+            store::save_series_state(conn, &state, now)?;
+        }
+    }
+    Ok((summary, published))
+}
+
+/// The worker: a full sweep at start-up (so nothing pending is lost across a restart), then
+/// one run per wake-up, coalescing wake-ups that queued meanwhile.
+pub async fn work(detective: Detective, mut wakes: mpsc::Receiver<Wake>, cancel: CancellationToken) {
+    let mut next = Some(Wake::Sweep);
+    loop {
+        if let Some(wake) = next.take() {
+            let mut providers: BTreeSet<String> = BTreeSet::new();
+            let mut sweep = matches!(wake, Wake::Sweep);
+            if let Wake::Providers(p) = wake {
+                providers.extend(p);
+            }
+            while let Ok(more) = wakes.try_recv() {
+                match more {
+                    Wake::Sweep => sweep = true,
+                    Wake::Providers(p) => providers.extend(p),
+                }
+            }
+            let scope = if sweep { Scope::default() } else { Scope { providers: Some(providers.into_iter().collect()) } };
+            if let Err(e) = detective.run(scope, Utc::now()).await {
+                tracing::error!(error = %e, "detection run failed; the next wake-up retries");
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            wake = wakes.recv() => match wake {
+                Some(w) => next = Some(w),
+                None => break,
+            }
+        }
+    }
+}
+
+/// Turns `CostsIngested` messages into wake-ups for the providers they touched.
+pub async fn forward_ingests(mut ingests: mpsc::Receiver<CostsIngested>, wakes: mpsc::Sender<Wake>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            message = ingests.recv() => match message {
+                Some(m) => {
+                    if let Some(end) = m.period_end {
+                        metrics::gauge!("costguard_ledger_newest_data_timestamp_seconds", "source" => m.source.clone()).set(end.timestamp() as f64);
+                    }
+                    if m.inserted + m.updated == 0 {
+                        continue;
+                    }
+                    let providers: BTreeSet<String> = m.series.iter().map(|s| s.provider.clone()).collect();
+                    // A full queue already holds a wake-up that will see this data.
+                    let _ = wakes.try_send(Wake::Providers(providers.into_iter().collect()));
+                }
+                None => break,
+            }
+        }
+    }
+}

@@ -19,6 +19,9 @@ pub struct DetectSettings {
     pub tag_keys: Vec<String>,
     /// Impact floors for opening an anomaly.
     pub floors: Floors,
+    /// A fall is reported (as a possible ingestion failure) only when the series drops to at
+    /// most this fraction of what was expected; smaller dips are normal life for spend.
+    pub drop_to_fraction: f64,
     /// Projected overspend per day at which each severity starts.
     pub severity: SeverityThresholds,
     /// The statistical detector (the evaluation command uses the same values).
@@ -35,6 +38,7 @@ impl Default for DetectSettings {
             lookback_days: 35,
             tag_keys: vec!["team".into()],
             floors: Floors::default(),
+            drop_to_fraction: 0.1,
             severity: SeverityThresholds::default(),
             detector: DetectorParams::default(),
             overrides: Vec::new(),
@@ -73,6 +77,16 @@ impl DetectSettings {
         })
     }
 
+    /// Everything the replay needs to judge one series.
+    pub fn rules_for(&self, series: &SeriesId) -> crate::detect::replay::Rules<'_> {
+        crate::detect::replay::Rules {
+            params: &self.detector,
+            floors: self.floors_for(series),
+            severity: &self.severity,
+            drop_to_fraction: self.drop_to_fraction,
+        }
+    }
+
     /// Problems as (key, message), for the config loader.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         crate::ingest::schedule::validate_cron(&self.sweep_schedule).map_err(|e| ("detect.sweep_schedule", e))?;
@@ -84,6 +98,9 @@ impl DetectSettings {
             return Err(("detect.floors", "floors must be zero or positive numbers".into()));
         }
         self.severity.validate().map_err(|e| ("detect.severity", e))?;
+        if !(0.0..=1.0).contains(&self.drop_to_fraction) {
+            return Err(("detect.drop_to_fraction", "must be between 0 and 1".into()));
+        }
         let d = &self.detector;
         let m = &d.model;
         let unit = |x: f64| x > 0.0 && x <= 1.0;

@@ -103,6 +103,15 @@ impl Serialize for Total {
     }
 }
 
+impl<'de> Deserialize<'de> for Total {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_scaled(text.trim(), SCALE)
+            .map(Total)
+            .ok_or_else(|| serde::de::Error::custom(format!("'{text}' is not a decimal number")))
+    }
+}
+
 /// ISO 4217 alphabetic code, upper case.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

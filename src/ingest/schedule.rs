@@ -14,10 +14,13 @@ pub fn validate_cron(expression: &str) -> Result<(), String> {
         .map_err(|e| format!("'{expression}' is not a 6-field cron expression ({e:?})"))
 }
 
-/// Starts the scheduler with one job per source and runs each source once right away (the
-/// first run backfills). An empty schedule disables a source's later runs.
-pub async fn start(ingestor: Ingestor, sources: Vec<(Arc<dyn CostSource>, String)>) -> anyhow::Result<JobScheduler> {
-    let scheduler = JobScheduler::new().await?;
+/// Adds one job per source and runs each source once right away (the first run backfills).
+/// An empty schedule disables a source's later runs.
+pub async fn add_sources(
+    scheduler: &JobScheduler,
+    ingestor: Ingestor,
+    sources: Vec<(Arc<dyn CostSource>, String)>,
+) -> anyhow::Result<()> {
     for (source, cron) in sources {
         let busy = Arc::new(tokio::sync::Mutex::new(()));
         tokio::spawn(run_guarded(ingestor.clone(), source.clone(), busy.clone()));
@@ -30,8 +33,7 @@ pub async fn start(ingestor: Ingestor, sources: Vec<(Arc<dyn CostSource>, String
         })?;
         scheduler.add(job).await?;
     }
-    scheduler.start().await?;
-    Ok(scheduler)
+    Ok(())
 }
 
 /// Runs a source unless its previous run is still going.

@@ -265,3 +265,135 @@ pub fn aggregate_llm_usage(conn: &mut DbConn, q: &LlmQuery) -> QueryResult<Vec<L
 pub fn count_costs(conn: &mut DbConn) -> QueryResult<i64> {
     cr::table.count().get_result(conn)
 }
+
+/// Which rows a grouped sum covers; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CostFilter {
+    pub providers: Option<Vec<String>>,
+    /// Empty string matches a missing sub-account.
+    pub sub_account: Option<String>,
+    pub service: Option<String>,
+    /// Only rows that carry tags.
+    pub tagged_only: bool,
+}
+
+/// One group of [`sum_effective_cost`]: the group's column values in the order asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSum {
+    pub hour: Option<DateTime<Utc>>,
+    pub keys: Vec<Option<String>>,
+    pub currency: String,
+    pub effective_cost: Total,
+}
+
+/// Columns the detective may group by.
+pub const GROUPABLE: [&str; 9] = [
+    "provider_name",
+    "sub_account_id",
+    "service_name",
+    "sku_id",
+    "resource_id",
+    "region_id",
+    "consumed_unit",
+    "pricing_unit",
+    "tags",
+];
+
+/// Exact EffectiveCost per (hour if asked, `columns`..., currency) over charge periods
+/// starting in `[from, to)`. The group columns come back as one JSON array per row, which
+/// keeps the query's shape fixed whatever the number of columns.
+pub fn sum_effective_cost(
+    conn: &mut DbConn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    hourly: bool,
+    columns: &[&'static str],
+    filter: &CostFilter,
+) -> QueryResult<Vec<GroupSum>> {
+    if let Some(bad) = columns.iter().find(|c| !GROUPABLE.contains(c)) {
+        return Err(diesel::result::Error::QueryBuilderError(format!("cannot group by {bad}").into()));
+    }
+    let backend = conn.backend();
+    let hour = if hourly { bucket_sql(backend, Granularity::Hour, "charge_period_start") } else { NO_GROUP.into() };
+    let list = if columns.is_empty() { "NULL".to_string() } else { columns.join(", ") };
+    let keys = match backend {
+        Backend::Sqlite => format!("json_array({list})"),
+        Backend::Postgres => format!("CAST(json_build_array({list}) AS TEXT)"),
+    };
+    let select = format!("{hour}, {keys}, billing_currency, {}", split_sum_sql("effective_cost"));
+    let mut group: Vec<String> = Vec::new();
+    if hourly {
+        group.push(hour.clone());
+    }
+    group.extend(columns.iter().map(|c| c.to_string()));
+    group.push("billing_currency".into());
+    let group_by = group.join(", ");
+    let (from, to) = (from.naive_utc(), to.naive_utc());
+    let rows: Vec<(Option<String>, String, String, Option<String>, Option<String>)> = per_backend!(conn, |c| {
+        let mut query = cr::table
+            .filter(cr::charge_period_start.ge(from))
+            .filter(cr::charge_period_start.lt(to))
+            .select(sql::<(Nullable<Text>, Text, Text, Nullable<Text>, Nullable<Text>)>(&select))
+            .group_by(sql::<Text>(&group_by))
+            .order_by(sql::<Text>("1"))
+            .into_boxed();
+        if let Some(providers) = &filter.providers {
+            query = query.filter(cr::provider_name.eq_any(providers.clone()));
+        }
+        match filter.sub_account.as_deref() {
+            None => {}
+            Some("") => query = query.filter(cr::sub_account_id.is_null().or(cr::sub_account_id.eq(""))),
+            Some(s) => query = query.filter(cr::sub_account_id.eq(s.to_string())),
+        }
+        if let Some(service) = &filter.service {
+            query = query.filter(cr::service_name.eq(service.clone()));
+        }
+        if filter.tagged_only {
+            query = query.filter(cr::tags.is_not_null());
+        }
+        query.load(c)
+    })?;
+    Ok(rows.into_iter().map(group_sum).collect())
+}
+
+/// Exact known LLM cost per (provider, API key, model, hour, currency) over buckets starting in
+/// `[from, to)`, optionally for some providers only. Buckets reported without a cost add nothing.
+pub fn sum_llm_cost_by_key_model(
+    conn: &mut DbConn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    providers: Option<&[String]>,
+) -> QueryResult<Vec<GroupSum>> {
+    let hour = bucket_sql(conn.backend(), Granularity::Hour, "bucket_start");
+    let keys = match conn.backend() {
+        Backend::Sqlite => "json_array(provider, api_key_id, model)",
+        Backend::Postgres => "CAST(json_build_array(provider, api_key_id, model) AS TEXT)",
+    };
+    let select = format!("{hour}, {keys}, currency, {}", split_sum_sql("cost"));
+    let group_by = format!("{hour}, provider, api_key_id, model, currency");
+    let (from, to) = (from.naive_utc(), to.naive_utc());
+    let rows: Vec<(Option<String>, String, String, Option<String>, Option<String>)> = per_backend!(conn, |c| {
+        let mut query = lu::table
+            .filter(lu::bucket_start.ge(from))
+            .filter(lu::bucket_start.lt(to))
+            .filter(lu::cost.is_not_null())
+            .select(sql::<(Nullable<Text>, Text, Text, Nullable<Text>, Nullable<Text>)>(&select))
+            .group_by(sql::<Text>(&group_by))
+            .order_by(sql::<Text>("1"))
+            .into_boxed();
+        if let Some(providers) = providers {
+            query = query.filter(lu::provider.eq_any(providers.to_vec()));
+        }
+        query.load(c)
+    })?;
+    Ok(rows.into_iter().map(group_sum).collect())
+}
+
+fn group_sum((hour, keys, currency, whole, fraction): (Option<String>, String, String, Option<String>, Option<String>)) -> GroupSum {
+    GroupSum {
+        hour: hour.as_deref().and_then(parse_bucket),
+        keys: serde_json::from_str(&keys).unwrap_or_default(),
+        currency,
+        effective_cost: recombine(whole, fraction),
+    }
+}

@@ -5,6 +5,7 @@
 //! average per point over a reference period before the anomaly; its contribution is what it
 //! cost during the anomaly minus that average times the anomaly's points.
 
+use crate::domain::money::Total;
 use serde::{Deserialize, Serialize};
 
 /// Amount sums in the ledger's exact units (1e-11 of a currency unit).
@@ -25,25 +26,12 @@ pub struct Contributor {
     /// service, sub_account, sku, resource, region, unit, or tag:<key>.
     pub dimension: String,
     pub value: String,
-    /// Cost during the anomaly minus its usual cost over the same number of points, in
-    /// the ledger's exact units (1e-11).
-    #[schema(value_type = String)]
-    #[serde(with = "units_as_string")]
-    pub delta: Units,
+    /// Cost during the anomaly minus its usual cost over the same number of points.
+    #[schema(value_type = String, example = "512.25")]
+    pub delta: Total,
     /// delta as a fraction of the anomaly's whole excess (0..1 for the main causes; negative
     /// when the value went the other way).
     pub share: f64,
-}
-
-mod units_as_string {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&v.to_string())
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i128, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
-    }
 }
 
 /// Dimension order, used to break ties so the most actionable dimension comes first.
@@ -77,11 +65,11 @@ pub fn contributors(
             Contributor {
                 dimension: b.dimension.clone(),
                 value: b.value.clone(),
-                delta: d,
+                delta: Total::from_units(d),
                 share: if total != 0 { d as f64 / total as f64 } else { 0.0 },
             }
         })
-        .filter(|c| if up { c.delta > 0 } else { c.delta < 0 })
+        .filter(|c| if up { c.delta.units() > 0 } else { c.delta.units() < 0 })
         .collect();
     all.sort_by(|a, b| {
         let (ka, kb) = if up { (b.delta, a.delta) } else { (a.delta, b.delta) };
@@ -112,11 +100,11 @@ mod tests {
         let top = contributors(&rows, 10, 2, true, 10);
         // Service delta: 1200 - 1000*2/10 = 1000 (the whole excess).
         assert_eq!(top[0].dimension, "service");
-        assert_eq!(top[0].delta, 1_000);
+        assert_eq!(top[0].delta.units(), 1_000);
         assert_eq!(top[0].share, 1.0);
         assert_eq!(top[1].dimension, "sku", "ties go to the earlier dimension");
-        assert_eq!((top[1].value.as_str(), top[1].delta), ("Analysis", 1_000));
-        assert_eq!((top[2].value.as_str(), top[2].delta), ("job-1", 1_000));
+        assert_eq!((top[1].value.as_str(), top[1].delta.units()), ("Analysis", 1_000));
+        assert_eq!((top[2].value.as_str(), top[2].delta.units()), ("job-1", 1_000));
         assert_eq!(top.len(), 3, "values that fell are not causes of a rise");
     }
 
@@ -138,9 +126,14 @@ mod tests {
 
     #[test]
     fn contributors_round_trip_through_json_exactly() {
-        let c = Contributor { dimension: "sku".into(), value: "x".into(), delta: 12_345_678_901_234_567_890, share: 0.5 };
+        let c = Contributor {
+            dimension: "sku".into(),
+            value: "x".into(),
+            delta: Total::from_units(12_345_678_901_234_567_890),
+            share: 0.5,
+        };
         let text = serde_json::to_string(&c).unwrap_or_default();
-        assert!(text.contains("\"12345678901234567890\""));
+        assert!(text.contains("\"123456789.0123456789\""), "{text}");
         assert_eq!(serde_json::from_str::<Contributor>(&text).ok(), Some(c));
     }
 }

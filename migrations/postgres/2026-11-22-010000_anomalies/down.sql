@@ -1,0 +1,4 @@
+DROP TABLE detect_series;
+DROP TABLE anomaly_suppressions;
+DROP TABLE anomaly_events;
+DROP TABLE anomalies;

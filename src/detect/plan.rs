@@ -1,0 +1,128 @@
+//! What a replay changes in the stored anomalies of one series. Pure, so the matching rules
+//! are unit-tested without a database.
+
+use super::replay::Found;
+use crate::domain::detect::incident::Direction;
+
+/// The stored facts the matching needs about an existing detected anomaly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub id: String,
+    pub direction: Direction,
+    pub open: bool,
+    pub started_at: i64,
+    /// Its end as stored: resolution time, or None while open.
+    pub resolved_at: Option<i64>,
+    /// Its stored actual cost, in ledger units.
+    pub actual: i128,
+}
+
+impl Stored {
+    /// Whether a re-measurement changes what people see (then root causes are recomputed).
+    pub fn differs(&self, found: &Found) -> bool {
+        self.actual != found.actual.units() || self.resolved_at != found.resolved_at
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A new incident (already resolved when it lies in the past).
+    Insert(Found),
+    /// An existing anomaly, re-measured.
+    Update { id: String, found: Found },
+    /// An open anomaly the replay no longer sees (its data was restated).
+    Vanished { id: String },
+}
+
+/// Match each found incident to a stored anomaly of the same direction whose span overlaps;
+/// unmatched ones are new. Open stored anomalies that started after `trusted_from` (where the
+/// replay's baseline is warm) and match nothing have vanished.
+pub fn plan(stored: &[Stored], found: Vec<Found>, trusted_from: i64) -> Vec<Change> {
+    let mut used = vec![false; stored.len()];
+    let mut changes = Vec::new();
+    for f in found {
+        let f_end = f.resolved_at.unwrap_or(i64::MAX);
+        let matched = stored.iter().enumerate().find(|(i, s)| {
+            !used[*i] && s.direction == f.direction && s.started_at <= f_end && f.started_at <= s.resolved_at.unwrap_or(i64::MAX)
+        });
+        match matched {
+            Some((i, s)) => {
+                used[i] = true;
+                changes.push(Change::Update { id: s.id.clone(), found: f });
+            }
+            None => changes.push(Change::Insert(f)),
+        }
+    }
+    for (i, s) in stored.iter().enumerate() {
+        if !used[i] && s.open && s.started_at >= trusted_from {
+            changes.push(Change::Vanished { id: s.id.clone() });
+        }
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::detect::decision::Severity;
+    use crate::domain::money::Total;
+
+    fn found(start: i64, end: Option<i64>) -> Found {
+        Found {
+            direction: Direction::Up,
+            started_at: start,
+            last_out_at: start,
+            resolved_at: end,
+            points: 1,
+            actual: Total::ZERO,
+            expected: Total::ZERO,
+            projected_daily: Total::ZERO,
+            severity: Severity::Low,
+            peak_z: 0.0,
+        }
+    }
+
+    fn stored(id: &str, start: i64, end: Option<i64>) -> Stored {
+        Stored { id: id.into(), direction: Direction::Up, open: end.is_none(), started_at: start, resolved_at: end, actual: 0 }
+    }
+
+    #[test]
+    fn a_replay_of_the_same_incident_updates_it() {
+        let changes = plan(&[stored("a", 100, None)], vec![found(100, None)], 0);
+        assert!(matches!(&changes[..], [Change::Update { id, .. }] if id == "a"));
+    }
+
+    #[test]
+    fn a_slightly_shifted_start_still_matches_by_overlap() {
+        let changes = plan(&[stored("a", 100, Some(200))], vec![found(90, Some(150))], 0);
+        assert!(matches!(&changes[..], [Change::Update { id, .. }] if id == "a"));
+    }
+
+    #[test]
+    fn a_later_incident_is_new_and_an_earlier_resolved_one_is_left_alone() {
+        let changes = plan(&[stored("a", 100, Some(200))], vec![found(300, None)], 0);
+        assert!(matches!(&changes[..], [Change::Insert(f)] if f.started_at == 300));
+    }
+
+    #[test]
+    fn an_open_anomaly_the_replay_no_longer_sees_vanishes_only_where_the_replay_is_trusted() {
+        let s = [stored("old", 50, None), stored("new", 500, None)];
+        let changes = plan(&s, vec![], 100);
+        assert_eq!(changes, vec![Change::Vanished { id: "new".into() }]);
+    }
+
+    #[test]
+    fn directions_do_not_match_each_other() {
+        let mut down = stored("d", 100, None);
+        down.direction = Direction::Down;
+        let changes = plan(&[down], vec![found(100, None)], 1_000);
+        assert!(matches!(&changes[..], [Change::Insert(_)]));
+    }
+
+    #[test]
+    fn one_stored_anomaly_absorbs_only_one_incident() {
+        let changes = plan(&[stored("a", 0, None)], vec![found(10, Some(20)), found(30, None)], 0);
+        assert!(matches!(&changes[0], Change::Update { .. }));
+        assert!(matches!(&changes[1], Change::Insert(_)));
+    }
+}

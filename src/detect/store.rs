@@ -1,0 +1,343 @@
+//! The anomalies table, its timeline and suppressions: reading, and applying a plan.
+
+use super::plan::{Change, Stored};
+use super::replay::Found;
+use crate::db::schema::{anomalies as an, anomaly_events as ev, anomaly_suppressions as sup, detect_series as ds};
+use crate::db::{write_transaction, DbConn};
+use crate::domain::detect::incident::Direction;
+use crate::domain::detect::root_cause::Contributor;
+use crate::domain::detect::series::SeriesId;
+use crate::domain::money::Total;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// A stored anomaly, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = an)]
+pub struct AnomalyRow {
+    pub id: String,
+    pub series_key: String,
+    pub series_kind: String,
+    pub provider: Option<String>,
+    pub sub_account: Option<String>,
+    pub service: Option<String>,
+    pub label: String,
+    pub origin: String,
+    pub direction: String,
+    pub state: String,
+    pub severity: String,
+    pub description: Option<String>,
+    pub started_at: NaiveDateTime,
+    pub last_out_at: NaiveDateTime,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub step_secs: i64,
+    pub points: i64,
+    #[serde(serialize_with = "units")]
+    pub actual: i64,
+    #[serde(serialize_with = "units")]
+    pub expected: i64,
+    #[serde(serialize_with = "units")]
+    pub projected_daily: i64,
+    pub currency: String,
+    pub peak_z: f64,
+    #[serde(skip)]
+    pub root_causes: String,
+    pub feedback: Option<String>,
+    pub feedback_by: Option<String>,
+    pub feedback_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+fn units<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&Total::from_units(i128::from(*v)))
+}
+
+impl AnomalyRow {
+    pub fn impact(&self) -> Total {
+        Total::from_units(i128::from(self.actual) - i128::from(self.expected))
+    }
+
+    pub fn root_causes(&self) -> Vec<Contributor> {
+        serde_json::from_str(&self.root_causes).unwrap_or_default()
+    }
+
+    fn direction(&self) -> Direction {
+        if self.direction == "down" {
+            Direction::Down
+        } else {
+            Direction::Up
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = ev)]
+pub struct AnomalyEvent {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub anomaly_id: String,
+    /// opened, updated, resolved or feedback.
+    pub kind: String,
+    pub at: NaiveDateTime,
+    /// "detective", or the API key / user that acted.
+    pub actor: String,
+    pub severity: String,
+    #[serde(serialize_with = "units")]
+    pub impact: i64,
+    pub detail: Option<String>,
+}
+
+/// What happened to which anomaly, for the bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Opened,
+    Updated,
+    Resolved,
+}
+
+fn naive(epoch: i64) -> NaiveDateTime {
+    DateTime::from_timestamp(epoch, 0).unwrap_or_default().naive_utc()
+}
+
+fn saturate(t: Total) -> i64 {
+    i64::try_from(t.units()).unwrap_or(if t.units() < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Detected anomalies of one series, for matching.
+pub fn stored_for(conn: &mut DbConn, series_key: &str) -> QueryResult<Vec<Stored>> {
+    let rows: Vec<AnomalyRow> = an::table
+        .filter(an::series_key.eq(series_key))
+        .filter(an::origin.eq("detected"))
+        .order_by(an::started_at.asc())
+        .select(AnomalyRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Stored {
+            direction: r.direction(),
+            open: r.state == "open",
+            started_at: r.started_at.and_utc().timestamp(),
+            resolved_at: r.resolved_at.map(|t| t.and_utc().timestamp()),
+            actual: i128::from(r.actual),
+            id: r.id,
+        })
+        .collect())
+}
+
+/// Suppression windows `(from, until]` of one series, in epoch seconds.
+pub fn suppressions_for(conn: &mut DbConn, series_key: &str) -> QueryResult<Vec<(i64, i64)>> {
+    let rows: Vec<(NaiveDateTime, NaiveDateTime)> =
+        sup::table.filter(sup::series_key.eq(series_key)).select((sup::from_at, sup::until_at)).load(conn)?;
+    Ok(rows.into_iter().map(|(f, u)| (f.and_utc().timestamp(), u.and_utc().timestamp())).collect())
+}
+
+/// The series-level facts every change of one series shares.
+pub struct SeriesFacts<'a> {
+    pub id: &'a SeriesId,
+    pub currency: &'a str,
+    pub step_secs: i64,
+}
+
+/// Apply one series' changes in one transaction; returns what to publish.
+pub fn apply(
+    conn: &mut DbConn,
+    facts: &SeriesFacts<'_>,
+    changes: &[(Change, Option<Vec<Contributor>>)],
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<(String, Lifecycle)>> {
+    write_transaction(conn, |conn| {
+        let mut published = Vec::new();
+        for (change, causes) in changes {
+            match change {
+                Change::Insert(f) => {
+                    let id = uuid::Uuid::now_v7().to_string();
+                    insert_detected(conn, &id, facts, f, causes.as_deref().unwrap_or_default(), now)?;
+                    event(conn, &id, "opened", naive(f.started_at), "detective", f, None)?;
+                    published.push((id.clone(), Lifecycle::Opened));
+                    if let Some(at) = f.resolved_at {
+                        event(conn, &id, "resolved", naive(at), "detective", f, None)?;
+                        published.push((id, Lifecycle::Resolved));
+                    }
+                }
+                Change::Update { id, found } => {
+                    if let Some(kind) = update_detected(conn, id, found, causes.as_deref(), now)? {
+                        published.push((id.clone(), kind));
+                    }
+                }
+                Change::Vanished { id } => {
+                    let n = diesel::update(an::table.filter(an::id.eq(id)).filter(an::state.eq("open")))
+                        .set((
+                            an::state.eq("resolved"),
+                            an::resolved_at.eq(Some(now.naive_utc())),
+                            an::updated_at.eq(now.naive_utc()),
+                            an::version.eq(an::version + 1),
+                        ))
+                        .execute(conn)?;
+                    if n > 0 {
+                        let row: AnomalyRow = an::table.find(id).select(AnomalyRow::as_select()).first(conn)?;
+                        record_event(conn, id, "resolved", now.naive_utc(), "detective", &row.severity, saturate(row.impact()), Some("no longer seen in restated data"))?;
+                        published.push((id.clone(), Lifecycle::Resolved));
+                    }
+                }
+            }
+        }
+        Ok(published)
+    })
+}
+
+fn insert_detected(
+    conn: &mut DbConn,
+    id: &str,
+    facts: &SeriesFacts<'_>,
+    f: &Found,
+    causes: &[Contributor],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let n = now.naive_utc();
+    diesel::insert_into(an::table)
+        .values((
+            an::id.eq(id),
+            an::series_key.eq(facts.id.key()),
+            an::series_kind.eq(facts.id.kind()),
+            an::provider.eq(facts.id.provider()),
+            an::sub_account.eq(facts.id.sub_account()),
+            an::service.eq(facts.id.service()),
+            an::label.eq(facts.id.to_string()),
+            an::origin.eq("detected"),
+            an::direction.eq(f.direction.as_str()),
+            an::state.eq(if f.resolved_at.is_some() { "resolved" } else { "open" }),
+            an::severity.eq(f.severity.as_str()),
+            an::description.eq(None::<String>),
+            an::started_at.eq(naive(f.started_at)),
+            an::last_out_at.eq(naive(f.last_out_at)),
+            an::resolved_at.eq(f.resolved_at.map(naive)),
+            an::step_secs.eq(facts.step_secs),
+            an::points.eq(i64::from(f.points)),
+            an::actual.eq(saturate(f.actual)),
+            an::expected.eq(saturate(f.expected)),
+            an::projected_daily.eq(saturate(f.projected_daily)),
+            an::currency.eq(facts.currency),
+            an::peak_z.eq(finite(f.peak_z)),
+            an::root_causes.eq(serde_json::to_string(causes).unwrap_or_else(|_| "[]".into())),
+            an::created_at.eq(n),
+            an::updated_at.eq(n),
+            an::version.eq(1_i64),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Store a re-measured anomaly when anything people see changed; the event says what.
+fn update_detected(
+    conn: &mut DbConn,
+    id: &str,
+    f: &Found,
+    causes: Option<&[Contributor]>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<Lifecycle>> {
+    let row: AnomalyRow = an::table.find(id).select(AnomalyRow::as_select()).first(conn)?;
+    let state = if f.resolved_at.is_some() { "resolved" } else { "open" };
+    let unchanged = row.state == state
+        && row.points == i64::from(f.points)
+        && row.actual == saturate(f.actual)
+        && row.severity == f.severity.as_str()
+        && row.resolved_at == f.resolved_at.map(naive);
+    if unchanged {
+        return Ok(None);
+    }
+    let root_causes = causes.map(|c| serde_json::to_string(c).unwrap_or_else(|_| "[]".into())).unwrap_or(row.root_causes.clone());
+    diesel::update(an::table.find(id))
+        .set((
+            an::state.eq(state),
+            an::severity.eq(f.severity.as_str()),
+            an::last_out_at.eq(naive(f.last_out_at)),
+            an::resolved_at.eq(f.resolved_at.map(naive)),
+            an::points.eq(i64::from(f.points)),
+            an::actual.eq(saturate(f.actual)),
+            an::expected.eq(saturate(f.expected)),
+            an::projected_daily.eq(saturate(f.projected_daily)),
+            an::peak_z.eq(finite(f.peak_z)),
+            an::root_causes.eq(root_causes),
+            an::updated_at.eq(now.naive_utc()),
+            an::version.eq(an::version + 1),
+        ))
+        .execute(conn)?;
+    let resolved_now = row.state == "open" && state == "resolved";
+    let (kind, at) = match f.resolved_at {
+        Some(at) if resolved_now => ("resolved", naive(at)),
+        _ => ("updated", now.naive_utc()),
+    };
+    event(conn, id, kind, at, "detective", f, None)?;
+    Ok(Some(if resolved_now { Lifecycle::Resolved } else { Lifecycle::Updated }))
+}
+
+fn finite(z: f64) -> f64 {
+    if z.is_finite() {
+        z
+    } else {
+        1e9_f64.copysign(z)
+    }
+}
+
+fn event(conn: &mut DbConn, id: &str, kind: &str, at: NaiveDateTime, actor: &str, f: &Found, detail: Option<&str>) -> QueryResult<()> {
+    record_event(conn, id, kind, at, actor, f.severity.as_str(), saturate(f.impact()), detail)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn record_event(
+    conn: &mut DbConn,
+    id: &str,
+    kind: &str,
+    at: NaiveDateTime,
+    actor: &str,
+    severity: &str,
+    impact: i64,
+    detail: Option<&str>,
+) -> QueryResult<()> {
+    diesel::insert_into(ev::table)
+        .values((
+            ev::anomaly_id.eq(id),
+            ev::kind.eq(kind),
+            ev::at.eq(at),
+            ev::actor.eq(actor),
+            ev::severity.eq(severity),
+            ev::impact.eq(impact),
+            ev::detail.eq(detail),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// One row of `detect_series`.
+pub struct SeriesState<'a> {
+    pub id: &'a SeriesId,
+    pub step_secs: i64,
+    pub points: u32,
+    pub ready: bool,
+    pub last: (i64, Total, Total),
+    pub currency: &'a str,
+}
+
+pub fn save_series_state(conn: &mut DbConn, s: &SeriesState<'_>, now: DateTime<Utc>) -> QueryResult<()> {
+    let values = (
+        ds::series_key.eq(s.id.key()),
+        ds::series_kind.eq(s.id.kind()),
+        ds::label.eq(s.id.to_string()),
+        ds::step_secs.eq(s.step_secs),
+        ds::points.eq(i64::from(s.points)),
+        ds::ready.eq(s.ready),
+        ds::last_point_at.eq(naive(s.last.0)),
+        ds::last_actual.eq(saturate(s.last.1)),
+        ds::last_expected.eq(saturate(s.last.2)),
+        ds::currency.eq(s.currency),
+        ds::updated_at.eq(now.naive_utc()),
+    );
+    crate::per_backend!(conn, |c| {
+        diesel::insert_into(ds::table).values(values.clone()).on_conflict(ds::series_key).do_update().set(values.clone()).execute(c)
+    })?;
+    Ok(())
+}
