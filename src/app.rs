@@ -71,7 +71,13 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (server.bind): {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
         let state =
-            actix_web::web::Data::new(AppState { db: db.clone(), ingestor, limits: settings.server.clone(), metrics });
+            actix_web::web::Data::new(AppState {
+            db: db.clone(),
+            ingestor,
+            limits: settings.server.clone(),
+            metrics,
+            detect: settings.detect.clone(),
+        });
         let json_limit = settings.server.max_json_bytes;
         let server = HttpServer::new(move || {
             App::new()

@@ -125,6 +125,8 @@ pub struct SimulatedSettings {
     /// Real seconds after first start at which a BigQuery job starts looping live.
     /// Negative disables the live incident.
     pub live_incident_delay_secs: i64,
+    /// Play the scripted incidents (false: a quiet company, e.g. to see a normal month).
+    pub incidents: bool,
 }
 
 impl Default for SimulatedSettings {
@@ -136,6 +138,7 @@ impl Default for SimulatedSettings {
             speed: 1.0,
             schedule: "*/20 * * * * *".into(),
             live_incident_delay_secs: 120,
+            incidents: true,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! are serialised in one worker task: ingestion wakes it for the providers it touched, the
 //! cron sweep for everything.
 
+pub mod chart;
 pub mod plan;
 pub mod replay;
 pub mod root_causes;

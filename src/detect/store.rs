@@ -28,8 +28,14 @@ pub struct AnomalyRow {
     pub state: String,
     pub severity: String,
     pub description: Option<String>,
+    #[serde(serialize_with = "utc")]
+    #[schema(value_type = String)]
     pub started_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    #[schema(value_type = String)]
     pub last_out_at: NaiveDateTime,
+    #[serde(serialize_with = "utc_opt")]
+    #[schema(value_type = Option<String>)]
     pub resolved_at: Option<NaiveDateTime>,
     pub step_secs: i64,
     pub points: i64,
@@ -45,10 +51,28 @@ pub struct AnomalyRow {
     pub root_causes: String,
     pub feedback: Option<String>,
     pub feedback_by: Option<String>,
+    #[serde(serialize_with = "utc_opt")]
+    #[schema(value_type = Option<String>)]
     pub feedback_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "utc")]
+    #[schema(value_type = String)]
     pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    #[schema(value_type = String)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
+}
+
+/// Stored times are UTC; say so on the wire.
+fn utc<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn utc_opt<S: serde::Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => utc(t, s),
+        None => s.serialize_none(),
+    }
 }
 
 fn units<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -82,6 +106,8 @@ pub struct AnomalyEvent {
     pub anomaly_id: String,
     /// opened, updated, resolved or feedback.
     pub kind: String,
+    #[serde(serialize_with = "utc")]
+    #[schema(value_type = String)]
     pub at: NaiveDateTime,
     /// "detective", or the API key / user that acted.
     pub actor: String,
@@ -340,4 +366,184 @@ pub fn save_series_state(conn: &mut DbConn, s: &SeriesState<'_>, now: DateTime<U
         diesel::insert_into(ds::table).values(values.clone()).on_conflict(ds::series_key).do_update().set(values.clone()).execute(c)
     })?;
     Ok(())
+}
+
+/// Filters of `GET /api/v1/anomalies`; the time range applies to `started_at`.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub state: Option<String>,
+    pub severity: Option<String>,
+    pub provider: Option<String>,
+    pub service: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
+
+/// Newest first.
+pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<Vec<AnomalyRow>> {
+    let mut q = an::table.select(AnomalyRow::as_select()).into_boxed();
+    if let Some(s) = &f.state {
+        q = q.filter(an::state.eq(s.clone()));
+    }
+    if let Some(s) = &f.severity {
+        q = q.filter(an::severity.eq(s.clone()));
+    }
+    if let Some(p) = &f.provider {
+        q = q.filter(an::provider.eq(p.clone()));
+    }
+    if let Some(s) = &f.service {
+        q = q.filter(an::service.eq(s.clone()));
+    }
+    if let Some(t) = f.from {
+        q = q.filter(an::started_at.ge(t.naive_utc()));
+    }
+    if let Some(t) = f.to {
+        q = q.filter(an::started_at.lt(t.naive_utc()));
+    }
+    q.order_by((an::started_at.desc(), an::id.desc())).limit(f.limit).load(conn)
+}
+
+pub fn get(conn: &mut DbConn, id: &str) -> QueryResult<Option<AnomalyRow>> {
+    an::table.find(id).select(AnomalyRow::as_select()).first(conn).optional()
+}
+
+pub fn events(conn: &mut DbConn, id: &str) -> QueryResult<Vec<AnomalyEvent>> {
+    ev::table.filter(ev::anomaly_id.eq(id)).order_by(ev::id.asc()).select(AnomalyEvent::as_select()).load(conn)
+}
+
+/// A person's anomaly, e.g. something noticed on an invoice.
+#[derive(Debug, Clone)]
+pub struct Manual {
+    pub severity: crate::domain::detect::decision::Severity,
+    pub description: String,
+    pub provider: Option<String>,
+    pub sub_account: Option<String>,
+    pub service: Option<String>,
+    pub started_at: DateTime<Utc>,
+}
+
+pub fn insert_manual(conn: &mut DbConn, m: &Manual, actor: &str, now: DateTime<Utc>) -> QueryResult<AnomalyRow> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let label = match (&m.provider, &m.service) {
+        (Some(p), Some(s)) => format!("{p} / {s}"),
+        (Some(p), None) => p.clone(),
+        (None, Some(s)) => s.clone(),
+        (None, None) => "manual".to_string(),
+    };
+    let n = now.naive_utc();
+    write_transaction(conn, |conn| {
+        diesel::insert_into(an::table)
+            .values((
+                an::id.eq(&id),
+                an::series_key.eq(format!("manual:{id}")),
+                an::series_kind.eq("manual"),
+                an::provider.eq(&m.provider),
+                an::sub_account.eq(&m.sub_account),
+                an::service.eq(&m.service),
+                an::label.eq(label),
+                an::origin.eq("manual"),
+                an::direction.eq("up"),
+                an::state.eq("open"),
+                an::severity.eq(m.severity.as_str()),
+                an::description.eq(Some(&m.description)),
+                an::started_at.eq(m.started_at.naive_utc()),
+                an::last_out_at.eq(m.started_at.naive_utc()),
+                an::step_secs.eq(3_600_i64),
+                an::points.eq(0_i64),
+                an::actual.eq(0_i64),
+                an::expected.eq(0_i64),
+                an::projected_daily.eq(0_i64),
+                an::currency.eq("USD"),
+                an::peak_z.eq(0.0),
+                an::root_causes.eq("[]"),
+                an::created_at.eq(n),
+                an::updated_at.eq(n),
+                an::version.eq(1_i64),
+            ))
+            .execute(conn)?;
+        record_event(conn, &id, "opened", n, actor, m.severity.as_str(), 0, Some(&m.description))?;
+        an::table.find(&id).select(AnomalyRow::as_select()).first(conn)
+    })
+}
+
+/// `expected` or `confirmed`, with who said so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    /// Not a problem: no new anomaly on this series until `until`.
+    Expected { until: DateTime<Utc> },
+    Confirmed,
+}
+
+/// Records feedback (and for `expected` a suppression from the anomaly's start); returns the
+/// updated anomaly, or None when there is no such anomaly.
+pub fn add_feedback(
+    conn: &mut DbConn,
+    id: &str,
+    feedback: Feedback,
+    actor: &str,
+    comment: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<AnomalyRow>> {
+    write_transaction(conn, |conn| {
+        let Some(row) = get(conn, id)? else { return Ok(None) };
+        let kind = match feedback {
+            Feedback::Expected { .. } => "expected",
+            Feedback::Confirmed => "confirmed",
+        };
+        diesel::update(an::table.find(id))
+            .set((
+                an::feedback.eq(kind),
+                an::feedback_by.eq(actor),
+                an::feedback_at.eq(now.naive_utc()),
+                an::updated_at.eq(now.naive_utc()),
+                an::version.eq(an::version + 1),
+            ))
+            .execute(conn)?;
+        if let Feedback::Expected { until } = feedback {
+            diesel::insert_into(sup::table)
+                .values((
+                    sup::id.eq(uuid::Uuid::now_v7().to_string()),
+                    sup::series_key.eq(&row.series_key),
+                    sup::anomaly_id.eq(Some(id)),
+                    sup::from_at.eq(row.started_at),
+                    sup::until_at.eq(until.naive_utc()),
+                    sup::created_by.eq(actor),
+                    sup::created_at.eq(now.naive_utc()),
+                ))
+                .execute(conn)?;
+        }
+        let detail = serde_json::json!({ "feedback": kind, "comment": comment }).to_string();
+        record_event(conn, id, "feedback", now.naive_utc(), actor, &row.severity, saturate(row.impact()), Some(&detail))?;
+        get(conn, id)
+    })
+}
+
+/// Watched series as of the last run, for `GET /api/v1/anomalies/series`.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = ds)]
+pub struct SeriesRow {
+    #[serde(skip)]
+    pub series_key: String,
+    pub series_kind: String,
+    pub label: String,
+    pub step_secs: i64,
+    pub points: i64,
+    /// False while the series is younger than its warm-up: it raises no alert yet.
+    pub ready: bool,
+    #[serde(serialize_with = "utc")]
+    #[schema(value_type = String)]
+    pub last_point_at: NaiveDateTime,
+    #[serde(serialize_with = "units")]
+    pub last_actual: i64,
+    #[serde(serialize_with = "units")]
+    pub last_expected: i64,
+    pub currency: String,
+    #[serde(serialize_with = "utc")]
+    #[schema(value_type = String)]
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn list_series(conn: &mut DbConn) -> QueryResult<Vec<SeriesRow>> {
+    ds::table.order_by(ds::label.asc()).select(SeriesRow::as_select()).load(conn)
 }

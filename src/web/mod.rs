@@ -18,6 +18,7 @@ pub struct AppState {
     pub ingestor: Ingestor,
     pub limits: ServerSettings,
     pub metrics: PrometheusHandle,
+    pub detect: crate::detect::DetectSettings,
 }
 
 /// Registers every route of this module.

@@ -1,5 +1,6 @@
 //! REST API v1 and its OpenAPI document (generated from these handlers by utoipa).
 
+pub mod anomalies;
 pub mod costs;
 pub mod health;
 pub mod llm_usage;
@@ -15,11 +16,15 @@ use utoipa_swagger_ui::SwaggerUi;
     paths(
         costs::post_costs, costs::import_costs, costs::get_costs,
         llm_usage::post_llm_usage, llm_usage::get_llm_usage,
+        anomalies::list, anomalies::detail, anomalies::create, anomalies::feedback, anomalies::series,
         health::healthz, health::readyz, health::version,
     ),
     components(schemas(
         costs::WriteResult, costs::CostsResponse, costs::CurrencyTotal, crate::ledger::query::CostBucket,
         llm_usage::LlmUsageResponse, llm_usage::LlmTotal, crate::ledger::query::LlmBucket, llm_usage::LlmUsageItem,
+        anomalies::AnomalySummary, anomalies::AnomalyDetail, anomalies::NewAnomaly, anomalies::FeedbackBody,
+        crate::detect::store::AnomalyRow, crate::detect::store::AnomalyEvent, crate::detect::store::SeriesRow,
+        crate::detect::chart::ChartPoint, crate::domain::detect::root_cause::Contributor,
         health::Readiness, health::SourceStatus, crate::build_info::BuildInfo, ErrorBody,
     )),
     modifiers(&BearerAuth),
@@ -56,7 +61,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/costs", web::get().to(costs::get_costs))
             .route("/costs/import", web::post().to(costs::import_costs))
             .route("/llm-usage", web::post().to(llm_usage::post_llm_usage))
-            .route("/llm-usage", web::get().to(llm_usage::get_llm_usage)),
+            .route("/llm-usage", web::get().to(llm_usage::get_llm_usage))
+            .route("/anomalies", web::get().to(anomalies::list))
+            .route("/anomalies", web::post().to(anomalies::create))
+            .route("/anomalies/series", web::get().to(anomalies::series))
+            .route("/anomalies/{id}", web::get().to(anomalies::detail))
+            .route("/anomalies/{id}/feedback", web::post().to(anomalies::feedback)),
     )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))

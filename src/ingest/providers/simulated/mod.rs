@@ -66,6 +66,9 @@ impl Simulator {
 
 /// The incident plan for an epoch, the live incident included when configured.
 pub fn incident_plan(settings: &SimulatedSettings, epoch: DateTime<Utc>) -> Vec<incidents::Incident> {
+    if !settings.incidents {
+        return Vec::new();
+    }
     let clock = SimClock { epoch, speed: settings.speed };
     let live = (settings.live_incident_delay_secs >= 0)
         .then(|| clock.sim_time(epoch + Duration::seconds(settings.live_incident_delay_secs)));

@@ -1,0 +1,219 @@
+//! Anomalies over HTTP: list and detail (with series, band and root causes), manual
+//! anomalies, and feedback.
+
+use super::ErrorBody;
+use crate::detect::chart::{self, ChartPoint};
+use crate::detect::store::{self, AnomalyEvent, AnomalyRow, Feedback, ListFilter, Manual, SeriesRow};
+use crate::domain::detect::decision::Severity;
+use crate::domain::detect::root_cause::Contributor;
+use crate::domain::role::Role;
+use crate::domain::time::parse_utc;
+use crate::web::auth::Caller;
+use crate::web::error::ApiError;
+use crate::web::AppState;
+use actix_web::{web, HttpResponse};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// open or resolved.
+    state: Option<String>,
+    /// low, medium, high or critical.
+    severity: Option<String>,
+    provider: Option<String>,
+    service: Option<String>,
+    /// Started at or after (RFC 3339 or date).
+    from: Option<String>,
+    /// Started before (RFC 3339 or date).
+    to: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    limit: Option<i64>,
+}
+
+fn bad(parameter: &str, problem: impl ToString) -> ApiError {
+    ApiError::bad_request(json!({ "parameter": parameter, "message": problem.to_string() }))
+}
+
+impl ListParams {
+    fn filter(&self) -> Result<ListFilter, ApiError> {
+        if let Some(s) = &self.state {
+            if !matches!(s.as_str(), "open" | "resolved") {
+                return Err(bad("state", format!("'{s}' is not open or resolved")));
+            }
+        }
+        if let Some(s) = &self.severity {
+            Severity::parse(s).ok_or_else(|| bad("severity", format!("'{s}' is not low, medium, high or critical")))?;
+        }
+        let time = |name: &str, v: &Option<String>| v.as_deref().map(|t| parse_utc(t).map_err(|e| bad(name, e.0))).transpose();
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(bad("limit", "must be between 1 and 1000"));
+        }
+        Ok(ListFilter {
+            state: self.state.clone(),
+            severity: self.severity.clone(),
+            provider: self.provider.clone(),
+            service: self.service.clone(),
+            from: time("from", &self.from)?,
+            to: time("to", &self.to)?,
+            limit,
+        })
+    }
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AnomalySummary {
+    #[serde(flatten)]
+    pub anomaly: AnomalyRow,
+    /// actual - expected over the anomaly so far.
+    #[schema(value_type = String)]
+    pub impact: crate::domain::money::Total,
+}
+
+impl From<AnomalyRow> for AnomalySummary {
+    fn from(anomaly: AnomalyRow) -> Self {
+        AnomalySummary { impact: anomaly.impact(), anomaly }
+    }
+}
+
+/// Anomalies, newest first.
+#[utoipa::path(get, path = "/api/v1/anomalies", tag = "anomalies", params(ListParams),
+    responses((status = 200, body = Vec<AnomalySummary>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list(caller: Caller, state: web::Data<AppState>, params: web::Query<ListParams>) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let filter = params.filter()?;
+    let rows = state.db.run(move |c| store::list(c, &filter).map_err(crate::db::DbError::from)).await?;
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(AnomalySummary::from).collect::<Vec<_>>()))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AnomalyDetail {
+    #[serde(flatten)]
+    pub summary: AnomalySummary,
+    /// Up to 10 contributors to the excess across service, SKU, resource, region, unit and tags.
+    pub root_causes: Vec<Contributor>,
+    /// Opened, updated, resolved and feedback, oldest first.
+    pub timeline: Vec<AnomalyEvent>,
+    /// The series around the anomaly with the expected value and band (absent for manual ones).
+    pub series: Option<Vec<ChartPoint>>,
+}
+
+/// One anomaly with its series, band, root causes and timeline.
+#[utoipa::path(get, path = "/api/v1/anomalies/{id}", tag = "anomalies",
+    responses((status = 200, body = AnomalyDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn detail(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let settings = state.detect.clone();
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |c| -> Result<_, crate::db::DbError> {
+            let Some(a) = store::get(c, &id)? else { return Ok(None) };
+            let timeline = store::events(c, &id)?;
+            let series = chart::for_anomaly(c, &settings, &a, Utc::now())?;
+            Ok(Some((a, timeline, series)))
+        })
+        .await?;
+    let Some((a, timeline, series)) = found else { return Err(ApiError::not_found("no anomaly with this id")) };
+    Ok(HttpResponse::Ok().json(AnomalyDetail { root_causes: a.root_causes(), summary: a.into(), timeline, series }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAnomaly {
+    /// low, medium, high or critical.
+    severity: String,
+    description: String,
+    provider: Option<String>,
+    sub_account: Option<String>,
+    service: Option<String>,
+    /// RFC 3339 or date; default now.
+    started_at: Option<String>,
+}
+
+/// Records an anomaly someone noticed (approver role).
+#[utoipa::path(post, path = "/api/v1/anomalies", tag = "anomalies", request_body = NewAnomaly,
+    responses((status = 201, body = AnomalySummary), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(caller: Caller, state: web::Data<AppState>, body: web::Json<NewAnomaly>) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Approver)?;
+    let invalid = |field: &str, message: String| ApiError::invalid(json!({ "field": field, "message": message }));
+    let severity = Severity::parse(&body.severity)
+        .ok_or_else(|| invalid("severity", format!("'{}' is not low, medium, high or critical", body.severity)))?;
+    let description = body.description.trim().to_string();
+    if description.is_empty() || description.len() > 2_000 {
+        return Err(invalid("description", "must be 1 to 2000 characters".into()));
+    }
+    let now = Utc::now();
+    let started_at =
+        body.started_at.as_deref().map(parse_utc).transpose().map_err(|e| invalid("started_at", e.0))?.unwrap_or(now);
+    let manual = Manual {
+        severity,
+        description,
+        provider: body.provider.clone(),
+        sub_account: body.sub_account.clone(),
+        service: body.service.clone(),
+        started_at,
+    };
+    let actor = caller.name.clone();
+    let row = state.db.run(move |c| store::insert_manual(c, &manual, &actor, now).map_err(crate::db::DbError::from)).await?;
+    Ok(HttpResponse::Created().json(AnomalySummary::from(row)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackBody {
+    /// expected (not a problem: suppress new alerts on this series for `suppress_days`) or confirmed.
+    kind: String,
+    /// Days to suppress for `expected` (default 7, at most 90).
+    suppress_days: Option<u32>,
+    comment: Option<String>,
+}
+
+/// Marks an anomaly expected or confirmed (approver role); who and when are recorded.
+#[utoipa::path(post, path = "/api/v1/anomalies/{id}/feedback", tag = "anomalies", request_body = FeedbackBody,
+    responses((status = 200, body = AnomalySummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn feedback(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<FeedbackBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Approver)?;
+    let invalid = |field: &str, message: &str| ApiError::invalid(json!({ "field": field, "message": message }));
+    let now = Utc::now();
+    let feedback = match body.kind.as_str() {
+        "expected" => {
+            let days = body.suppress_days.unwrap_or(7);
+            if !(1..=90).contains(&days) {
+                return Err(invalid("suppress_days", "must be between 1 and 90"));
+            }
+            Feedback::Expected { until: now + Duration::days(i64::from(days)) }
+        }
+        "confirmed" => Feedback::Confirmed,
+        _ => return Err(invalid("kind", "must be expected or confirmed")),
+    };
+    if body.comment.as_ref().is_some_and(|c| c.len() > 2_000) {
+        return Err(invalid("comment", "at most 2000 characters"));
+    }
+    let (actor, comment, id) = (caller.name.clone(), body.comment.clone(), id.into_inner());
+    let row = state
+        .db
+        .run(move |c| store::add_feedback(c, &id, feedback, &actor, comment.as_deref(), now).map_err(crate::db::DbError::from))
+        .await?;
+    match row {
+        Some(row) => Ok(HttpResponse::Ok().json(AnomalySummary::from(row))),
+        None => Err(ApiError::not_found("no anomaly with this id")),
+    }
+}
+
+/// Every watched series: whether it is still warming up, its newest point and expectation.
+#[utoipa::path(get, path = "/api/v1/anomalies/series", tag = "anomalies",
+    responses((status = 200, body = Vec<SeriesRow>), (status = 401, body = ErrorBody)))]
+pub async fn series(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let rows = state.db.run(|c| store::list_series(c).map_err(crate::db::DbError::from)).await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
