@@ -19,13 +19,6 @@ const NAMES: [&str; 6] = ["service", "sub_account", "sku", "resource", "region",
 /// Top contributors of one found incident. `history_start` is the series' first point, so
 /// a young series compares against what it has.
 pub fn compute(conn: &mut DbConn, id: &SeriesId, step_secs: i64, found: &Found, history_start: i64) -> diesel::QueryResult<Vec<Contributor>> {
-    // The series' own identity explains everything and says nothing: left out (the service
-    // stays, as the headline of a service series).
-    let own: Option<String> = match id {
-        SeriesId::Service { .. } => Some("sub_account".into()),
-        SeriesId::Tag { key, .. } => Some(format!("tag:{key}")),
-        SeriesId::Llm { .. } => None,
-    };
     let (filter, tag) = match id {
         SeriesId::Service { provider, sub_account, service } => (
             CostFilter {
@@ -65,7 +58,6 @@ pub fn compute(conn: &mut DbConn, id: &SeriesId, step_secs: i64, found: &Found, 
     }
     let rows: Vec<Breakdown> = cells
         .into_iter()
-        .filter(|((dimension, _), _)| own.as_deref() != Some(dimension.as_str()))
         .map(|((dimension, value), (reference, incident))| Breakdown { dimension, value, reference, incident })
         .collect();
     let up = found.direction == crate::domain::detect::incident::Direction::Up;

@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod costs_api;
+mod detect;
 mod focus_import;
 mod llm_usage;
 mod migrations;

@@ -24,6 +24,7 @@ fn settings(seed: u64) -> SimulatedSettings {
         speed: 1.0,
         schedule: "*/20 * * * * *".into(),
         live_incident_delay_secs: 120,
+        incidents: true,
     }
 }
 

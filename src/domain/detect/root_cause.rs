@@ -4,6 +4,10 @@
 //! dimension the contributions add up to the whole excess. The baseline of each value is its
 //! average per point over a reference period before the anomaly; its contribution is what it
 //! cost during the anomaly minus that average times the anomaly's points.
+//!
+//! A dimension with a single value across the series (its own service, a region everything
+//! runs in, the team tag of a team's series) explains everything and says nothing, so it is
+//! left out.
 
 use crate::domain::money::Total;
 use serde::{Deserialize, Serialize};
@@ -53,6 +57,15 @@ pub fn contributors(
         return Vec::new();
     }
     let delta = |b: &Breakdown| b.incident - b.reference * Units::from(incident_points) / Units::from(reference_points);
+    let mut values_per_dimension: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for b in rows {
+        *values_per_dimension.entry(b.dimension.as_str()).or_default() += 1;
+    }
+    // When no dimension discriminates (a series made of one service, one SKU, ...), the
+    // single values are the whole story, so they are kept.
+    let any_informative = values_per_dimension.values().any(|n| *n > 1);
+    let informative =
+        |b: &&Breakdown| !any_informative || values_per_dimension.get(b.dimension.as_str()).is_some_and(|n| *n > 1);
     // Every dimension partitions the same cost; the first one present gives the total.
     let total: Units = match rows.first() {
         Some(first) => rows.iter().filter(|b| b.dimension == first.dimension).map(delta).sum(),
@@ -60,6 +73,7 @@ pub fn contributors(
     };
     let mut all: Vec<Contributor> = rows
         .iter()
+        .filter(informative)
         .map(|b| {
             let d = delta(b);
             Contributor {
@@ -71,9 +85,17 @@ pub fn contributors(
         })
         .filter(|c| if up { c.delta.units() > 0 } else { c.delta.units() < 0 })
         .collect();
+    // Largest share first, to the nearest 5% so that near-equal explanations are ordered by
+    // how actionable their dimension is (a service before the account it runs in), then the
+    // exact amount.
+    let bucket = |c: &Contributor| (c.share * 20.0).floor() as i64;
     all.sort_by(|a, b| {
         let (ka, kb) = if up { (b.delta, a.delta) } else { (a.delta, b.delta) };
-        ka.cmp(&kb).then_with(|| rank(&a.dimension).cmp(&rank(&b.dimension))).then_with(|| a.value.cmp(&b.value))
+        bucket(b)
+            .cmp(&bucket(a))
+            .then_with(|| rank(&a.dimension).cmp(&rank(&b.dimension)))
+            .then_with(|| ka.cmp(&kb))
+            .then_with(|| a.value.cmp(&b.value))
     });
     all.truncate(limit);
     all
@@ -91,29 +113,38 @@ mod tests {
     fn the_value_carrying_the_excess_comes_first_with_its_share() {
         // Reference: 10 points; incident: 2 points.
         let rows = vec![
-            b("service", "BigQuery", 1_000, 1_200),
+            b("region", "US", 1_000, 1_200),
+            b("service", "BigQuery", 600, 1_150),
+            b("service", "Storage", 400, 50),
             b("sku", "Analysis", 500, 1_100),
             b("sku", "Storage", 500, 100),
             b("resource", "job-1", 0, 1_000),
             b("resource", "(none)", 1_000, 200),
         ];
         let top = contributors(&rows, 10, 2, true, 10);
-        // Service delta: 1200 - 1000*2/10 = 1000 (the whole excess).
-        assert_eq!(top[0].dimension, "service");
-        assert_eq!(top[0].delta.units(), 1_000);
-        assert_eq!(top[0].share, 1.0);
+        // Whole excess: 1200 - 1000*2/10 = 1000. BigQuery: 1150 - 120 = 1030.
+        assert_eq!((top[0].dimension.as_str(), top[0].value.as_str()), ("service", "BigQuery"));
+        assert_eq!(top[0].delta.units(), 1_030);
+        assert!((top[0].share - 1.03).abs() < 1e-12);
         assert_eq!(top[1].dimension, "sku", "ties go to the earlier dimension");
         assert_eq!((top[1].value.as_str(), top[1].delta.units()), ("Analysis", 1_000));
         assert_eq!((top[2].value.as_str(), top[2].delta.units()), ("job-1", 1_000));
-        assert_eq!(top.len(), 3, "values that fell are not causes of a rise");
+        assert_eq!(top.len(), 3, "values that fell are not causes of a rise, and the single region says nothing");
     }
 
     #[test]
     fn drops_rank_the_largest_falls() {
-        let rows = vec![b("service", "S", 1_000, 0), b("region", "eu", 600, 0), b("region", "us", 400, 0)];
+        let rows = vec![b("region", "eu", 600, 0), b("region", "us", 400, 0)];
         let top = contributors(&rows, 10, 1, false, 10);
-        assert_eq!(top.iter().map(|c| c.value.as_str()).collect::<Vec<_>>(), ["S", "eu", "us"]);
-        assert!((top[1].share - 0.6).abs() < 1e-12);
+        assert_eq!(top.iter().map(|c| c.value.as_str()).collect::<Vec<_>>(), ["eu", "us"]);
+        assert!((top[0].share - 0.6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_series_with_no_discriminating_dimension_keeps_its_single_values() {
+        let rows = vec![b("service", "OpenAI API", 100, 300), b("region", "global", 100, 300)];
+        let top = contributors(&rows, 10, 1, true, 10);
+        assert_eq!(top.iter().map(|c| c.dimension.as_str()).collect::<Vec<_>>(), ["service", "region"]);
     }
 
     #[test]

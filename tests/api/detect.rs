@@ -1,0 +1,226 @@
+//! The detective end to end: the simulated clouds' scripted incidents, a quiet month, and
+//! the anomalies API fed by ingestion through the bus.
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use costguard::config::SimulatedSettings;
+use costguard::detect::series::Scope;
+use costguard::detect::store::{self, AnomalyRow, ListFilter};
+use costguard::detect::{DetectSettings, Detective};
+use costguard::domain::role::Role;
+use costguard::ingest::providers::simulated::{catalog, generate, incident_plan, incidents::Effect};
+use costguard::ingest::Ingestor;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Instant;
+
+fn epoch() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 4, 0, 0).unwrap()
+}
+
+fn simulated(incidents: bool) -> SimulatedSettings {
+    SimulatedSettings { enabled: true, live_incident_delay_secs: -1, incidents, ..SimulatedSettings::default() }
+}
+
+/// Writes `days` of simulated history before the epoch, then runs the detective once as of
+/// the epoch; returns every anomaly.
+async fn detect_simulated(app: &TestApp, sim: &SimulatedSettings, days: i64) -> Vec<AnomalyRow> {
+    let (bus, _receivers) = costguard::bus::channels(16);
+    let ingestor = Ingestor::new(app.db.clone(), bus.clone());
+    let mut from = epoch() - Duration::days(days);
+    while from < epoch() {
+        let to = (from + Duration::days(7)).min(epoch());
+        ingestor.write("simulated", generate(sim, epoch(), from, to, &HashMap::new())).await.unwrap();
+        from = to;
+    }
+    let detective = Detective::new(app.db.clone(), DetectSettings::default(), bus);
+    let summary = detective.run(Scope::default(), epoch()).await.unwrap();
+    assert!(summary.series > 30, "{summary:?}");
+    let all = ListFilter { limit: 1_000, ..ListFilter::default() };
+    app.db.run(move |c| store::list(c, &all).map_err(costguard::db::DbError::from)).await.unwrap()
+}
+
+fn service_of(effect: &Effect) -> &'static str {
+    match effect {
+        Effect::ExtraLine { line, .. } => line.service,
+        Effect::TokenMultiplier { key_id, .. } => {
+            let lines = catalog::lines();
+            let line = lines.iter().find(|l| l.llm.as_ref().is_some_and(|k| k.key_id == *key_id)).unwrap();
+            line.service
+        }
+    }
+}
+
+fn team_of(effect: &Effect) -> &'static str {
+    match effect {
+        Effect::ExtraLine { line, .. } => line.team,
+        Effect::TokenMultiplier { key_id, .. } => {
+            catalog::lines().into_iter().find(|l| l.llm.as_ref().is_some_and(|k| k.key_id == *key_id)).unwrap().team
+        }
+    }
+}
+
+/// The anomaly on a series that opened within three hours of `start`.
+fn opened_near<'a>(anomalies: &'a [AnomalyRow], start: DateTime<Utc>, matches: impl Fn(&AnomalyRow) -> bool) -> Option<&'a AnomalyRow> {
+    let start = start.naive_utc();
+    anomalies.iter().find(|a| matches(a) && a.started_at >= start && a.started_at <= start + Duration::hours(3))
+}
+
+async fn every_scripted_incident_is_detected_with_its_service_as_top_root_cause(app: TestApp) {
+    let sim = simulated(true);
+    let anomalies = detect_simulated(&app, &sim, 40).await;
+    let plan = incident_plan(&sim, epoch());
+    assert_eq!(plan.len(), 4);
+    for incident in &plan {
+        let (service, team) = (service_of(&incident.effect), team_of(&incident.effect));
+        // The service's own series opens, and its breakdown names the culprit.
+        let on_service = opened_near(&anomalies, incident.start, |a| a.series_kind == "service" && a.service.as_deref() == Some(service))
+            .unwrap_or_else(|| panic!("{} not detected on {service}", incident.id));
+        assert_eq!(on_service.direction, "up");
+        if let (Effect::ExtraLine { .. }, Some(resource)) = (&incident.effect, incident.resource_id()) {
+            let causes = on_service.root_causes();
+            assert!(causes.iter().take(3).any(|c| c.dimension == "resource" && c.value == resource), "{}: {causes:?}", incident.id);
+        }
+        // The owning team's series opens too, and the right service is its top root cause.
+        let label = format!("tag team={team}");
+        let on_team = opened_near(&anomalies, incident.start, |a| a.label == label)
+            .unwrap_or_else(|| panic!("{} not detected on {label}", incident.id));
+        let top = &on_team.root_causes()[0];
+        assert_eq!((top.dimension.as_str(), top.value.as_str()), ("service", service), "{}", incident.id);
+        assert!(top.share > 0.9, "{}: {top:?}", incident.id);
+        if incident.id == "bigquery-saturday-loop" {
+            assert_eq!(on_service.started_at, incident.start.naive_utc(), "opened at the first hourly point that shows the loop");
+            assert_eq!(on_service.severity, "critical");
+            assert_eq!(on_service.state, "resolved");
+            assert!(on_service.resolved_at.unwrap() > (incident.start + Duration::hours(31)).naive_utc());
+        }
+    }
+    // A second run over the same data changes nothing: one anomaly per incident.
+    let (bus, _r) = costguard::bus::channels(16);
+    let again = Detective::new(app.db.clone(), DetectSettings::default(), bus).run(Scope::default(), epoch()).await.unwrap();
+    assert_eq!((again.opened, again.updated, again.resolved), (0, 0, 0), "{again:?}");
+}
+
+async fn a_normal_month_raises_nothing_above_low(app: TestApp) {
+    let anomalies = detect_simulated(&app, &simulated(false), 40).await;
+    let loud: Vec<(&str, &str, &str)> = anomalies
+        .iter()
+        .filter(|a| a.severity != "low")
+        .map(|a| (a.label.as_str(), a.severity.as_str(), a.direction.as_str()))
+        .collect();
+    assert!(loud.is_empty(), "{loud:?}");
+}
+
+fn hourly(start: DateTime<Utc>, hours: i64, cost: impl Fn(i64) -> String) -> Value {
+    let rows: Vec<Value> = (0..hours)
+        .map(|h| {
+            let at = start + Duration::hours(h);
+            json!({
+                "BilledCost": cost(h), "EffectiveCost": cost(h), "BillingAccountId": "111", "BillingCurrency": "USD",
+                "BillingPeriodStart": "2026-11-01", "BillingPeriodEnd": "2026-12-01", "ChargeCategory": "Usage",
+                "ChargePeriodStart": at.to_rfc3339(), "ChargePeriodEnd": (at + Duration::hours(1)).to_rfc3339(),
+                "ProviderName": "Google Cloud", "ServiceName": "BigQuery", "SubAccountId": "analytics",
+                "SkuId": if h >= hours - 1 { "Analysis" } else { "Storage" }, "Tags": {"team": "data"}
+            })
+        })
+        .collect();
+    Value::Array(rows)
+}
+
+async fn wait_for_anomalies(app: &TestApp, query: &str) -> Vec<Value> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let list = app.get_json(&format!("/api/v1/anomalies{query}")).await;
+        let items = list.as_array().unwrap().clone();
+        if !items.is_empty() || Instant::now() > deadline {
+            return items;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn an_ingested_spike_becomes_an_anomaly_with_series_and_feedback(app: TestApp) {
+    let start = Utc::now() - Duration::days(6);
+    let start = start - Duration::seconds(start.timestamp() % 3600);
+    // Six days at about $10/h, then one hour at $400.
+    let history = hourly(start, 6 * 24, |h| format!("{}.{:02}", 10 + h % 3, h % 7));
+    assert_eq!(app.post_json("/api/v1/costs", &history).await.status(), 200);
+    let spike = hourly(start, 6 * 24 + 1, |h| if h == 6 * 24 { "400".into() } else { format!("{}.{:02}", 10 + h % 3, h % 7) });
+    let last = spike.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(app.post_json("/api/v1/costs", &json!([last])).await.status(), 200);
+
+    let items = wait_for_anomalies(&app, "?state=open&provider=Google%20Cloud&service=BigQuery").await;
+    assert_eq!(items.len(), 1, "the ingest woke the detective: {items:?}");
+    let a = &items[0];
+    assert_eq!((a["direction"].as_str(), a["severity"].as_str()), (Some("up"), Some("high")));
+    let id = a["id"].as_str().unwrap();
+    let detail = app.get_json(&format!("/api/v1/anomalies/{id}")).await;
+    let series = detail["series"].as_array().unwrap();
+    let opened = series.iter().find(|p| p["at"] == a["started_at"]).unwrap();
+    assert_eq!(opened["actual"], "400.00");
+    let upper: f64 = opened["upper"].as_str().unwrap().parse().unwrap();
+    assert!(upper < 20.0, "the band stays near $10/h: {opened}");
+    let top = &detail["root_causes"][0];
+    assert_eq!((top["dimension"].as_str(), top["value"].as_str()), (Some("sku"), Some("Analysis")), "{detail}");
+    assert_eq!(detail["timeline"][0]["kind"], "opened");
+
+    // The same anomaly is listed under every filter that matches it, and under none that does not.
+    assert_eq!(app.get_json("/api/v1/anomalies?severity=high&state=open").await.as_array().unwrap().len(), 2, "service and team=data");
+    assert!(app.get_json("/api/v1/anomalies?state=resolved").await.as_array().unwrap().is_empty());
+    assert!(app.get_json("/api/v1/anomalies?provider=AWS").await.as_array().unwrap().is_empty());
+
+    // Feedback needs an approver; who and when are recorded.
+    let viewer = app.key("viewer", Role::Viewer).await;
+    let body = serde_json::to_vec(&json!({"kind": "expected", "suppress_days": 2, "comment": "backfill job"})).unwrap();
+    let path = format!("/api/v1/anomalies/{id}/feedback");
+    assert_eq!(app.post_raw(&path, &viewer, "application/json", body.clone()).await.status(), 403);
+    let r = app.post_raw(&path, &app.admin_key, "application/json", body).await;
+    assert_eq!(r.status(), 200);
+    let after: Value = r.json().await.unwrap();
+    assert_eq!((after["feedback"].as_str(), after["feedback_by"].as_str()), (Some("expected"), Some("test-admin")));
+    let detail = app.get_json(&format!("/api/v1/anomalies/{id}")).await;
+    assert_eq!(detail["timeline"].as_array().unwrap().last().unwrap()["kind"], "feedback");
+    let bad = app.post_json(&path, &json!({"kind": "maybe"})).await;
+    assert_eq!(bad.status(), 422);
+    assert_eq!(app.get(&format!("/api/v1/anomalies/{}", uuid::Uuid::new_v4())).await.status(), 404);
+
+    let series = app.get_json("/api/v1/anomalies/series").await;
+    assert!(series.as_array().unwrap().iter().any(|s| s["label"] == "Google Cloud / analytics / BigQuery" && s["ready"] == true));
+}
+
+async fn manual_anomalies_and_their_validation(app: TestApp) {
+    let r = app.post_json("/api/v1/anomalies", &json!({"severity": "high", "description": "BigQuery spike"})).await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!((created["origin"].as_str(), created["state"].as_str()), (Some("manual"), Some("open")));
+    let listed = app.get_json("/api/v1/anomalies?severity=high").await;
+    assert_eq!(listed[0]["id"], created["id"]);
+    for (body, field) in [
+        (json!({"severity": "urgent", "description": "x"}), "severity"),
+        (json!({"severity": "low", "description": "  "}), "description"),
+        (json!({"severity": "low", "description": "x", "started_at": "yesterday"}), "started_at"),
+    ] {
+        let r = app.post_json("/api/v1/anomalies", &body).await;
+        assert_eq!(r.status(), 422, "{body}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["detail"]["field"], field);
+    }
+    assert_eq!(app.post_json("/api/v1/anomalies", &json!({"severity": "low"})).await.status(), 400);
+    assert_eq!(app.get("/api/v1/anomalies?state=closed").await.status(), 400);
+    assert_eq!(app.get("/api/v1/anomalies?limit=0").await.status(), 400);
+    let viewer = app.key("viewer", Role::Viewer).await;
+    let body = serde_json::to_vec(&json!({"severity": "low", "description": "x"})).unwrap();
+    assert_eq!(app.post_raw("/api/v1/anomalies", &viewer, "application/json", body).await.status(), 403);
+    let anonymous = app.client.get(app.url("/api/v1/anomalies")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let r = app.client.get(app.url("/api/v1/anomalies")).bearer_auth(&viewer).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+both_backends!(
+    every_scripted_incident_is_detected_with_its_service_as_top_root_cause,
+    a_normal_month_raises_nothing_above_low,
+    an_ingested_spike_becomes_an_anomaly_with_series_and_feedback,
+    manual_anomalies_and_their_validation,
+);
