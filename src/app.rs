@@ -4,9 +4,9 @@
 //! where, `run_until_stopped()` serves until a signal, then stops the workers.
 
 use crate::bus::{self, AnomalyChanged};
-use crate::detect::{self, Detective};
 use crate::config::Settings;
 use crate::db::Db;
+use crate::detect::{self, Detective};
 use crate::ingest::providers::{CostSource, Simulator};
 use crate::ingest::{schedule, Ingestor};
 use crate::web::{self, error, AppState};
@@ -49,7 +49,11 @@ impl Application {
             let detective = Detective::new(db.clone(), settings.detect.clone(), bus.clone());
             let (wake_tx, wake_rx) = mpsc::channel(settings.bus.capacity);
             workers.push(tokio::spawn(detect::work(detective, wake_rx, cancel.clone())));
-            workers.push(tokio::spawn(detect::forward_ingests(receivers.costs_ingested, wake_tx.clone(), cancel.clone())));
+            workers.push(tokio::spawn(detect::forward_ingests(
+                receivers.costs_ingested,
+                wake_tx.clone(),
+                cancel.clone(),
+            )));
             let job = Job::new_async(settings.detect.sweep_schedule.as_str(), move |_, _| {
                 let wake = wake_tx.clone();
                 Box::pin(async move {
@@ -70,8 +74,7 @@ impl Application {
         let listener = TcpListener::bind(settings.bind_addr())
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (server.bind): {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
-        let state =
-            actix_web::web::Data::new(AppState {
+        let state = actix_web::web::Data::new(AppState {
             db: db.clone(),
             ingestor,
             limits: settings.server.clone(),

@@ -28,10 +28,17 @@ pub struct ChartPoint {
 
 /// Points from three days before the anomaly to a day after it (or now), replayed exactly as
 /// the detective does. None for manual anomalies and series no longer in the ledger.
-pub fn for_anomaly(conn: &mut DbConn, settings: &DetectSettings, a: &AnomalyRow, now: DateTime<Utc>) -> diesel::QueryResult<Option<Vec<ChartPoint>>> {
+pub fn for_anomaly(
+    conn: &mut DbConn,
+    settings: &DetectSettings,
+    a: &AnomalyRow,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<Option<Vec<ChartPoint>>> {
     let Some(id) = SeriesId::parse_key(&a.series_key) else { return Ok(None) };
     let scope = match &id {
-        SeriesId::Service { provider, .. } => Scope { providers: Some(vec![provider.clone()]) },
+        SeriesId::Service { provider, .. } => {
+            Scope { providers: Some(vec![provider.clone()]), only: Some([id.clone()].into_iter().collect()) }
+        }
         _ => Scope::default(),
     };
     let start = a.started_at.and_utc();

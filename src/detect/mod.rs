@@ -40,8 +40,8 @@ pub struct RunSummary {
 pub enum Wake {
     /// Every series.
     Sweep,
-    /// Only the cost series of these providers.
-    Providers(Vec<String>),
+    /// The service series an ingest touched (and the tag and LLM series, which cut across).
+    Series(Vec<crate::bus::SeriesKey>),
 }
 
 #[derive(Clone)]
@@ -67,7 +67,8 @@ impl Detective {
         let (summary, published) =
             self.db.run(move |conn| run_blocking(conn, &settings, &scope, now).map_err(DbError::from)).await?;
         for (id, lifecycle) in published {
-            metrics::counter!("costguard_anomaly_events_total", "event" => format!("{lifecycle:?}").to_lowercase()).increment(1);
+            metrics::counter!("costguard_anomaly_events_total", "event" => format!("{lifecycle:?}").to_lowercase())
+                .increment(1);
             self.bus.publish_anomaly(AnomalyChanged { anomaly_id: id, lifecycle });
         }
         metrics::histogram!("costguard_detection_duration_seconds").record(started.elapsed().as_secs_f64());
@@ -137,18 +138,15 @@ pub async fn work(detective: Detective, mut wakes: mpsc::Receiver<Wake>, cancel:
     let mut next = Some(Wake::Sweep);
     loop {
         if let Some(wake) = next.take() {
-            let mut providers: BTreeSet<String> = BTreeSet::new();
-            let mut sweep = matches!(wake, Wake::Sweep);
-            if let Wake::Providers(p) = wake {
-                providers.extend(p);
-            }
-            while let Ok(more) = wakes.try_recv() {
-                match more {
+            let mut touched: BTreeSet<crate::bus::SeriesKey> = BTreeSet::new();
+            let mut sweep = false;
+            for w in std::iter::once(wake).chain(std::iter::from_fn(|| wakes.try_recv().ok())) {
+                match w {
                     Wake::Sweep => sweep = true,
-                    Wake::Providers(p) => providers.extend(p),
+                    Wake::Series(keys) => touched.extend(keys),
                 }
             }
-            let scope = if sweep { Scope::default() } else { Scope { providers: Some(providers.into_iter().collect()) } };
+            let scope = if sweep { Scope::default() } else { Scope::touched(&touched.into_iter().collect::<Vec<_>>()) };
             if let Err(e) = detective.run(scope, Utc::now()).await {
                 tracing::error!(error = %e, "detection run failed; the next wake-up retries");
             }
@@ -163,8 +161,12 @@ pub async fn work(detective: Detective, mut wakes: mpsc::Receiver<Wake>, cancel:
     }
 }
 
-/// Turns `CostsIngested` messages into wake-ups for the providers they touched.
-pub async fn forward_ingests(mut ingests: mpsc::Receiver<CostsIngested>, wakes: mpsc::Sender<Wake>, cancel: CancellationToken) {
+/// Turns `CostsIngested` messages into wake-ups for the series they touched.
+pub async fn forward_ingests(
+    mut ingests: mpsc::Receiver<CostsIngested>,
+    wakes: mpsc::Sender<Wake>,
+    cancel: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -176,9 +178,10 @@ pub async fn forward_ingests(mut ingests: mpsc::Receiver<CostsIngested>, wakes: 
                     if m.inserted + m.updated == 0 {
                         continue;
                     }
-                    let providers: BTreeSet<String> = m.series.iter().map(|s| s.provider.clone()).collect();
-                    // A full queue already holds a wake-up that will see this data.
-                    let _ = wakes.try_send(Wake::Providers(providers.into_iter().collect()));
+                    // A full queue already holds a wake-up; a sweep catches anything it misses.
+                    if wakes.try_send(Wake::Series(m.series)).is_err() {
+                        let _ = wakes.try_send(Wake::Sweep);
+                    }
                 }
                 None => break,
             }

@@ -43,7 +43,10 @@ pub fn plan(stored: &[Stored], found: Vec<Found>, trusted_from: i64) -> Vec<Chan
     for f in found {
         let f_end = f.resolved_at.unwrap_or(i64::MAX);
         let matched = stored.iter().enumerate().find(|(i, s)| {
-            !used[*i] && s.direction == f.direction && s.started_at <= f_end && f.started_at <= s.resolved_at.unwrap_or(i64::MAX)
+            !used[*i]
+                && s.direction == f.direction
+                && s.started_at <= f_end
+                && f.started_at <= s.resolved_at.unwrap_or(i64::MAX)
         });
         match matched {
             Some((i, s)) => {
@@ -83,7 +86,14 @@ mod tests {
     }
 
     fn stored(id: &str, start: i64, end: Option<i64>) -> Stored {
-        Stored { id: id.into(), direction: Direction::Up, open: end.is_none(), started_at: start, resolved_at: end, actual: 0 }
+        Stored {
+            id: id.into(),
+            direction: Direction::Up,
+            open: end.is_none(),
+            started_at: start,
+            resolved_at: end,
+            actual: 0,
+        }
     }
 
     #[test]

@@ -132,3 +132,79 @@ pub fn replay(series: &Series, rules: &Rules<'_>, suppressed: &Suppressions, kee
     let ready = tracker.expect(last_at.unwrap_or(0)).ready;
     Replay { found, points: tracker.points(), ready, last, outcomes }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::detect::series::SeriesId;
+
+    const HOUR: i64 = 3_600;
+
+    fn series(values: &[f64], partial: bool) -> Series {
+        Series {
+            id: SeriesId::Service { provider: "p".into(), sub_account: "a".into(), service: "s".into() },
+            currency: "USD".into(),
+            step_secs: HOUR,
+            points: values.iter().enumerate().map(|(i, v)| (i as i64 * HOUR, to_units(*v))).collect(),
+            last_is_partial: partial,
+        }
+    }
+
+    fn steady(n: usize) -> Vec<f64> {
+        (0..n).map(|i| 100.0 + (i % 5) as f64).collect()
+    }
+
+    fn run(values: &[f64], partial: bool, suppressed: &Suppressions) -> Replay {
+        let params = DetectorParams::default();
+        let severity = SeverityThresholds::default();
+        let rules =
+            Rules { params: &params, floors: Some(Floors::default()), severity: &severity, drop_to_fraction: 0.1 };
+        replay(&series(values, partial), &rules, suppressed, false)
+    }
+
+    #[test]
+    fn a_spike_is_found_with_exact_actual_and_severity_from_its_daily_projection() {
+        let mut v = steady(200);
+        v.push(600.0);
+        let r = run(&v, true, &[]);
+        assert_eq!(r.found.len(), 1);
+        let f = &r.found[0];
+        assert_eq!((f.direction, f.started_at, f.points), (Direction::Up, 200 * HOUR, 1));
+        assert_eq!(f.actual, to_units(600.0));
+        // About $498/h over the expectation: ~$12k a day.
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(r.ready);
+    }
+
+    #[test]
+    fn a_suppression_window_keeps_an_incident_from_opening() {
+        let mut v = steady(200);
+        v.push(600.0);
+        assert!(run(&v, false, &[(150 * HOUR, 300 * HOUR)]).found.is_empty());
+        assert_eq!(run(&v, false, &[(0, 199 * HOUR)]).found.len(), 1, "the window ended before the spike");
+    }
+
+    #[test]
+    fn only_a_fall_to_near_zero_is_a_drop_and_never_on_the_partial_newest_point() {
+        let mut dip = steady(200);
+        dip.extend([50.0, 50.0, 50.0, 50.0, 50.0, 50.0]);
+        assert!(run(&dip, false, &[]).found.is_empty(), "halving is normal life for spend");
+        let mut zero = steady(200);
+        zero.push(0.0);
+        assert!(run(&zero, true, &[]).found.is_empty(), "the newest hour may still be arriving");
+        let r = run(&zero, false, &[]);
+        assert_eq!(r.found.first().map(|f| f.direction), Some(Direction::Down));
+    }
+
+    #[test]
+    fn a_muted_series_is_modelled_but_never_opens() {
+        let mut v = steady(200);
+        v.push(600.0);
+        let params = DetectorParams::default();
+        let severity = SeverityThresholds::default();
+        let rules = Rules { params: &params, floors: None, severity: &severity, drop_to_fraction: 0.1 };
+        let r = replay(&series(&v, false), &rules, &[], true);
+        assert!(r.found.is_empty());
+        assert_eq!(r.outcomes.len(), 201);
+    }
+}

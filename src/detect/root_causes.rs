@@ -13,12 +13,19 @@ pub const TOP: usize = 10;
 /// The reference period before an anomaly starts.
 const REFERENCE_SECS: i64 = 7 * 86_400;
 
-const COLUMNS: [&str; 7] = ["service_name", "sub_account_id", "sku_id", "resource_id", "region_id", "consumed_unit", "tags"];
+const COLUMNS: [&str; 7] =
+    ["service_name", "sub_account_id", "sku_id", "resource_id", "region_id", "consumed_unit", "tags"];
 const NAMES: [&str; 6] = ["service", "sub_account", "sku", "resource", "region", "unit"];
 
 /// Top contributors of one found incident. `history_start` is the series' first point, so
 /// a young series compares against what it has.
-pub fn compute(conn: &mut DbConn, id: &SeriesId, step_secs: i64, found: &Found, history_start: i64) -> diesel::QueryResult<Vec<Contributor>> {
+pub fn compute(
+    conn: &mut DbConn,
+    id: &SeriesId,
+    step_secs: i64,
+    found: &Found,
+    history_start: i64,
+) -> diesel::QueryResult<Vec<Contributor>> {
     let (filter, tag) = match id {
         SeriesId::Service { provider, sub_account, service } => (
             CostFilter {
@@ -43,7 +50,7 @@ pub fn compute(conn: &mut DbConn, id: &SeriesId, step_secs: i64, found: &Found, 
     let mut cells: BTreeMap<(String, String), (i128, i128)> = BTreeMap::new();
     for (rows, is_incident) in [(reference, false), (incident, true)] {
         for row in rows {
-            if !tag.is_none_or(|(k, v)| tag_value(&row, k).as_deref() == Some(v.as_str())) {
+            if tag.is_some_and(|(k, v)| tag_value(&row, k).as_deref() != Some(v.as_str())) {
                 continue;
             }
             for (dimension, value) in dimensions(&row) {

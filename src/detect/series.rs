@@ -30,12 +30,41 @@ pub struct Scope {
     /// Only the service series of these providers; None: all. Tag and LLM series cut across
     /// providers (and LLM providers are named differently), so every run includes them.
     pub providers: Option<Vec<String>>,
+    /// Within those providers, only these service series; None: all of them.
+    pub only: Option<std::collections::BTreeSet<SeriesId>>,
+}
+
+impl Scope {
+    /// Just the service series an ingest touched (plus the cross-cutting ones).
+    pub fn touched(keys: &[crate::bus::SeriesKey]) -> Scope {
+        let providers: std::collections::BTreeSet<String> = keys.iter().map(|k| k.provider.clone()).collect();
+        let only = keys
+            .iter()
+            .map(|k| SeriesId::Service {
+                provider: k.provider.clone(),
+                sub_account: k.sub_account.clone(),
+                service: k.service.clone(),
+            })
+            .collect();
+        Scope { providers: Some(providers.into_iter().collect()), only: Some(only) }
+    }
+
+    fn includes(&self, id: &SeriesId) -> bool {
+        !matches!(id, SeriesId::Service { .. }) || self.only.as_ref().is_none_or(|only| only.contains(id))
+    }
 }
 
 /// Load every series in scope over `[from, to)`.
-pub fn load(conn: &mut DbConn, from: DateTime<Utc>, to: DateTime<Utc>, scope: &Scope, tag_keys: &[String]) -> diesel::QueryResult<Vec<Series>> {
+pub fn load(
+    conn: &mut DbConn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    scope: &Scope,
+    tag_keys: &[String],
+) -> diesel::QueryResult<Vec<Series>> {
     let filter = CostFilter { providers: scope.providers.clone(), ..CostFilter::default() };
-    let rows = query::sum_effective_cost(conn, from, to, true, &["provider_name", "sub_account_id", "service_name"], &filter)?;
+    let rows =
+        query::sum_effective_cost(conn, from, to, true, &["provider_name", "sub_account_id", "service_name"], &filter)?;
     let mut out = assemble(rows, |keys| {
         let part = |i: usize| keys.get(i).cloned().flatten().unwrap_or_default();
         Some((SeriesId::Service { provider: part(0), sub_account: part(1), service: part(2) }, part(0)))
@@ -53,6 +82,7 @@ pub fn load(conn: &mut DbConn, from: DateTime<Utc>, to: DateTime<Utc>, scope: &S
         let part = |i: usize| keys.get(i).cloned().flatten().unwrap_or_default();
         Some((SeriesId::Llm { provider: part(0), api_key: part(1), model: part(2) }, format!("llm:{}", part(0))))
     }));
+    out.retain(|s| scope.includes(&s.id));
     Ok(out)
 }
 
@@ -74,11 +104,14 @@ fn split_tags(rows: Vec<GroupSum>, tag_keys: &[String]) -> Vec<GroupSum> {
     out
 }
 
+/// Cost per hour (epoch seconds) and currency.
+type Hours = BTreeMap<i64, BTreeMap<String, Total>>;
+
 /// Group hourly sums into series. `identify` maps a row's keys to the series and to the
 /// "horizon group" whose newest hour bounds the series (its provider).
 fn assemble(rows: Vec<GroupSum>, identify: impl Fn(&[Option<String>]) -> Option<(SeriesId, String)>) -> Vec<Series> {
     let mut horizons: HashMap<String, i64> = HashMap::new();
-    let mut by_series: BTreeMap<SeriesId, (String, BTreeMap<i64, BTreeMap<String, Total>>)> = BTreeMap::new();
+    let mut by_series: BTreeMap<SeriesId, (String, Hours)> = BTreeMap::new();
     for row in rows {
         let Some(hour) = row.hour else { continue };
         let Some((id, horizon_group)) = identify(&row.keys) else { continue };
@@ -98,7 +131,7 @@ fn assemble(rows: Vec<GroupSum>, identify: impl Fn(&[Option<String>]) -> Option<
         .collect()
 }
 
-fn build(id: SeriesId, hours: BTreeMap<i64, BTreeMap<String, Total>>, horizon: i64) -> Option<Series> {
+fn build(id: SeriesId, hours: Hours, horizon: i64) -> Option<Series> {
     // The currency of the newest point; points in another currency are left out (a series
     // that changes currency is rare enough to restart its baseline).
     let (_, newest) = hours.last_key_value()?;
@@ -173,6 +206,9 @@ mod tests {
         };
         let out = split_tags(vec![tagged], &["team".into(), "cost".into(), "owner".into()]);
         let keys: Vec<Vec<Option<String>>> = out.iter().map(|r| r.keys.clone()).collect();
-        assert_eq!(keys, vec![vec![Some("team".into()), Some("data".into())], vec![Some("cost".into()), Some("3".into())]]);
+        assert_eq!(
+            keys,
+            vec![vec![Some("team".into()), Some("data".into())], vec![Some("cost".into()), Some("3".into())]]
+        );
     }
 }

@@ -105,12 +105,19 @@ impl DetectSettings {
         let m = &d.model;
         let unit = |x: f64| x > 0.0 && x <= 1.0;
         if !(unit(m.alpha) && unit(m.gamma_daily) && unit(m.gamma_weekly) && unit(m.scale_rate)) {
-            return Err(("detect.detector.model", "alpha, gamma_daily, gamma_weekly and scale_rate must be in (0, 1]".into()));
+            return Err((
+                "detect.detector.model",
+                "alpha, gamma_daily, gamma_weekly and scale_rate must be in (0, 1]".into(),
+            ));
         }
         if !(m.huber_k > 0.0 && m.min_scale_ratio >= 0.0 && m.min_slot_secs > 0) {
-            return Err(("detect.detector.model", "huber_k and min_slot_secs must be positive, min_scale_ratio >= 0".into()));
+            return Err((
+                "detect.detector.model",
+                "huber_k and min_slot_secs must be positive, min_scale_ratio >= 0".into(),
+            ));
         }
-        if !(d.z_open > 0.0 && d.z_close > 0.0 && d.z_close <= d.z_open && d.cusum_limit > 0.0 && d.cusum_drift >= 0.0) {
+        if !(d.z_open > 0.0 && d.z_close > 0.0 && d.z_close <= d.z_open && d.cusum_limit > 0.0 && d.cusum_drift >= 0.0)
+        {
             return Err(("detect.detector", "need z_open >= z_close > 0, cusum_limit > 0, cusum_drift >= 0".into()));
         }
         if d.resolve_points == 0 {
@@ -128,6 +135,8 @@ impl DetectSettings {
 impl SeriesOverride {
     fn matches(&self, s: &SeriesId) -> bool {
         let part = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == have);
-        part(&self.provider, s.provider()) && part(&self.sub_account, s.sub_account()) && part(&self.service, s.service())
+        part(&self.provider, s.provider())
+            && part(&self.sub_account, s.sub_account())
+            && part(&self.service, s.service())
     }
 }

@@ -205,7 +205,16 @@ pub fn apply(
                         .execute(conn)?;
                     if n > 0 {
                         let row: AnomalyRow = an::table.find(id).select(AnomalyRow::as_select()).first(conn)?;
-                        record_event(conn, id, "resolved", now.naive_utc(), "detective", &row.severity, saturate(row.impact()), Some("no longer seen in restated data"))?;
+                        record_event(
+                            conn,
+                            id,
+                            "resolved",
+                            now.naive_utc(),
+                            "detective",
+                            &row.severity,
+                            saturate(row.impact()),
+                            Some("no longer seen in restated data"),
+                        )?;
                         published.push((id.clone(), Lifecycle::Resolved));
                     }
                 }
@@ -275,7 +284,8 @@ fn update_detected(
     if unchanged {
         return Ok(None);
     }
-    let root_causes = causes.map(|c| serde_json::to_string(c).unwrap_or_else(|_| "[]".into())).unwrap_or(row.root_causes.clone());
+    let root_causes =
+        causes.map(|c| serde_json::to_string(c).unwrap_or_else(|_| "[]".into())).unwrap_or(row.root_causes.clone());
     diesel::update(an::table.find(id))
         .set((
             an::state.eq(state),
@@ -309,7 +319,15 @@ fn finite(z: f64) -> f64 {
     }
 }
 
-fn event(conn: &mut DbConn, id: &str, kind: &str, at: NaiveDateTime, actor: &str, f: &Found, detail: Option<&str>) -> QueryResult<()> {
+fn event(
+    conn: &mut DbConn,
+    id: &str,
+    kind: &str,
+    at: NaiveDateTime,
+    actor: &str,
+    f: &Found,
+    detail: Option<&str>,
+) -> QueryResult<()> {
     record_event(conn, id, kind, at, actor, f.severity.as_str(), saturate(f.impact()), detail)
 }
 
@@ -363,7 +381,12 @@ pub fn save_series_state(conn: &mut DbConn, s: &SeriesState<'_>, now: DateTime<U
         ds::updated_at.eq(now.naive_utc()),
     );
     crate::per_backend!(conn, |c| {
-        diesel::insert_into(ds::table).values(values.clone()).on_conflict(ds::series_key).do_update().set(values.clone()).execute(c)
+        diesel::insert_into(ds::table)
+            .values(values.clone())
+            .on_conflict(ds::series_key)
+            .do_update()
+            .set(values.clone())
+            .execute(c)
     })?;
     Ok(())
 }
@@ -471,7 +494,9 @@ pub fn insert_manual(conn: &mut DbConn, m: &Manual, actor: &str, now: DateTime<U
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feedback {
     /// Not a problem: no new anomaly on this series until `until`.
-    Expected { until: DateTime<Utc> },
+    Expected {
+        until: DateTime<Utc>,
+    },
     Confirmed,
 }
 
@@ -514,7 +539,16 @@ pub fn add_feedback(
                 .execute(conn)?;
         }
         let detail = serde_json::json!({ "feedback": kind, "comment": comment }).to_string();
-        record_event(conn, id, "feedback", now.naive_utc(), actor, &row.severity, saturate(row.impact()), Some(&detail))?;
+        record_event(
+            conn,
+            id,
+            "feedback",
+            now.naive_utc(),
+            actor,
+            &row.severity,
+            saturate(row.impact()),
+            Some(&detail),
+        )?;
         get(conn, id)
     })
 }

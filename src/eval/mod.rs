@@ -110,7 +110,9 @@ fn csv_files(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
 
 fn parse_time(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")).ok()
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
+        .ok()
 }
 
 fn read_series(root: &Path, path: &Path) -> Result<Series, EvalError> {
@@ -120,7 +122,10 @@ fn read_series(root: &Path, path: &Path) -> Result<Series, EvalError> {
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| input_error(path, e))?;
         let line = i + 2;
-        let t = record.get(0).and_then(parse_time).ok_or_else(|| input_error(path, format!("line {line}: bad timestamp")))?;
+        let t = record
+            .get(0)
+            .and_then(parse_time)
+            .ok_or_else(|| input_error(path, format!("line {line}: bad timestamp")))?;
         let v: f64 = record
             .get(1)
             .and_then(|v| v.trim().parse().ok())
@@ -148,7 +153,12 @@ fn window_rows(series: &Series, windows: &[(String, String)]) -> Result<Vec<(usi
     Ok(rows)
 }
 
-fn write_results(dir: &Path, series: &Series, detections: &[bool], windows: &[(usize, usize)]) -> Result<(), EvalError> {
+fn write_results(
+    dir: &Path,
+    series: &Series,
+    detections: &[bool],
+    windows: &[(usize, usize)],
+) -> Result<(), EvalError> {
     let rel = Path::new(&series.name);
     let file = format!("costguard_{}", rel.file_name().map(|f| f.to_string_lossy()).unwrap_or_default());
     let target = dir.join(rel.parent().unwrap_or(Path::new(""))).join(file);

@@ -329,7 +329,7 @@ pub fn sum_effective_cost(
     group.push("billing_currency".into());
     let group_by = group.join(", ");
     let (from, to) = (from.naive_utc(), to.naive_utc());
-    let rows: Vec<(Option<String>, String, String, Option<String>, Option<String>)> = per_backend!(conn, |c| {
+    let rows: Vec<GroupRow> = per_backend!(conn, |c| {
         let mut query = cr::table
             .filter(cr::charge_period_start.ge(from))
             .filter(cr::charge_period_start.lt(to))
@@ -372,7 +372,7 @@ pub fn sum_llm_cost_by_key_model(
     let select = format!("{hour}, {keys}, currency, {}", split_sum_sql("cost"));
     let group_by = format!("{hour}, provider, api_key_id, model, currency");
     let (from, to) = (from.naive_utc(), to.naive_utc());
-    let rows: Vec<(Option<String>, String, String, Option<String>, Option<String>)> = per_backend!(conn, |c| {
+    let rows: Vec<GroupRow> = per_backend!(conn, |c| {
         let mut query = lu::table
             .filter(lu::bucket_start.ge(from))
             .filter(lu::bucket_start.lt(to))
@@ -389,7 +389,10 @@ pub fn sum_llm_cost_by_key_model(
     Ok(rows.into_iter().map(group_sum).collect())
 }
 
-fn group_sum((hour, keys, currency, whole, fraction): (Option<String>, String, String, Option<String>, Option<String>)) -> GroupSum {
+/// (hour, keys as JSON, currency, whole units, fraction) as the grouped queries return them.
+type GroupRow = (Option<String>, String, String, Option<String>, Option<String>);
+
+fn group_sum((hour, keys, currency, whole, fraction): GroupRow) -> GroupSum {
     GroupSum {
         hour: hour.as_deref().and_then(parse_bucket),
         keys: serde_json::from_str(&keys).unwrap_or_default(),

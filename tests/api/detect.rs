@@ -62,7 +62,11 @@ fn team_of(effect: &Effect) -> &'static str {
 }
 
 /// The anomaly on a series that opened within three hours of `start`.
-fn opened_near<'a>(anomalies: &'a [AnomalyRow], start: DateTime<Utc>, matches: impl Fn(&AnomalyRow) -> bool) -> Option<&'a AnomalyRow> {
+fn opened_near(
+    anomalies: &[AnomalyRow],
+    start: DateTime<Utc>,
+    matches: impl Fn(&AnomalyRow) -> bool,
+) -> Option<&AnomalyRow> {
     let start = start.naive_utc();
     anomalies.iter().find(|a| matches(a) && a.started_at >= start && a.started_at <= start + Duration::hours(3))
 }
@@ -75,12 +79,18 @@ async fn every_scripted_incident_is_detected_with_its_service_as_top_root_cause(
     for incident in &plan {
         let (service, team) = (service_of(&incident.effect), team_of(&incident.effect));
         // The service's own series opens, and its breakdown names the culprit.
-        let on_service = opened_near(&anomalies, incident.start, |a| a.series_kind == "service" && a.service.as_deref() == Some(service))
-            .unwrap_or_else(|| panic!("{} not detected on {service}", incident.id));
+        let on_service = opened_near(&anomalies, incident.start, |a| {
+            a.series_kind == "service" && a.service.as_deref() == Some(service)
+        })
+        .unwrap_or_else(|| panic!("{} not detected on {service}", incident.id));
         assert_eq!(on_service.direction, "up");
         if let (Effect::ExtraLine { .. }, Some(resource)) = (&incident.effect, incident.resource_id()) {
             let causes = on_service.root_causes();
-            assert!(causes.iter().take(3).any(|c| c.dimension == "resource" && c.value == resource), "{}: {causes:?}", incident.id);
+            assert!(
+                causes.iter().take(3).any(|c| c.dimension == "resource" && c.value == resource),
+                "{}: {causes:?}",
+                incident.id
+            );
         }
         // The owning team's series opens too, and the right service is its top root cause.
         let label = format!("tag team={team}");
@@ -90,7 +100,11 @@ async fn every_scripted_incident_is_detected_with_its_service_as_top_root_cause(
         assert_eq!((top.dimension.as_str(), top.value.as_str()), ("service", service), "{}", incident.id);
         assert!(top.share > 0.9, "{}: {top:?}", incident.id);
         if incident.id == "bigquery-saturday-loop" {
-            assert_eq!(on_service.started_at, incident.start.naive_utc(), "opened at the first hourly point that shows the loop");
+            assert_eq!(
+                on_service.started_at,
+                incident.start.naive_utc(),
+                "opened at the first hourly point that shows the loop"
+            );
             assert_eq!(on_service.severity, "critical");
             assert_eq!(on_service.state, "resolved");
             assert!(on_service.resolved_at.unwrap() > (incident.start + Duration::hours(31)).naive_utc());
@@ -98,7 +112,8 @@ async fn every_scripted_incident_is_detected_with_its_service_as_top_root_cause(
     }
     // A second run over the same data changes nothing: one anomaly per incident.
     let (bus, _r) = costguard::bus::channels(16);
-    let again = Detective::new(app.db.clone(), DetectSettings::default(), bus).run(Scope::default(), epoch()).await.unwrap();
+    let again =
+        Detective::new(app.db.clone(), DetectSettings::default(), bus).run(Scope::default(), epoch()).await.unwrap();
     assert_eq!((again.opened, again.updated, again.resolved), (0, 0, 0), "{again:?}");
 }
 
@@ -146,7 +161,8 @@ async fn an_ingested_spike_becomes_an_anomaly_with_series_and_feedback(app: Test
     // Six days at about $10/h, then one hour at $400.
     let history = hourly(start, 6 * 24, |h| format!("{}.{:02}", 10 + h % 3, h % 7));
     assert_eq!(app.post_json("/api/v1/costs", &history).await.status(), 200);
-    let spike = hourly(start, 6 * 24 + 1, |h| if h == 6 * 24 { "400".into() } else { format!("{}.{:02}", 10 + h % 3, h % 7) });
+    let spike =
+        hourly(start, 6 * 24 + 1, |h| if h == 6 * 24 { "400".into() } else { format!("{}.{:02}", 10 + h % 3, h % 7) });
     let last = spike.as_array().unwrap().last().unwrap().clone();
     assert_eq!(app.post_json("/api/v1/costs", &json!([last])).await.status(), 200);
 
@@ -166,7 +182,11 @@ async fn an_ingested_spike_becomes_an_anomaly_with_series_and_feedback(app: Test
     assert_eq!(detail["timeline"][0]["kind"], "opened");
 
     // The same anomaly is listed under every filter that matches it, and under none that does not.
-    assert_eq!(app.get_json("/api/v1/anomalies?severity=high&state=open").await.as_array().unwrap().len(), 2, "service and team=data");
+    assert_eq!(
+        app.get_json("/api/v1/anomalies?severity=high&state=open").await.as_array().unwrap().len(),
+        2,
+        "service and team=data"
+    );
     assert!(app.get_json("/api/v1/anomalies?state=resolved").await.as_array().unwrap().is_empty());
     assert!(app.get_json("/api/v1/anomalies?provider=AWS").await.as_array().unwrap().is_empty());
 
@@ -186,7 +206,11 @@ async fn an_ingested_spike_becomes_an_anomaly_with_series_and_feedback(app: Test
     assert_eq!(app.get(&format!("/api/v1/anomalies/{}", uuid::Uuid::new_v4())).await.status(), 404);
 
     let series = app.get_json("/api/v1/anomalies/series").await;
-    assert!(series.as_array().unwrap().iter().any(|s| s["label"] == "Google Cloud / analytics / BigQuery" && s["ready"] == true));
+    assert!(series
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["label"] == "Google Cloud / analytics / BigQuery" && s["ready"] == true));
 }
 
 async fn manual_anomalies_and_their_validation(app: TestApp) {

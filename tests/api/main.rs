@@ -7,6 +7,7 @@ mod helpers;
 mod auth;
 mod costs_api;
 mod detect;
+mod evaluation;
 mod focus_import;
 mod llm_usage;
 mod migrations;

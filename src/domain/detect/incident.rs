@@ -137,7 +137,12 @@ impl Tracker {
     /// Feed one point. `may_open` is the caller's floor check (dollar and percentage impact of
     /// this point, per-series overrides, suppressions); it is asked only about points that are
     /// statistically out of band.
-    pub fn observe(&mut self, at: i64, actual: f64, may_open: impl Fn(Direction, &Expectation, f64) -> bool) -> PointOutcome {
+    pub fn observe(
+        &mut self,
+        at: i64,
+        actual: f64,
+        may_open: impl Fn(Direction, &Expectation, f64) -> bool,
+    ) -> PointOutcome {
         let e = self.baseline.expect(at);
         let z = e.z(actual);
         let index = self.index;

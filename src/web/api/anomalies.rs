@@ -47,7 +47,8 @@ impl ListParams {
         if let Some(s) = &self.severity {
             Severity::parse(s).ok_or_else(|| bad("severity", format!("'{s}' is not low, medium, high or critical")))?;
         }
-        let time = |name: &str, v: &Option<String>| v.as_deref().map(|t| parse_utc(t).map_err(|e| bad(name, e.0))).transpose();
+        let time =
+            |name: &str, v: &Option<String>| v.as_deref().map(|t| parse_utc(t).map_err(|e| bad(name, e.0))).transpose();
         let limit = self.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(bad("limit", "must be between 1 and 1000"));
@@ -82,7 +83,11 @@ impl From<AnomalyRow> for AnomalySummary {
 /// Anomalies, newest first.
 #[utoipa::path(get, path = "/api/v1/anomalies", tag = "anomalies", params(ListParams),
     responses((status = 200, body = Vec<AnomalySummary>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn list(caller: Caller, state: web::Data<AppState>, params: web::Query<ListParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
     let filter = params.filter()?;
     let rows = state.db.run(move |c| store::list(c, &filter).map_err(crate::db::DbError::from)).await?;
@@ -104,7 +109,11 @@ pub struct AnomalyDetail {
 /// One anomaly with its series, band, root causes and timeline.
 #[utoipa::path(get, path = "/api/v1/anomalies/{id}", tag = "anomalies",
     responses((status = 200, body = AnomalyDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn detail(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn detail(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
     let settings = state.detect.clone();
     let id = id.into_inner();
@@ -137,7 +146,11 @@ pub struct NewAnomaly {
 /// Records an anomaly someone noticed (approver role).
 #[utoipa::path(post, path = "/api/v1/anomalies", tag = "anomalies", request_body = NewAnomaly,
     responses((status = 201, body = AnomalySummary), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(caller: Caller, state: web::Data<AppState>, body: web::Json<NewAnomaly>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<NewAnomaly>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Approver)?;
     let invalid = |field: &str, message: String| ApiError::invalid(json!({ "field": field, "message": message }));
     let severity = Severity::parse(&body.severity)
@@ -158,7 +171,8 @@ pub async fn create(caller: Caller, state: web::Data<AppState>, body: web::Json<
         started_at,
     };
     let actor = caller.name.clone();
-    let row = state.db.run(move |c| store::insert_manual(c, &manual, &actor, now).map_err(crate::db::DbError::from)).await?;
+    let row =
+        state.db.run(move |c| store::insert_manual(c, &manual, &actor, now).map_err(crate::db::DbError::from)).await?;
     Ok(HttpResponse::Created().json(AnomalySummary::from(row)))
 }
 
@@ -201,7 +215,9 @@ pub async fn feedback(
     let (actor, comment, id) = (caller.name.clone(), body.comment.clone(), id.into_inner());
     let row = state
         .db
-        .run(move |c| store::add_feedback(c, &id, feedback, &actor, comment.as_deref(), now).map_err(crate::db::DbError::from))
+        .run(move |c| {
+            store::add_feedback(c, &id, feedback, &actor, comment.as_deref(), now).map_err(crate::db::DbError::from)
+        })
         .await?;
     match row {
         Some(row) => Ok(HttpResponse::Ok().json(AnomalySummary::from(row))),
