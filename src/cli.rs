@@ -44,6 +44,9 @@ pub enum Command {
         windows: PathBuf,
         #[arg(long, value_enum, default_value = "standard")]
         profile: crate::eval::Profile,
+        /// The baseline to score (the others are kept for comparison).
+        #[arg(long, value_enum, default_value = "robust-hw")]
+        method: crate::eval::Method,
         /// Write one NAB results CSV per input file here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -110,8 +113,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Focus { file, source }) => import_focus(&settings, &file, &source).await,
         Command::Apikey(command) => apikey(&settings, command).await,
         Command::Version => Ok(()),
-        Command::Eval { data, windows, profile, out, json } => {
-            eval(&settings, &data, &windows, profile, out.as_deref(), json)
+        Command::Eval { data, windows, profile, method, out, json } => {
+            eval(&settings, &data, &windows, (method, profile), out.as_deref(), json)
         }
     }
 }
@@ -120,11 +123,11 @@ fn eval(
     settings: &Settings,
     data: &std::path::Path,
     windows: &std::path::Path,
-    profile: crate::eval::Profile,
+    (method, profile): (crate::eval::Method, crate::eval::Profile),
     out: Option<&std::path::Path>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let result = crate::eval::evaluate(data, windows, &settings.detect.detector, profile, out)?;
+    let result = crate::eval::evaluate(data, windows, &settings.detect.detector, method, profile, out)?;
     for (name, f) in &result.files {
         println!(
             "{name:<60} windows {:>2}  detected {:>2}  false positives {:>3}  raw {:>7.3}",
@@ -133,7 +136,7 @@ fn eval(
     }
     let c = &result.corpus;
     println!(
-        "NAB score ({profile:?}) {:.1}  precision {:.3}  recall {:.3}  false positives {}  mean delay {:.1} points  files {}",
+        "{method:?}: NAB score ({profile:?}) {:.1}  precision {:.3}  recall {:.3}  false positives {}  mean delay {:.1} points  files {}",
         c.score, c.precision, c.recall, c.false_positives, c.mean_delay_points, c.files
     );
     if json {

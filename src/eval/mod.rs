@@ -3,14 +3,28 @@
 
 pub mod nab;
 
+use crate::domain::detect::alternatives::{EwmaGaussian, SeasonalMedian};
 use crate::domain::detect::decision::Floors;
 use crate::domain::detect::incident::{DetectorParams, Tracker};
+use crate::domain::detect::model::{Baseline, BaselineModel};
 use chrono::NaiveDateTime;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use nab::{CorpusScore, Profile};
+
+/// Which baseline the tracker runs over; production uses `RobustHw`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Method {
+    /// Robust Holt-Winters with level / daily / weekly candidates (production).
+    #[default]
+    RobustHw,
+    /// Median of the same hour over the last days, MAD of recent residuals.
+    SeasonalMedian,
+    /// Exponentially weighted mean and standard deviation (a z-score).
+    Ewma,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -40,6 +54,7 @@ pub fn evaluate(
     data: &Path,
     windows: &Path,
     params: &DetectorParams,
+    method: Method,
     profile: Profile,
     out: Option<&Path>,
 ) -> Result<Evaluation, EvalError> {
@@ -51,7 +66,7 @@ pub fn evaluate(
             return Err(input_error(&path, format!("no entry for {} in {}", series.name, windows.display())));
         };
         let windows = window_rows(&series, raw_windows).map_err(|e| input_error(windows, e))?;
-        let detections = detect(&series, params);
+        let detections = detect(&series, params, method);
         if let Some(dir) = out {
             write_results(dir, &series, &detections, &windows)?;
         }
@@ -62,10 +77,20 @@ pub fn evaluate(
 }
 
 /// One flag per row: true where the detector opened an anomaly.
-fn detect(series: &Series, params: &DetectorParams) -> Vec<bool> {
+fn detect(series: &Series, params: &DetectorParams, method: Method) -> Vec<bool> {
     let epochs: Vec<i64> = series.timestamps.iter().map(|t| t.and_utc().timestamp()).collect();
-    let mut tracker = Tracker::new(*params, median_step(&epochs));
-    let points_per_day = 86_400.0 / median_step(&epochs) as f64;
+    let step = median_step(&epochs);
+    match method {
+        Method::RobustHw => run(Tracker::with_baseline(*params, Baseline::new(params.model, step)), &epochs, series, step),
+        Method::SeasonalMedian => {
+            run(Tracker::with_baseline(*params, SeasonalMedian::new(&params.model, step)), &epochs, series, step)
+        }
+        Method::Ewma => run(Tracker::with_baseline(*params, EwmaGaussian::new(&params.model)), &epochs, series, step),
+    }
+}
+
+fn run<B: BaselineModel>(mut tracker: Tracker<B>, epochs: &[i64], series: &Series, step: i64) -> Vec<bool> {
+    let points_per_day = 86_400.0 / step as f64;
     epochs
         .iter()
         .zip(&series.values)

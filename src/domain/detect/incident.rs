@@ -2,7 +2,7 @@
 //! incident it belongs to. Pure and deterministic: replaying the same points gives the same
 //! incidents, which is how restated data is handled (the detective replays a window).
 
-use super::model::{Baseline, Expectation, ModelParams};
+use super::model::{Baseline, BaselineModel, Expectation, ModelParams};
 use serde::{Deserialize, Serialize};
 
 /// Which way the series left its band.
@@ -104,11 +104,12 @@ pub struct PointOutcome {
     pub in_incident: bool,
 }
 
-/// The streaming detector for one series.
+/// The streaming detector for one series, over the production baseline unless another
+/// model is given (the evaluation compares them).
 #[derive(Debug, Clone)]
-pub struct Tracker {
+pub struct Tracker<B: BaselineModel = Baseline> {
     params: DetectorParams,
-    baseline: Baseline,
+    baseline: B,
     cusum_up: f64,
     cusum_down: f64,
     /// Running estimate of the `tail_quantile` of |z| (stochastic quantile descent).
@@ -119,11 +120,17 @@ pub struct Tracker {
     closed: Vec<Incident>,
 }
 
-impl Tracker {
+impl Tracker<Baseline> {
     pub fn new(params: DetectorParams, step_secs: i64) -> Self {
+        Tracker::with_baseline(params, Baseline::new(params.model, step_secs))
+    }
+}
+
+impl<B: BaselineModel> Tracker<B> {
+    pub fn with_baseline(params: DetectorParams, baseline: B) -> Self {
         Tracker {
             params,
-            baseline: Baseline::new(params.model, step_secs),
+            baseline,
             cusum_up: 0.0,
             cusum_down: 0.0,
             tail: 0.0,
@@ -230,7 +237,7 @@ impl Tracker {
     /// and shrinks by a smaller one otherwise, settling where `1 - tail_quantile` of points
     /// exceed it, whatever the series' units.
     fn learn_tail(&mut self, z: f64) {
-        const RATE: f64 = 0.1;
+        const RATE: f64 = 0.2;
         let q = self.params.tail_quantile;
         let x = z.abs().min(1e3);
         self.tail = self.tail.max(0.5);

@@ -1,6 +1,7 @@
 //! The detective's maths: baselines, the open/resolve decision, floors, severity and root
 //! causes. Pure: the `detect` module feeds it points from the ledger and persists the result.
 
+pub mod alternatives;
 pub mod decision;
 pub mod incident;
 pub mod model;

@@ -77,6 +77,33 @@ impl Expectation {
     }
 }
 
+/// What the incident tracker needs from a baseline.
+pub trait BaselineModel {
+    /// The expectation for a point, before learning from it.
+    fn expect(&self, at_epoch_secs: i64) -> Expectation;
+    /// Learn from a normal point.
+    fn learn(&mut self, at_epoch_secs: i64, actual: f64);
+    /// Learn from a point inside an open incident (by default: not at all).
+    fn learn_immature(&mut self, _at_epoch_secs: i64, _actual: f64) {}
+    /// Points learnt so far.
+    fn points(&self) -> u32;
+}
+
+impl BaselineModel for Baseline {
+    fn expect(&self, at: i64) -> Expectation {
+        Baseline::expect(self, at)
+    }
+    fn learn(&mut self, at: i64, actual: f64) {
+        Baseline::learn(self, at, actual)
+    }
+    fn learn_immature(&mut self, at: i64, actual: f64) {
+        Baseline::learn_immature(self, at, actual)
+    }
+    fn points(&self) -> u32 {
+        Baseline::points(self)
+    }
+}
+
 /// One candidate: level plus optional seasonal profiles, each slot with its own visit count so
 /// early estimates are plain averages and later ones exponential.
 #[derive(Debug, Clone)]
