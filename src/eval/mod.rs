@@ -81,7 +81,9 @@ fn detect(series: &Series, params: &DetectorParams, method: Method) -> Vec<bool>
     let epochs: Vec<i64> = series.timestamps.iter().map(|t| t.and_utc().timestamp()).collect();
     let step = median_step(&epochs);
     match method {
-        Method::RobustHw => run(Tracker::with_baseline(*params, Baseline::new(params.model, step)), &epochs, series, step),
+        Method::RobustHw => {
+            run(Tracker::with_baseline(*params, Baseline::new(params.model, step)), &epochs, series, step)
+        }
         Method::SeasonalMedian => {
             run(Tracker::with_baseline(*params, SeasonalMedian::new(&params.model, step)), &epochs, series, step)
         }
