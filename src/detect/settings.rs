@@ -140,3 +140,57 @@ impl SeriesOverride {
             && part(&self.service, s.service())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(provider: &str, service: &str) -> SeriesId {
+        SeriesId::Service { provider: provider.into(), sub_account: "a".into(), service: service.into() }
+    }
+
+    #[test]
+    fn the_first_matching_override_wins_and_can_mute() {
+        let settings = DetectSettings {
+            overrides: vec![
+                SeriesOverride { service: Some("Support".into()), enabled: false, ..SeriesOverride::default() },
+                SeriesOverride {
+                    provider: Some("gcp".into()),
+                    enabled: true,
+                    min_daily_impact: Some(500.0),
+                    ..SeriesOverride::default()
+                },
+            ],
+            ..DetectSettings::default()
+        };
+        assert_eq!(settings.floors_for(&series("gcp", "Support")), None);
+        let gcp = settings.floors_for(&series("gcp", "BigQuery")).unwrap_or(Floors::NONE);
+        assert_eq!((gcp.min_daily_impact, gcp.min_percent_impact), (500.0, 20.0));
+        assert_eq!(settings.floors_for(&series("aws", "EC2")), Some(Floors::default()));
+        let tag = SeriesId::Tag { key: "team".into(), value: "data".into() };
+        assert_eq!(
+            settings.floors_for(&tag),
+            Some(Floors::default()),
+            "provider-less series match only open overrides"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let check = |f: fn(&mut DetectSettings)| {
+            let mut s = DetectSettings::default();
+            f(&mut s);
+            s.validate().err().map(|(key, _)| key)
+        };
+        assert_eq!(check(|_| {}), None);
+        assert_eq!(check(|s| s.sweep_schedule = "hourly".into()), Some("detect.sweep_schedule"));
+        assert_eq!(check(|s| s.lookback_days = 0), Some("detect.lookback_days"));
+        assert_eq!(check(|s| s.floors.min_daily_impact = -1.0), Some("detect.floors"));
+        assert_eq!(check(|s| s.severity.high = 1.0), Some("detect.severity"));
+        assert_eq!(check(|s| s.drop_to_fraction = 2.0), Some("detect.drop_to_fraction"));
+        assert_eq!(check(|s| s.detector.model.alpha = 0.0), Some("detect.detector.model"));
+        assert_eq!(check(|s| s.detector.z_close = 9.0), Some("detect.detector"));
+        assert_eq!(check(|s| s.detector.resolve_points = 0), Some("detect.detector.resolve_points"));
+        assert_eq!(check(|s| s.tag_keys = vec![String::new()]), Some("detect.tag_keys"));
+    }
+}

@@ -246,7 +246,10 @@ fn insert_detected(
             an::direction.eq(f.direction.as_str()),
             an::state.eq(if f.resolved_at.is_some() { "resolved" } else { "open" }),
             an::severity.eq(f.severity.as_str()),
-            an::description.eq(None::<String>),
+            an::description.eq(match f.direction {
+                Direction::Up => None,
+                Direction::Down => Some("Spend fell to near zero against its baseline: possibly an ingestion failure."),
+            }),
             an::started_at.eq(naive(f.started_at)),
             an::last_out_at.eq(naive(f.last_out_at)),
             an::resolved_at.eq(f.resolved_at.map(naive)),

@@ -26,7 +26,7 @@ fn simulated(incidents: bool) -> SimulatedSettings {
 /// Writes `days` of simulated history before the epoch, then runs the detective once as of
 /// the epoch; returns every anomaly.
 async fn detect_simulated(app: &TestApp, sim: &SimulatedSettings, days: i64) -> Vec<AnomalyRow> {
-    let (bus, _receivers) = costguard::bus::channels(16);
+    let (bus, mut receivers) = costguard::bus::channels(10_000);
     let ingestor = Ingestor::new(app.db.clone(), bus.clone());
     let mut from = epoch() - Duration::days(days);
     while from < epoch() {
@@ -37,6 +37,13 @@ async fn detect_simulated(app: &TestApp, sim: &SimulatedSettings, days: i64) -> 
     let detective = Detective::new(app.db.clone(), DetectSettings::default(), bus);
     let summary = detective.run(Scope::default(), epoch()).await.unwrap();
     assert!(summary.series > 30, "{summary:?}");
+    // Every lifecycle change was published after its commit.
+    let mut published = 0;
+    while let Ok(m) = receivers.anomalies.try_recv() {
+        assert!(!m.anomaly_id.is_empty());
+        published += 1;
+    }
+    assert_eq!(published, summary.opened + summary.updated + summary.resolved);
     let all = ListFilter { limit: 1_000, ..ListFilter::default() };
     app.db.run(move |c| store::list(c, &all).map_err(costguard::db::DbError::from)).await.unwrap()
 }
