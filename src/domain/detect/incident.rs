@@ -55,8 +55,8 @@ impl Default for DetectorParams {
         DetectorParams {
             model: ModelParams::default(),
             z_open: 5.0,
-            cusum_drift: 1.5,
-            cusum_limit: 12.0,
+            cusum_drift: 1.0,
+            cusum_limit: 20.0,
             resolve_points: 12,
             z_close: 2.5,
             relearn_after_points: 0,
@@ -311,17 +311,17 @@ mod tests {
     fn a_step_up_opens_once_at_its_first_point_and_resolves_after_it_ends() {
         let mut t = Tracker::new(DetectorParams::default(), HOUR);
         let mut opened = vec![];
-        for i in 0..400 {
-            let v = if (300..330).contains(&i) { 400.0 } else { noisy(i) };
+        for i in 0..500 {
+            let v = if (400..430).contains(&i) { 400.0 } else { noisy(i) };
             if t.observe(i * HOUR, v, always).opened {
                 opened.push(i);
             }
         }
-        assert_eq!(opened, vec![300]);
+        assert_eq!(opened, vec![400]);
         let done = t.resolved_incidents();
         assert_eq!(done.len(), 1);
         assert_eq!(done[0].points, 30 + DetectorParams::default().resolve_points, "30 out plus the calm points");
-        assert_eq!(done[0].last_out_at, 329 * HOUR);
+        assert_eq!(done[0].last_out_at, 429 * HOUR);
         assert!((done[0].excess() - 30.0 * 300.0).abs() < 200.0, "{}", done[0].excess());
     }
 

@@ -251,16 +251,25 @@ impl Baseline {
     /// Learn from a point inside an open incident: only candidates whose profiles are still
     /// too young to be chosen learn (they are not the ones scoring the incident), so a daily
     /// ramp first seen on day one does not stay an "incident" forever.
+    ///
+    /// The mature candidates still score themselves on the point (their fit), so the choice
+    /// between them stays fair: a level-only model that misses every daily ramp must not look
+    /// good just because the ramps were incidents it never had to learn from.
     pub fn learn_immature(&mut self, at_epoch_secs: i64, actual: f64) {
         let Some(first) = self.first_at else { return };
-        let span = at_epoch_secs - first;
-        if !actual.is_finite() || self.candidates.iter().all(|c| span >= c.needs_span) {
+        if !actual.is_finite() {
             return;
         }
+        let span = at_epoch_secs - first;
         let slot = self.slot(at_epoch_secs);
         let (n, params, fit_rate) = (self.points.max(1), self.params, self.fit_rate);
-        for c in self.candidates.iter_mut().filter(|c| span < c.needs_span) {
-            c.learn(slot, actual, n, true, fit_rate, &params);
+        for c in self.candidates.iter_mut() {
+            if span < c.needs_span {
+                c.learn(slot, actual, n, true, fit_rate, &params);
+            } else {
+                let residual = actual - c.predict(slot);
+                c.fit += fit_rate * (residual * residual - c.fit);
+            }
         }
     }
 
