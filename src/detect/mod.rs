@@ -89,6 +89,7 @@ fn run_blocking(
     let all = series::load(conn, from, to, scope, &settings.tag_keys)?;
     let mut summary = RunSummary { series: all.len(), ..RunSummary::default() };
     let mut published = Vec::new();
+    let mut states = Vec::with_capacity(all.len());
     for s in &all {
         let key = s.id.key();
         let suppressed = store::suppressions_for(conn, &key)?;
@@ -118,17 +119,17 @@ fn run_blocking(
             published.push((id, lifecycle));
         }
         if let Some(last) = replayed.last {
-            let state = store::SeriesState {
+            states.push(store::SeriesState {
                 id: &s.id,
                 step_secs: s.step_secs,
                 points: replayed.points,
                 ready: replayed.ready,
                 last,
                 currency: &s.currency,
-            };
-            store::save_series_state(conn, &state, now)?;
+            });
         }
     }
+    store::save_series_states(conn, &states, now)?;
     Ok((summary, published))
 }
 

@@ -15,12 +15,19 @@ pub struct Stored {
     pub resolved_at: Option<i64>,
     /// Its stored actual cost, in ledger units.
     pub actual: i128,
+    pub points: u32,
+    pub severity: crate::domain::detect::decision::Severity,
 }
 
 impl Stored {
-    /// Whether a re-measurement changes what people see (then root causes are recomputed).
+    /// Whether a re-measurement changes the cost picture (then root causes are recomputed).
     pub fn differs(&self, found: &Found) -> bool {
         self.actual != found.actual.units() || self.resolved_at != found.resolved_at
+    }
+
+    /// Whether a re-measurement changes anything stored at all.
+    pub fn changed_by(&self, found: &Found) -> bool {
+        self.differs(found) || self.points != found.points || self.severity != found.severity
     }
 }
 
@@ -51,7 +58,9 @@ pub fn plan(stored: &[Stored], found: Vec<Found>, trusted_from: i64) -> Vec<Chan
         match matched {
             Some((i, s)) => {
                 used[i] = true;
-                changes.push(Change::Update { id: s.id.clone(), found: f });
+                if s.changed_by(&f) {
+                    changes.push(Change::Update { id: s.id.clone(), found: f });
+                }
             }
             None => changes.push(Change::Insert(f)),
         }
@@ -92,7 +101,9 @@ mod tests {
             open: end.is_none(),
             started_at: start,
             resolved_at: end,
-            actual: 0,
+            actual: 1,
+            points: 1,
+            severity: Severity::Low,
         }
     }
 
@@ -106,6 +117,13 @@ mod tests {
     fn a_slightly_shifted_start_still_matches_by_overlap() {
         let changes = plan(&[stored("a", 100, Some(200))], vec![found(90, Some(150))], 0);
         assert!(matches!(&changes[..], [Change::Update { id, .. }] if id == "a"));
+    }
+
+    #[test]
+    fn an_unchanged_re_measurement_is_no_change() {
+        let mut same = found(100, None);
+        same.actual = Total::from_units(1);
+        assert_eq!(plan(&[stored("a", 100, None)], vec![same], 0), vec![]);
     }
 
     #[test]

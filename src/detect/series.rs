@@ -6,7 +6,7 @@ use crate::db::DbConn;
 use crate::domain::detect::series::SeriesId;
 use crate::domain::money::Total;
 use crate::ledger::query::{self, CostFilter, GroupSum};
-use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 
 const HOUR: i64 = 3_600;
@@ -153,11 +153,6 @@ fn build(id: SeriesId, hours: Hours, horizon: i64) -> Option<Series> {
         t += step;
     }
     Some(Series { id, currency, step_secs: step, points, last_is_partial: true })
-}
-
-/// The start of the hour containing `t`.
-pub fn hour_floor(t: DateTime<Utc>) -> DateTime<Utc> {
-    t - Duration::seconds(i64::from(t.minute() * 60 + t.second())) - Duration::nanoseconds(i64::from(t.nanosecond()))
 }
 
 #[cfg(test)]

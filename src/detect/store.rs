@@ -149,6 +149,9 @@ pub fn stored_for(conn: &mut DbConn, series_key: &str) -> QueryResult<Vec<Stored
             started_at: r.started_at.and_utc().timestamp(),
             resolved_at: r.resolved_at.map(|t| t.and_utc().timestamp()),
             actual: i128::from(r.actual),
+            points: u32::try_from(r.points).unwrap_or(u32::MAX),
+            severity: crate::domain::detect::decision::Severity::parse(&r.severity)
+                .unwrap_or(crate::domain::detect::decision::Severity::Low),
             id: r.id,
         })
         .collect())
@@ -175,6 +178,9 @@ pub fn apply(
     changes: &[(Change, Option<Vec<Contributor>>)],
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<(String, Lifecycle)>> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
     write_transaction(conn, |conn| {
         let mut published = Vec::new();
         for (change, causes) in changes {
@@ -369,7 +375,12 @@ pub struct SeriesState<'a> {
     pub currency: &'a str,
 }
 
-pub fn save_series_state(conn: &mut DbConn, s: &SeriesState<'_>, now: DateTime<Utc>) -> QueryResult<()> {
+/// Every series' state of one run, in one transaction.
+pub fn save_series_states(conn: &mut DbConn, states: &[SeriesState<'_>], now: DateTime<Utc>) -> QueryResult<()> {
+    write_transaction(conn, |conn| states.iter().try_for_each(|s| save_series_state(conn, s, now)))
+}
+
+fn save_series_state(conn: &mut DbConn, s: &SeriesState<'_>, now: DateTime<Utc>) -> QueryResult<()> {
     let values = (
         ds::series_key.eq(s.id.key()),
         ds::series_kind.eq(s.id.kind()),
