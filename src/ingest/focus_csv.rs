@@ -9,8 +9,8 @@ use crate::db::{write_transaction, DbConn, DbError};
 use crate::domain::focus::{required_columns, CostRecord, RowSource, COLUMNS};
 use crate::domain::record_key::SeenKeys;
 use crate::ledger::rows::CostRow;
-use crate::ledger::store::batch_rows;
-use crate::ledger::{upsert_costs, WriteSummary};
+use crate::ledger::store::{batch_rows, begin_bulk_load, finish_bulk_load, upsert_costs_in};
+use crate::ledger::WriteSummary;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 
@@ -166,6 +166,7 @@ pub fn import(
     let written = with_import_cache(conn, |conn| {
         write_transaction(conn, |conn| {
             let mut report = ImportReport::default();
+            let load = begin_bulk_load(conn)?;
             loop {
                 // Only the parser's explicit end (None) commits: a channel that closes
                 // without it means the parser died, and the import must roll back.
@@ -174,9 +175,10 @@ pub fn import(
                 })??;
                 let Some(batch) = batch else { break };
                 report.rows += batch.len() as u64;
-                report.summary.merge(upsert_costs(conn, &batch)?);
+                report.summary.merge(upsert_costs_in(conn, &batch, load)?);
                 progress(report.rows);
             }
+            finish_bulk_load(conn, load)?;
             Ok(report)
         })
     });

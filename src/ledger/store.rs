@@ -88,8 +88,61 @@ fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
+/// How a bulk import writes: into an empty ledger its secondary indexes (and on PostgreSQL
+/// its primary key) are built once at the end, as `pg_restore` does, instead of row by row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BulkLoad {
+    /// The ledger was empty when the load's transaction began.
+    fresh: bool,
+}
+
+const PERIOD_INDEX: &str = "CREATE INDEX cost_records_by_period ON cost_records (charge_period_start)";
+
+/// Call first inside the import's write transaction. When the ledger is empty, drops the
+/// indexes that [`finish_bulk_load`] rebuilds (the identity check stays exact: an import
+/// refuses repeated identities itself, and re-adding the primary key would fail otherwise).
+pub fn begin_bulk_load(conn: &mut DbConn) -> QueryResult<BulkLoad> {
+    use diesel::connection::SimpleConnection;
+    if let DbConn::Postgres(c) = conn {
+        // Other writers wait; readers go on until the indexes are dropped.
+        c.batch_execute("LOCK TABLE cost_records IN SHARE ROW EXCLUSIVE MODE")?;
+    }
+    let empty = cr::table.select(cr::record_key).first::<Vec<u8>>(conn).optional()?.is_none();
+    if !empty {
+        return Ok(BulkLoad { fresh: false });
+    }
+    match conn {
+        DbConn::Sqlite(c) => c.batch_execute("DROP INDEX cost_records_by_period")?,
+        DbConn::Postgres(c) => c.batch_execute(
+            "DROP INDEX cost_records_by_period; ALTER TABLE cost_records DROP CONSTRAINT cost_records_pkey",
+        )?,
+    }
+    Ok(BulkLoad { fresh: true })
+}
+
+/// Call last inside the import's write transaction: rebuilds what `begin_bulk_load` dropped,
+/// exactly as the migrations define it.
+pub fn finish_bulk_load(conn: &mut DbConn, load: BulkLoad) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    if !load.fresh {
+        return Ok(());
+    }
+    match conn {
+        DbConn::Sqlite(c) => c.batch_execute(PERIOD_INDEX),
+        DbConn::Postgres(c) => c.batch_execute(&format!(
+            "ALTER TABLE cost_records ADD CONSTRAINT cost_records_pkey PRIMARY KEY (record_key); {PERIOD_INDEX}"
+        )),
+    }
+}
+
 /// Writes cost rows, batch by batch; call inside a write transaction.
 pub fn upsert_costs(conn: &mut DbConn, rows: &[CostRow]) -> QueryResult<WriteSummary> {
+    upsert_costs_in(conn, rows, BulkLoad::default())
+}
+
+/// [`upsert_costs`] within a bulk load: into a fresh PostgreSQL ledger every row is new (the
+/// import refused repeats), so rows go straight to COPY without looking their keys up.
+pub fn upsert_costs_in(conn: &mut DbConn, rows: &[CostRow], load: BulkLoad) -> QueryResult<WriteSummary> {
     let mut summary = WriteSummary { received: rows.len() as u64, ..Default::default() };
     for row in rows {
         summary.period_start = min_opt(summary.period_start, Some(row.charge_period_start.0.and_utc()));
@@ -99,6 +152,11 @@ pub fn upsert_costs(conn: &mut DbConn, rows: &[CostRow]) -> QueryResult<WriteSum
             row.sub_account_id.clone().unwrap_or_default(),
             row.service_name.clone(),
         ));
+    }
+    if let (true, DbConn::Postgres(c)) = (load.fresh, &mut *conn) {
+        diesel::copy_from(cr::table).from_insertable(rows).execute(c)?;
+        summary.inserted = rows.len() as u64;
+        return Ok(summary);
     }
     for chunk in rows.chunks(batch_rows(conn.backend())) {
         let (inserted, existing) = insert_new_costs(conn, chunk)?;

@@ -205,6 +205,48 @@ async fn bad_files_are_rejected_and_store_nothing(app: TestApp) {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["detail"]["line"].as_u64(), Some(1002), "{body}");
     assert_eq!(app.count_costs().await, 0);
+
+    // The failed loads into the empty ledger rolled their index work back too: a good import
+    // lands, and importing it again meets the identity key (nothing new, nothing duplicated).
+    let first: serde_json::Value = app.post_csv(std::fs::read(&csv).unwrap()).await.json().await.unwrap();
+    assert_eq!(first["inserted"], 1000, "{first}");
+    let again: serde_json::Value = app.post_csv(std::fs::read(&csv).unwrap()).await.json().await.unwrap();
+    assert_eq!((again["inserted"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(1000)), "{again}");
+    assert_eq!(app.count_costs().await, 1000);
+    assert_eq!(cost_record_indexes(&app).await, ["cost_records_by_period", "primary key"]);
+}
+
+#[derive(diesel::QueryableByName)]
+struct IndexName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+/// The ledger table's indexes, as the database reports them (primary keys by their role).
+async fn cost_record_indexes(app: &TestApp) -> Vec<String> {
+    use diesel::RunQueryDsl;
+    let names = app
+        .db
+        .run(|c| {
+            let sql = match c.backend() {
+                costguard::db::Backend::Sqlite => {
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'cost_records'"
+                }
+                costguard::db::Backend::Postgres => {
+                    "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'cost_records'"
+                }
+            };
+            costguard::per_backend!(c, |inner| diesel::sql_query(sql).load::<IndexName>(inner))
+                .map_err(costguard::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    let mut names: Vec<String> = names
+        .into_iter()
+        .map(|i| if i.name.contains("autoindex") || i.name.ends_with("_pkey") { "primary key".into() } else { i.name })
+        .collect();
+    names.sort();
+    names
 }
 
 async fn wrong_content_type_is_415(app: TestApp) {
