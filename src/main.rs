@@ -3,6 +3,11 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc malloc: imports build rows on one thread and free them on
+/// another, which glibc's arenas handle slowly (see docs/ARCHITECTURE.md, Imports).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match costguard::cli::run(costguard::cli::Cli::parse()).await {

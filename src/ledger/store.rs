@@ -117,6 +117,7 @@ pub fn begin_bulk_load(conn: &mut DbConn) -> QueryResult<BulkLoad> {
             "DROP INDEX cost_records_by_period; ALTER TABLE cost_records DROP CONSTRAINT cost_records_pkey",
         )?,
     }
+    tracing::debug!("bulk load into an empty ledger: indexes are built at the end");
     Ok(BulkLoad { fresh: true })
 }
 
