@@ -2,6 +2,7 @@
 //! `now` and configuration are arguments. Only std, chrono, serde(_json), thiserror,
 //! sha2 and utoipa's schema derives here (CI greps this folder to keep it that way).
 
+pub mod approval;
 pub mod cost_query;
 pub mod detect;
 pub mod focus;
