@@ -9,6 +9,7 @@
 //!     └─ route (blocked), reject, start (blocked) ─▶ rejected;  expire ─▶ expired;  withdraw, cancel ─▶ withdrawn
 //! ```
 
+pub mod safety;
 #[cfg(test)]
 mod tests;
 
