@@ -1,8 +1,9 @@
 //! The pure core: value types, validation and rules. No I/O, no clock, no randomness:
-//! `now` and configuration are arguments. Only std, chrono, serde(_json), thiserror,
+//! `now` and configuration are arguments. Only std, chrono, serde(_json), thiserror, hex,
 //! sha2 and utoipa's schema derives here (CI greps this folder to keep it that way).
 
 pub mod approval;
+pub mod audit;
 pub mod cost_query;
 pub mod detect;
 pub mod focus;
