@@ -9,6 +9,7 @@ pub mod detect;
 pub mod focus;
 pub mod llm;
 pub mod money;
+pub mod optimizer;
 pub mod record_key;
 pub mod role;
 pub mod time;
