@@ -2,6 +2,8 @@
 //! See docs/ARCHITECTURE.md for the map of modules and how they talk.
 
 pub mod app;
+pub mod approval;
+pub mod audit;
 pub mod auth;
 pub mod build_info;
 pub mod bus;

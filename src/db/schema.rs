@@ -185,3 +185,58 @@ diesel::table! {
 
 diesel::joinable!(anomaly_events -> anomalies (anomaly_id));
 diesel::allow_tables_to_appear_in_same_query!(anomalies, anomaly_events);
+
+diesel::table! {
+    actions (id) {
+        id -> Text,
+        anomaly_id -> Nullable<Text>,
+        kind -> Text,
+        target -> Text,
+        provider -> Nullable<Text>,
+        account -> Nullable<Text>,
+        params -> Text,
+        risk -> Text,
+        status -> Text,
+        estimated_saving_per_hour -> BigInt,
+        proposed_by -> Text,
+        routed_at -> Nullable<Timestamp>,
+        approvals -> Text,
+        reason -> Nullable<Text>,
+        idempotency_key -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    action_transitions (id) {
+        id -> BigInt,
+        action_id -> Text,
+        from_status -> Text,
+        to_status -> Text,
+        command -> Text,
+        actor -> Text,
+        at -> Timestamp,
+        comment -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        build_sha -> Text,
+    }
+}
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        at -> Text,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+        build_sha -> Text,
+        result -> Text,
+        detail -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod approvals;
 mod auth;
 mod costs_api;
 mod detect;

@@ -1,0 +1,209 @@
+//! The `actions` table: create, read, and apply a command with a conditional update.
+
+use crate::audit;
+use crate::db::schema::{action_transitions as tr, actions as ac};
+use crate::db::{write_transaction, DbConn};
+use crate::domain::approval::{transition, Action, Approval, Command, Policy, Refusal, Risk, Status, Transition};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = ac)]
+pub struct ActionRow {
+    pub id: String,
+    pub anomaly_id: Option<String>,
+    pub kind: String,
+    pub target: String,
+    pub provider: Option<String>,
+    pub account: Option<String>,
+    pub params: String,
+    pub risk: String,
+    pub status: String,
+    pub estimated_saving_per_hour: i64,
+    pub proposed_by: String,
+    pub routed_at: Option<NaiveDateTime>,
+    pub approvals: String,
+    pub reason: Option<String>,
+    pub idempotency_key: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+impl ActionRow {
+    /// The state machine's view of this row.
+    pub fn machine(&self) -> Action {
+        let risk = match self.risk.as_str() {
+            "low" => Risk::Low,
+            "medium" => Risk::Medium,
+            _ => Risk::High,
+        };
+        Action {
+            // The CHECK constraint admits only known statuses; an unknown one is treated as
+            // failed, which no command can leave.
+            status: Status::parse(&self.status).unwrap_or(Status::Failed),
+            risk,
+            proposed_by: self.proposed_by.clone(),
+            routed_at: self.routed_at.map(|t| t.and_utc()),
+            approvals: serde_json::from_str::<Vec<Approval>>(&self.approvals).unwrap_or_default(),
+        }
+    }
+}
+
+/// A new action to store.
+#[derive(Debug, Clone)]
+pub struct NewAction {
+    pub anomaly_id: Option<String>,
+    pub kind: String,
+    pub target: String,
+    pub provider: Option<String>,
+    pub account: Option<String>,
+    pub params: String,
+    pub risk: Risk,
+    pub estimated_saving_per_hour: i64,
+    pub proposed_by: String,
+}
+
+fn risk_str(r: Risk) -> &'static str {
+    match r {
+        Risk::Low => "low",
+        Risk::Medium => "medium",
+        Risk::High => "high",
+    }
+}
+
+/// Stores a proposal (status `proposed`) and audits it. None when this anomaly already has a
+/// proposal of this kind for this target.
+pub fn create(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> QueryResult<Option<ActionRow>> {
+    let id = uuid::Uuid::now_v7().to_string();
+    write_transaction(conn, |conn| {
+        if let Some(anomaly) = &a.anomaly_id {
+            let exists = ac::table
+                .filter(ac::anomaly_id.eq(anomaly))
+                .filter(ac::kind.eq(&a.kind))
+                .filter(ac::target.eq(&a.target))
+                .select(ac::id)
+                .first::<String>(conn)
+                .optional()?;
+            if exists.is_some() {
+                return Ok(None);
+            }
+        }
+        let n = now.naive_utc();
+        diesel::insert_into(ac::table)
+            .values((
+                ac::id.eq(&id),
+                ac::anomaly_id.eq(&a.anomaly_id),
+                ac::kind.eq(&a.kind),
+                ac::target.eq(&a.target),
+                ac::provider.eq(&a.provider),
+                ac::account.eq(&a.account),
+                ac::params.eq(&a.params),
+                ac::risk.eq(risk_str(a.risk)),
+                ac::status.eq(Status::Proposed.as_str()),
+                ac::estimated_saving_per_hour.eq(a.estimated_saving_per_hour),
+                ac::proposed_by.eq(&a.proposed_by),
+                ac::approvals.eq("[]"),
+                ac::idempotency_key.eq(format!("costguard-{id}")),
+                ac::created_at.eq(n),
+                ac::updated_at.eq(n),
+                ac::version.eq(1_i64),
+            ))
+            .execute(conn)?;
+        let target = format!("action {id} / {} {}", a.kind, a.target);
+        let event = audit::Event {
+            actor: &a.proposed_by,
+            action: "action.propose",
+            target: &target,
+            after: Some("proposed"),
+            result: "ok",
+            ..audit::Event::default()
+        };
+        audit::append(conn, &event, now)?;
+        ac::table.find(&id).select(ActionRow::as_select()).first(conn).optional()
+    })
+}
+
+pub fn get(conn: &mut DbConn, id: &str) -> QueryResult<Option<ActionRow>> {
+    ac::table.find(id).select(ActionRow::as_select()).first(conn).optional()
+}
+
+/// Why a command did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("no action with this id")]
+    NotFound,
+    /// The state machine said no (409 for most, 403 for an own approval).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// Someone else changed the action first (409).
+    #[error("the action changed while this request was handled; reload and retry")]
+    Conflict,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Applies `command` to action `id` in one transaction: the machine decides, a conditional
+/// update (`WHERE id = ? AND status = ? AND version = ?`) commits, the transition and an
+/// audit entry are recorded. Returns the new row and the transition (whose effects the
+/// caller runs after this returns).
+pub fn apply(
+    conn: &mut DbConn,
+    id: &str,
+    command: &Command,
+    actor: &str,
+    comment: Option<&str>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(ActionRow, Transition), CommandError> {
+    write_transaction(conn, |conn| {
+        let row = get(conn, id)?.ok_or(CommandError::NotFound)?;
+        let t = transition(&row.machine(), command, policy, now)?;
+        let approvals = serde_json::to_string(&t.action.approvals).unwrap_or_else(|_| "[]".into());
+        let n = now.naive_utc();
+        let updated = diesel::update(
+            ac::table.filter(ac::id.eq(id)).filter(ac::status.eq(&row.status)).filter(ac::version.eq(row.version)),
+        )
+        .set((
+            ac::status.eq(t.action.status.as_str()),
+            ac::approvals.eq(&approvals),
+            ac::routed_at.eq(t.action.routed_at.map(|t| t.naive_utc())),
+            ac::reason.eq(t.reason.as_deref().or(row.reason.as_deref())),
+            ac::updated_at.eq(n),
+            ac::version.eq(row.version + 1),
+        ))
+        .execute(conn)?;
+        if updated != 1 {
+            return Err(CommandError::Conflict);
+        }
+        let sha = crate::build_info::info().git_sha;
+        diesel::insert_into(tr::table)
+            .values((
+                tr::action_id.eq(id),
+                tr::from_status.eq(&row.status),
+                tr::to_status.eq(t.action.status.as_str()),
+                tr::command.eq(command.name()),
+                tr::actor.eq(actor),
+                tr::at.eq(n),
+                tr::comment.eq(comment),
+                tr::reason.eq(t.reason.as_deref()),
+                tr::build_sha.eq(sha),
+            ))
+            .execute(conn)?;
+        let target = format!("action {id} / {} {}", row.kind, row.target);
+        let action = format!("action.{}", command.name());
+        let event = audit::Event {
+            actor,
+            action: &action,
+            target: &target,
+            before: Some(&row.status),
+            after: Some(t.action.status.as_str()),
+            result: "ok",
+            detail: t.reason.as_deref().or(comment),
+        };
+        audit::append(conn, &event, now)?;
+        let row = get(conn, id)?.ok_or(CommandError::NotFound)?;
+        Ok((row, t))
+    })
+}

@@ -1,0 +1,128 @@
+//! The approval store over both databases: one transition wins a race, every transition is
+//! recorded and audited, and tampering with the audit chain is caught.
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+use chrono::{Duration, Utc};
+use costguard::approval::store::{self, CommandError, NewAction};
+use costguard::db::DbError;
+use costguard::domain::approval::{Command, Mode, Policy, Refusal, Risk};
+use costguard::domain::audit::Break;
+
+fn policy() -> Policy {
+    Policy { approval_ttl: Duration::hours(1), high_risk_approvers: 2, mode: Mode::Live }
+}
+
+fn proposal() -> NewAction {
+    NewAction {
+        anomaly_id: None,
+        kind: "cancel_bigquery_job".into(),
+        target: "bquxjob_5f1c2a9e_saturday_loop".into(),
+        provider: Some("Google Cloud".into()),
+        account: Some("analytics-prod".into()),
+        params: "{}".into(),
+        risk: Risk::Low,
+        estimated_saving_per_hour: 50_000_000_000_000,
+        proposed_by: "optimizer".into(),
+    }
+}
+
+async fn run(app: &TestApp, id: &str, command: Command, actor: &str) -> Result<String, String> {
+    let (id, actor) = (id.to_string(), actor.to_string());
+    app.db
+        .run(move |c| {
+            Ok::<_, DbError>(
+                store::apply(c, &id, &command, &actor, None, &policy(), Utc::now()).map(|(row, _)| row.status).map_err(
+                    |e| match e {
+                        CommandError::Conflict => "conflict".to_string(),
+                        CommandError::Refused(Refusal::NotNow { .. }) => "not_now".to_string(),
+                        other => other.to_string(),
+                    },
+                ),
+            )
+        })
+        .await
+        .unwrap()
+}
+
+async fn verify(app: &TestApp) -> Result<usize, Break> {
+    app.db.run(|c| costguard::audit::verify(c).map_err(DbError::from)).await.unwrap()
+}
+
+async fn simultaneous_approvals_make_exactly_one_transition(app: TestApp) {
+    let created = app.db.run(|c| store::create(c, &proposal(), Utc::now()).map_err(DbError::from)).await.unwrap();
+    let id = created.unwrap().id;
+    assert_eq!(run(&app, &id, Command::Route { blocked: vec![] }, "policy").await, Ok("pending_approval".into()));
+
+    let approvers: Vec<String> = (0..12).map(|i| format!("approver-{i}")).collect();
+    let results = futures_util::future::join_all(
+        approvers.iter().map(|who| run(&app, &id, Command::Approve { by: who.clone() }, who)),
+    )
+    .await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| e == "conflict" || e == "not_now"), "{results:?}");
+    let row = app.db.run(move |c| store::get(c, &id).map_err(DbError::from)).await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.version), ("approved", 3));
+    // propose, route, approve: one audit entry each, chained.
+    assert_eq!(verify(&app).await, Ok(3));
+}
+
+async fn own_approvals_and_policy_blocks_are_refused(app: TestApp) {
+    let mut mine = proposal();
+    mine.proposed_by = "alice".into();
+    mine.anomaly_id = None;
+    let id = app.db.run(move |c| store::create(c, &mine, Utc::now()).map_err(DbError::from)).await.unwrap().unwrap().id;
+    run(&app, &id, Command::Route { blocked: vec![] }, "policy").await.unwrap();
+    let own = run(&app, &id, Command::Approve { by: "alice".into() }, "alice").await;
+    assert_eq!(own, Err("whoever proposed an action cannot approve it".into()));
+    let blocked = app
+        .db
+        .run(|c| {
+            let a = store::create(c, &proposal(), Utc::now())?.unwrap();
+            Ok::<_, DbError>(
+                store::apply(
+                    c,
+                    &a.id,
+                    &Command::Route { blocked: vec!["protected_tag: costguard:protect=true".into()] },
+                    "policy",
+                    None,
+                    &policy(),
+                    Utc::now(),
+                )
+                .map(|(row, _)| (row.status, row.reason)),
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(blocked.0, "rejected");
+    assert!(blocked.1.unwrap().contains("costguard:protect=true"));
+}
+
+async fn tampering_with_the_audit_chain_is_named(app: TestApp) {
+    use diesel::RunQueryDsl;
+    for _ in 0..3 {
+        let id =
+            app.db.run(|c| store::create(c, &proposal(), Utc::now()).map_err(DbError::from)).await.unwrap().unwrap().id;
+        run(&app, &id, Command::Route { blocked: vec![] }, "policy").await.unwrap();
+    }
+    assert_eq!(verify(&app).await, Ok(6));
+    let sql = |s: &'static str| {
+        move |c: &mut costguard::db::DbConn| {
+            costguard::per_backend!(c, |inner| diesel::sql_query(s).execute(inner)).map_err(DbError::from)
+        }
+    };
+    app.db.run(sql("UPDATE audit_log SET actor = 'mallory' WHERE seq = 4")).await.unwrap();
+    assert_eq!(verify(&app).await, Err(Break::Edited { seq: 4 }));
+    app.db.run(sql("UPDATE audit_log SET actor = 'policy' WHERE seq = 4")).await.unwrap();
+    assert_eq!(verify(&app).await, Ok(6), "restoring the original content restores the chain");
+    app.db.run(sql("DELETE FROM audit_log WHERE seq = 2")).await.unwrap();
+    assert_eq!(verify(&app).await, Err(Break::Deleted { missing: 2, before: 1, after: 3 }));
+}
+
+both_backends!(
+    simultaneous_approvals_make_exactly_one_transition,
+    own_approvals_and_policy_blocks_are_refused,
+    tampering_with_the_audit_chain_is_named,
+);
