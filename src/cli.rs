@@ -33,6 +33,9 @@ pub enum Command {
     Apikey(ApiKeyCommand),
     /// Print version, git SHA and build time.
     Version,
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Score the detector (as configured, without impact floors) against labelled series in
     /// the Numenta Anomaly Benchmark layout.
     Eval {
@@ -65,6 +68,12 @@ pub enum ImportCommand {
         #[arg(long, default_value = "import")]
         source: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain; exit non-zero naming the first edited, deleted or reordered entry.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +121,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(ImportCommand::Focus { file, source }) => import_focus(&settings, &file, &source).await,
         Command::Apikey(command) => apikey(&settings, command).await,
+        Command::Audit(AuditCommand::Verify) => {
+            let db = open_database(&settings).await?;
+            match db.run(|c| crate::audit::verify(c).map_err(crate::db::DbError::from)).await? {
+                Ok(n) => {
+                    println!("audit chain intact: {n} entries");
+                    Ok(())
+                }
+                Err(broken) => Err(anyhow::anyhow!("audit chain broken: {broken}")),
+            }
+        }
         Command::Version => Ok(()),
         Command::Eval { data, windows, profile, method, out, json } => {
             eval(&settings, &data, &windows, (method, profile), out.as_deref(), json)

@@ -117,8 +117,23 @@ async fn tampering_with_the_audit_chain_is_named(app: TestApp) {
     assert_eq!(verify(&app).await, Err(Break::Edited { seq: 4 }));
     app.db.run(sql("UPDATE audit_log SET actor = 'policy' WHERE seq = 4")).await.unwrap();
     assert_eq!(verify(&app).await, Ok(6), "restoring the original content restores the chain");
+    let cli = |app: &TestApp| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_costguard"))
+            .args(["audit", "verify"])
+            .env("COSTGUARD_DATABASE__URL", &app.database_url)
+            .env("COSTGUARD_LOG__LEVEL", "warn")
+            .output()
+            .unwrap()
+    };
+    let intact = cli(&app);
+    assert!(intact.status.success());
+    assert!(String::from_utf8_lossy(&intact.stdout).contains("6 entries"));
     app.db.run(sql("DELETE FROM audit_log WHERE seq = 2")).await.unwrap();
     assert_eq!(verify(&app).await, Err(Break::Deleted { missing: 2, before: 1, after: 3 }));
+    let broken = cli(&app);
+    assert!(!broken.status.success());
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.contains("entry 2 is missing"), "{stderr}");
 }
 
 both_backends!(
