@@ -80,6 +80,8 @@ impl Application {
             limits: settings.server.clone(),
             metrics,
             detect: settings.detect.clone(),
+            approval: settings.approval.clone(),
+            safety: settings.safety.clone(),
         });
         let json_limit = settings.server.max_json_bytes;
         let server = HttpServer::new(move || {

@@ -19,6 +19,8 @@ pub struct Settings {
     pub bus: BusSettings,
     pub providers: ProviderSettings,
     pub detect: crate::detect::DetectSettings,
+    pub approval: crate::approval::ApprovalSettings,
+    pub safety: crate::domain::approval::safety::SafetyRules,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -201,6 +203,7 @@ impl Settings {
         crate::ingest::schedule::validate_cron(&sim.schedule)
             .map_err(|e| invalid("providers.simulated.schedule", e))?;
         self.detect.validate().map_err(|(key, problem)| invalid(key, problem))?;
+        self.approval.validate().map_err(|(key, problem)| invalid(key, problem))?;
         Ok(())
     }
 

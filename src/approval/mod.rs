@@ -2,4 +2,7 @@
 //! applies the pure state machine (`domain::approval`) with a conditional update, records the
 //! transition and appends to the audit chain; effects run after commit.
 
+mod settings;
 pub mod store;
+
+pub use settings::ApprovalSettings;

@@ -207,3 +207,37 @@ pub fn apply(
         Ok((row, t))
     })
 }
+
+/// One row of an action's history.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = tr)]
+pub struct TransitionRow {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub action_id: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub command: String,
+    pub actor: String,
+    pub at: NaiveDateTime,
+    pub comment: Option<String>,
+    pub reason: Option<String>,
+    pub build_sha: String,
+}
+
+pub fn history(conn: &mut DbConn, id: &str) -> QueryResult<Vec<TransitionRow>> {
+    tr::table.filter(tr::action_id.eq(id)).order_by(tr::id.asc()).select(TransitionRow::as_select()).load(conn)
+}
+
+/// Newest first, optionally one status or one anomaly's.
+pub fn list(conn: &mut DbConn, status: Option<&str>, anomaly: Option<&str>, limit: i64) -> QueryResult<Vec<ActionRow>> {
+    let mut q = ac::table.select(ActionRow::as_select()).into_boxed();
+    if let Some(s) = status {
+        q = q.filter(ac::status.eq(s.to_string()));
+    }
+    if let Some(a) = anomaly {
+        q = q.filter(ac::anomaly_id.eq(a.to_string()));
+    }
+    q.order_by((ac::created_at.desc(), ac::id.desc())).limit(limit).load(conn)
+}

@@ -19,6 +19,8 @@ pub struct AppState {
     pub limits: ServerSettings,
     pub metrics: PrometheusHandle,
     pub detect: crate::detect::DetectSettings,
+    pub approval: crate::approval::ApprovalSettings,
+    pub safety: crate::domain::approval::safety::SafetyRules,
 }
 
 /// Registers every route of this module.

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod actions_api;
 mod approvals;
 mod auth;
 mod costs_api;

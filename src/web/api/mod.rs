@@ -1,5 +1,6 @@
 //! REST API v1 and its OpenAPI document (generated from these handlers by utoipa).
 
+pub mod actions;
 pub mod anomalies;
 pub mod costs;
 pub mod health;
@@ -17,11 +18,13 @@ use utoipa_swagger_ui::SwaggerUi;
         costs::post_costs, costs::import_costs, costs::get_costs,
         llm_usage::post_llm_usage, llm_usage::get_llm_usage,
         anomalies::list, anomalies::detail, anomalies::create, anomalies::feedback, anomalies::series,
+        actions::list, actions::detail, actions::create, actions::approve, actions::reject, actions::cancel,
         health::healthz, health::readyz, health::version,
     ),
     components(schemas(
         costs::WriteResult, costs::CostsResponse, costs::CurrencyTotal, crate::ledger::query::CostBucket,
         llm_usage::LlmUsageResponse, llm_usage::LlmTotal, crate::ledger::query::LlmBucket, llm_usage::LlmUsageItem,
+        actions::NewActionBody, actions::CommentBody, crate::domain::approval::safety::Block,
         anomalies::AnomalySummary, anomalies::AnomalyDetail, anomalies::NewAnomaly, anomalies::FeedbackBody,
         crate::detect::store::AnomalyRow, crate::detect::store::AnomalyEvent, crate::detect::store::SeriesRow,
         crate::detect::chart::ChartPoint, crate::domain::detect::root_cause::Contributor,
@@ -66,7 +69,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/anomalies", web::post().to(anomalies::create))
             .route("/anomalies/series", web::get().to(anomalies::series))
             .route("/anomalies/{id}", web::get().to(anomalies::detail))
-            .route("/anomalies/{id}/feedback", web::post().to(anomalies::feedback)),
+            .route("/anomalies/{id}/feedback", web::post().to(anomalies::feedback))
+            .route("/actions", web::get().to(actions::list))
+            .route("/actions", web::post().to(actions::create))
+            .route("/actions/{id}", web::get().to(actions::detail))
+            .route("/actions/{id}/approve", web::post().to(actions::approve))
+            .route("/actions/{id}/reject", web::post().to(actions::reject))
+            .route("/actions/{id}/cancel", web::post().to(actions::cancel)),
     )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))

@@ -1,0 +1,256 @@
+//! Remediation actions over HTTP: list, detail with history and safety checks, manual
+//! proposals, and approve / reject / cancel (approver role).
+
+use super::ErrorBody;
+use crate::approval::store::{self, ActionRow, CommandError, NewAction, TransitionRow};
+use crate::db::DbError;
+use crate::domain::approval::safety::{self, Block, Context, Stage, Target};
+use crate::domain::approval::{Command, Refusal, Risk, Status};
+use crate::domain::role::Role;
+use crate::web::auth::Caller;
+use crate::web::error::ApiError;
+use crate::web::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// proposed, pending_approval, approved, executing, verifying, succeeded, failed, rejected, expired, withdrawn or dry_run.
+    status: Option<String>,
+    anomaly_id: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    limit: Option<i64>,
+}
+
+fn bad(parameter: &str, message: impl ToString) -> ApiError {
+    ApiError::bad_request(json!({ "parameter": parameter, "message": message.to_string() }))
+}
+
+/// Actions, newest first.
+#[utoipa::path(get, path = "/api/v1/actions", tag = "actions", params(ListParams),
+    responses((status = 200, description = "actions"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    if let Some(s) = &params.status {
+        Status::parse(s).ok_or_else(|| bad("status", format!("'{s}' is not an action status")))?;
+    }
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(bad("limit", "must be between 1 and 1000"));
+    }
+    let (status, anomaly) = (params.status.clone(), params.anomaly_id.clone());
+    let rows = state
+        .db
+        .run(move |c| store::list(c, status.as_deref(), anomaly.as_deref(), limit).map_err(DbError::from))
+        .await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+#[derive(serde::Serialize)]
+struct Detail {
+    #[serde(flatten)]
+    action: ActionRow,
+    history: Vec<TransitionRow>,
+    /// What the safety policy would say if an executor took it now.
+    safety_checks: Vec<Block>,
+}
+
+fn target_of(row: &ActionRow) -> Target {
+    Target {
+        provider: row.provider.clone().unwrap_or_default(),
+        account: row.account.clone().unwrap_or_default(),
+        resource_id: row.target.clone(),
+        tags: Default::default(),
+    }
+}
+
+/// One action with its transition history and current safety checks.
+#[utoipa::path(get, path = "/api/v1/actions/{id}", tag = "actions",
+    responses((status = 200, description = "the action"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn detail(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |c| -> Result<_, DbError> {
+            let Some(a) = store::get(c, &id)? else { return Ok(None) };
+            let history = store::history(c, &id)?;
+            Ok(Some((a, history)))
+        })
+        .await?;
+    let Some((action, history)) = found else { return Err(ApiError::not_found("no action with this id")) };
+    let ctx = Context { build_sha: crate::build_info::info().git_sha.to_string(), ..Context::default() };
+    let safety_checks = safety::check(&state.safety, &target_of(&action), &ctx, Stage::Execution);
+    Ok(HttpResponse::Ok().json(Detail { action, history, safety_checks }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewActionBody {
+    /// cancel_bigquery_job, stop_ec2_instance, resize_ec2_instance, deallocate_azure_vm, disable_llm_key or notify_only.
+    kind: String,
+    /// The job, instance, VM or key to act on.
+    target: String,
+    /// low, medium or high (high needs two approvers).
+    risk: String,
+    provider: Option<String>,
+    account: Option<String>,
+    anomaly_id: Option<String>,
+}
+
+const KINDS: [&str; 6] = [
+    "cancel_bigquery_job",
+    "stop_ec2_instance",
+    "resize_ec2_instance",
+    "deallocate_azure_vm",
+    "disable_llm_key",
+    "notify_only",
+];
+
+/// Proposes an action by hand (approver role); it is routed for approval at once, or
+/// rejected with the safety rule that blocks it.
+#[utoipa::path(post, path = "/api/v1/actions", tag = "actions", request_body = NewActionBody,
+    responses((status = 201, description = "the proposal, routed"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<NewActionBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Approver)?;
+    let invalid = |field: &str, message: String| ApiError::invalid(json!({ "field": field, "message": message }));
+    if !KINDS.contains(&body.kind.as_str()) {
+        return Err(invalid("kind", format!("'{}' is not one of {}", body.kind, KINDS.join(", "))));
+    }
+    let risk = match body.risk.as_str() {
+        "low" => Risk::Low,
+        "medium" => Risk::Medium,
+        "high" => Risk::High,
+        other => return Err(invalid("risk", format!("'{other}' is not low, medium or high"))),
+    };
+    if body.target.trim().is_empty() || body.target.len() > 1_000 {
+        return Err(invalid("target", "must be 1 to 1000 characters".into()));
+    }
+    let new = NewAction {
+        anomaly_id: body.anomaly_id.clone(),
+        kind: body.kind.clone(),
+        target: body.target.trim().to_string(),
+        provider: body.provider.clone(),
+        account: body.account.clone(),
+        params: "{}".into(),
+        risk,
+        estimated_saving_per_hour: 0,
+        proposed_by: caller.name.clone(),
+    };
+    // A person's proposal is not held to the optimizer's budget floor; every other rule applies.
+    let target = Target {
+        provider: new.provider.clone().unwrap_or_default(),
+        account: new.account.clone().unwrap_or_default(),
+        resource_id: new.target.clone(),
+        tags: Default::default(),
+    };
+    let blocked: Vec<String> = safety::check(&state.safety, &target, &Context::default(), Stage::Routing)
+        .into_iter()
+        .filter(|b| b.rule != "below_budget_floor")
+        .map(|b| b.to_string())
+        .collect();
+    let policy = state.approval.policy();
+    let row = state
+        .db
+        .run(move |c| -> Result<_, DbError> {
+            let Some(created) = store::create(c, &new, Utc::now())? else { return Ok(None) };
+            let routed = store::apply(c, &created.id, &Command::Route { blocked }, "policy", None, &policy, Utc::now());
+            Ok(Some(routed.map(|(row, _)| row).map_err(|e| e.to_string())))
+        })
+        .await?;
+    match row {
+        None => {
+            Err(ApiError::new(StatusCode::CONFLICT, "conflict", "this anomaly already has that action for that target"))
+        }
+        Some(Ok(row)) => Ok(HttpResponse::Created().json(row)),
+        Some(Err(e)) => Err(ApiError::internal(e)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    comment: Option<String>,
+}
+
+async fn command(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: String,
+    body: Option<web::Json<CommentBody>>,
+    make: impl FnOnce(String) -> Command,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Approver)?;
+    let comment = body.and_then(|b| b.into_inner().comment);
+    if comment.as_ref().is_some_and(|c| c.len() > 2_000) {
+        return Err(ApiError::invalid(json!({ "field": "comment", "message": "at most 2000 characters" })));
+    }
+    let cmd = make(caller.name.clone());
+    let (policy, actor) = (state.approval.policy(), caller.name.clone());
+    let result = state
+        .db
+        .run(move |c| Ok::<_, DbError>(store::apply(c, &id, &cmd, &actor, comment.as_deref(), &policy, Utc::now())))
+        .await?;
+    match result {
+        Ok((row, _)) => Ok(HttpResponse::Ok().json(row)),
+        Err(CommandError::NotFound) => Err(ApiError::not_found("no action with this id")),
+        Err(CommandError::Refused(Refusal::OwnProposal)) => Err(ApiError::forbidden(Refusal::OwnProposal.to_string())),
+        Err(CommandError::Refused(r)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", r.to_string())),
+        Err(CommandError::Conflict) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "conflict", CommandError::Conflict.to_string()))
+        }
+        Err(CommandError::Db(e)) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Approves (approver role; not your own proposal; high risk needs two people).
+#[utoipa::path(post, path = "/api/v1/actions/{id}/approve", tag = "actions", request_body = CommentBody,
+    responses((status = 200, description = "the action"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn approve(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Option<web::Json<CommentBody>>,
+) -> Result<HttpResponse, ApiError> {
+    command(caller, state, id.into_inner(), body, |by| Command::Approve { by }).await
+}
+
+/// Rejects a proposal (approver role).
+#[utoipa::path(post, path = "/api/v1/actions/{id}/reject", tag = "actions", request_body = CommentBody,
+    responses((status = 200, description = "the action"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn reject(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Option<web::Json<CommentBody>>,
+) -> Result<HttpResponse, ApiError> {
+    command(caller, state, id.into_inner(), body, |by| Command::Reject { by }).await
+}
+
+/// Cancels an action that has not started (approver role).
+#[utoipa::path(post, path = "/api/v1/actions/{id}/cancel", tag = "actions", request_body = CommentBody,
+    responses((status = 200, description = "the action"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn cancel(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Option<web::Json<CommentBody>>,
+) -> Result<HttpResponse, ApiError> {
+    command(caller, state, id.into_inner(), body, |by| Command::Cancel { by }).await
+}

@@ -1,0 +1,103 @@
+//! The actions API: manual proposals routed through the safety policy, approvals with their
+//! rules, 409 for the losers of a race, and the history.
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+use costguard::domain::role::Role;
+use serde_json::{json, Value};
+
+async fn post(app: &TestApp, path: &str, key: &str, body: Value) -> (u16, Value) {
+    let r = app.post_raw(path, key, "application/json", serde_json::to_vec(&body).unwrap()).await;
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn job(target: &str) -> Value {
+    json!({"kind": "cancel_bigquery_job", "target": target, "risk": "low", "provider": "Google Cloud", "account": "analytics-prod"})
+}
+
+async fn propose_approve_and_the_rules_that_guard_it(app: TestApp) {
+    let (status, action) = post(&app, "/api/v1/actions", &app.admin_key, job("bquxjob_1")).await;
+    assert_eq!(status, 201, "{action}");
+    assert_eq!(action["status"], "pending_approval");
+    let id = action["id"].as_str().unwrap().to_string();
+    let approve = format!("/api/v1/actions/{id}/approve");
+
+    let (status, e) = post(&app, &approve, &app.admin_key, json!({})).await;
+    assert_eq!(status, 403, "the proposer cannot approve: {e}");
+    let viewer = app.key("viewer", Role::Viewer).await;
+    assert_eq!(post(&app, &approve, &viewer, json!({})).await.0, 403);
+
+    // Ten approvers at once: one transition, nine 409s.
+    let mut keys = Vec::new();
+    for i in 0..10 {
+        keys.push(app.key(&format!("approver-{i}"), Role::Approver).await);
+    }
+    let results =
+        futures_util::future::join_all(keys.iter().map(|k| post(&app, &approve, k, json!({"comment": "go"})))).await;
+    let codes: Vec<u16> = results.iter().map(|r| r.0).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 409).count(), 9, "{codes:?}");
+
+    let detail = app.get_json(&format!("/api/v1/actions/{id}")).await;
+    assert_eq!(detail["status"], "approved");
+    let history: Vec<(&str, &str)> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["command"].as_str().unwrap(), h["to_status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(history, [("route", "pending_approval"), ("approve", "approved")]);
+    assert_eq!(detail["history"][1]["comment"], "go");
+    assert!(detail["history"][1]["build_sha"].is_string());
+    assert_eq!(detail["safety_checks"], json!([]));
+
+    assert_eq!(
+        post(&app, &format!("/api/v1/actions/{id}/reject"), &keys[0], json!({"comment": "not now"})).await.0,
+        200
+    );
+    let (status, e) = post(&app, &format!("/api/v1/actions/{id}/cancel"), &keys[0], json!({})).await;
+    assert_eq!(status, 409, "a rejected action is final: {e}");
+    let listed = app.get_json("/api/v1/actions?status=rejected").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(app.get(&format!("/api/v1/actions/{}", uuid::Uuid::new_v4())).await.status(), 404);
+    assert_eq!(app.get("/api/v1/actions?status=done").await.status(), 400);
+}
+
+async fn invalid_proposals_are_refused_with_the_field(app: TestApp) {
+    let (status, action) = post(&app, "/api/v1/actions", &app.admin_key, job("bquxjob_payroll")).await;
+    assert_eq!((status, action["status"].as_str()), (201, Some("pending_approval")));
+    for (body, field) in [
+        (json!({"kind": "delete_everything", "target": "x", "risk": "low"}), "kind"),
+        (json!({"kind": "notify_only", "target": "x", "risk": "extreme"}), "risk"),
+        (json!({"kind": "notify_only", "target": " ", "risk": "low"}), "target"),
+    ] {
+        let (status, e) = post(&app, "/api/v1/actions", &app.admin_key, body).await;
+        assert_eq!((status, e["detail"]["field"].as_str()), (422, Some(field)), "{e}");
+    }
+}
+
+async fn protected_targets_are_rejected_at_routing(app: TestApp) {
+    let (status, action) = post(&app, "/api/v1/actions", &app.admin_key, job("bquxjob_payroll")).await;
+    assert_eq!(status, 201);
+    assert_eq!(action["status"], "rejected");
+    assert!(action["reason"].as_str().unwrap().contains("resource_denied"), "{action}");
+}
+
+async fn protected(backend: crate::helpers::Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.safety.deny_resources = vec!["bquxjob_payroll".into()]).await;
+    protected_targets_are_rejected_at_routing(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_listed_resources_are_rejected_sqlite() {
+    protected(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_listed_resources_are_rejected_postgres() {
+    if crate::helpers::postgres_admin_url().is_some() {
+        protected(crate::helpers::Backend::Postgres).await;
+    }
+}
+
+both_backends!(propose_approve_and_the_rules_that_guard_it, invalid_proposals_are_refused_with_the_field);
