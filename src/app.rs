@@ -3,7 +3,7 @@
 //! and serves HTTP. `Application::build` binds (port 0 works for tests), `port()` tells
 //! where, `run_until_stopped()` serves until a signal, then stops the workers.
 
-use crate::bus::{self, AnomalyChanged};
+use crate::bus;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::detect::{self, Detective};
@@ -44,7 +44,13 @@ impl Application {
         let ingestor = Ingestor::new(db.clone(), bus.clone());
         let cancel = CancellationToken::new();
         let scheduler = JobScheduler::new().await?;
-        let mut workers = vec![tokio::spawn(watch_anomalies(receivers.anomalies, cancel.clone()))];
+        let optimizer = crate::optimize::Optimizer::new(
+            db.clone(),
+            settings.optimizer.rules.clone(),
+            settings.safety.clone(),
+            settings.approval.clone(),
+        );
+        let mut workers = vec![tokio::spawn(crate::optimize::work(optimizer, receivers.anomalies, cancel.clone()))];
         if settings.detect.enabled {
             let detective = Detective::new(db.clone(), settings.detect.clone(), bus.clone());
             let (wake_tx, wake_rx) = mpsc::channel(settings.bus.capacity);
@@ -132,19 +138,5 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(result?)
-    }
-}
-
-/// Consumes anomaly lifecycle messages. The optimizer and the notifiers will take this
-/// channel over; until then it logs them, so an operator sees anomalies in the log.
-async fn watch_anomalies(mut messages: mpsc::Receiver<AnomalyChanged>, cancel: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            message = messages.recv() => match message {
-                Some(m) => tracing::info!(anomaly = %m.anomaly_id, lifecycle = ?m.lifecycle, "anomaly"),
-                None => break,
-            }
-        }
     }
 }

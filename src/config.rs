@@ -21,6 +21,7 @@ pub struct Settings {
     pub detect: crate::detect::DetectSettings,
     pub approval: crate::approval::ApprovalSettings,
     pub safety: crate::domain::approval::safety::SafetyRules,
+    pub optimizer: crate::optimize::OptimizerSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -291,12 +292,16 @@ mod tests {
         }
 
         pub fn parse(text: &str) -> Table {
-            let mut section = String::new();
+            // None inside an array of tables ([[x]]): the array itself is the key, as in Settings.
+            let mut section = Some(String::new());
             let mut keys = BTreeSet::new();
             for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-                if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                    section = name.to_string();
-                } else if let Some((key, _)) = line.split_once('=') {
+                if let Some(name) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+                    keys.insert(name.to_string());
+                    section = None;
+                } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                    section = Some(name.to_string());
+                } else if let (Some(section), Some((key, _))) = (&section, line.split_once('=')) {
                     keys.insert(format!("{section}.{}", key.trim()));
                 }
             }

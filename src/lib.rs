@@ -15,5 +15,6 @@ pub mod domain;
 pub mod eval;
 pub mod ingest;
 pub mod ledger;
+pub mod optimize;
 pub mod telemetry;
 pub mod web;

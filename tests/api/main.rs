@@ -14,4 +14,5 @@ mod focus_import;
 mod llm_usage;
 mod migrations;
 mod operations;
+mod optimize;
 mod simulator;
