@@ -13,6 +13,7 @@ pub mod db;
 pub mod detect;
 pub mod domain;
 pub mod eval;
+pub mod execute;
 pub mod ingest;
 pub mod ledger;
 pub mod optimize;

@@ -10,6 +10,7 @@ mod auth;
 mod costs_api;
 mod detect;
 mod evaluation;
+mod execute;
 mod focus_import;
 mod llm_usage;
 mod migrations;

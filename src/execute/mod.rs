@@ -1,0 +1,227 @@
+//! The executors: take approved actions, re-check the safety policy, act through an
+//! [`Executor`], verify the effect, and move the action along its state machine. Every step is
+//! a committed transition (with its audit entry) before the next one starts, so a crash
+//! leaves the action in a state the start-up reconciliation knows how to finish: `approved`
+//! starts again, `executing` is verified first and only executed again (with the same
+//! idempotency key) if the target is still running, `verifying` is verified.
+
+pub mod simulated;
+
+use crate::approval::store::{self, ActionRow, CommandError};
+use crate::approval::ApprovalSettings;
+use crate::db::schema::{action_transitions as tr, actions as ac};
+use crate::db::{Db, DbError};
+use crate::domain::approval::safety::{self, Context, SafetyRules, Stage, Target};
+use crate::domain::approval::{Command, Status};
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Who acts, in histories and the audit log.
+pub const ACTOR: &str = "executor";
+
+/// What a verification found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// The target is in the state the action wanted.
+    Done,
+    /// Not yet (still stopping); ask again later.
+    Pending,
+}
+
+/// One way of acting on the world (a cloud, the simulated clouds).
+#[async_trait::async_trait]
+pub trait Executor: Send + Sync {
+    /// Whether this executor knows the action kind.
+    fn handles(&self, kind: &str) -> bool;
+    /// What it would do, in words (recorded for dry runs).
+    fn plan(&self, action: &ActionRow) -> String;
+    /// Acts; repeating it with the same key is harmless.
+    async fn execute(&self, action: &ActionRow, idempotency_key: &str) -> anyhow::Result<()>;
+    /// Checks the target's state.
+    async fn verify(&self, action: &ActionRow) -> anyhow::Result<Verification>;
+}
+
+#[derive(Clone)]
+pub struct Runner {
+    db: Db,
+    executors: Vec<Arc<dyn Executor>>,
+    safety: SafetyRules,
+    approval: ApprovalSettings,
+    /// Attempts per execute or verify call, with doubling backoff from `backoff`.
+    attempts: u32,
+    backoff: std::time::Duration,
+}
+
+impl Runner {
+    pub fn new(db: Db, executors: Vec<Arc<dyn Executor>>, safety: SafetyRules, approval: ApprovalSettings) -> Self {
+        Runner { db, executors, safety, approval, attempts: 3, backoff: std::time::Duration::from_millis(200) }
+    }
+
+    async fn apply(&self, id: &str, command: Command) -> Result<ActionRow, CommandError> {
+        let (id, policy) = (id.to_string(), self.approval.policy());
+        let result = self
+            .db
+            .run(move |c| Ok::<_, DbError>(store::apply(c, &id, &command, ACTOR, None, &policy, Utc::now())))
+            .await;
+        match result {
+            Ok(r) => r.map(|(row, _)| row),
+            Err(e) => Err(CommandError::Db(diesel::result::Error::QueryBuilderError(e.to_string().into()))),
+        }
+    }
+
+    async fn executed_since(&self, since: Duration) -> Result<u32, DbError> {
+        let from = (Utc::now() - since).naive_utc();
+        self.db
+            .run(move |c| {
+                let n: i64 =
+                    tr::table.filter(tr::to_status.eq("executing")).filter(tr::at.ge(from)).count().get_result(c)?;
+                Ok::<_, DbError>(u32::try_from(n).unwrap_or(u32::MAX))
+            })
+            .await
+    }
+
+    /// Carries one action as far as it can go now; returns its final status.
+    pub async fn process(&self, id: &str) -> anyhow::Result<String> {
+        let Some(mut row) = self
+            .db
+            .run({
+                let id = id.to_string();
+                move |c| store::get(c, &id).map_err(DbError::from)
+            })
+            .await?
+        else {
+            anyhow::bail!("no action {id}");
+        };
+        let executor = self.executors.iter().find(|e| e.handles(&row.kind)).cloned();
+        if row.status == Status::Approved.as_str() {
+            let mut blocked: Vec<String> = Vec::new();
+            let target = Target {
+                provider: row.provider.clone().unwrap_or_default(),
+                account: row.account.clone().unwrap_or_default(),
+                resource_id: row.target.clone(),
+                tags: Default::default(),
+            };
+            let ctx = Context {
+                cost_impact_per_hour: row.estimated_saving_per_hour as f64
+                    / crate::domain::money::UNITS_PER_WHOLE as f64,
+                executed_last_hour: self.executed_since(Duration::hours(1)).await?,
+                executed_last_day: self.executed_since(Duration::days(1)).await?,
+                build_sha: crate::build_info::info().git_sha.to_string(),
+                ..Context::default()
+            };
+            blocked.extend(
+                safety::check(&self.safety, &target, &ctx, Stage::Execution).into_iter().map(|b| b.to_string()),
+            );
+            if executor.is_none() && row.kind != "notify_only" {
+                blocked.push(format!("no executor for {}", row.kind));
+            }
+            row = self.apply(id, Command::Start { blocked }).await?;
+            if row.status == Status::Executing.as_str() && row.kind == "notify_only" {
+                // Telling people was the whole action.
+                self.apply(id, Command::Executed).await?;
+                return Ok(self.apply(id, Command::Verified).await?.status);
+            }
+            if row.status == Status::Executing.as_str() {
+                row = self.execute(&row, executor.as_deref()).await?;
+            }
+        } else if row.status == Status::Executing.as_str() {
+            // After a crash: look before acting again.
+            let done = match executor.as_deref() {
+                Some(e) => matches!(e.verify(&row).await, Ok(Verification::Done)),
+                None => false,
+            };
+            row = if done {
+                self.apply(id, Command::Executed).await?
+            } else {
+                self.execute(&row, executor.as_deref()).await?
+            };
+        }
+        if row.status == Status::Verifying.as_str() {
+            row = self.verify(&row, executor.as_deref()).await?;
+        }
+        Ok(row.status)
+    }
+
+    async fn execute(&self, row: &ActionRow, executor: Option<&dyn Executor>) -> anyhow::Result<ActionRow> {
+        let Some(executor) = executor else {
+            return Ok(self
+                .apply(&row.id, Command::ExecutionFailed { reason: format!("no executor for {}", row.kind) })
+                .await?);
+        };
+        let mut wait = self.backoff;
+        let mut last = String::new();
+        for _ in 0..self.attempts {
+            match tokio::time::timeout(std::time::Duration::from_secs(60), executor.execute(row, &row.idempotency_key))
+                .await
+            {
+                Ok(Ok(())) => return Ok(self.apply(&row.id, Command::Executed).await?),
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = "timed out after 60 s".into(),
+            }
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+        Ok(self.apply(&row.id, Command::ExecutionFailed { reason: last }).await?)
+    }
+
+    async fn verify(&self, row: &ActionRow, executor: Option<&dyn Executor>) -> anyhow::Result<ActionRow> {
+        let Some(executor) = executor else {
+            return Ok(self
+                .apply(&row.id, Command::VerificationFailed { reason: "no executor to verify".into() })
+                .await?);
+        };
+        let mut wait = self.backoff;
+        for _ in 0..self.attempts.max(5) {
+            if let Ok(Verification::Done) = executor.verify(row).await {
+                return Ok(self.apply(&row.id, Command::Verified).await?);
+            }
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+        let reason = format!("{} still looks active after the action", row.target);
+        Ok(self.apply(&row.id, Command::VerificationFailed { reason }).await?)
+    }
+
+    /// Everything left approved, executing or verifying (after a restart, say).
+    pub async fn pending(&self) -> Result<Vec<String>, DbError> {
+        self.db
+            .run(|c| {
+                ac::table
+                    .filter(ac::status.eq_any(["approved", "executing", "verifying"]))
+                    .order_by(ac::updated_at.asc())
+                    .select(ac::id)
+                    .load(c)
+                    .map_err(DbError::from)
+            })
+            .await
+    }
+}
+
+/// The worker: finish what is pending at start-up, then one action per wake-up.
+pub async fn work(runner: Runner, mut approved: mpsc::Receiver<String>, cancel: CancellationToken) {
+    match runner.pending().await {
+        Ok(ids) => {
+            for id in ids {
+                if let Err(e) = runner.process(&id).await {
+                    tracing::error!(action = %id, error = %e, "could not finish a pending action");
+                }
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "could not list pending actions"),
+    }
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            message = approved.recv() => match message {
+                Some(id) => match runner.process(&id).await {
+                    Ok(status) => tracing::info!(action = %id, %status, "action processed"),
+                    Err(e) => tracing::error!(action = %id, error = %e, "action processing failed"),
+                },
+                None => break,
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Executors for the simulated clouds: cancelling a job, stopping an instance, deallocating a
+//! VM or disabling a key all stop the simulated resource, which lowers its cost from then on.
+
+use super::{Executor, Verification};
+use crate::approval::store::ActionRow;
+use crate::ingest::providers::simulated::resources::CloudResources;
+use chrono::Utc;
+use std::sync::Arc;
+
+pub struct SimulatedExecutor {
+    resources: Arc<dyn CloudResources>,
+}
+
+impl SimulatedExecutor {
+    pub fn new(resources: Arc<dyn CloudResources>) -> Self {
+        SimulatedExecutor { resources }
+    }
+}
+
+const KINDS: [&str; 4] = ["cancel_bigquery_job", "stop_ec2_instance", "deallocate_azure_vm", "disable_llm_key"];
+
+#[async_trait::async_trait]
+impl Executor for SimulatedExecutor {
+    fn handles(&self, kind: &str) -> bool {
+        KINDS.contains(&kind)
+    }
+
+    fn plan(&self, action: &ActionRow) -> String {
+        format!("{} {} in the simulated clouds", action.kind.replace('_', " "), action.target)
+    }
+
+    async fn execute(&self, action: &ActionRow, _idempotency_key: &str) -> anyhow::Result<()> {
+        // Stopping twice is harmless, so the action's id is idempotency enough here.
+        self.resources.stop(&action.target, super::ACTOR, Utc::now()).await.map(|_| ())
+    }
+
+    async fn verify(&self, action: &ActionRow) -> anyhow::Result<Verification> {
+        let resources = self.resources.list(Utc::now()).await?;
+        match resources.iter().find(|r| r.id == action.target) {
+            Some(r) if !r.running => Ok(Verification::Done),
+            Some(_) => Ok(Verification::Pending),
+            None => anyhow::bail!("{} is not a simulated resource", action.target),
+        }
+    }
+}

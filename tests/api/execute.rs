@@ -1,0 +1,152 @@
+//! Executors on the simulated clouds: an approved cancel stops the live loop and is
+//! verified; an action found `executing` after a crash is verified before anything is redone.
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+use chrono::Utc;
+use costguard::approval::store::{self, NewAction};
+use costguard::approval::ApprovalSettings;
+use costguard::config::SimulatedSettings;
+use costguard::db::DbError;
+use costguard::domain::approval::safety::SafetyRules;
+use costguard::domain::approval::{Command, Risk};
+use costguard::execute::simulated::SimulatedExecutor;
+use costguard::execute::Runner;
+use costguard::ingest::providers::simulated::resources::CloudResources;
+use costguard::ingest::providers::Simulator;
+use std::sync::Arc;
+
+const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
+
+fn live() -> ApprovalSettings {
+    ApprovalSettings { mode: "live".into(), ..ApprovalSettings::default() }
+}
+
+async fn approved_cancel(app: &TestApp) -> String {
+    let new = NewAction {
+        anomaly_id: None,
+        kind: "cancel_bigquery_job".into(),
+        target: LIVE_JOB.into(),
+        provider: Some("Google Cloud".into()),
+        account: Some("analytics-prod".into()),
+        params: "{}".into(),
+        risk: Risk::Low,
+        estimated_saving_per_hour: 48_750_000_000_000,
+        proposed_by: "optimizer".into(),
+    };
+    let policy = live().policy();
+    app.db
+        .run(move |c| {
+            let a = store::create(c, &new, Utc::now())?.unwrap();
+            store::apply(c, &a.id, &Command::Route { blocked: vec![] }, "policy", None, &policy, Utc::now()).unwrap();
+            store::apply(c, &a.id, &Command::Approve { by: "bob".into() }, "bob", None, &policy, Utc::now()).unwrap();
+            Ok::<_, DbError>(a.id)
+        })
+        .await
+        .unwrap()
+}
+
+fn simulator(app: &TestApp) -> Arc<Simulator> {
+    let sim = SimulatedSettings { enabled: true, live_incident_delay_secs: 0, ..SimulatedSettings::default() };
+    Arc::new(Simulator::new(sim, app.db.clone()))
+}
+
+async fn running(sim: &Simulator, id: &str) -> bool {
+    sim.list(Utc::now()).await.unwrap().iter().any(|r| r.id == id && r.running)
+}
+
+async fn history(app: &TestApp, id: &str) -> Vec<String> {
+    let id = id.to_string();
+    let h = app.db.run(move |c| store::history(c, &id).map_err(DbError::from)).await.unwrap();
+    h.into_iter().map(|t| t.command).collect()
+}
+
+async fn an_approved_cancel_stops_the_job_and_is_verified(app: TestApp) {
+    let sim = simulator(&app);
+    assert!(running(&sim, LIVE_JOB).await, "the live loop runs before the action");
+    let id = approved_cancel(&app).await;
+    let runner = Runner::new(
+        app.db.clone(),
+        vec![Arc::new(SimulatedExecutor::new(sim.clone()))],
+        SafetyRules::default(),
+        live(),
+    );
+    assert_eq!(runner.process(&id).await.unwrap(), "succeeded");
+    assert!(!running(&sim, LIVE_JOB).await, "the job was cancelled");
+    assert_eq!(history(&app, &id).await, ["route", "approve", "start", "executed", "verified"]);
+    let chain = app.db.run(|c| costguard::audit::verify(c).map_err(DbError::from)).await.unwrap();
+    assert_eq!(chain, Ok(6), "propose, route, approve, start, executed, verified");
+}
+
+async fn dry_run_mode_changes_nothing(app: TestApp) {
+    let sim = simulator(&app);
+    let id = approved_cancel(&app).await;
+    let runner = Runner::new(
+        app.db.clone(),
+        vec![Arc::new(SimulatedExecutor::new(sim.clone()))],
+        SafetyRules::default(),
+        ApprovalSettings::default(),
+    );
+    assert_eq!(runner.process(&id).await.unwrap(), "dry_run");
+    assert!(running(&sim, LIVE_JOB).await, "dry run: the job still runs");
+}
+
+async fn the_build_allow_list_and_rate_limits_stop_an_executor(app: TestApp) {
+    let sim = simulator(&app);
+    let id = approved_cancel(&app).await;
+    let rules = SafetyRules { allowed_build_shas: vec!["0000000".into()], ..SafetyRules::default() };
+    let runner = Runner::new(app.db.clone(), vec![Arc::new(SimulatedExecutor::new(sim.clone()))], rules, live());
+    assert_eq!(runner.process(&id).await.unwrap(), "rejected");
+    assert!(running(&sim, LIVE_JOB).await);
+    let id2 = id.clone();
+    let row = app.db.run(move |c| store::get(c, &id2).map_err(DbError::from)).await.unwrap().unwrap();
+    assert!(row.reason.unwrap().contains("build_not_allowed"));
+    let entries = app.db.run(|c| costguard::audit::page(c, 0, 100).map_err(DbError::from)).await.unwrap();
+    assert!(
+        entries.last().unwrap().record.detail.as_deref().unwrap().contains("build_not_allowed"),
+        "the audit entry says so"
+    );
+}
+
+async fn an_action_left_executing_is_verified_before_anything_is_redone(app: TestApp) {
+    let sim = simulator(&app);
+    let id = approved_cancel(&app).await;
+    // The crash: the executor started and stopped the job, but died before recording it.
+    let policy = live().policy();
+    let id2 = id.clone();
+    app.db
+        .run(move |c| {
+            Ok::<_, DbError>(
+                store::apply(c, &id2, &Command::Start { blocked: vec![] }, "executor", None, &policy, Utc::now())
+                    .unwrap(),
+            )
+        })
+        .await
+        .unwrap();
+    sim.stop(LIVE_JOB, "executor", Utc::now()).await.unwrap();
+    let first_stop = stops(&app).await;
+    assert_eq!(first_stop.len(), 1);
+    let runner = Runner::new(
+        app.db.clone(),
+        vec![Arc::new(SimulatedExecutor::new(sim.clone()))],
+        SafetyRules::default(),
+        live(),
+    );
+    assert_eq!(runner.pending().await.unwrap(), vec![id.clone()]);
+    assert_eq!(runner.process(&id).await.unwrap(), "succeeded");
+    assert_eq!(stops(&app).await, first_stop, "the stop was not repeated");
+}
+
+/// The simulated clouds' persisted stops: (resource, when).
+async fn stops(app: &TestApp) -> Vec<(String, chrono::NaiveDateTime)> {
+    use costguard::db::schema::sim_resource_stops as s;
+    use diesel::prelude::*;
+    app.db.run(|c| s::table.select((s::resource_id, s::stopped_at)).load(c).map_err(DbError::from)).await.unwrap()
+}
+
+both_backends!(
+    an_approved_cancel_stops_the_job_and_is_verified,
+    dry_run_mode_changes_nothing,
+    the_build_allow_list_and_rate_limits_stop_an_executor,
+    an_action_left_executing_is_verified_before_anything_is_redone,
+);
