@@ -70,10 +70,16 @@ impl Application {
         }
 
         let mut sources: Vec<(Arc<dyn CostSource>, String)> = Vec::new();
+        let mut executors: Vec<Arc<dyn crate::execute::Executor>> = Vec::new();
         let sim = &settings.providers.simulated;
         if sim.enabled {
-            sources.push((Arc::new(Simulator::new(sim.clone(), db.clone())), sim.schedule.clone()));
+            let simulator = Arc::new(Simulator::new(sim.clone(), db.clone()));
+            executors.push(Arc::new(crate::execute::simulated::SimulatedExecutor::new(simulator.clone())));
+            sources.push((simulator, sim.schedule.clone()));
         }
+        let runner =
+            crate::execute::Runner::new(db.clone(), executors, settings.safety.clone(), settings.approval.clone());
+        workers.push(tokio::spawn(crate::execute::work(runner, receivers.actions, cancel.clone())));
         schedule::add_sources(&scheduler, ingestor.clone(), sources).await?;
         scheduler.start().await?;
 
@@ -88,6 +94,7 @@ impl Application {
             detect: settings.detect.clone(),
             approval: settings.approval.clone(),
             safety: settings.safety.clone(),
+            bus: bus.clone(),
         });
         let json_limit = settings.server.max_json_bytes;
         let server = HttpServer::new(move || {

@@ -38,6 +38,7 @@ pub struct AnomalyChanged {
 pub struct Bus {
     costs_ingested: mpsc::Sender<CostsIngested>,
     anomalies: mpsc::Sender<AnomalyChanged>,
+    actions: mpsc::Sender<String>,
 }
 
 /// The receiving side, handed to exactly one consumer each.
@@ -45,14 +46,17 @@ pub struct Bus {
 pub struct Receivers {
     pub costs_ingested: mpsc::Receiver<CostsIngested>,
     pub anomalies: mpsc::Receiver<AnomalyChanged>,
+    /// Ids of actions that became approved (for the executors).
+    pub actions: mpsc::Receiver<String>,
 }
 
 pub fn channels(capacity: usize) -> (Bus, Receivers) {
     let (costs_tx, costs_rx) = mpsc::channel(capacity);
     let (anomalies_tx, anomalies_rx) = mpsc::channel(capacity);
+    let (actions_tx, actions_rx) = mpsc::channel(capacity);
     (
-        Bus { costs_ingested: costs_tx, anomalies: anomalies_tx },
-        Receivers { costs_ingested: costs_rx, anomalies: anomalies_rx },
+        Bus { costs_ingested: costs_tx, anomalies: anomalies_tx, actions: actions_tx },
+        Receivers { costs_ingested: costs_rx, anomalies: anomalies_rx, actions: actions_rx },
     )
 }
 
@@ -63,6 +67,11 @@ impl Bus {
 
     pub fn publish_anomaly(&self, message: AnomalyChanged) {
         publish(&self.anomalies, "anomalies", message);
+    }
+
+    /// An action was approved and waits for an executor.
+    pub fn publish_action_approved(&self, action_id: String) {
+        publish(&self.actions, "actions", action_id);
     }
 }
 

@@ -21,6 +21,7 @@ pub struct AppState {
     pub detect: crate::detect::DetectSettings,
     pub approval: crate::approval::ApprovalSettings,
     pub safety: crate::domain::approval::safety::SafetyRules,
+    pub bus: crate::bus::Bus,
 }
 
 /// Registers every route of this module.

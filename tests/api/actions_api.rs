@@ -38,27 +38,39 @@ async fn propose_approve_and_the_rules_that_guard_it(app: TestApp) {
     assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
     assert_eq!(codes.iter().filter(|c| **c == 409).count(), 9, "{codes:?}");
 
-    let detail = app.get_json(&format!("/api/v1/actions/{id}")).await;
-    assert_eq!(detail["status"], "approved");
+    // The approval woke the executors; this app has none for BigQuery, so the safety check
+    // at execution rejects it, and says why.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let detail = loop {
+        let detail = app.get_json(&format!("/api/v1/actions/{id}")).await;
+        if detail["status"] != "approved" || std::time::Instant::now() > deadline {
+            break detail;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(detail["status"], "rejected", "{detail}");
+    assert!(detail["reason"].as_str().unwrap().contains("no executor for cancel_bigquery_job"), "{detail}");
     let history: Vec<(&str, &str)> = detail["history"]
         .as_array()
         .unwrap()
         .iter()
         .map(|h| (h["command"].as_str().unwrap(), h["to_status"].as_str().unwrap()))
         .collect();
-    assert_eq!(history, [("route", "pending_approval"), ("approve", "approved")]);
+    assert_eq!(history, [("route", "pending_approval"), ("approve", "approved"), ("start", "rejected")]);
     assert_eq!(detail["history"][1]["comment"], "go");
     assert!(detail["history"][1]["build_sha"].is_string());
-    assert_eq!(detail["safety_checks"], json!([]));
-
-    assert_eq!(
-        post(&app, &format!("/api/v1/actions/{id}/reject"), &keys[0], json!({"comment": "not now"})).await.0,
-        200
-    );
     let (status, e) = post(&app, &format!("/api/v1/actions/{id}/cancel"), &keys[0], json!({})).await;
     assert_eq!(status, 409, "a rejected action is final: {e}");
+
+    // Rejecting a proposal before anyone approves it.
+    let (_, other) = post(&app, "/api/v1/actions", &app.admin_key, job("bquxjob_2")).await;
+    let other = other["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        post(&app, &format!("/api/v1/actions/{other}/reject"), &keys[0], json!({"comment": "not now"})).await.0,
+        200
+    );
     let listed = app.get_json("/api/v1/actions?status=rejected").await;
-    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
     assert_eq!(app.get(&format!("/api/v1/actions/{}", uuid::Uuid::new_v4())).await.status(), 404);
     assert_eq!(app.get("/api/v1/actions?status=done").await.status(), 400);
 }
@@ -101,3 +113,46 @@ async fn deny_listed_resources_are_rejected_postgres() {
 }
 
 both_backends!(propose_approve_and_the_rules_that_guard_it, invalid_proposals_are_refused_with_the_field);
+
+async fn approved_over_http_runs_through_the_executor(backend: crate::helpers::Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.providers.simulated.enabled = true;
+        s.providers.simulated.history_days = 1;
+        s.providers.simulated.schedule = String::new();
+        s.providers.simulated.live_incident_delay_secs = 0;
+        s.approval.mode = "live".into();
+    })
+    .await;
+    let (status, action) = post(&app, "/api/v1/actions", &app.admin_key, job("bquxjob_7d3e9b21_live_loop")).await;
+    assert_eq!(status, 201, "{action}");
+    let id = action["id"].as_str().unwrap().to_string();
+    let bob = app.key("bob", Role::Approver).await;
+    assert_eq!(
+        post(&app, &format!("/api/v1/actions/{id}/approve"), &bob, json!({"comment": "cancel it"})).await.0,
+        200
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let detail = loop {
+        let detail = app.get_json(&format!("/api/v1/actions/{id}")).await;
+        if detail["status"] == "succeeded" || std::time::Instant::now() > deadline {
+            break detail;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(detail["status"], "succeeded", "{detail}");
+    let actors: Vec<&str> =
+        detail["history"].as_array().unwrap().iter().map(|h| h["actor"].as_str().unwrap()).collect();
+    assert_eq!(actors, ["policy", "bob", "executor", "executor", "executor"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approved_over_http_runs_through_the_executor_sqlite() {
+    approved_over_http_runs_through_the_executor(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approved_over_http_runs_through_the_executor_postgres() {
+    if crate::helpers::postgres_admin_url().is_some() {
+        approved_over_http_runs_through_the_executor(crate::helpers::Backend::Postgres).await;
+    }
+}

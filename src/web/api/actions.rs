@@ -208,7 +208,13 @@ async fn command(
         .run(move |c| Ok::<_, DbError>(store::apply(c, &id, &cmd, &actor, comment.as_deref(), &policy, Utc::now())))
         .await?;
     match result {
-        Ok((row, _)) => Ok(HttpResponse::Ok().json(row)),
+        Ok((row, transition)) => {
+            // Effects run after commit: an approval wakes the executors.
+            if transition.effects.contains(&crate::domain::approval::Effect::Execute) {
+                state.bus.publish_action_approved(row.id.clone());
+            }
+            Ok(HttpResponse::Ok().json(row))
+        }
         Err(CommandError::NotFound) => Err(ApiError::not_found("no action with this id")),
         Err(CommandError::Refused(Refusal::OwnProposal)) => Err(ApiError::forbidden(Refusal::OwnProposal.to_string())),
         Err(CommandError::Refused(r)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", r.to_string())),
