@@ -10,22 +10,36 @@ pub struct ApprovalSettings {
     pub approval_ttl_minutes: u32,
     /// Distinct approvers a high-risk action needs (others need one).
     pub high_risk_approvers: u32,
-    /// "dry_run" records what would be done; "live" acts.
+    /// Real clouds: "dry_run" records what would be done; "live" acts.
     pub mode: String,
+    /// The built-in simulated clouds ("live" by default, so the demo closes the loop).
+    pub simulated_mode: String,
 }
 
 impl Default for ApprovalSettings {
     fn default() -> Self {
-        ApprovalSettings { approval_ttl_minutes: 60, high_risk_approvers: 2, mode: "dry_run".into() }
+        ApprovalSettings {
+            approval_ttl_minutes: 60,
+            high_risk_approvers: 2,
+            mode: "dry_run".into(),
+            simulated_mode: "live".into(),
+        }
     }
 }
 
 impl ApprovalSettings {
+    /// The policy for real clouds.
     pub fn policy(&self) -> Policy {
+        self.policy_for(false)
+    }
+
+    /// The policy for an action on the simulated clouds (`simulated`) or on a real one.
+    pub fn policy_for(&self, simulated: bool) -> Policy {
+        let mode = if simulated { &self.simulated_mode } else { &self.mode };
         Policy {
             approval_ttl: chrono::Duration::minutes(i64::from(self.approval_ttl_minutes)),
             high_risk_approvers: self.high_risk_approvers as usize,
-            mode: if self.mode == "live" { Mode::Live } else { Mode::DryRun },
+            mode: if mode == "live" { Mode::Live } else { Mode::DryRun },
         }
     }
 
@@ -38,6 +52,9 @@ impl ApprovalSettings {
         }
         if !matches!(self.mode.as_str(), "dry_run" | "live") {
             return Err(("approval.mode", format!("'{}' is not dry_run or live", self.mode)));
+        }
+        if !matches!(self.simulated_mode.as_str(), "dry_run" | "live") {
+            return Err(("approval.simulated_mode", format!("'{}' is not dry_run or live", self.simulated_mode)));
         }
         Ok(())
     }

@@ -42,6 +42,10 @@ pub trait Executor: Send + Sync {
     async fn execute(&self, action: &ActionRow, idempotency_key: &str) -> anyhow::Result<()>;
     /// Checks the target's state.
     async fn verify(&self, action: &ActionRow) -> anyhow::Result<Verification>;
+    /// Acts on the built-in simulated clouds (which have their own execution mode).
+    fn simulated(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Clone)]
@@ -60,8 +64,8 @@ impl Runner {
         Runner { db, executors, safety, approval, attempts: 3, backoff: std::time::Duration::from_millis(200) }
     }
 
-    async fn apply(&self, id: &str, command: Command) -> Result<ActionRow, CommandError> {
-        let (id, policy) = (id.to_string(), self.approval.policy());
+    async fn apply(&self, id: &str, command: Command, simulated: bool) -> Result<ActionRow, CommandError> {
+        let (id, policy) = (id.to_string(), self.approval.policy_for(simulated));
         let result = self
             .db
             .run(move |c| Ok::<_, DbError>(store::apply(c, &id, &command, ACTOR, None, &policy, Utc::now())))
@@ -96,6 +100,7 @@ impl Runner {
             anyhow::bail!("no action {id}");
         };
         let executor = self.executors.iter().find(|e| e.handles(&row.kind)).cloned();
+        let sim = executor.as_ref().is_some_and(|e| e.simulated());
         if row.status == Status::Approved.as_str() {
             let mut blocked: Vec<String> = Vec::new();
             let target = Target {
@@ -118,11 +123,11 @@ impl Runner {
             if executor.is_none() && row.kind != "notify_only" {
                 blocked.push(format!("no executor for {}", row.kind));
             }
-            row = self.apply(id, Command::Start { blocked }).await?;
+            row = self.apply(id, Command::Start { blocked }, sim).await?;
             if row.status == Status::Executing.as_str() && row.kind == "notify_only" {
                 // Telling people was the whole action.
-                self.apply(id, Command::Executed).await?;
-                return Ok(self.apply(id, Command::Verified).await?.status);
+                self.apply(id, Command::Executed, sim).await?;
+                return Ok(self.apply(id, Command::Verified, sim).await?.status);
             }
             if row.status == Status::Executing.as_str() {
                 row = self.execute(&row, executor.as_deref()).await?;
@@ -134,7 +139,7 @@ impl Runner {
                 None => false,
             };
             row = if done {
-                self.apply(id, Command::Executed).await?
+                self.apply(id, Command::Executed, sim).await?
             } else {
                 self.execute(&row, executor.as_deref()).await?
             };
@@ -146,9 +151,10 @@ impl Runner {
     }
 
     async fn execute(&self, row: &ActionRow, executor: Option<&dyn Executor>) -> anyhow::Result<ActionRow> {
+        let sim = executor.is_some_and(|e| e.simulated());
         let Some(executor) = executor else {
             return Ok(self
-                .apply(&row.id, Command::ExecutionFailed { reason: format!("no executor for {}", row.kind) })
+                .apply(&row.id, Command::ExecutionFailed { reason: format!("no executor for {}", row.kind) }, sim)
                 .await?);
         };
         let mut wait = self.backoff;
@@ -157,32 +163,33 @@ impl Runner {
             match tokio::time::timeout(std::time::Duration::from_secs(60), executor.execute(row, &row.idempotency_key))
                 .await
             {
-                Ok(Ok(())) => return Ok(self.apply(&row.id, Command::Executed).await?),
+                Ok(Ok(())) => return Ok(self.apply(&row.id, Command::Executed, sim).await?),
                 Ok(Err(e)) => last = e.to_string(),
                 Err(_) => last = "timed out after 60 s".into(),
             }
             tokio::time::sleep(wait).await;
             wait *= 2;
         }
-        Ok(self.apply(&row.id, Command::ExecutionFailed { reason: last }).await?)
+        Ok(self.apply(&row.id, Command::ExecutionFailed { reason: last }, sim).await?)
     }
 
     async fn verify(&self, row: &ActionRow, executor: Option<&dyn Executor>) -> anyhow::Result<ActionRow> {
+        let sim = executor.is_some_and(|e| e.simulated());
         let Some(executor) = executor else {
             return Ok(self
-                .apply(&row.id, Command::VerificationFailed { reason: "no executor to verify".into() })
+                .apply(&row.id, Command::VerificationFailed { reason: "no executor to verify".into() }, sim)
                 .await?);
         };
         let mut wait = self.backoff;
         for _ in 0..self.attempts.max(5) {
             if let Ok(Verification::Done) = executor.verify(row).await {
-                return Ok(self.apply(&row.id, Command::Verified).await?);
+                return Ok(self.apply(&row.id, Command::Verified, sim).await?);
             }
             tokio::time::sleep(wait).await;
             wait *= 2;
         }
         let reason = format!("{} still looks active after the action", row.target);
-        Ok(self.apply(&row.id, Command::VerificationFailed { reason }).await?)
+        Ok(self.apply(&row.id, Command::VerificationFailed { reason }, sim).await?)
     }
 
     /// Everything left approved, executing or verifying (after a restart, say).

@@ -25,6 +25,10 @@ impl Executor for SimulatedExecutor {
         KINDS.contains(&kind)
     }
 
+    fn simulated(&self) -> bool {
+        true
+    }
+
     fn plan(&self, action: &ActionRow) -> String {
         format!("{} {} in the simulated clouds", action.kind.replace('_', " "), action.target)
     }

@@ -120,7 +120,6 @@ async fn approved_over_http_runs_through_the_executor(backend: crate::helpers::B
         s.providers.simulated.history_days = 1;
         s.providers.simulated.schedule = String::new();
         s.providers.simulated.live_incident_delay_secs = 0;
-        s.approval.mode = "live".into();
     })
     .await;
     let (status, action) = post(&app, "/api/v1/actions", &app.admin_key, job("bquxjob_7d3e9b21_live_loop")).await;

@@ -1,12 +1,12 @@
 //! Executors on the simulated clouds: an approved cancel stops the live loop and is
 //! verified; an action found `executing` after a crash is verified before anything is redone.
 
-use crate::both_backends;
-use crate::helpers::TestApp;
+use crate::helpers::{fresh_database, postgres_admin_url, test_settings, Backend};
 use chrono::Utc;
 use costguard::approval::store::{self, NewAction};
 use costguard::approval::ApprovalSettings;
 use costguard::config::SimulatedSettings;
+use costguard::db::Db;
 use costguard::db::DbError;
 use costguard::domain::approval::safety::SafetyRules;
 use costguard::domain::approval::{Command, Risk};
@@ -18,11 +18,41 @@ use std::sync::Arc;
 
 const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
 
-fn live() -> ApprovalSettings {
-    ApprovalSettings { mode: "live".into(), ..ApprovalSettings::default() }
+/// A migrated database with no application around it: these tests drive the runner
+/// themselves, so no background executor may race them.
+struct Bare {
+    db: Db,
+    _dir: tempfile::TempDir,
 }
 
-async fn approved_cancel(app: &TestApp) -> String {
+async fn bare(backend: Backend) -> Bare {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = test_settings(&fresh_database(backend, dir.path()), dir.path());
+    Bare { db: costguard::app::open_database(&settings).await.unwrap(), _dir: dir }
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::bare(super::Backend::Sqlite).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if super::postgres_admin_url().is_some() {
+                    super::$name(super::bare(super::Backend::Postgres).await).await
+                }
+            }
+        }
+    )*};
+}
+
+fn live() -> ApprovalSettings {
+    ApprovalSettings::default()
+}
+
+async fn approved_cancel(app: &Bare) -> String {
     let new = NewAction {
         anomaly_id: None,
         kind: "cancel_bigquery_job".into(),
@@ -46,7 +76,7 @@ async fn approved_cancel(app: &TestApp) -> String {
         .unwrap()
 }
 
-fn simulator(app: &TestApp) -> Arc<Simulator> {
+fn simulator(app: &Bare) -> Arc<Simulator> {
     let sim = SimulatedSettings { enabled: true, live_incident_delay_secs: 0, ..SimulatedSettings::default() };
     Arc::new(Simulator::new(sim, app.db.clone()))
 }
@@ -55,13 +85,13 @@ async fn running(sim: &Simulator, id: &str) -> bool {
     sim.list(Utc::now()).await.unwrap().iter().any(|r| r.id == id && r.running)
 }
 
-async fn history(app: &TestApp, id: &str) -> Vec<String> {
+async fn history(app: &Bare, id: &str) -> Vec<String> {
     let id = id.to_string();
     let h = app.db.run(move |c| store::history(c, &id).map_err(DbError::from)).await.unwrap();
     h.into_iter().map(|t| t.command).collect()
 }
 
-async fn an_approved_cancel_stops_the_job_and_is_verified(app: TestApp) {
+async fn an_approved_cancel_stops_the_job_and_is_verified(app: Bare) {
     let sim = simulator(&app);
     assert!(running(&sim, LIVE_JOB).await, "the live loop runs before the action");
     let id = approved_cancel(&app).await;
@@ -78,20 +108,20 @@ async fn an_approved_cancel_stops_the_job_and_is_verified(app: TestApp) {
     assert_eq!(chain, Ok(6), "propose, route, approve, start, executed, verified");
 }
 
-async fn dry_run_mode_changes_nothing(app: TestApp) {
+async fn dry_run_mode_changes_nothing(app: Bare) {
     let sim = simulator(&app);
     let id = approved_cancel(&app).await;
     let runner = Runner::new(
         app.db.clone(),
         vec![Arc::new(SimulatedExecutor::new(sim.clone()))],
         SafetyRules::default(),
-        ApprovalSettings::default(),
+        ApprovalSettings { simulated_mode: "dry_run".into(), ..ApprovalSettings::default() },
     );
     assert_eq!(runner.process(&id).await.unwrap(), "dry_run");
     assert!(running(&sim, LIVE_JOB).await, "dry run: the job still runs");
 }
 
-async fn the_build_allow_list_and_rate_limits_stop_an_executor(app: TestApp) {
+async fn the_build_allow_list_and_rate_limits_stop_an_executor(app: Bare) {
     let sim = simulator(&app);
     let id = approved_cancel(&app).await;
     let rules = SafetyRules { allowed_build_shas: vec!["0000000".into()], ..SafetyRules::default() };
@@ -108,11 +138,11 @@ async fn the_build_allow_list_and_rate_limits_stop_an_executor(app: TestApp) {
     );
 }
 
-async fn an_action_left_executing_is_verified_before_anything_is_redone(app: TestApp) {
+async fn an_action_left_executing_is_verified_before_anything_is_redone(app: Bare) {
     let sim = simulator(&app);
     let id = approved_cancel(&app).await;
     // The crash: the executor started and stopped the job, but died before recording it.
-    let policy = live().policy();
+    let policy = live().policy_for(true);
     let id2 = id.clone();
     app.db
         .run(move |c| {
@@ -138,13 +168,13 @@ async fn an_action_left_executing_is_verified_before_anything_is_redone(app: Tes
 }
 
 /// The simulated clouds' persisted stops: (resource, when).
-async fn stops(app: &TestApp) -> Vec<(String, chrono::NaiveDateTime)> {
+async fn stops(app: &Bare) -> Vec<(String, chrono::NaiveDateTime)> {
     use costguard::db::schema::sim_resource_stops as s;
     use diesel::prelude::*;
     app.db.run(|c| s::table.select((s::resource_id, s::stopped_at)).load(c).map_err(DbError::from)).await.unwrap()
 }
 
-both_backends!(
+on_both!(
     an_approved_cancel_stops_the_job_and_is_verified,
     dry_run_mode_changes_nothing,
     the_build_allow_list_and_rate_limits_stop_an_executor,
