@@ -103,11 +103,14 @@ impl Runner {
         let sim = executor.as_ref().is_some_and(|e| e.simulated());
         if row.status == Status::Approved.as_str() {
             let mut blocked: Vec<String> = Vec::new();
+            let resource = row.target.clone();
+            let tags =
+                self.db.run(move |c| crate::ledger::query::resource_tags(c, &resource).map_err(DbError::from)).await?;
             let target = Target {
                 provider: row.provider.clone().unwrap_or_default(),
                 account: row.account.clone().unwrap_or_default(),
                 resource_id: row.target.clone(),
-                tags: Default::default(),
+                tags,
             };
             let ctx = Context {
                 cost_impact_per_hour: row.estimated_saving_per_hour as f64

@@ -400,3 +400,18 @@ fn group_sum((hour, keys, currency, whole, fraction): GroupRow) -> GroupSum {
         effective_cost: recombine(whole, fraction),
     }
 }
+
+/// The tags of a resource's newest ledger record (for the safety policy's protected tags);
+/// empty when the resource is unknown or untagged.
+pub fn resource_tags(conn: &mut DbConn, resource_id: &str) -> QueryResult<std::collections::BTreeMap<String, String>> {
+    let tags: Option<Option<String>> = cr::table
+        .filter(cr::resource_id.eq(resource_id))
+        .filter(cr::tags.is_not_null())
+        .order_by(cr::charge_period_start.desc())
+        .select(cr::tags)
+        .first(conn)
+        .optional()?;
+    let parsed: serde_json::Map<String, serde_json::Value> =
+        tags.flatten().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    Ok(parsed.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect())
+}

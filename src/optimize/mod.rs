@@ -126,7 +126,7 @@ impl Optimizer {
                 provider: a.provider.clone().unwrap_or_default(),
                 account: a.sub_account.clone().unwrap_or_default(),
                 resource_id: p.target.clone(),
-                tags: Default::default(),
+                tags: crate::ledger::query::resource_tags(c, &p.target)?,
             };
             let ctx = Context {
                 projected_daily_overspend: a.projected_daily as f64 / UNITS_PER_WHOLE as f64,

@@ -174,7 +174,26 @@ async fn stops(app: &Bare) -> Vec<(String, chrono::NaiveDateTime)> {
     app.db.run(|c| s::table.select((s::resource_id, s::stopped_at)).load(c).map_err(DbError::from)).await.unwrap()
 }
 
+async fn a_protected_tag_in_the_ledger_stops_the_executor(app: Bare) {
+    let sim = simulator(&app);
+    // The job's ledger records carry team=data; protect that team.
+    let settings = SimulatedSettings { enabled: true, live_incident_delay_secs: 0, ..SimulatedSettings::default() };
+    let now = Utc::now();
+    let (from, to) = (now - chrono::Duration::hours(2), now + chrono::Duration::hours(1));
+    let batch = costguard::ingest::providers::simulated::generate(&settings, now, from, to, &Default::default());
+    let (bus, _r) = costguard::bus::channels(16);
+    costguard::ingest::Ingestor::new(app.db.clone(), bus).write("simulated", batch).await.unwrap();
+    let id = approved_cancel(&app).await;
+    let rules = SafetyRules { protect_tags: vec!["team=data".into()], ..SafetyRules::default() };
+    let runner = Runner::new(app.db.clone(), vec![Arc::new(SimulatedExecutor::new(sim.clone()))], rules, live());
+    assert_eq!(runner.process(&id).await.unwrap(), "rejected");
+    assert!(running(&sim, LIVE_JOB).await);
+    let row = app.db.run(move |c| store::get(c, &id).map_err(DbError::from)).await.unwrap().unwrap();
+    assert!(row.reason.unwrap().contains("protected_tag"));
+}
+
 on_both!(
+    a_protected_tag_in_the_ledger_stops_the_executor,
     an_approved_cancel_stops_the_job_and_is_verified,
     dry_run_mode_changes_nothing,
     the_build_allow_list_and_rate_limits_stop_an_executor,

@@ -87,12 +87,14 @@ pub async fn detail(
         .run(move |c| -> Result<_, DbError> {
             let Some(a) = store::get(c, &id)? else { return Ok(None) };
             let history = store::history(c, &id)?;
-            Ok(Some((a, history)))
+            let tags = crate::ledger::query::resource_tags(c, &a.target)?;
+            Ok(Some((a, history, tags)))
         })
         .await?;
-    let Some((action, history)) = found else { return Err(ApiError::not_found("no action with this id")) };
+    let Some((action, history, tags)) = found else { return Err(ApiError::not_found("no action with this id")) };
     let ctx = Context { build_sha: crate::build_info::info().git_sha.to_string(), ..Context::default() };
-    let safety_checks = safety::check(&state.safety, &target_of(&action), &ctx, Stage::Execution);
+    let target = Target { tags, ..target_of(&action) };
+    let safety_checks = safety::check(&state.safety, &target, &ctx, Stage::Execution);
     Ok(HttpResponse::Ok().json(Detail { action, history, safety_checks }))
 }
 
@@ -153,22 +155,22 @@ pub async fn create(
         estimated_saving_per_hour: 0,
         proposed_by: caller.name.clone(),
     };
-    // A person's proposal is not held to the optimizer's budget floor; every other rule applies.
-    let target = Target {
-        provider: new.provider.clone().unwrap_or_default(),
-        account: new.account.clone().unwrap_or_default(),
-        resource_id: new.target.clone(),
-        tags: Default::default(),
-    };
-    let blocked: Vec<String> = safety::check(&state.safety, &target, &Context::default(), Stage::Routing)
-        .into_iter()
-        .filter(|b| b.rule != "below_budget_floor")
-        .map(|b| b.to_string())
-        .collect();
-    let policy = state.approval.policy();
+    let (policy, rules) = (state.approval.policy(), state.safety.clone());
     let row = state
         .db
         .run(move |c| -> Result<_, DbError> {
+            // A person's proposal is not held to the optimizer's budget floor; every other rule applies.
+            let target = Target {
+                provider: new.provider.clone().unwrap_or_default(),
+                account: new.account.clone().unwrap_or_default(),
+                resource_id: new.target.clone(),
+                tags: crate::ledger::query::resource_tags(c, &new.target)?,
+            };
+            let blocked: Vec<String> = safety::check(&rules, &target, &Context::default(), Stage::Routing)
+                .into_iter()
+                .filter(|b| b.rule != "below_budget_floor")
+                .map(|b| b.to_string())
+                .collect();
             let Some(created) = store::create(c, &new, Utc::now())? else { return Ok(None) };
             let routed = store::apply(c, &created.id, &Command::Route { blocked }, "policy", None, &policy, Utc::now());
             Ok(Some(routed.map(|(row, _)| row).map_err(|e| e.to_string())))
