@@ -6,3 +6,30 @@ mod settings;
 pub mod store;
 
 pub use settings::ApprovalSettings;
+
+use crate::db::schema::actions as ac;
+use crate::db::{Db, DbError};
+use crate::domain::approval::{Command, Refusal};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+/// The expiry timer: every proposal or approval whose TTL lapsed by `now` becomes `expired`.
+/// Returns how many did. Safe to run anywhere at any time: the machine refuses what is not due.
+pub async fn expire_due(db: &Db, settings: &ApprovalSettings, now: DateTime<Utc>) -> Result<usize, DbError> {
+    let policy = settings.policy();
+    db.run(move |c| {
+        let waiting: Vec<String> =
+            ac::table.filter(ac::status.eq_any(["pending_approval", "approved"])).select(ac::id).load(c)?;
+        let mut expired = 0;
+        for id in waiting {
+            match store::apply(c, &id, &Command::Expire, "timer", None, &policy, now) {
+                Ok(_) => expired += 1,
+                Err(store::CommandError::Refused(Refusal::NotExpired) | store::CommandError::Conflict) => {}
+                Err(store::CommandError::Db(e)) => return Err(DbError::from(e)),
+                Err(e) => tracing::warn!(action = %id, error = %e, "expiry check failed"),
+            }
+        }
+        Ok(expired)
+    })
+    .await
+}

@@ -136,7 +136,46 @@ async fn tampering_with_the_audit_chain_is_named(app: TestApp) {
     assert!(stderr.contains("entry 2 is missing"), "{stderr}");
 }
 
+async fn lapsed_proposals_and_approvals_expire_on_the_timer(app: TestApp) {
+    let settings = costguard::approval::ApprovalSettings { approval_ttl_minutes: 30, ..Default::default() };
+    let start = Utc::now();
+    let (waiting, approved) = app
+        .db
+        .run(move |c| {
+            let p = settings.policy();
+            let a = store::create(c, &proposal(), start)?.unwrap();
+            store::apply(c, &a.id, &Command::Route { blocked: vec![] }, "policy", None, &p, start).unwrap();
+            let mut other = proposal();
+            other.target = "bquxjob_2".into();
+            let b = store::create(c, &other, start)?.unwrap();
+            store::apply(c, &b.id, &Command::Route { blocked: vec![] }, "policy", None, &p, start).unwrap();
+            store::apply(
+                c,
+                &b.id,
+                &Command::Approve { by: "bob".into() },
+                "bob",
+                None,
+                &p,
+                start + Duration::minutes(20),
+            )
+            .unwrap();
+            Ok::<_, DbError>((a.id, b.id))
+        })
+        .await
+        .unwrap();
+    let settings = costguard::approval::ApprovalSettings { approval_ttl_minutes: 30, ..Default::default() };
+    let expire = |at| costguard::approval::expire_due(&app.db, &settings, at);
+    assert_eq!(expire(start + Duration::minutes(29)).await.unwrap(), 0);
+    assert_eq!(expire(start + Duration::minutes(31)).await.unwrap(), 1, "the proposal nobody approved");
+    assert_eq!(expire(start + Duration::minutes(51)).await.unwrap(), 1, "the approval given at minute 20");
+    for id in [waiting, approved] {
+        let row = app.db.run(move |c| store::get(c, &id).map_err(DbError::from)).await.unwrap().unwrap();
+        assert_eq!(row.status, "expired");
+    }
+}
+
 both_backends!(
+    lapsed_proposals_and_approvals_expire_on_the_timer,
     simultaneous_approvals_make_exactly_one_transition,
     own_approvals_and_policy_blocks_are_refused,
     tampering_with_the_audit_chain_is_named,

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod anomalies;
+pub mod audit;
 pub mod costs;
 pub mod health;
 pub mod llm_usage;
@@ -19,12 +20,14 @@ use utoipa_swagger_ui::SwaggerUi;
         llm_usage::post_llm_usage, llm_usage::get_llm_usage,
         anomalies::list, anomalies::detail, anomalies::create, anomalies::feedback, anomalies::series,
         actions::list, actions::detail, actions::create, actions::approve, actions::reject, actions::cancel,
+        audit::page,
         health::healthz, health::readyz, health::version,
     ),
     components(schemas(
         costs::WriteResult, costs::CostsResponse, costs::CurrencyTotal, crate::ledger::query::CostBucket,
         llm_usage::LlmUsageResponse, llm_usage::LlmTotal, crate::ledger::query::LlmBucket, llm_usage::LlmUsageItem,
         actions::NewActionBody, actions::CommentBody, crate::domain::approval::safety::Block,
+        crate::domain::audit::Entry, crate::domain::audit::Record,
         anomalies::AnomalySummary, anomalies::AnomalyDetail, anomalies::NewAnomaly, anomalies::FeedbackBody,
         crate::detect::store::AnomalyRow, crate::detect::store::AnomalyEvent, crate::detect::store::SeriesRow,
         crate::detect::chart::ChartPoint, crate::domain::detect::root_cause::Contributor,
@@ -75,7 +78,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/actions/{id}", web::get().to(actions::detail))
             .route("/actions/{id}/approve", web::post().to(actions::approve))
             .route("/actions/{id}/reject", web::post().to(actions::reject))
-            .route("/actions/{id}/cancel", web::post().to(actions::cancel)),
+            .route("/actions/{id}/cancel", web::post().to(actions::cancel))
+            .route("/audit", web::get().to(audit::page)),
     )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))

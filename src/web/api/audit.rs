@@ -1,0 +1,40 @@
+//! The audit log over HTTP: pages of the hash chain, oldest first.
+
+use super::ErrorBody;
+use crate::db::DbError;
+use crate::domain::role::Role;
+use crate::web::auth::Caller;
+use crate::web::error::ApiError;
+use crate::web::AppState;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Entries after this sequence number (default 0: from the start).
+    after: Option<i64>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<i64>,
+}
+
+/// Audit entries with their hashes; `next_after` continues the walk.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(PageParams),
+    responses((status = 200, description = "entries and next_after"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn page(
+    caller: Caller,
+    state: web::Data<AppState>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let after = params.after.unwrap_or(0);
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) || after < 0 {
+        return Err(ApiError::bad_request(
+            json!({ "parameter": "limit", "message": "limit must be 1 to 1000 and after >= 0" }),
+        ));
+    }
+    let entries = state.db.run(move |c| crate::audit::page(c, after, limit).map_err(DbError::from)).await?;
+    let next_after = entries.last().map(|e| e.record.seq);
+    Ok(HttpResponse::Ok().json(json!({ "entries": entries, "next_after": next_after })))
+}
