@@ -14,6 +14,9 @@ pub struct ApprovalSettings {
     pub mode: String,
     /// The built-in simulated clouds ("live" by default, so the demo closes the loop).
     pub simulated_mode: String,
+    /// "Cost recovered" by an action: its excess per hour before the action times this many
+    /// hours (how long a runaway would have gone on unnoticed, e.g. over a weekend).
+    pub recovery_horizon_hours: u32,
 }
 
 impl Default for ApprovalSettings {
@@ -23,6 +26,7 @@ impl Default for ApprovalSettings {
             high_risk_approvers: 2,
             mode: "dry_run".into(),
             simulated_mode: "live".into(),
+            recovery_horizon_hours: 24,
         }
     }
 }
@@ -52,6 +56,9 @@ impl ApprovalSettings {
         }
         if !matches!(self.mode.as_str(), "dry_run" | "live") {
             return Err(("approval.mode", format!("'{}' is not dry_run or live", self.mode)));
+        }
+        if !(1..=24 * 31).contains(&self.recovery_horizon_hours) {
+            return Err(("approval.recovery_horizon_hours", "must be between 1 and 744".into()));
         }
         if !matches!(self.simulated_mode.as_str(), "dry_run" | "live") {
             return Err(("approval.simulated_mode", format!("'{}' is not dry_run or live", self.simulated_mode)));

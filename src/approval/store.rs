@@ -20,6 +20,7 @@ pub struct ActionRow {
     pub params: String,
     pub risk: String,
     pub status: String,
+    #[serde(serialize_with = "crate::domain::money::serialize_units")]
     pub estimated_saving_per_hour: i64,
     pub proposed_by: String,
     pub routed_at: Option<NaiveDateTime>,
@@ -29,6 +30,9 @@ pub struct ActionRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    /// What it saved, once it succeeded.
+    #[serde(serialize_with = "crate::domain::money::serialize_units_opt")]
+    pub recovered: Option<i64>,
 }
 
 impl ActionRow {
@@ -240,4 +244,21 @@ pub fn list(conn: &mut DbConn, status: Option<&str>, anomaly: Option<&str>, limi
         q = q.filter(ac::anomaly_id.eq(a.to_string()));
     }
     q.order_by((ac::created_at.desc(), ac::id.desc())).limit(limit).load(conn)
+}
+
+/// Records what a succeeded action saved: its estimated excess per hour times the recovery
+/// horizon (how long the runaway would have gone on).
+pub fn record_recovery(conn: &mut DbConn, id: &str, horizon_hours: u32) -> QueryResult<i64> {
+    let row = get(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
+    let recovered = row.estimated_saving_per_hour.saturating_mul(i64::from(horizon_hours));
+    diesel::update(ac::table.find(id).filter(ac::status.eq("succeeded")))
+        .set(ac::recovered.eq(Some(recovered)))
+        .execute(conn)?;
+    Ok(recovered)
+}
+
+/// Cost recovered by all succeeded actions, exactly, in 1e-11 units.
+pub fn total_recovered(conn: &mut DbConn) -> QueryResult<i128> {
+    let values: Vec<Option<i64>> = ac::table.filter(ac::recovered.is_not_null()).select(ac::recovered).load(conn)?;
+    Ok(values.into_iter().flatten().map(i128::from).sum())
 }

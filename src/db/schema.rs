@@ -206,6 +206,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        recovered -> Nullable<BigInt>,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::db::{write_transaction, DbConn};
 use crate::domain::detect::incident::Direction;
 use crate::domain::detect::root_cause::Contributor;
 use crate::domain::detect::series::SeriesId;
-use crate::domain::money::Total;
+use crate::domain::money::{serialize_units as units, Total};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -73,10 +73,6 @@ fn utc_opt<S: serde::Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::O
         Some(t) => utc(t, s),
         None => s.serialize_none(),
     }
-}
-
-fn units<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&Total::from_units(i128::from(*v)))
 }
 
 impl AnomalyRow {

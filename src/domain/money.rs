@@ -103,6 +103,20 @@ impl Serialize for Total {
     }
 }
 
+/// Serializes a stored amount (an i64 of 1e-11 units) as an exact decimal string, as the API
+/// shows every amount.
+pub fn serialize_units<S: serde::Serializer>(units: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&Amount(*units))
+}
+
+/// [`serialize_units`] for an optional amount.
+pub fn serialize_units_opt<S: serde::Serializer>(units: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match units {
+        Some(u) => serialize_units(u, s),
+        None => s.serialize_none(),
+    }
+}
+
 impl<'de> Deserialize<'de> for Total {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;

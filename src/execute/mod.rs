@@ -186,7 +186,11 @@ impl Runner {
         let mut wait = self.backoff;
         for _ in 0..self.attempts.max(5) {
             if let Ok(Verification::Done) = executor.verify(row).await {
-                return Ok(self.apply(&row.id, Command::Verified, sim).await?);
+                let done = self.apply(&row.id, Command::Verified, sim).await?;
+                let (id, hours) = (row.id.clone(), self.approval.recovery_horizon_hours);
+                let recovered =
+                    self.db.run(move |c| store::record_recovery(c, &id, hours).map_err(DbError::from)).await?;
+                return Ok(store::ActionRow { recovered: Some(recovered), ..done });
             }
             tokio::time::sleep(wait).await;
             wait *= 2;

@@ -104,6 +104,12 @@ async fn an_approved_cancel_stops_the_job_and_is_verified(app: Bare) {
     assert_eq!(runner.process(&id).await.unwrap(), "succeeded");
     assert!(!running(&sim, LIVE_JOB).await, "the job was cancelled");
     assert_eq!(history(&app, &id).await, ["route", "approve", "start", "executed", "verified"]);
+    // Recovered: $487.50/h for the default 24-hour horizon.
+    let id2 = id.clone();
+    let row = app.db.run(move |c| store::get(c, &id2).map_err(DbError::from)).await.unwrap().unwrap();
+    assert_eq!(row.recovered, Some(48_750_000_000_000 * 24));
+    let total = app.db.run(|c| store::total_recovered(c).map_err(DbError::from)).await.unwrap();
+    assert_eq!(total, 48_750_000_000_000 * 24);
     let chain = app.db.run(|c| costguard::audit::verify(c).map_err(DbError::from)).await.unwrap();
     assert_eq!(chain, Ok(6), "propose, route, approve, start, executed, verified");
 }
