@@ -1,0 +1,80 @@
+//! The whole story in one test, with the simulated clouds at an hour per second: a BigQuery
+//! job loops → anomaly → proposal → approval over the API → execution → verification →
+//! the anomaly resolves → cost recovered → the audit chain verifies.
+
+use crate::helpers::{Backend, TestApp};
+use costguard::db::DbError;
+use costguard::domain::role::Role;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
+
+async fn until<T>(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn demo(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        let sim = &mut s.providers.simulated;
+        sim.enabled = true;
+        sim.history_days = 10;
+        sim.speed = 3_600.0;
+        sim.schedule = "* * * * * *".into();
+        sim.live_incident_delay_secs = 2;
+    })
+    .await;
+
+    // The loop is noticed and a cancel is proposed for exactly that job.
+    let action = until("a proposal to cancel the live job", Duration::from_secs(90), async || {
+        let list = app.get_json("/api/v1/actions?status=pending_approval").await;
+        list.as_array()?.iter().find(|a| a["target"] == LIVE_JOB && a["kind"] == "cancel_bigquery_job").cloned()
+    })
+    .await;
+    let anomaly_id = action["anomaly_id"].as_str().unwrap().to_string();
+    let anomaly = app.get_json(&format!("/api/v1/anomalies/{anomaly_id}")).await;
+    assert_eq!((anomaly["service"].as_str(), anomaly["state"].as_str()), (Some("BigQuery"), Some("open")));
+
+    // The on-call approves it over the API; the executor cancels and verifies.
+    let oncall = app.key("on-call", Role::Approver).await;
+    let id = action["id"].as_str().unwrap();
+    let body = serde_json::to_vec(&json!({"comment": "cancel the loop"})).unwrap();
+    let r = app.post_raw(&format!("/api/v1/actions/{id}/approve"), &oncall, "application/json", body).await;
+    assert_eq!(r.status(), 200);
+    let done: Value = until("the action to succeed", Duration::from_secs(60), async || {
+        let a = app.get_json(&format!("/api/v1/actions/{id}")).await;
+        (a["status"] == "succeeded").then_some(a)
+    })
+    .await;
+    let recovered: f64 = done["recovered"].as_str().unwrap().parse().unwrap();
+    assert!(recovered > 0.0, "{done}");
+
+    // Cost falls back into the band and the anomaly resolves.
+    until("the anomaly to resolve", Duration::from_secs(90), async || {
+        let a = app.get_json(&format!("/api/v1/anomalies/{anomaly_id}")).await;
+        (a["state"] == "resolved").then_some(())
+    })
+    .await;
+
+    let chain = app.db.run(|c| costguard::audit::verify(c).map_err(DbError::from)).await.unwrap();
+    assert!(chain.as_ref().is_ok_and(|n| *n >= 6), "{chain:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_loop_sqlite() {
+    demo(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_loop_postgres() {
+    if crate::helpers::postgres_admin_url().is_some() {
+        demo(Backend::Postgres).await;
+    }
+}
