@@ -74,7 +74,10 @@ impl Application {
         let sim = &settings.providers.simulated;
         if sim.enabled {
             let simulator = Arc::new(Simulator::new(sim.clone(), db.clone()));
-            executors.push(Arc::new(crate::execute::simulated::SimulatedExecutor::new(simulator.clone())));
+            let latency = Duration::from_millis(sim.api_latency_ms);
+            executors.push(Arc::new(
+                crate::execute::simulated::SimulatedExecutor::new(simulator.clone()).with_latency(latency),
+            ));
             sources.push((simulator, sim.schedule.clone()));
         }
         let runner =

@@ -130,6 +130,9 @@ pub struct SimulatedSettings {
     pub live_incident_delay_secs: i64,
     /// Play the scripted incidents (false: a quiet company, e.g. to see a normal month).
     pub incidents: bool,
+    /// How long a simulated cloud API call takes to answer after its effect has landed, in
+    /// milliseconds (0: at once). Lets you watch, or kill, an action mid-execution.
+    pub api_latency_ms: u64,
 }
 
 impl Default for SimulatedSettings {
@@ -142,6 +145,7 @@ impl Default for SimulatedSettings {
             schedule: "*/20 * * * * *".into(),
             live_incident_delay_secs: 120,
             incidents: true,
+            api_latency_ms: 0,
         }
     }
 }

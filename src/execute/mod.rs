@@ -163,6 +163,7 @@ impl Runner {
         let mut wait = self.backoff;
         let mut last = String::new();
         for _ in 0..self.attempts {
+            self.audit_call(row).await?;
             match tokio::time::timeout(std::time::Duration::from_secs(60), executor.execute(row, &row.idempotency_key))
                 .await
             {
@@ -197,6 +198,28 @@ impl Runner {
         }
         let reason = format!("{} still looks active after the action", row.target);
         Ok(self.apply(&row.id, Command::VerificationFailed { reason }, sim).await?)
+    }
+
+    /// Every call into a cloud is audited before it is made, so the log shows each attempt,
+    /// including one a crash interrupted.
+    async fn audit_call(&self, row: &ActionRow) -> Result<(), DbError> {
+        let target = format!("action {} / {} {}", row.id, row.kind, row.target);
+        self.db
+            .run(move |c| {
+                crate::db::write_transaction(c, |c| {
+                    let event = crate::audit::Event {
+                        actor: ACTOR,
+                        action: "executor.call",
+                        target: &target,
+                        result: "started",
+                        ..crate::audit::Event::default()
+                    };
+                    crate::audit::append(c, &event, Utc::now())
+                })
+                .map(|_| ())
+                .map_err(DbError::from)
+            })
+            .await
     }
 
     /// Everything left approved, executing or verifying (after a restart, say).

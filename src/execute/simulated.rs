@@ -9,11 +9,18 @@ use std::sync::Arc;
 
 pub struct SimulatedExecutor {
     resources: Arc<dyn CloudResources>,
+    latency: std::time::Duration,
 }
 
 impl SimulatedExecutor {
     pub fn new(resources: Arc<dyn CloudResources>) -> Self {
-        SimulatedExecutor { resources }
+        SimulatedExecutor { resources, latency: std::time::Duration::ZERO }
+    }
+
+    /// Answers each call this long after its effect has landed, like a slow cloud API.
+    pub fn with_latency(mut self, latency: std::time::Duration) -> Self {
+        self.latency = latency;
+        self
     }
 }
 
@@ -35,7 +42,9 @@ impl Executor for SimulatedExecutor {
 
     async fn execute(&self, action: &ActionRow, _idempotency_key: &str) -> anyhow::Result<()> {
         // Stopping twice is harmless, so the action's id is idempotency enough here.
-        self.resources.stop(&action.target, super::ACTOR, Utc::now()).await.map(|_| ())
+        self.resources.stop(&action.target, super::ACTOR, Utc::now()).await?;
+        tokio::time::sleep(self.latency).await;
+        Ok(())
     }
 
     async fn verify(&self, action: &ActionRow) -> anyhow::Result<Verification> {

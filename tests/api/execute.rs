@@ -111,7 +111,7 @@ async fn an_approved_cancel_stops_the_job_and_is_verified(app: Bare) {
     let total = app.db.run(|c| store::total_recovered(c).map_err(DbError::from)).await.unwrap();
     assert_eq!(total, 48_750_000_000_000 * 24);
     let chain = app.db.run(|c| costguard::audit::verify(c).map_err(DbError::from)).await.unwrap();
-    assert_eq!(chain, Ok(6), "propose, route, approve, start, executed, verified");
+    assert_eq!(chain, Ok(7), "propose, route, approve, start, the call, executed, verified");
 }
 
 async fn dry_run_mode_changes_nothing(app: Bare) {

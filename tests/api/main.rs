@@ -8,6 +8,7 @@ mod actions_api;
 mod approvals;
 mod auth;
 mod costs_api;
+mod crash;
 mod demo_loop;
 mod detect;
 mod evaluation;

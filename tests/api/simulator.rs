@@ -25,6 +25,7 @@ fn settings(seed: u64) -> SimulatedSettings {
         schedule: "*/20 * * * * *".into(),
         live_incident_delay_secs: 120,
         incidents: true,
+        api_latency_ms: 0,
     }
 }
 
