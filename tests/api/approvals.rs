@@ -128,6 +128,19 @@ async fn tampering_with_the_audit_chain_is_named(app: TestApp) {
     let intact = cli(&app);
     assert!(intact.status.success());
     assert!(String::from_utf8_lossy(&intact.stdout).contains("6 entries"));
+    // Reordering: two rows swap places in the sequence.
+    app.db.run(sql("UPDATE audit_log SET seq = 1000 WHERE seq = 5")).await.unwrap();
+    app.db.run(sql("UPDATE audit_log SET seq = 5 WHERE seq = 6")).await.unwrap();
+    app.db.run(sql("UPDATE audit_log SET seq = 6 WHERE seq = 1000")).await.unwrap();
+    assert!(
+        matches!(verify(&app).await, Err(Break::Edited { seq: 5 } | Break::Reordered { seq: 5, .. })),
+        "{:?}",
+        verify(&app).await
+    );
+    app.db.run(sql("UPDATE audit_log SET seq = 1000 WHERE seq = 5")).await.unwrap();
+    app.db.run(sql("UPDATE audit_log SET seq = 5 WHERE seq = 6")).await.unwrap();
+    app.db.run(sql("UPDATE audit_log SET seq = 6 WHERE seq = 1000")).await.unwrap();
+    assert_eq!(verify(&app).await, Ok(6), "swapped back");
     app.db.run(sql("DELETE FROM audit_log WHERE seq = 2")).await.unwrap();
     assert_eq!(verify(&app).await, Err(Break::Deleted { missing: 2, before: 1, after: 3 }));
     let broken = cli(&app);

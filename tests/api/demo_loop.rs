@@ -55,6 +55,8 @@ async fn demo(backend: Backend) {
     .await;
     let recovered: f64 = done["recovered"].as_str().unwrap().parse().unwrap();
     assert!(recovered > 0.0, "{done}");
+    let total = app.get_json("/api/v1/actions/recovered").await;
+    assert_eq!((total["recovered"].as_str(), total["actions"].as_u64()), (done["recovered"].as_str(), Some(1)));
 
     // Cost falls back into the band and the anomaly resolves.
     until("the anomaly to resolve", Duration::from_secs(90), async || {

@@ -53,10 +53,14 @@ fn live() -> ApprovalSettings {
 }
 
 async fn approved_cancel(app: &Bare) -> String {
+    approved(app, "cancel_bigquery_job", LIVE_JOB).await
+}
+
+async fn approved(app: &Bare, kind: &str, target: &str) -> String {
     let new = NewAction {
         anomaly_id: None,
-        kind: "cancel_bigquery_job".into(),
-        target: LIVE_JOB.into(),
+        kind: kind.into(),
+        target: target.into(),
         provider: Some("Google Cloud".into()),
         account: Some("analytics-prod".into()),
         params: "{}".into(),
@@ -198,7 +202,23 @@ async fn a_protected_tag_in_the_ledger_stops_the_executor(app: Bare) {
     assert!(row.reason.unwrap().contains("protected_tag"));
 }
 
+async fn a_runaway_llm_key_is_disabled(app: Bare) {
+    let sim = simulator(&app);
+    let key = costguard::ingest::providers::simulated::catalog::RUNAWAY_KEY;
+    assert!(running(&sim, key).await);
+    let id = approved(&app, "disable_llm_key", key).await;
+    let runner = Runner::new(
+        app.db.clone(),
+        vec![Arc::new(SimulatedExecutor::new(sim.clone()))],
+        SafetyRules::default(),
+        live(),
+    );
+    assert_eq!(runner.process(&id).await.unwrap(), "succeeded");
+    assert!(!running(&sim, key).await, "the key is disabled");
+}
+
 on_both!(
+    a_runaway_llm_key_is_disabled,
     a_protected_tag_in_the_ledger_stops_the_executor,
     an_approved_cancel_stops_the_job_and_is_verified,
     dry_run_mode_changes_nothing,

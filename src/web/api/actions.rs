@@ -262,3 +262,18 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     command(caller, state, id.into_inner(), body, |by| Command::Cancel { by }).await
 }
+
+/// Cost recovered by every succeeded action, exactly (amounts in the ledger's currency).
+#[utoipa::path(get, path = "/api/v1/actions/recovered", tag = "actions",
+    responses((status = 200, description = "{recovered, actions}"), (status = 401, body = ErrorBody)))]
+pub async fn recovered(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let (total, actions) = state
+        .db
+        .run(|c| {
+            Ok::<_, DbError>((store::total_recovered(c)?, store::list(c, Some("succeeded"), None, 1_000_000)?.len()))
+        })
+        .await?;
+    let recovered = crate::domain::money::Total::from_units(total);
+    Ok(HttpResponse::Ok().json(json!({ "recovered": recovered, "actions": actions })))
+}

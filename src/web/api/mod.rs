@@ -20,7 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
         llm_usage::post_llm_usage, llm_usage::get_llm_usage,
         anomalies::list, anomalies::detail, anomalies::create, anomalies::feedback, anomalies::series,
         actions::list, actions::detail, actions::create, actions::approve, actions::reject, actions::cancel,
-        audit::page,
+        actions::recovered, audit::page,
         health::healthz, health::readyz, health::version,
     ),
     components(schemas(
@@ -75,6 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/anomalies/{id}/feedback", web::post().to(anomalies::feedback))
             .route("/actions", web::get().to(actions::list))
             .route("/actions", web::post().to(actions::create))
+            .route("/actions/recovered", web::get().to(actions::recovered))
             .route("/actions/{id}", web::get().to(actions::detail))
             .route("/actions/{id}/approve", web::post().to(actions::approve))
             .route("/actions/{id}/reject", web::post().to(actions::reject))
