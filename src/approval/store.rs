@@ -33,6 +33,8 @@ pub struct ActionRow {
     /// What it saved, once it succeeded.
     #[serde(serialize_with = "crate::domain::money::serialize_units_opt")]
     pub recovered: Option<i64>,
+    /// When the anomaly's cost was seen back within its band after this action succeeded.
+    pub cost_verified_at: Option<NaiveDateTime>,
 }
 
 impl ActionRow {
@@ -261,4 +263,33 @@ pub fn record_recovery(conn: &mut DbConn, id: &str, horizon_hours: u32) -> Query
 pub fn total_recovered(conn: &mut DbConn) -> QueryResult<i128> {
     let values: Vec<Option<i64>> = ac::table.filter(ac::recovered.is_not_null()).select(ac::recovered).load(conn)?;
     Ok(values.into_iter().flatten().map(i128::from).sum())
+}
+
+/// The second half of verification: once an anomaly has resolved (its cost is back within
+/// the band), every succeeded action of it that was not yet confirmed is, with an audit
+/// entry. Returns how many.
+pub fn confirm_cost_back_in_band(conn: &mut DbConn, anomaly_id: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+    write_transaction(conn, |conn| {
+        let rows: Vec<ActionRow> = ac::table
+            .filter(ac::anomaly_id.eq(anomaly_id))
+            .filter(ac::status.eq("succeeded"))
+            .filter(ac::cost_verified_at.is_null())
+            .select(ActionRow::as_select())
+            .load(conn)?;
+        for row in &rows {
+            diesel::update(ac::table.find(&row.id))
+                .set(ac::cost_verified_at.eq(Some(now.naive_utc())))
+                .execute(conn)?;
+            let target = format!("action {} / {} {}", row.id, row.kind, row.target);
+            let event = audit::Event {
+                actor: "optimizer",
+                action: "action.cost_verified",
+                target: &target,
+                result: "cost back within the band",
+                ..audit::Event::default()
+            };
+            audit::append(conn, &event, now)?;
+        }
+        Ok(rows.len())
+    })
 }

@@ -207,6 +207,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         recovered -> Nullable<BigInt>,
+        cost_verified_at -> Nullable<Timestamp>,
     }
 }
 

@@ -92,6 +92,7 @@ impl Optimizer {
         if a.state != "open" {
             let waiting: Vec<String> =
                 ac::table.filter(ac::anomaly_id.eq(id)).filter(ac::status.eq_any(WAITING)).select(ac::id).load(c)?;
+            store::confirm_cost_back_in_band(c, id, Utc::now())?;
             let mut withdrawn = 0;
             for action in waiting {
                 // Losing a race to an approver or executor is fine: that one decides.

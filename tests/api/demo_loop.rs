@@ -65,6 +65,13 @@ async fn demo(backend: Backend) {
     })
     .await;
 
+    // ... and the action's second verification, cost back within the band, is recorded.
+    until("the cost check", Duration::from_secs(30), async || {
+        let a = app.get_json(&format!("/api/v1/actions/{id}")).await;
+        a["cost_verified_at"].is_string().then_some(())
+    })
+    .await;
+
     let chain = app.db.run(|c| costguard::audit::verify(c).map_err(DbError::from)).await.unwrap();
     assert!(chain.as_ref().is_ok_and(|n| *n >= 6), "{chain:?}");
 }

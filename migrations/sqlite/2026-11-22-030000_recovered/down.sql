@@ -1,1 +1,2 @@
+ALTER TABLE actions DROP COLUMN cost_verified_at;
 ALTER TABLE actions DROP COLUMN recovered;
