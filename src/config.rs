@@ -315,7 +315,8 @@ mod tests {
         pub fn from_settings(settings: &super::Settings) -> Table {
             fn walk(prefix: &str, value: &serde_json::Value, keys: &mut BTreeSet<String>) {
                 match value {
-                    serde_json::Value::Object(map) => {
+                    // An empty map (e.g. provider_modes = {}) is a key of its own, as in the file.
+                    serde_json::Value::Object(map) if !map.is_empty() => {
                         for (k, v) in map {
                             let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                             walk(&path, v, keys);

@@ -12,6 +12,8 @@ pub struct ApprovalSettings {
     pub high_risk_approvers: u32,
     /// Real clouds: "dry_run" records what would be done; "live" acts.
     pub mode: String,
+    /// Per-provider overrides of `mode`, by provider name, e.g. {"Google Cloud" = "live"}.
+    pub provider_modes: std::collections::BTreeMap<String, String>,
     /// The built-in simulated clouds ("live" by default, so the demo closes the loop).
     pub simulated_mode: String,
     /// "Cost recovered" by an action: its excess per hour before the action times this many
@@ -25,6 +27,7 @@ impl Default for ApprovalSettings {
             approval_ttl_minutes: 60,
             high_risk_approvers: 2,
             mode: "dry_run".into(),
+            provider_modes: Default::default(),
             simulated_mode: "live".into(),
             recovery_horizon_hours: 24,
         }
@@ -34,12 +37,16 @@ impl Default for ApprovalSettings {
 impl ApprovalSettings {
     /// The policy for real clouds.
     pub fn policy(&self) -> Policy {
-        self.policy_for(false)
+        self.policy_for(false, None)
     }
 
-    /// The policy for an action on the simulated clouds (`simulated`) or on a real one.
-    pub fn policy_for(&self, simulated: bool) -> Policy {
-        let mode = if simulated { &self.simulated_mode } else { &self.mode };
+    /// The policy for an action on the simulated clouds (`simulated`) or on a real provider.
+    pub fn policy_for(&self, simulated: bool, provider: Option<&str>) -> Policy {
+        let mode = if simulated {
+            &self.simulated_mode
+        } else {
+            provider.and_then(|p| self.provider_modes.get(p)).unwrap_or(&self.mode)
+        };
         Policy {
             approval_ttl: chrono::Duration::minutes(i64::from(self.approval_ttl_minutes)),
             high_risk_approvers: self.high_risk_approvers as usize,
@@ -60,9 +67,31 @@ impl ApprovalSettings {
         if !(1..=24 * 31).contains(&self.recovery_horizon_hours) {
             return Err(("approval.recovery_horizon_hours", "must be between 1 and 744".into()));
         }
+        if let Some((p, m)) = self.provider_modes.iter().find(|(_, m)| !matches!(m.as_str(), "dry_run" | "live")) {
+            return Err(("approval.provider_modes", format!("{p}: '{m}' is not dry_run or live")));
+        }
         if !matches!(self.simulated_mode.as_str(), "dry_run" | "live") {
             return Err(("approval.simulated_mode", format!("'{}' is not dry_run or live", self.simulated_mode)));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_resolve_per_cloud() {
+        let s = ApprovalSettings {
+            provider_modes: [("Google Cloud".to_string(), "live".to_string())].into(),
+            ..ApprovalSettings::default()
+        };
+        assert_eq!(s.policy_for(true, Some("AWS")).mode, Mode::Live, "simulated: live by default");
+        assert_eq!(s.policy_for(false, Some("Google Cloud")).mode, Mode::Live);
+        assert_eq!(s.policy_for(false, Some("AWS")).mode, Mode::DryRun, "real clouds: dry run by default");
+        assert_eq!(s.policy().mode, Mode::DryRun);
+        let bad = ApprovalSettings { provider_modes: [("AWS".to_string(), "yolo".to_string())].into(), ..s };
+        assert_eq!(bad.validate().err().map(|e| e.0), Some("approval.provider_modes"));
     }
 }

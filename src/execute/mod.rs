@@ -65,7 +65,8 @@ impl Runner {
     }
 
     async fn apply(&self, id: &str, command: Command, simulated: bool) -> Result<ActionRow, CommandError> {
-        let (id, policy) = (id.to_string(), self.approval.policy_for(simulated));
+        let provider = self.provider_of(id).await;
+        let (id, policy) = (id.to_string(), self.approval.policy_for(simulated, provider.as_deref()));
         let result = self
             .db
             .run(move |c| Ok::<_, DbError>(store::apply(c, &id, &command, ACTOR, None, &policy, Utc::now())))
@@ -198,6 +199,11 @@ impl Runner {
         }
         let reason = format!("{} still looks active after the action", row.target);
         Ok(self.apply(&row.id, Command::VerificationFailed { reason }, sim).await?)
+    }
+
+    async fn provider_of(&self, id: &str) -> Option<String> {
+        let id = id.to_string();
+        self.db.run(move |c| store::get(c, &id).map_err(DbError::from)).await.ok().flatten().and_then(|r| r.provider)
     }
 
     /// Every call into a cloud is audited before it is made, so the log shows each attempt,

@@ -152,7 +152,7 @@ async fn an_action_left_executing_is_verified_before_anything_is_redone(app: Bar
     let sim = simulator(&app);
     let id = approved_cancel(&app).await;
     // The crash: the executor started and stopped the job, but died before recording it.
-    let policy = live().policy_for(true);
+    let policy = live().policy_for(true, None);
     let id2 = id.clone();
     app.db
         .run(move |c| {
