@@ -17,7 +17,8 @@ pub struct ApprovalSettings {
     /// The built-in simulated clouds ("live" by default, so the demo closes the loop).
     pub simulated_mode: String,
     /// "Cost recovered" by an action: its excess per hour before the action times this many
-    /// hours (how long a runaway would have gone on unnoticed, e.g. over a weekend).
+    /// hours (how long a runaway would have gone on unnoticed, e.g. over a weekend); 0 means
+    /// until the end of the billing month.
     pub recovery_horizon_hours: u32,
 }
 
@@ -54,6 +55,18 @@ impl ApprovalSettings {
         }
     }
 
+    /// Hours of avoided spend credited to an action that succeeded at `now`.
+    pub fn recovery_hours(&self, now: chrono::DateTime<chrono::Utc>) -> u32 {
+        use chrono::Datelike;
+        if self.recovery_horizon_hours > 0 {
+            return self.recovery_horizon_hours;
+        }
+        let (y, m) = if now.month() == 12 { (now.year() + 1, 1) } else { (now.year(), now.month() + 1) };
+        let month_end =
+            chrono::NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
+        month_end.map_or(0, |end| u32::try_from((end - now).num_hours().max(0)).unwrap_or(0))
+    }
+
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if self.approval_ttl_minutes == 0 {
             return Err(("approval.approval_ttl_minutes", "must be at least 1".into()));
@@ -64,8 +77,8 @@ impl ApprovalSettings {
         if !matches!(self.mode.as_str(), "dry_run" | "live") {
             return Err(("approval.mode", format!("'{}' is not dry_run or live", self.mode)));
         }
-        if !(1..=24 * 31).contains(&self.recovery_horizon_hours) {
-            return Err(("approval.recovery_horizon_hours", "must be between 1 and 744".into()));
+        if self.recovery_horizon_hours > 24 * 31 {
+            return Err(("approval.recovery_horizon_hours", "must be between 0 (month end) and 744".into()));
         }
         if let Some((p, m)) = self.provider_modes.iter().find(|(_, m)| !matches!(m.as_str(), "dry_run" | "live")) {
             return Err(("approval.provider_modes", format!("{p}: '{m}' is not dry_run or live")));
@@ -93,5 +106,16 @@ mod tests {
         assert_eq!(s.policy().mode, Mode::DryRun);
         let bad = ApprovalSettings { provider_modes: [("AWS".to_string(), "yolo".to_string())].into(), ..s };
         assert_eq!(bad.validate().err().map(|e| e.0), Some("approval.provider_modes"));
+    }
+
+    #[test]
+    fn recovery_runs_a_fixed_horizon_or_to_the_month_end() {
+        use chrono::TimeZone;
+        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 30, 20, 0, 0).single().unwrap_or_default();
+        assert_eq!(ApprovalSettings::default().recovery_hours(at), 24);
+        let month_end = ApprovalSettings { recovery_horizon_hours: 0, ..ApprovalSettings::default() };
+        assert_eq!(month_end.recovery_hours(at), 4);
+        let december = chrono::Utc.with_ymd_and_hms(2026, 12, 31, 0, 0, 0).single().unwrap_or_default();
+        assert_eq!(month_end.recovery_hours(december), 24);
     }
 }

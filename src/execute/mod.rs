@@ -189,7 +189,7 @@ impl Runner {
         for _ in 0..self.attempts.max(5) {
             if let Ok(Verification::Done) = executor.verify(row).await {
                 let done = self.apply(&row.id, Command::Verified, sim).await?;
-                let (id, hours) = (row.id.clone(), self.approval.recovery_horizon_hours);
+                let (id, hours) = (row.id.clone(), self.approval.recovery_hours(Utc::now()));
                 let recovered =
                     self.db.run(move |c| store::record_recovery(c, &id, hours).map_err(DbError::from)).await?;
                 return Ok(store::ActionRow { recovered: Some(recovered), ..done });
