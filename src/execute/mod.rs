@@ -48,6 +48,18 @@ pub trait Executor: Send + Sync {
     }
 }
 
+/// Which cloud an action runs on, for its execution mode.
+struct Where {
+    simulated: bool,
+    provider: Option<String>,
+}
+
+impl Where {
+    fn of(row: &ActionRow, executor: Option<&dyn Executor>) -> Where {
+        Where { simulated: executor.is_some_and(|e| e.simulated()), provider: row.provider.clone() }
+    }
+}
+
 #[derive(Clone)]
 pub struct Runner {
     db: Db,
@@ -64,9 +76,8 @@ impl Runner {
         Runner { db, executors, safety, approval, attempts: 3, backoff: std::time::Duration::from_millis(200) }
     }
 
-    async fn apply(&self, id: &str, command: Command, simulated: bool) -> Result<ActionRow, CommandError> {
-        let provider = self.provider_of(id).await;
-        let (id, policy) = (id.to_string(), self.approval.policy_for(simulated, provider.as_deref()));
+    async fn apply(&self, id: &str, command: Command, on: &Where) -> Result<ActionRow, CommandError> {
+        let (id, policy) = (id.to_string(), self.approval.policy_for(on.simulated, on.provider.as_deref()));
         let result = self
             .db
             .run(move |c| Ok::<_, DbError>(store::apply(c, &id, &command, ACTOR, None, &policy, Utc::now())))
@@ -101,7 +112,7 @@ impl Runner {
             anyhow::bail!("no action {id}");
         };
         let executor = self.executors.iter().find(|e| e.handles(&row.kind)).cloned();
-        let sim = executor.as_ref().is_some_and(|e| e.simulated());
+        let sim = &Where::of(&row, executor.as_deref());
         if row.status == Status::Approved.as_str() {
             let mut blocked: Vec<String> = Vec::new();
             let resource = row.target.clone();
@@ -155,7 +166,7 @@ impl Runner {
     }
 
     async fn execute(&self, row: &ActionRow, executor: Option<&dyn Executor>) -> anyhow::Result<ActionRow> {
-        let sim = executor.is_some_and(|e| e.simulated());
+        let sim = &Where::of(row, executor);
         let Some(executor) = executor else {
             return Ok(self
                 .apply(&row.id, Command::ExecutionFailed { reason: format!("no executor for {}", row.kind) }, sim)
@@ -179,7 +190,7 @@ impl Runner {
     }
 
     async fn verify(&self, row: &ActionRow, executor: Option<&dyn Executor>) -> anyhow::Result<ActionRow> {
-        let sim = executor.is_some_and(|e| e.simulated());
+        let sim = &Where::of(row, executor);
         let Some(executor) = executor else {
             return Ok(self
                 .apply(&row.id, Command::VerificationFailed { reason: "no executor to verify".into() }, sim)
@@ -199,11 +210,6 @@ impl Runner {
         }
         let reason = format!("{} still looks active after the action", row.target);
         Ok(self.apply(&row.id, Command::VerificationFailed { reason }, sim).await?)
-    }
-
-    async fn provider_of(&self, id: &str) -> Option<String> {
-        let id = id.to_string();
-        self.db.run(move |c| store::get(c, &id).map_err(DbError::from)).await.ok().flatten().and_then(|r| r.provider)
     }
 
     /// Every call into a cloud is audited before it is made, so the log shows each attempt,
