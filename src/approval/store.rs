@@ -40,11 +40,8 @@ pub struct ActionRow {
 impl ActionRow {
     /// The state machine's view of this row.
     pub fn machine(&self) -> Action {
-        let risk = match self.risk.as_str() {
-            "low" => Risk::Low,
-            "medium" => Risk::Medium,
-            _ => Risk::High,
-        };
+        // The CHECK constraint admits only known risks; an unknown one is treated as the highest.
+        let risk = Risk::parse(&self.risk).unwrap_or(Risk::High);
         Action {
             // The CHECK constraint admits only known statuses; an unknown one is treated as
             // failed, which no command can leave.
@@ -69,14 +66,6 @@ pub struct NewAction {
     pub risk: Risk,
     pub estimated_saving_per_hour: i64,
     pub proposed_by: String,
-}
-
-fn risk_str(r: Risk) -> &'static str {
-    match r {
-        Risk::Low => "low",
-        Risk::Medium => "medium",
-        Risk::High => "high",
-    }
 }
 
 /// Stores a proposal (status `proposed`) and audits it. None when this anomaly already has a
@@ -106,7 +95,7 @@ pub fn create(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> QueryResu
                 ac::provider.eq(&a.provider),
                 ac::account.eq(&a.account),
                 ac::params.eq(&a.params),
-                ac::risk.eq(risk_str(a.risk)),
+                ac::risk.eq(a.risk.as_str()),
                 ac::status.eq(Status::Proposed.as_str()),
                 ac::estimated_saving_per_hour.eq(a.estimated_saving_per_hour),
                 ac::proposed_by.eq(&a.proposed_by),
@@ -259,10 +248,10 @@ pub fn record_recovery(conn: &mut DbConn, id: &str, horizon_hours: u32) -> Query
     Ok(recovered)
 }
 
-/// Cost recovered by all succeeded actions, exactly, in 1e-11 units.
-pub fn total_recovered(conn: &mut DbConn) -> QueryResult<i128> {
+/// Cost recovered by all succeeded actions, exactly, in 1e-11 units, and how many there are.
+pub fn total_recovered(conn: &mut DbConn) -> QueryResult<(i128, usize)> {
     let values: Vec<Option<i64>> = ac::table.filter(ac::recovered.is_not_null()).select(ac::recovered).load(conn)?;
-    Ok(values.into_iter().flatten().map(i128::from).sum())
+    Ok((values.iter().flatten().map(|v| i128::from(*v)).sum(), values.len()))
 }
 
 /// The second half of verification: once an anomaly has resolved (its cost is back within

@@ -31,33 +31,8 @@ fn entry(r: Row) -> Entry {
     }
 }
 
-const COLUMNS: (
-    al::seq,
-    al::at,
-    al::actor,
-    al::action,
-    al::target,
-    al::before_state,
-    al::after_state,
-    al::build_sha,
-    al::result,
-    al::detail,
-    al::prev_hash,
-    al::hash,
-) = (
-    al::seq,
-    al::at,
-    al::actor,
-    al::action,
-    al::target,
-    al::before_state,
-    al::after_state,
-    al::build_sha,
-    al::result,
-    al::detail,
-    al::prev_hash,
-    al::hash,
-);
+/// The table's columns, in the order of [`Row`].
+const COLUMNS: <al::table as diesel::Table>::AllColumns = al::all_columns;
 
 /// What to record; time and build SHA are filled in.
 #[derive(Debug, Clone, Default)]

@@ -18,6 +18,32 @@ pub enum ActionKind {
     NotifyOnly,
 }
 
+impl ActionKind {
+    pub const ALL: [ActionKind; 6] = [
+        ActionKind::CancelBigqueryJob,
+        ActionKind::StopEc2Instance,
+        ActionKind::ResizeEc2Instance,
+        ActionKind::DeallocateAzureVm,
+        ActionKind::DisableLlmKey,
+        ActionKind::NotifyOnly,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::CancelBigqueryJob => "cancel_bigquery_job",
+            ActionKind::StopEc2Instance => "stop_ec2_instance",
+            ActionKind::ResizeEc2Instance => "resize_ec2_instance",
+            ActionKind::DeallocateAzureVm => "deallocate_azure_vm",
+            ActionKind::DisableLlmKey => "disable_llm_key",
+            ActionKind::NotifyOnly => "notify_only",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ActionKind> {
+        ActionKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// One row of `[[optimizer.rules]]`; the first matching rule wins. Absent fields match all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

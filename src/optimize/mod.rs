@@ -13,7 +13,7 @@ use crate::domain::approval::safety::{self, Context, SafetyRules, Stage, Target}
 use crate::domain::approval::Command;
 use crate::domain::detect::series::SeriesId;
 use crate::domain::money::UNITS_PER_WHOLE;
-use crate::domain::optimizer::{propose, ActionKind, AnomalyFacts, Rule};
+use crate::domain::optimizer::{propose, AnomalyFacts, Rule};
 use chrono::Utc;
 use diesel::prelude::*;
 use tokio::sync::mpsc;
@@ -113,7 +113,7 @@ impl Optimizer {
         for p in proposals {
             let new = NewAction {
                 anomaly_id: Some(a.id.clone()),
-                kind: kind_str(p.kind).to_string(),
+                kind: p.kind.as_str().to_string(),
                 target: p.target.clone(),
                 provider: a.provider.clone(),
                 account: a.sub_account.clone(),
@@ -153,17 +153,6 @@ fn excess_per_hour(a: &AnomalyRow) -> f64 {
     let points = a.points.max(1) as f64;
     let hours_per_point = a.step_secs.max(1) as f64 / 3_600.0;
     a.impact().units() as f64 / UNITS_PER_WHOLE as f64 / points / hours_per_point
-}
-
-fn kind_str(kind: ActionKind) -> &'static str {
-    match kind {
-        ActionKind::CancelBigqueryJob => "cancel_bigquery_job",
-        ActionKind::StopEc2Instance => "stop_ec2_instance",
-        ActionKind::ResizeEc2Instance => "resize_ec2_instance",
-        ActionKind::DeallocateAzureVm => "deallocate_azure_vm",
-        ActionKind::DisableLlmKey => "disable_llm_key",
-        ActionKind::NotifyOnly => "notify_only",
-    }
 }
 
 /// The worker: reconcile at start-up, then one anomaly per message.

@@ -23,6 +23,10 @@ impl ApiError {
     pub fn bad_request(detail: impl Into<Value>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
     }
+    /// 400 naming the query parameter at fault.
+    pub fn bad_parameter(parameter: &str, message: impl ToString) -> Self {
+        Self::bad_request(serde_json::json!({ "parameter": parameter, "message": message.to_string() }))
+    }
     pub fn unauthorized(detail: &str) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
     }

@@ -2,10 +2,10 @@
 //! approved cancel is executing, then restarted on the same database. The action ends
 //! succeeded, and the simulated cloud was called exactly once.
 
-use crate::helpers::{fresh_database, postgres_admin_url, Backend};
+use crate::helpers::{fresh_database, postgres_admin_url, until, Backend};
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
 
@@ -40,17 +40,6 @@ impl Node {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn until<T>(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn get(client: &reqwest::Client, key: &str, url: String) -> Option<Value> {

@@ -2,24 +2,13 @@
 //! job loops → anomaly → proposal → approval over the API → execution → verification →
 //! the anomaly resolves → cost recovered → the audit chain verifies.
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{until, Backend, TestApp};
 use costguard::db::DbError;
 use costguard::domain::role::Role;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
-
-async fn until<T>(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 
 async fn demo(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {

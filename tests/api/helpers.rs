@@ -169,3 +169,15 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
     eprintln!("{} is absent: skipping", path.display());
     None
 }
+
+/// Polls `check` every 200 ms until it yields a value; fails naming `what` after `timeout`.
+pub async fn until<T>(what: &str, timeout: std::time::Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

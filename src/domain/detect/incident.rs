@@ -155,8 +155,8 @@ impl<B: BaselineModel> Tracker<B> {
         let index = self.index;
         self.index += 1;
         let mut opened = false;
-        if let Some(incident) = self.open.as_mut() {
-            Self::extend(incident, at, actual, &e, z);
+        if let Some(mut incident) = self.open.take() {
+            Self::extend(&mut incident, at, actual, &e, z);
             let back = match incident.direction {
                 Direction::Up => z < self.params.z_close,
                 Direction::Down => z > -self.params.z_close,
@@ -166,17 +166,17 @@ impl<B: BaselineModel> Tracker<B> {
                 incident.last_out_at = at;
             }
             if self.calm >= self.params.resolve_points {
-                let mut done = self.open.take().unwrap_or_else(|| unreachable_incident(at));
-                done.resolved_at = Some(at);
-                self.closed.push(done);
+                incident.resolved_at = Some(at);
+                self.closed.push(incident);
                 self.reset_cusum();
                 self.baseline.learn(at, actual);
-            } else if self.params.relearn_after_points > 0
-                && self.open.as_ref().is_some_and(|i| i.points > self.params.relearn_after_points)
-            {
-                self.baseline.learn(at, actual);
             } else {
-                self.baseline.learn_immature(at, actual);
+                if self.params.relearn_after_points > 0 && incident.points > self.params.relearn_after_points {
+                    self.baseline.learn(at, actual);
+                } else {
+                    self.baseline.learn_immature(at, actual);
+                }
+                self.open = Some(incident);
             }
         } else {
             let zc = z.clamp(-self.params.z_open, self.params.z_open);
@@ -271,25 +271,6 @@ impl<B: BaselineModel> Tracker<B> {
     /// The expectation for a future point (for charts), without learning.
     pub fn expect(&self, at: i64) -> Expectation {
         self.baseline.expect(at)
-    }
-}
-
-/// `open.take()` right after checking it is `Some` cannot fail; this keeps the code free of
-/// `expect` while still failing loudly in a debug build if that reasoning is ever broken.
-fn unreachable_incident(at: i64) -> Incident {
-    debug_assert!(false, "an open incident vanished at {at}");
-    Incident {
-        direction: Direction::Up,
-        opened_index: 0,
-        opened_at: at,
-        last_out_at: at,
-        resolved_at: None,
-        points: 0,
-        actual_sum: 0.0,
-        expected_sum: 0.0,
-        peak_z: 0.0,
-        latest_actual: 0.0,
-        latest_expected: 0.0,
     }
 }
 

@@ -6,6 +6,7 @@ use crate::approval::store::{self, ActionRow, CommandError, NewAction, Transitio
 use crate::db::DbError;
 use crate::domain::approval::safety::{self, Block, Context, Stage, Target};
 use crate::domain::approval::{Command, Refusal, Risk, Status};
+use crate::domain::optimizer::ActionKind;
 use crate::domain::role::Role;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
@@ -26,10 +27,6 @@ pub struct ListParams {
     limit: Option<i64>,
 }
 
-fn bad(parameter: &str, message: impl ToString) -> ApiError {
-    ApiError::bad_request(json!({ "parameter": parameter, "message": message.to_string() }))
-}
-
 /// Actions, newest first.
 #[utoipa::path(get, path = "/api/v1/actions", tag = "actions", params(ListParams),
     responses((status = 200, description = "actions"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
@@ -40,12 +37,9 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
     if let Some(s) = &params.status {
-        Status::parse(s).ok_or_else(|| bad("status", format!("'{s}' is not an action status")))?;
+        Status::parse(s).ok_or_else(|| ApiError::bad_parameter("status", format!("'{s}' is not an action status")))?;
     }
-    let limit = params.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(bad("limit", "must be between 1 and 1000"));
-    }
+    let limit = super::page_limit(params.limit)?;
     let (status, anomaly) = (params.status.clone(), params.anomaly_id.clone());
     let rows = state
         .db
@@ -112,15 +106,6 @@ pub struct NewActionBody {
     anomaly_id: Option<String>,
 }
 
-const KINDS: [&str; 6] = [
-    "cancel_bigquery_job",
-    "stop_ec2_instance",
-    "resize_ec2_instance",
-    "deallocate_azure_vm",
-    "disable_llm_key",
-    "notify_only",
-];
-
 /// Proposes an action by hand (approver role); it is routed for approval at once, or
 /// rejected with the safety rule that blocks it.
 #[utoipa::path(post, path = "/api/v1/actions", tag = "actions", request_body = NewActionBody,
@@ -132,21 +117,19 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Approver)?;
     let invalid = |field: &str, message: String| ApiError::invalid(json!({ "field": field, "message": message }));
-    if !KINDS.contains(&body.kind.as_str()) {
-        return Err(invalid("kind", format!("'{}' is not one of {}", body.kind, KINDS.join(", "))));
-    }
-    let risk = match body.risk.as_str() {
-        "low" => Risk::Low,
-        "medium" => Risk::Medium,
-        "high" => Risk::High,
-        other => return Err(invalid("risk", format!("'{other}' is not low, medium or high"))),
+    let Some(kind) = ActionKind::parse(&body.kind) else {
+        let kinds: Vec<&str> = ActionKind::ALL.iter().map(|k| k.as_str()).collect();
+        return Err(invalid("kind", format!("'{}' is not one of {}", body.kind, kinds.join(", "))));
+    };
+    let Some(risk) = Risk::parse(&body.risk) else {
+        return Err(invalid("risk", format!("'{}' is not low, medium or high", body.risk)));
     };
     if body.target.trim().is_empty() || body.target.len() > 1_000 {
         return Err(invalid("target", "must be 1 to 1000 characters".into()));
     }
     let new = NewAction {
         anomaly_id: body.anomaly_id.clone(),
-        kind: body.kind.clone(),
+        kind: kind.as_str().to_string(),
         target: body.target.trim().to_string(),
         provider: body.provider.clone(),
         account: body.account.clone(),
@@ -268,12 +251,7 @@ pub async fn cancel(
     responses((status = 200, description = "{recovered, actions}"), (status = 401, body = ErrorBody)))]
 pub async fn recovered(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
-    let (total, actions) = state
-        .db
-        .run(|c| {
-            Ok::<_, DbError>((store::total_recovered(c)?, store::list(c, Some("succeeded"), None, 1_000_000)?.len()))
-        })
-        .await?;
+    let (total, actions) = state.db.run(|c| store::total_recovered(c).map_err(DbError::from)).await?;
     let recovered = crate::domain::money::Total::from_units(total);
     Ok(HttpResponse::Ok().json(json!({ "recovered": recovered, "actions": actions })))
 }

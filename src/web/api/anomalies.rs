@@ -33,26 +33,22 @@ pub struct ListParams {
     limit: Option<i64>,
 }
 
-fn bad(parameter: &str, problem: impl ToString) -> ApiError {
-    ApiError::bad_request(json!({ "parameter": parameter, "message": problem.to_string() }))
-}
-
 impl ListParams {
     fn filter(&self) -> Result<ListFilter, ApiError> {
         if let Some(s) = &self.state {
             if !matches!(s.as_str(), "open" | "resolved") {
-                return Err(bad("state", format!("'{s}' is not open or resolved")));
+                return Err(ApiError::bad_parameter("state", format!("'{s}' is not open or resolved")));
             }
         }
         if let Some(s) = &self.severity {
-            Severity::parse(s).ok_or_else(|| bad("severity", format!("'{s}' is not low, medium, high or critical")))?;
+            Severity::parse(s).ok_or_else(|| {
+                ApiError::bad_parameter("severity", format!("'{s}' is not low, medium, high or critical"))
+            })?;
         }
-        let time =
-            |name: &str, v: &Option<String>| v.as_deref().map(|t| parse_utc(t).map_err(|e| bad(name, e.0))).transpose();
-        let limit = self.limit.unwrap_or(100);
-        if !(1..=1000).contains(&limit) {
-            return Err(bad("limit", "must be between 1 and 1000"));
-        }
+        let time = |name: &str, v: &Option<String>| {
+            v.as_deref().map(|t| parse_utc(t).map_err(|e| ApiError::bad_parameter(name, e.0))).transpose()
+        };
+        let limit = super::page_limit(self.limit)?;
         Ok(ListFilter {
             state: self.state.clone(),
             severity: self.severity.clone(),

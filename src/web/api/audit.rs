@@ -28,11 +28,9 @@ pub async fn page(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
     let after = params.after.unwrap_or(0);
-    let limit = params.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) || after < 0 {
-        return Err(ApiError::bad_request(
-            json!({ "parameter": "limit", "message": "limit must be 1 to 1000 and after >= 0" }),
-        ));
+    let limit = super::page_limit(params.limit)?;
+    if after < 0 {
+        return Err(ApiError::bad_parameter("after", "must be 0 or more"));
     }
     let entries = state.db.run(move |c| crate::audit::page(c, after, limit).map_err(DbError::from)).await?;
     let next_after = entries.last().map(|e| e.record.seq);

@@ -48,6 +48,16 @@ pub struct ErrorBody {
     pub detail: serde_json::Value,
 }
 
+/// The `limit` of a list endpoint: default 100, at most 1000.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, crate::web::error::ApiError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=1000).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(crate::web::error::ApiError::bad_parameter("limit", "must be between 1 and 1000"))
+    }
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
