@@ -5,8 +5,6 @@ use crate::db::{DbConn, DbError};
 use crate::domain::role::Role;
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 /// Keys start with this, so secret scanners and people can recognise them.
 pub const KEY_PREFIX: &str = "cg_";
@@ -50,7 +48,7 @@ impl From<diesel::result::Error> for KeyError {
 }
 
 pub fn hash_key(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    super::hash_token(secret)
 }
 
 /// Creates a key; returns its record and the secret, which is never stored or shown again.
@@ -59,9 +57,7 @@ pub fn create(conn: &mut DbConn, name: &str, role: Role) -> Result<(ApiKey, Stri
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(KeyError::BadName);
     }
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = format!("{KEY_PREFIX}{}", hex::encode(bytes));
+    let secret = format!("{KEY_PREFIX}{}", super::random_token());
     let id = uuid::Uuid::now_v7().to_string();
     let now = Utc::now().naive_utc();
     let prefix: String = secret.chars().take(KEY_PREFIX.len() + 6).collect();

@@ -93,7 +93,7 @@ fn run_blocking(
     for s in &all {
         let key = s.id.key();
         let suppressed = store::suppressions_for(conn, &key)?;
-        let replayed = replay::replay(s, &settings.rules_for(&s.id), &suppressed, false);
+        let replayed = replay::replay(s, &settings.rules_for(&s.id), &suppressed, true);
         let stored = store::stored_for(conn, &key)?;
         let first = s.points.first().map_or(0, |p| p.0);
         let trusted_from = first + i64::from(settings.detector.model.warmup_points) * s.step_secs;
@@ -119,7 +119,9 @@ fn run_blocking(
             published.push((id, lifecycle));
         }
         if let Some(last) = replayed.last {
+            let history = chart::History::from_outcomes(s, &replayed.outcomes, settings.detector.z_open);
             states.push(store::SeriesState {
+                history: serde_json::to_string(&history).unwrap_or_default(),
                 id: &s.id,
                 step_secs: s.step_secs,
                 points: replayed.points,

@@ -369,6 +369,8 @@ pub struct SeriesState<'a> {
     pub ready: bool,
     pub last: (i64, Total, Total),
     pub currency: &'a str,
+    /// `chart::History` as JSON.
+    pub history: String,
 }
 
 /// Every series' state of one run, in one transaction.
@@ -389,6 +391,7 @@ fn save_series_state(conn: &mut DbConn, s: &SeriesState<'_>, now: DateTime<Utc>)
         ds::last_expected.eq(saturate(s.last.2)),
         ds::currency.eq(s.currency),
         ds::updated_at.eq(now.naive_utc()),
+        ds::history.eq(&s.history),
     );
     crate::per_backend!(conn, |c| {
         diesel::insert_into(ds::table)
@@ -399,6 +402,19 @@ fn save_series_state(conn: &mut DbConn, s: &SeriesState<'_>, now: DateTime<Utc>)
             .execute(c)
     })?;
     Ok(())
+}
+
+/// The stored history of one series, if it has one.
+pub fn history(conn: &mut DbConn, series_key: &str) -> QueryResult<Option<super::chart::History>> {
+    let text: Option<String> = ds::table.find(series_key).select(ds::history).first(conn).optional()?;
+    Ok(text.as_deref().and_then(super::chart::History::parse))
+}
+
+/// Every stored series of one kind with its history (the dashboard's spend and trends).
+pub fn histories(conn: &mut DbConn, kind: &str) -> QueryResult<Vec<(String, String, super::chart::History)>> {
+    let rows: Vec<(String, String, String)> =
+        ds::table.filter(ds::series_kind.eq(kind)).select((ds::series_key, ds::currency, ds::history)).load(conn)?;
+    Ok(rows.into_iter().filter_map(|(k, c, h)| super::chart::History::parse(&h).map(|h| (k, c, h))).collect())
 }
 
 /// Filters of `GET /api/v1/anomalies`; the time range applies to `started_at`.

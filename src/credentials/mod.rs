@@ -1,0 +1,76 @@
+//! Provider credentials entered in the dashboard: encrypted at rest (see [`cipher`]),
+//! write-only (pages learn only whether a field is set, when and by whom), never logged.
+//! Adapters read them with [`reveal`].
+
+pub mod cipher;
+
+pub use cipher::Cipher;
+
+use crate::db::schema::credentials as cr;
+use crate::db::DbConn;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use secrecy::SecretString;
+
+fn associated(provider: &str, field: &str) -> String {
+    format!("{provider}\0{field}")
+}
+
+/// Whether a field holds a value; never the value.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct FieldStatus {
+    pub field: String,
+    pub updated_at: NaiveDateTime,
+    pub updated_by: String,
+}
+
+/// Stores (or replaces) one field's value, encrypted.
+pub fn set(
+    conn: &mut DbConn,
+    cipher: &Cipher,
+    provider: &str,
+    field: &str,
+    value: &str,
+    by: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let (nonce, ciphertext) = cipher.seal(value, &associated(provider, field))?;
+    let n = now.naive_utc();
+    let values = (
+        cr::provider.eq(provider),
+        cr::field.eq(field),
+        cr::nonce.eq(&nonce),
+        cr::ciphertext.eq(&ciphertext),
+        cr::updated_at.eq(n),
+        cr::updated_by.eq(by),
+    );
+    let changes = (cr::nonce.eq(&nonce), cr::ciphertext.eq(&ciphertext), cr::updated_at.eq(n), cr::updated_by.eq(by));
+    crate::per_backend!(conn, |c| {
+        diesel::insert_into(cr::table)
+            .values(values.clone())
+            .on_conflict((cr::provider, cr::field))
+            .do_update()
+            .set(changes.clone())
+            .execute(c)
+    })?;
+    Ok(())
+}
+
+pub fn clear(conn: &mut DbConn, provider: &str, field: &str) -> QueryResult<usize> {
+    diesel::delete(cr::table.find((provider, field))).execute(conn)
+}
+
+pub fn status(conn: &mut DbConn, provider: &str) -> QueryResult<Vec<FieldStatus>> {
+    cr::table
+        .filter(cr::provider.eq(provider))
+        .order(cr::field)
+        .select((cr::field, cr::updated_at, cr::updated_by))
+        .load(conn)
+}
+
+/// The decrypted value of one field, for an adapter to use.
+pub fn reveal(conn: &mut DbConn, cipher: &Cipher, provider: &str, field: &str) -> anyhow::Result<Option<SecretString>> {
+    let row: Option<(String, String)> =
+        cr::table.find((provider, field)).select((cr::nonce, cr::ciphertext)).first(conn).optional()?;
+    row.map(|(nonce, ct)| cipher.open(&nonce, &ct, &associated(provider, field)).map(SecretString::from)).transpose()
+}
