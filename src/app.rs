@@ -7,7 +7,7 @@ use crate::bus;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::detect::{self, Detective};
-use crate::ingest::providers::{CostSource, Simulator};
+use crate::ingest::providers::Simulator;
 use crate::ingest::{schedule, Ingestor};
 use crate::web::{self, error, AppState};
 use actix_web::dev::{Server, Service};
@@ -34,6 +34,23 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     tracing::info!(database = %url.redacted(), "opening database");
     let (pool_size, busy) = (settings.database.pool_size, Duration::from_millis(settings.database.busy_timeout_ms));
     Ok(tokio::task::spawn_blocking(move || Db::open(&url, pool_size, busy)).await??)
+}
+
+/// On a fresh install (no users), logs a one-time link that creates the first admin.
+async fn announce_setup_link(db: &Db, settings: &Settings, port: u16) -> anyhow::Result<()> {
+    let token = db
+        .run(|c| crate::auth::setup::issue_if_no_users(c, chrono::Utc::now()).map_err(crate::db::DbError::from))
+        .await?;
+    if let Some(token) = token {
+        let base = match settings.dashboard.public_url.trim() {
+            "" => format!("http://{}:{port}", settings.bind_addr().ip()),
+            url => url.trim_end_matches('/').to_string(),
+        };
+        tracing::warn!(
+            "No users yet. Create the first admin at {base}/setup?token={token} (works once), or run `costguard user create --name NAME --role admin`"
+        );
+    }
+    Ok(())
 }
 
 impl Application {
@@ -69,7 +86,7 @@ impl Application {
             scheduler.add(job).await?;
         }
 
-        let mut sources: Vec<(Arc<dyn CostSource>, String)> = Vec::new();
+        let mut sources: Vec<schedule::Configured> = Vec::new();
         let mut executors: Vec<Arc<dyn crate::execute::Executor>> = Vec::new();
         let sim = &settings.providers.simulated;
         if sim.enabled {
@@ -78,17 +95,39 @@ impl Application {
             executors.push(Arc::new(
                 crate::execute::simulated::SimulatedExecutor::new(simulator.clone()).with_latency(latency),
             ));
-            sources.push((simulator, sim.schedule.clone()));
+            sources.push(schedule::Configured { source: simulator, enabled: true, schedule: sim.schedule.clone() });
         }
         let runner =
             crate::execute::Runner::new(db.clone(), executors, settings.safety.clone(), settings.approval.clone());
-        workers.push(tokio::spawn(crate::execute::work(runner, receivers.actions, cancel.clone())));
-        schedule::add_sources(&scheduler, ingestor.clone(), sources).await?;
+        workers.push(tokio::spawn(crate::execute::work(runner.clone(), receivers.actions, cancel.clone())));
+        let sources = schedule::Sources::start(scheduler.clone(), ingestor.clone(), sources).await?;
+        let purge_db = db.clone();
+        scheduler
+            .add(Job::new_async("0 17 * * * *", move |_, _| {
+                let db = purge_db.clone();
+                Box::pin(async move {
+                    let purged = db
+                        .run(|c| {
+                            crate::auth::sessions::purge_expired(c, chrono::Utc::now())
+                                .map_err(crate::db::DbError::from)
+                        })
+                        .await;
+                    if let Err(e) = purged {
+                        tracing::warn!(error = %e, "could not purge expired sessions");
+                    }
+                })
+            })?)
+            .await?;
         scheduler.start().await?;
+        let cipher = crate::credentials::Cipher::load(
+            secrecy::ExposeSecret::expose_secret(&settings.secrets.encryption_key),
+            &settings.secrets.key_path(&settings.data.dir),
+        )?;
 
         let listener = TcpListener::bind(settings.bind_addr())
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (server.bind): {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
+        announce_setup_link(&db, &settings, port).await?;
         let state = actix_web::web::Data::new(AppState {
             db: db.clone(),
             ingestor,
@@ -98,6 +137,11 @@ impl Application {
             approval: settings.approval.clone(),
             safety: settings.safety.clone(),
             bus: bus.clone(),
+            dashboard: settings.dashboard.clone(),
+            cipher,
+            sources,
+            runner,
+            demo: sim.enabled,
         });
         let json_limit = settings.server.max_json_bytes;
         let server = HttpServer::new(move || {
@@ -105,6 +149,14 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(actix_web::web::JsonConfig::default().limit(json_limit).error_handler(error::json_error))
                 .app_data(actix_web::web::QueryConfig::default().error_handler(error::query_error))
+                .wrap_fn(|req, srv| {
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        crate::dashboard::security_headers(&mut res);
+                        Ok(res)
+                    }
+                })
                 .wrap_fn(|req, srv| {
                     let started = std::time::Instant::now();
                     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());

@@ -22,6 +22,41 @@ pub struct Settings {
     pub approval: crate::approval::ApprovalSettings,
     pub safety: crate::domain::approval::safety::SafetyRules,
     pub optimizer: crate::optimize::OptimizerSettings,
+    pub dashboard: crate::dashboard::DashboardSettings,
+    pub secrets: SecretsSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSettings {
+    /// Base64 of 32 bytes: the key that encrypts provider credentials stored in the database.
+    /// Set it through the environment (COSTGUARD_SECRETS__ENCRYPTION_KEY), never in this file.
+    #[serde(serialize_with = "never_shown")]
+    pub encryption_key: secrecy::SecretString,
+    /// Used when `encryption_key` is empty: read, or created with mode 0600 on first start.
+    /// Empty: <data.dir>/costguard.key.
+    pub key_file: String,
+}
+
+impl Default for SecretsSettings {
+    fn default() -> Self {
+        SecretsSettings { encryption_key: secrecy::SecretString::from(""), key_file: String::new() }
+    }
+}
+
+/// Secrets serialize as empty (settings are serialized only as figment's defaults layer).
+fn never_shown<S: serde::Serializer>(_: &secrecy::SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("")
+}
+
+impl SecretsSettings {
+    pub fn key_path(&self, data_dir: &Path) -> PathBuf {
+        if self.key_file.trim().is_empty() {
+            data_dir.join("costguard.key")
+        } else {
+            PathBuf::from(self.key_file.trim())
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -209,6 +244,12 @@ impl Settings {
             .map_err(|e| invalid("providers.simulated.schedule", e))?;
         self.detect.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.approval.validate().map_err(|(key, problem)| invalid(key, problem))?;
+        self.dashboard.validate().map_err(|(key, problem)| invalid(key, problem))?;
+        use secrecy::ExposeSecret;
+        let key = self.secrets.encryption_key.expose_secret();
+        if !key.trim().is_empty() {
+            crate::credentials::Cipher::from_base64(key).map_err(|e| invalid("secrets.encryption_key", e))?;
+        }
         Ok(())
     }
 

@@ -10,6 +10,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod dashboard;
 pub mod db;
 pub mod detect;
 pub mod domain;

@@ -33,3 +33,27 @@ pub async fn expire_due(db: &Db, settings: &ApprovalSettings, now: DateTime<Utc>
     })
     .await
 }
+
+/// A person's decision on an action (approve, reject, cancel), from the API, the dashboard or
+/// a chat button: one transaction, then its effects after commit (an approval that completes
+/// wakes the executors).
+pub async fn decide(
+    db: &Db,
+    bus: &crate::bus::Bus,
+    settings: &ApprovalSettings,
+    id: String,
+    command: Command,
+    actor: String,
+    comment: Option<String>,
+) -> Result<Result<store::ActionRow, store::CommandError>, DbError> {
+    let policy = settings.policy();
+    let result = db
+        .run(move |c| Ok::<_, DbError>(store::apply(c, &id, &command, &actor, comment.as_deref(), &policy, Utc::now())))
+        .await?;
+    Ok(result.map(|(row, transition)| {
+        if transition.effects.contains(&crate::domain::approval::Effect::Execute) {
+            bus.publish_action_approved(row.id.clone());
+        }
+        row
+    }))
+}

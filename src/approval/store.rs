@@ -227,6 +227,17 @@ pub fn history(conn: &mut DbConn, id: &str) -> QueryResult<Vec<TransitionRow>> {
 
 /// Newest first, optionally one status or one anomaly's.
 pub fn list(conn: &mut DbConn, status: Option<&str>, anomaly: Option<&str>, limit: i64) -> QueryResult<Vec<ActionRow>> {
+    list_page(conn, status, anomaly, limit, 0)
+}
+
+/// One page of [`list`], skipping `offset` rows.
+pub fn list_page(
+    conn: &mut DbConn,
+    status: Option<&str>,
+    anomaly: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<ActionRow>> {
     let mut q = ac::table.select(ActionRow::as_select()).into_boxed();
     if let Some(s) = status {
         q = q.filter(ac::status.eq(s.to_string()));
@@ -234,7 +245,7 @@ pub fn list(conn: &mut DbConn, status: Option<&str>, anomaly: Option<&str>, limi
     if let Some(a) = anomaly {
         q = q.filter(ac::anomaly_id.eq(a.to_string()));
     }
-    q.order_by((ac::created_at.desc(), ac::id.desc())).limit(limit).load(conn)
+    q.order_by((ac::created_at.desc(), ac::id.desc())).limit(limit).offset(offset).load(conn)
 }
 
 /// Records what a succeeded action saved: its estimated excess per hour times the recovery
@@ -246,6 +257,23 @@ pub fn record_recovery(conn: &mut DbConn, id: &str, horizon_hours: u32) -> Query
         .set(ac::recovered.eq(Some(recovered)))
         .execute(conn)?;
     Ok(recovered)
+}
+
+/// The currency of each listed action's anomaly (actions carry amounts in it); "USD" for
+/// actions without an anomaly.
+pub fn currencies(conn: &mut DbConn, rows: &[ActionRow]) -> QueryResult<std::collections::HashMap<String, String>> {
+    use crate::db::schema::anomalies as an;
+    let ids: Vec<&str> = rows.iter().filter_map(|r| r.anomaly_id.as_deref()).collect();
+    let found: Vec<(String, String)> =
+        an::table.filter(an::id.eq_any(&ids)).select((an::id, an::currency)).load(conn)?;
+    let by_anomaly: std::collections::HashMap<String, String> = found.into_iter().collect();
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let currency = r.anomaly_id.as_ref().and_then(|a| by_anomaly.get(a)).cloned();
+            (r.id.clone(), currency.unwrap_or_else(|| "USD".into()))
+        })
+        .collect())
 }
 
 /// Cost recovered by all succeeded actions, exactly, in 1e-11 units, and how many there are.

@@ -97,6 +97,26 @@ pub fn page(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<Entry>
     Ok(rows.into_iter().map(entry).collect())
 }
 
+/// Newest first: entries by `actor` (exactly) whose action starts with `action`, one page.
+pub fn search(
+    conn: &mut DbConn,
+    actor: Option<&str>,
+    action: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<Entry>> {
+    let mut q = al::table.select(COLUMNS).into_boxed();
+    if let Some(a) = actor {
+        q = q.filter(al::actor.eq(a.to_string()));
+    }
+    if let Some(a) = action {
+        let escaped = a.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        q = q.filter(al::action.like(format!("{escaped}%")).escape('\\'));
+    }
+    let rows: Vec<Row> = q.order_by(al::seq.desc()).limit(limit).offset(offset).load(conn)?;
+    Ok(rows.into_iter().map(entry).collect())
+}
+
 /// Walks the whole chain; Ok(number of entries) or the first break.
 pub fn verify(conn: &mut DbConn) -> QueryResult<Result<usize, Break>> {
     let rows: Vec<Row> = al::table.order_by(al::seq.asc()).select(COLUMNS).load(conn)?;

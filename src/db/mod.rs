@@ -85,6 +85,9 @@ pub enum DbError {
     Connect(#[from] diesel::ConnectionError),
     #[error("migrations: {0}")]
     Migration(String),
+    /// Work inside a transaction that failed for a reason of its own (e.g. encryption).
+    #[error("{0}")]
+    Other(String),
 }
 
 /// Establishes connections of the backend the URL names, with per-connection settings.

@@ -427,6 +427,8 @@ pub struct ListFilter {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub limit: i64,
+    /// Rows to skip (paging).
+    pub offset: i64,
 }
 
 /// Newest first.
@@ -450,7 +452,7 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<Vec<AnomalyRow>> {
     if let Some(t) = f.to {
         q = q.filter(an::started_at.lt(t.naive_utc()));
     }
-    q.order_by((an::started_at.desc(), an::id.desc())).limit(f.limit).load(conn)
+    q.order_by((an::started_at.desc(), an::id.desc())).limit(f.limit).offset(f.offset).load(conn)
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> QueryResult<Option<AnomalyRow>> {
@@ -524,6 +526,28 @@ pub enum Feedback {
         until: DateTime<Utc>,
     },
     Confirmed,
+}
+
+impl Feedback {
+    /// From what a person sent: "expected" (muting the series for `suppress_days`, default 7,
+    /// 1 to 90) or "confirmed". Errors name the field.
+    pub fn parse(
+        kind: &str,
+        suppress_days: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<Feedback, (&'static str, &'static str)> {
+        match kind {
+            "expected" => {
+                let days = suppress_days.unwrap_or(7);
+                if !(1..=90).contains(&days) {
+                    return Err(("suppress_days", "must be between 1 and 90"));
+                }
+                Ok(Feedback::Expected { until: now + chrono::Duration::days(i64::from(days)) })
+            }
+            "confirmed" => Ok(Feedback::Confirmed),
+            _ => Err(("kind", "must be expected or confirmed")),
+        }
+    }
 }
 
 /// Records feedback (and for `expected` a suppression from the anomaly's start); returns the

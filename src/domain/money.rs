@@ -234,10 +234,44 @@ pub fn format_scaled(value: i128, scale: u32) -> String {
     format!("{sign}{whole}.{frac_text}")
 }
 
+/// For people: rounded half away from zero to `decimals` places, with thousands separators
+/// ("1,234.57"). Storage and sums stay exact; only what is shown is rounded.
+pub fn format_display(value: i128, decimals: u32) -> String {
+    let drop = 10u128.pow(SCALE.saturating_sub(decimals));
+    let abs = value.unsigned_abs();
+    let rounded = (abs + drop / 2) / drop;
+    let unit = 10u128.pow(decimals.min(SCALE));
+    let (whole, frac) = (rounded / unit, rounded % unit);
+    let digits = whole.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if value < 0 && rounded > 0 { "-" } else { "" };
+    if decimals == 0 {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped}.{frac:0width$}", width = decimals as usize)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn display_rounds_and_groups() {
+        let u = |whole: i128, cents: i128| whole * 100_000_000_000 + cents * 1_000_000_000;
+        assert_eq!(format_display(u(1234, 56) + 600_000_000, 2), "1,234.57");
+        assert_eq!(format_display(u(999, 99) + 500_000_000, 2), "1,000.00");
+        assert_eq!(format_display(-u(1_234_567, 0), 0), "-1,234,567");
+        assert_eq!(format_display(-1, 2), "0.00");
+        assert_eq!(format_display(0, 2), "0.00");
+    }
 
     #[test]
     fn parses_focus_style_values_exactly() {

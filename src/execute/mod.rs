@@ -76,6 +76,18 @@ impl Runner {
         Runner { db, executors, safety, approval, attempts: 3, backoff: std::time::Duration::from_millis(200) }
     }
 
+    /// How this action would run (dry_run or live) and the executor's plan in words, for
+    /// the dashboard; None for the plan when no executor here handles its kind.
+    pub fn describe(&self, row: &ActionRow) -> (&'static str, Option<String>) {
+        let executor = self.executors.iter().find(|e| e.handles(&row.kind));
+        let on = Where::of(row, executor.map(|e| e.as_ref()));
+        let mode = match self.approval.policy_for(on.simulated, on.provider.as_deref()).mode {
+            crate::domain::approval::Mode::DryRun => "dry_run",
+            crate::domain::approval::Mode::Live => "live",
+        };
+        (mode, executor.map(|e| e.plan(row)))
+    }
+
     async fn apply(&self, id: &str, command: Command, on: &Where) -> Result<ActionRow, CommandError> {
         let (id, policy) = (id.to_string(), self.approval.policy_for(on.simulated, on.provider.as_deref()));
         let result = self

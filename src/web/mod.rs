@@ -22,9 +22,18 @@ pub struct AppState {
     pub approval: crate::approval::ApprovalSettings,
     pub safety: crate::domain::approval::safety::SafetyRules,
     pub bus: crate::bus::Bus,
+    pub dashboard: crate::dashboard::DashboardSettings,
+    /// Encrypts provider credentials entered in the dashboard.
+    pub cipher: crate::credentials::Cipher,
+    pub sources: crate::ingest::schedule::Sources,
+    /// Describes how actions would run (mode and plan); the worker holds its own clone.
+    pub runner: crate::execute::Runner,
+    /// The simulated clouds run (the dashboard offers to re-seed them).
+    pub demo: bool,
 }
 
 /// Registers every route of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     api::configure(cfg);
+    crate::dashboard::configure(cfg);
 }

@@ -26,4 +26,14 @@ pub trait CostSource: Send + Sync {
     /// Fetches what is new or restated since `cursor` (None on the first run, which
     /// backfills). Must be safe to repeat: the ledger's upserts make re-reads harmless.
     async fn pull(&self, cursor: Option<String>, now: DateTime<Utc>) -> anyhow::Result<Pull>;
+
+    /// Checks that the endpoint answers and the credentials are accepted, writing nothing;
+    /// returns a short description of what answered (the dashboard's "Test connection").
+    async fn test_connection(&self) -> anyhow::Result<String>;
+
+    /// Forgets everything this source wrote so its next pull starts afresh (the demo's
+    /// "re-seed"). Sources that mirror a real account refuse.
+    async fn reseed(&self) -> anyhow::Result<()> {
+        anyhow::bail!("{} mirrors a real account; its data cannot be re-seeded", self.name())
+    }
 }

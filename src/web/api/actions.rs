@@ -187,19 +187,10 @@ async fn command(
         return Err(ApiError::invalid(json!({ "field": "comment", "message": "at most 2000 characters" })));
     }
     let cmd = make(caller.name.clone());
-    let (policy, actor) = (state.approval.policy(), caller.name.clone());
-    let result = state
-        .db
-        .run(move |c| Ok::<_, DbError>(store::apply(c, &id, &cmd, &actor, comment.as_deref(), &policy, Utc::now())))
-        .await?;
+    let result =
+        crate::approval::decide(&state.db, &state.bus, &state.approval, id, cmd, caller.name.clone(), comment).await?;
     match result {
-        Ok((row, transition)) => {
-            // Effects run after commit: an approval wakes the executors.
-            if transition.effects.contains(&crate::domain::approval::Effect::Execute) {
-                state.bus.publish_action_approved(row.id.clone());
-            }
-            Ok(HttpResponse::Ok().json(row))
-        }
+        Ok(row) => Ok(HttpResponse::Ok().json(row)),
         Err(CommandError::NotFound) => Err(ApiError::not_found("no action with this id")),
         Err(CommandError::Refused(Refusal::OwnProposal)) => Err(ApiError::forbidden(Refusal::OwnProposal.to_string())),
         Err(CommandError::Refused(r)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", r.to_string())),

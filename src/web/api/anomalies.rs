@@ -12,7 +12,7 @@ use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use crate::web::AppState;
 use actix_web::{web, HttpResponse};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -57,6 +57,7 @@ impl ListParams {
             from: time("from", &self.from)?,
             to: time("to", &self.to)?,
             limit,
+            offset: 0,
         })
     }
 }
@@ -194,17 +195,8 @@ pub async fn feedback(
     caller.require(Role::Approver)?;
     let invalid = |field: &str, message: &str| ApiError::invalid(json!({ "field": field, "message": message }));
     let now = Utc::now();
-    let feedback = match body.kind.as_str() {
-        "expected" => {
-            let days = body.suppress_days.unwrap_or(7);
-            if !(1..=90).contains(&days) {
-                return Err(invalid("suppress_days", "must be between 1 and 90"));
-            }
-            Feedback::Expected { until: now + Duration::days(i64::from(days)) }
-        }
-        "confirmed" => Feedback::Confirmed,
-        _ => return Err(invalid("kind", "must be expected or confirmed")),
-    };
+    let feedback =
+        Feedback::parse(&body.kind, body.suppress_days, now).map_err(|(field, message)| invalid(field, message))?;
     if body.comment.as_ref().is_some_and(|c| c.len() > 2_000) {
         return Err(invalid("comment", "at most 2000 characters"));
     }

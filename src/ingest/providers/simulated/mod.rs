@@ -112,4 +112,32 @@ impl CostSource for Simulator {
         let cursor = serde_json::to_string(&Cursor { epoch, through: to })?;
         Ok(Pull { batch, cursor, more: to < sim_now })
     }
+
+    async fn test_connection(&self) -> anyhow::Result<String> {
+        // No endpoint to reach: report what the simulation would serve.
+        Ok(format!(
+            "{} simulated cost lines across AWS, Google Cloud, Azure, OpenAI and Anthropic at {}x real time",
+            catalog::lines().len(),
+            self.settings.speed
+        ))
+    }
+
+    async fn reseed(&self) -> anyhow::Result<()> {
+        use crate::db::schema::{cost_records as cr, ingest_cursors as ic, llm_usage as lu, sim_resource_stops as st};
+        use diesel::prelude::*;
+        let name = self.name().to_string();
+        self.db
+            .run(move |c| {
+                crate::db::write_transaction(c, |c| {
+                    diesel::delete(cr::table.filter(cr::source.eq(&name))).execute(c)?;
+                    diesel::delete(lu::table.filter(lu::source.eq(&name))).execute(c)?;
+                    diesel::delete(st::table).execute(c)?;
+                    diesel::delete(ic::table.filter(ic::source.eq(&name))).execute(c)?;
+                    Ok::<_, diesel::result::Error>(())
+                })
+                .map_err(crate::db::DbError::from)
+            })
+            .await?;
+        Ok(())
+    }
 }

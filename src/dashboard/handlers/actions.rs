@@ -1,0 +1,145 @@
+//! The approval queue, one action, and Approve / Reject.
+
+use super::{has_more, html, redirect, window, NoticeQuery};
+use crate::approval::store::{self, CommandError};
+use crate::dashboard::error::PageError;
+use crate::dashboard::session::{Posted, Signed};
+use crate::dashboard::views::actions::{self as view, Detail, Filters};
+use crate::domain::approval::safety::{self, Context, Stage, Target};
+use crate::domain::approval::{Command, Refusal, Status};
+use crate::domain::role::Role;
+use crate::web::AppState;
+use actix_web::{web, HttpResponse};
+
+fn with_currency(
+    rows: Vec<store::ActionRow>,
+    currencies: &std::collections::HashMap<String, String>,
+) -> Vec<(store::ActionRow, String)> {
+    rows.into_iter()
+        .map(|r| {
+            let c = currencies.get(&r.id).cloned().unwrap_or_else(|| "USD".into());
+            (r, c)
+        })
+        .collect()
+}
+
+pub async fn list(user: Signed, state: web::Data<AppState>, q: web::Query<Filters>) -> Result<HttpResponse, PageError> {
+    let f = q.into_inner();
+    let status = super::given(&f.status);
+    if let Some(s) = &status {
+        Status::parse(s).ok_or_else(|| PageError::BadRequest(format!("'{s}' is not an action status")))?;
+    }
+    let size = state.dashboard.page_size;
+    let (offset, limit) = window(f.page, size);
+    let (queue, mut rows, currencies) = state
+        .db
+        .run(move |c| {
+            let queue = store::list(c, Some("pending_approval"), None, 100)?;
+            let rows = store::list_page(c, status.as_deref(), None, limit, offset)?;
+            let all: Vec<store::ActionRow> = queue.iter().chain(&rows).cloned().collect();
+            let currencies = store::currencies(c, &all)?;
+            Ok::<_, crate::db::DbError>((queue, rows, currencies))
+        })
+        .await?;
+    let more = has_more(&mut rows, size);
+    Ok(html(view::list(&user.0, &f, &with_currency(queue, &currencies), &with_currency(rows, &currencies), more)))
+}
+
+pub async fn detail(
+    user: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |c| {
+            let Some(a) = store::get(c, &id)? else { return Ok(None) };
+            let history = store::history(c, &id)?;
+            let tags = crate::ledger::query::resource_tags(c, &a.target)?;
+            let currency =
+                store::currencies(c, std::slice::from_ref(&a))?.remove(&a.id).unwrap_or_else(|| "USD".into());
+            Ok::<_, crate::db::DbError>(Some((a, history, tags, currency)))
+        })
+        .await?;
+    let Some((action, history, tags, currency)) = found else {
+        return Err(PageError::NotFound("no action with this id".into()));
+    };
+    let target = Target {
+        provider: action.provider.clone().unwrap_or_default(),
+        account: action.account.clone().unwrap_or_default(),
+        resource_id: action.target.clone(),
+        tags,
+    };
+    let ctx = Context { build_sha: crate::build_info::info().git_sha.to_string(), ..Context::default() };
+    let checks = safety::check(&state.safety, &target, &ctx, Stage::Execution);
+    let (mode, executor_plan) = state.runner.describe(&action);
+    let mut plan = vec!["Check every safety rule again just before acting.".to_string()];
+    match executor_plan {
+        Some(p) => plan.push(p),
+        None => plan.push(format!("No executor here handles {}: it would fail, changing nothing.", action.kind)),
+    }
+    plan.push("Verify the effect with the provider.".into());
+    plan.push("Watch the series until its cost is back within the normal band, and count the cost recovered.".into());
+    if mode == "dry_run" {
+        plan.push("Dry run for this provider: the steps above are recorded, not performed.".into());
+    }
+    let detail =
+        Detail { action, currency, history, checks, plan, mode: mode.to_string(), notice: q.into_inner().notice };
+    Ok(html(view::detail(&user.0, &detail)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CommentForm {
+    comment: Option<String>,
+}
+
+async fn decide(
+    posted: Posted<CommentForm>,
+    state: web::Data<AppState>,
+    id: String,
+    make: impl FnOnce(String) -> Command,
+    notice: &str,
+) -> Result<HttpResponse, PageError> {
+    posted.user.require(Role::Approver)?;
+    let comment = super::given(&posted.form.comment);
+    if comment.as_ref().is_some_and(|c| c.len() > 2_000) {
+        return Err(PageError::BadRequest("the comment may have at most 2000 characters".into()));
+    }
+    let actor = posted.user.0.name.clone();
+    let result = crate::approval::decide(
+        &state.db,
+        &state.bus,
+        &state.approval,
+        id.clone(),
+        make(actor.clone()),
+        actor,
+        comment,
+    )
+    .await?;
+    match result {
+        Ok(row) => Ok(redirect(&format!("/actions/{}?notice={notice}", row.id))),
+        Err(CommandError::NotFound) => Err(PageError::NotFound("no action with this id".into())),
+        Err(CommandError::Refused(Refusal::OwnProposal)) => Err(PageError::Forbidden(Refusal::OwnProposal.to_string())),
+        Err(CommandError::Refused(r)) => Err(PageError::Conflict(r.to_string())),
+        Err(CommandError::Conflict) => Err(PageError::Conflict(CommandError::Conflict.to_string())),
+        Err(CommandError::Db(e)) => Err(PageError::internal(e)),
+    }
+}
+
+pub async fn approve(
+    posted: Posted<CommentForm>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    decide(posted, state, id.into_inner(), |by| Command::Approve { by }, "approved").await
+}
+
+pub async fn reject(
+    posted: Posted<CommentForm>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    decide(posted, state, id.into_inner(), |by| Command::Reject { by }, "rejected").await
+}

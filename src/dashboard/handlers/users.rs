@@ -1,0 +1,137 @@
+//! Users (admins): list, add, change role or password, disable.
+
+use super::{redirect, NoticeQuery};
+use crate::auth::users::{self, UserError};
+use crate::dashboard::error::PageError;
+use crate::dashboard::session::{Posted, Signed};
+use crate::dashboard::views::settings as view;
+use crate::db::DbError;
+use crate::domain::role::Role;
+use crate::web::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+async fn page(
+    user: &Signed,
+    state: &AppState,
+    status: StatusCode,
+    error: Option<&str>,
+    note: Option<&str>,
+) -> Result<HttpResponse, PageError> {
+    let rows = state.db.run(|c| users::list(c).map_err(DbError::from)).await?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(view::users(&user.0, &rows, error, note).into_string()))
+}
+
+pub async fn list(
+    user: Signed,
+    state: web::Data<AppState>,
+    q: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, PageError> {
+    user.require(Role::Admin)?;
+    page(&user, &state, StatusCode::OK, None, q.notice.as_deref()).await
+}
+
+fn role(text: &str) -> Result<Role, PageError> {
+    text.parse().map_err(|e: crate::domain::role::UnknownRole| PageError::BadRequest(e.to_string()))
+}
+
+/// A user error the admin can fix is shown on the page (422); the rest are failures.
+async fn outcome(
+    user: &Signed,
+    state: &AppState,
+    result: Result<users::User, UserError>,
+    notice: &str,
+) -> Result<HttpResponse, PageError> {
+    match result {
+        Ok(_) => Ok(redirect(&format!("/settings/users?notice={notice}"))),
+        Err(UserError::Db(e)) => Err(PageError::internal(e)),
+        Err(UserError::Hash(e)) => Err(PageError::internal(e)),
+        Err(e) => page(user, state, StatusCode::UNPROCESSABLE_ENTITY, Some(&e.to_string()), None).await,
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct NewUser {
+    name: String,
+    role: String,
+    password: String,
+}
+
+pub async fn create(posted: Posted<NewUser>, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    posted.user.require(Role::Admin)?;
+    let role = role(&posted.form.role)?;
+    let (name, password, by) = (posted.form.name.clone(), posted.form.password.clone(), posted.user.0.name.clone());
+    let result = state
+        .db
+        .run(move |c| {
+            let created = users::create(c, &name, role, &password);
+            if let Ok(u) = &created {
+                let detail = format!("role {}", u.role);
+                let event = crate::audit::Event {
+                    actor: &by,
+                    action: "user.create",
+                    target: &u.name,
+                    before: None,
+                    after: None,
+                    result: "ok",
+                    detail: Some(&detail),
+                };
+                crate::audit::append(c, &event, chrono::Utc::now())?;
+            }
+            Ok::<_, DbError>(created)
+        })
+        .await?;
+    outcome(&posted.user, &state, result, "created").await
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct UserChange {
+    role: String,
+    disabled: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn update(
+    posted: Posted<UserChange>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    posted.user.require(Role::Admin)?;
+    let role = role(&posted.form.role)?;
+    let disabled = posted.form.disabled.as_deref() == Some("true");
+    let password = super::given(&posted.form.password);
+    let (id, by) = (id.into_inner(), posted.user.0.name.clone());
+    let result = state
+        .db
+        .run(move |c| {
+            let changed =
+                users::set_role(c, &id, role).and_then(|u| users::set_disabled(c, &u.id, disabled)).and_then(|u| {
+                    match &password {
+                        Some(p) => users::set_password(c, &u.id, p),
+                        None => Ok(u),
+                    }
+                });
+            if let Ok(u) = &changed {
+                let detail = format!(
+                    "role {}, disabled {disabled}, password {}",
+                    u.role,
+                    if password.is_some() { "changed" } else { "kept" }
+                );
+                let event = crate::audit::Event {
+                    actor: &by,
+                    action: "user.update",
+                    target: &u.name,
+                    before: None,
+                    after: None,
+                    result: "ok",
+                    detail: Some(&detail),
+                };
+                crate::audit::append(c, &event, chrono::Utc::now())?;
+            }
+            Ok::<_, DbError>(changed)
+        })
+        .await?;
+    outcome(&posted.user, &state, result, "saved").await
+}

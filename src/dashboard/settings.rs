@@ -1,0 +1,78 @@
+//! `[dashboard]`: sessions, cookies and log-in limits of the browser UI.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardSettings {
+    /// The address people open, for links in logs and messages (empty: http://<server.bind>).
+    pub public_url: String,
+    /// Hours a session lasts from log-in, however active.
+    pub session_hours: u32,
+    /// Minutes a session survives without a request.
+    pub idle_minutes: u32,
+    /// Mark cookies Secure (set when served over TLS or behind a TLS proxy).
+    pub secure_cookies: bool,
+    /// Take the client address from X-Forwarded-For / Forwarded (only behind a proxy you run).
+    pub trust_forwarded_for: bool,
+    /// Failed log-ins allowed per user name, and per client address, within the window.
+    pub login_max_failures_per_user: u32,
+    pub login_max_failures_per_address: u32,
+    pub login_window_minutes: u32,
+    /// Rows per page in every list.
+    pub page_size: u32,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        DashboardSettings {
+            public_url: String::new(),
+            session_hours: 12,
+            idle_minutes: 120,
+            secure_cookies: false,
+            trust_forwarded_for: false,
+            login_max_failures_per_user: 5,
+            login_max_failures_per_address: 50,
+            login_window_minutes: 15,
+            page_size: 50,
+        }
+    }
+}
+
+impl DashboardSettings {
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let positive = [
+            ("dashboard.session_hours", self.session_hours),
+            ("dashboard.idle_minutes", self.idle_minutes),
+            ("dashboard.login_max_failures_per_user", self.login_max_failures_per_user),
+            ("dashboard.login_max_failures_per_address", self.login_max_failures_per_address),
+            ("dashboard.login_window_minutes", self.login_window_minutes),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err((key, "must be at least 1".into()));
+        }
+        if !(10..=500).contains(&self.page_size) {
+            return Err(("dashboard.page_size", "must be between 10 and 500".into()));
+        }
+        let url = self.public_url.trim();
+        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(("dashboard.public_url", format!("'{url}' must start with http:// or https://")));
+        }
+        Ok(())
+    }
+
+    pub fn lifetime(&self) -> crate::auth::sessions::Lifetime {
+        crate::auth::sessions::Lifetime {
+            absolute: chrono::Duration::hours(self.session_hours.into()),
+            idle: chrono::Duration::minutes(self.idle_minutes.into()),
+        }
+    }
+
+    pub fn login_limits(&self) -> crate::auth::login::Limits {
+        crate::auth::login::Limits {
+            per_user: self.login_max_failures_per_user.into(),
+            per_address: self.login_max_failures_per_address.into(),
+            window: chrono::Duration::minutes(self.login_window_minutes.into()),
+        }
+    }
+}
