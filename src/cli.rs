@@ -31,6 +31,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(ApiKeyCommand),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Print version, git SHA and build time.
     Version,
     /// The tamper-evident audit log.
@@ -91,6 +94,25 @@ pub enum ApiKeyCommand {
     Revoke { key: String },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from the terminal (asked twice), or from the first
+    /// line of standard input when that is not a terminal; never from an argument.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// List users (never their password hashes).
+    List,
+    /// Set a new password (read like `create`) and end the user's sessions.
+    SetPassword {
+        #[arg(long)]
+        name: String,
+    },
+}
+
 fn parse_role(text: &str) -> Result<Role, String> {
     text.parse().map_err(|e: crate::domain::role::UnknownRole| e.to_string())
 }
@@ -121,6 +143,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(ImportCommand::Focus { file, source }) => import_focus(&settings, &file, &source).await,
         Command::Apikey(command) => apikey(&settings, command).await,
+        Command::User(command) => user(&settings, command).await,
         Command::Audit(AuditCommand::Verify) => {
             let db = open_database(&settings).await?;
             match db.run(|c| crate::audit::verify(c).map_err(crate::db::DbError::from)).await? {
@@ -248,6 +271,52 @@ async fn apikey(settings: &Settings, command: ApiKeyCommand) -> anyhow::Result<(
         ApiKeyCommand::Revoke { key } => {
             let revoked = db.run(move |conn| api_keys::revoke(conn, &key)).await?;
             println!("revoked API key '{}' ({})", revoked.name, revoked.id);
+        }
+    }
+    Ok(())
+}
+
+/// A new password: from the terminal without echo (twice), else stdin's first line.
+fn read_new_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
+    use crate::auth::users;
+    let db = open_database(settings).await?;
+    match command {
+        UserCommand::Create { name, role } => {
+            let password = read_new_password()?;
+            let user = db.run(move |c| users::create(c, &name, role, &password)).await?;
+            println!("created user '{}' (id {}, role {})", user.name, user.id, user.role);
+        }
+        UserCommand::List => {
+            println!("{:<38} {:<24} {:<9} {:<20} DISABLED", "ID", "NAME", "ROLE", "CREATED");
+            for u in db.run(|c| users::list(c).map_err(crate::db::DbError::from)).await? {
+                let disabled =
+                    u.disabled_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<38} {:<24} {:<9} {:<20} {disabled}",
+                    u.id,
+                    u.name,
+                    u.role,
+                    u.created_at.format("%Y-%m-%d %H:%M:%S")
+                );
+            }
+        }
+        UserCommand::SetPassword { name } => {
+            let password = read_new_password()?;
+            let user = db.run(move |c| users::set_password(c, &name, &password)).await?;
+            println!("set a new password for '{}'; their sessions have ended", user.name);
         }
     }
     Ok(())

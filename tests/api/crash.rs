@@ -2,45 +2,12 @@
 //! approved cancel is executing, then restarted on the same database. The action ends
 //! succeeded, and the simulated cloud was called exactly once.
 
-use crate::helpers::{fresh_database, postgres_admin_url, until, Backend};
+use crate::helpers::{fresh_database, postgres_admin_url, until, Backend, Node};
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
-
-struct Node {
-    url: String,
-    database_url: String,
-    port: u16,
-}
-
-impl Node {
-    fn command(&self, latency_ms: u64) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_costguard"));
-        c.arg("--config")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))
-            .env("COSTGUARD_DATABASE__URL", &self.database_url)
-            .env("COSTGUARD_SERVER__BIND", format!("127.0.0.1:{}", self.port))
-            .env("COSTGUARD_LOG__LEVEL", "warn")
-            .env("COSTGUARD_PROVIDERS__SIMULATED__HISTORY_DAYS", "10")
-            .env("COSTGUARD_PROVIDERS__SIMULATED__SPEED", "3600")
-            .env("COSTGUARD_PROVIDERS__SIMULATED__SCHEDULE", "* * * * * *")
-            .env("COSTGUARD_PROVIDERS__SIMULATED__LIVE_INCIDENT_DELAY_SECS", "2")
-            .env("COSTGUARD_PROVIDERS__SIMULATED__API_LATENCY_MS", latency_ms.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        c
-    }
-
-    fn serve(&self, latency_ms: u64) -> Child {
-        self.command(latency_ms).arg("serve").spawn().unwrap()
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 async fn get(client: &reqwest::Client, key: &str, url: String) -> Option<Value> {
     client.get(url).bearer_auth(key).send().await.ok()?.json().await.ok()
@@ -48,11 +15,9 @@ async fn get(client: &reqwest::Client, key: &str, url: String) -> Option<Value> 
 
 async fn killed_mid_execution(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let node =
-        Node { url: format!("http://127.0.0.1:{port}"), database_url: fresh_database(backend, dir.path()), port };
+    let node = Node::new(fresh_database(backend, dir.path()));
     let created = node
-        .command(0)
+        .command(&[])
         .args(["apikey", "create", "--name", "admin", "--role", "admin"])
         .stdout(Stdio::piped())
         .output()
@@ -62,7 +27,7 @@ async fn killed_mid_execution(backend: Backend) {
     let client = reqwest::Client::new();
 
     // Each cloud call answers 20 s after its effect, so the action sits in `executing`.
-    let mut first = node.serve(20_000);
+    let mut first = node.serve(&[("COSTGUARD_PROVIDERS__SIMULATED__API_LATENCY_MS", "20000")]);
     let action = until("a proposal to cancel the live job", Duration::from_secs(90), async || {
         let list = get(&client, &key, format!("{}/api/v1/actions?status=pending_approval", node.url)).await?;
         list.as_array()?.iter().find(|a| a["target"] == LIVE_JOB).cloned()
@@ -82,7 +47,7 @@ async fn killed_mid_execution(backend: Backend) {
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
 
-    let mut second = node.serve(0);
+    let mut second = node.serve(&[]);
     let done = until("the action to finish after the restart", Duration::from_secs(60), async || {
         let a = get(&client, &key, format!("{}/api/v1/actions/{id}", node.url)).await?;
         (a["status"] == "succeeded").then_some(a)
@@ -100,7 +65,7 @@ async fn killed_mid_execution(backend: Backend) {
     assert_eq!(calls, 1, "the simulated cloud saw exactly one execution");
     second.kill().unwrap();
     second.wait().unwrap();
-    let verify = node.command(0).args(["audit", "verify"]).output().unwrap();
+    let verify = node.command(&[]).args(["audit", "verify"]).output().unwrap();
     assert!(verify.status.success());
 }
 

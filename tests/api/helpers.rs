@@ -181,3 +181,73 @@ pub async fn until<T>(what: &str, timeout: std::time::Duration, mut check: impl 
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// A real `costguard` process on a free port, with the simulated clouds at an hour per second
+/// and a live BigQuery loop two seconds after its first start.
+pub struct Node {
+    pub url: String,
+    pub database_url: String,
+    pub port: u16,
+}
+
+impl Node {
+    pub fn new(database_url: String) -> Node {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Node { url: format!("http://127.0.0.1:{port}"), database_url, port }
+    }
+
+    /// The binary with this node's settings plus `env` (later entries win).
+    pub fn command(&self, env: &[(&str, &str)]) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_costguard"));
+        c.arg("--config")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))
+            .env("COSTGUARD_DATABASE__URL", &self.database_url)
+            .env("COSTGUARD_SERVER__BIND", format!("127.0.0.1:{}", self.port))
+            .env("COSTGUARD_LOG__LEVEL", "warn")
+            .env("COSTGUARD_PROVIDERS__SIMULATED__HISTORY_DAYS", "10")
+            .env("COSTGUARD_PROVIDERS__SIMULATED__SPEED", "3600")
+            .env("COSTGUARD_PROVIDERS__SIMULATED__SCHEDULE", "* * * * * *")
+            .env("COSTGUARD_PROVIDERS__SIMULATED__LIVE_INCIDENT_DELAY_SECS", "2")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if self.database_url.starts_with("sqlite://") {
+            // The credential key file goes beside the database.
+            let dir = std::path::Path::new(self.database_url.trim_start_matches("sqlite://"))
+                .parent()
+                .map(|p| p.to_path_buf());
+            if let Some(dir) = dir {
+                c.env("COSTGUARD_DATA__DIR", dir);
+            }
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn serve(&self, env: &[(&str, &str)]) -> std::process::Child {
+        self.command(env).arg("serve").spawn().unwrap()
+    }
+
+    /// Creates a dashboard user through the CLI, the password on standard input.
+    pub fn create_user(&self, name: &str, role: &str, password: &str) {
+        use std::io::Write;
+        let mut child = self
+            .command(&[])
+            .args(["user", "create", "--name", name, "--role", role])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success(), "user create {name}");
+    }
+}
+
+/// True when `program` runs; in CI its absence is a failure.
+pub fn tool_present(what: &str, present: bool) -> bool {
+    if !present {
+        assert!(!all_tests_required(), "{what} is missing and CG_REQUIRE_ALL_TESTS=1");
+        eprintln!("{what} is absent: skipping");
+    }
+    present
+}

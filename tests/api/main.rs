@@ -7,6 +7,7 @@ mod helpers;
 mod actions_api;
 mod approvals;
 mod auth;
+mod browser;
 mod costs_api;
 mod crash;
 mod demo_loop;

@@ -1,0 +1,113 @@
+// The 2 AM story in a real browser: Debian's Chromium driven by playwright-core against the
+// real costguard binary (started by tests/api/browser.rs with the simulated clouds at an hour
+// per second). Env: BASE_URL, APPROVER, VIEWER, ADMIN ("name:password"), SHOTS (a folder).
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import assert from "node:assert/strict";
+
+const base = process.env.BASE_URL;
+const shots = process.env.SHOTS;
+mkdirSync(shots, { recursive: true });
+const who = (v) => { const [name, ...rest] = process.env[v].split(":"); return { name, password: rest.join(":") }; };
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+
+async function logIn(user) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: "Europe/Berlin" });
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.fill("input[name=name]", user.name);
+  await page.fill("input[name=password]", user.password);
+  await Promise.all([page.waitForURL(`${base}/`), page.click("button[type=submit]")]);
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+}
+
+/** Reloads `url` until `check(page)` is true. */
+async function until(page, url, what, check, seconds = 120) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    await page.goto(url);
+    if (await check(page)) return;
+    if (Date.now() > deadline) { await shot(page, `timeout-${what.replace(/\W+/g, "-")}`); throw new Error(`timed out waiting for ${what}`); }
+    await page.waitForTimeout(1000);
+  }
+}
+
+try {
+  // The on-call approver logs in and sees the BigQuery anomaly on the overview.
+  const ann = await logIn(who("APPROVER"));
+  await until(ann, `${base}/`, "the BigQuery anomaly banner",
+    async (p) => (await p.locator("a.banner", { hasText: "BigQuery" }).count()) > 0);
+  // Times show in the viewer's zone, UTC on hover.
+  const title = await ann.locator("main time").first().getAttribute("title");
+  assert.match(title, /UTC$/);
+  await shot(ann, "overview");
+
+  // Open it: chart, root causes and the proposed cancel.
+  await ann.click("a.banner");
+  await ann.waitForSelector("figure.chart svg");
+  const anomalyUrl = ann.url();
+  await until(ann, anomalyUrl, "the proposed cancel", async (p) => (await p.locator("a[href^='/actions/']").count()) > 0, 90);
+  await shot(ann, "anomaly");
+  await ann.locator("a[href^='/actions/']").first().click();
+  await ann.waitForSelector("text=Safety checks");
+  const actionUrl = ann.url();
+  assert.ok(await ann.locator("text=cancel bigquery job").count() > 0);
+  await shot(ann, "action-pending");
+
+  // A viewer sees the same action with no Approve button, and a forged approve is refused.
+  const vic = await logIn(who("VIEWER"));
+  await vic.goto(actionUrl);
+  assert.equal(await vic.locator("button", { hasText: "Approve" }).count(), 0, "a viewer must not see Approve");
+  const csrf = await vic.locator("input[name=csrf]").first().inputValue();
+  const forged = await vic.request.post(`${actionUrl}/approve`, { form: { csrf, comment: "forged" }, maxRedirects: 0 });
+  assert.equal(forged.status(), 403, "a viewer's approve must be refused");
+  const noToken = await vic.request.post(`${actionUrl}/approve`, { form: { comment: "no token" }, maxRedirects: 0 });
+  assert.equal(noToken.status(), 403, "a post without the CSRF token must be refused");
+  await vic.goto(actionUrl);
+  assert.ok(await vic.locator(".badge", { hasText: "pending approval" }).count() > 0, "still pending after the refused posts");
+  await shot(vic, "action-as-viewer");
+
+  // The approver approves; the executor cancels the job and verifies it.
+  await ann.goto(actionUrl);
+  await ann.fill("form[action$='/approve'] input[name=comment]", "cancel the loop");
+  await Promise.all([ann.waitForURL(/notice=approved/), ann.click("button:has-text('Approve')")]);
+  await until(ann, actionUrl, "the action to succeed",
+    async (p) => (await p.locator("dl.facts .badge", { hasText: "succeeded" }).count()) > 0, 90);
+  await shot(ann, "action-succeeded");
+  await until(ann, anomalyUrl, "the anomaly to resolve",
+    async (p) => (await p.locator("dl.facts .badge", { hasText: "resolved" }).count()) > 0, 120);
+  await shot(ann, "anomaly-resolved");
+  await until(ann, actionUrl, "cost back in band",
+    async (p) => (await p.locator("dd time").count()) >= 2, 60);
+  await until(ann, `${base}/`, "cost recovered on the overview",
+    async (p) => !(await p.locator(".card .big").first().innerText()).startsWith("0.00"), 30);
+  await shot(ann, "overview-recovered");
+
+  // Every other page renders.
+  for (const [name, path] of [["anomalies", "/anomalies"], ["actions", "/actions"], ["audit", "/audit"], ["llm", "/llm"]]) {
+    await ann.goto(`${base}${path}`);
+    await shot(ann, name);
+  }
+  assert.ok(await ann.locator("text=Chain verified").count() > 0 || (await ann.goto(`${base}/audit`), await ann.locator("text=Chain verified").count()) > 0);
+  const ada = await logIn(who("ADMIN"));
+  for (const [name, path] of [["settings", "/settings"], ["providers", "/settings/providers"], ["safety", "/settings/safety"], ["users", "/settings/users"], ["api-keys", "/settings/api-keys"]]) {
+    await ada.goto(`${base}${path}`);
+    await shot(ada, name);
+  }
+  await ada.goto(`${base}/settings/providers`);
+  await ada.click("#simulated button:has-text('Test connection')");
+  await ada.waitForSelector("text=Connection works");
+  await shot(ada, "providers-tested");
+  console.log(`browser flow passed; screenshots in ${shots}`);
+} finally {
+  await browser.close();
+}
