@@ -1,5 +1,7 @@
 //! The `Caller` extractor: a valid `Authorization: Bearer <api key>` or 401.
 //! Handlers then call `caller.require(Role::...)`, which answers 403 when too weak.
+//! Handlers that take a body use [`WithBody`], which checks the approver role before it reads
+//! the body, so a caller without the right gets 403 whatever they sent.
 
 use super::error::ApiError;
 use super::AppState;
@@ -49,6 +51,30 @@ impl FromRequest for Caller {
                 Err(Rejected::Revoked) => Err(ApiError::unauthorized("this API key was revoked")),
                 Err(Rejected::Unknown) => Err(ApiError::unauthorized("unknown API key")),
             }
+        })
+    }
+}
+
+/// An approver (or admin) and then `T` extracted from the rest of the request. The role is
+/// checked first: actix polls a handler's extractors together, so a body error could
+/// otherwise answer before the caller is known.
+pub struct WithBody<T>(pub Caller, pub T);
+
+impl<T: FromRequest + 'static> FromRequest for WithBody<T>
+where
+    T::Error: Into<actix_web::Error>,
+{
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<WithBody<T>, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let caller = Caller::from_request(&req, &mut Payload::None).await?;
+            caller.require(Role::Approver)?;
+            let body = T::from_request(&req, &mut payload).await.map_err(Into::into)?;
+            Ok(WithBody(caller, body))
         })
     }
 }

@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod costs_api;
 mod crash;
+mod dashboard;
 mod demo_loop;
 mod detect;
 mod evaluation;

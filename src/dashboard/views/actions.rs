@@ -85,8 +85,9 @@ pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
     let settled =
         status.is_some_and(|s| s.is_terminal()) && (status != Some(Status::Succeeded) || a.cost_verified_at.is_some());
     let content = html! {
-        @if !settled {
-            // Refreshes until the action settles (works without JavaScript).
+        @if !settled && !waiting {
+            // Refreshes until the action settles (works without JavaScript); never while it
+            // waits for a decision, which would wipe a comment being typed.
             meta http-equiv="refresh" content="5";
         }
         (notice(d.notice.as_deref()))

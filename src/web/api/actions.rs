@@ -8,7 +8,7 @@ use crate::domain::approval::safety::{self, Block, Context, Stage, Target};
 use crate::domain::approval::{Command, Refusal, Risk, Status};
 use crate::domain::optimizer::ActionKind;
 use crate::domain::role::Role;
-use crate::web::auth::Caller;
+use crate::web::auth::{Caller, WithBody};
 use crate::web::error::ApiError;
 use crate::web::AppState;
 use actix_web::http::StatusCode;
@@ -111,11 +111,9 @@ pub struct NewActionBody {
 #[utoipa::path(post, path = "/api/v1/actions", tag = "actions", request_body = NewActionBody,
     responses((status = 201, description = "the proposal, routed"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
-    caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<NewActionBody>,
+    WithBody(caller, body): WithBody<web::Json<NewActionBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Role::Approver)?;
     let invalid = |field: &str, message: String| ApiError::invalid(json!({ "field": field, "message": message }));
     let Some(kind) = ActionKind::parse(&body.kind) else {
         let kinds: Vec<&str> = ActionKind::ALL.iter().map(|k| k.as_str()).collect();

@@ -8,7 +8,7 @@ use crate::domain::detect::decision::Severity;
 use crate::domain::detect::root_cause::Contributor;
 use crate::domain::role::Role;
 use crate::domain::time::parse_utc;
-use crate::web::auth::Caller;
+use crate::web::auth::{Caller, WithBody};
 use crate::web::error::ApiError;
 use crate::web::AppState;
 use actix_web::{web, HttpResponse};
@@ -144,11 +144,9 @@ pub struct NewAnomaly {
 #[utoipa::path(post, path = "/api/v1/anomalies", tag = "anomalies", request_body = NewAnomaly,
     responses((status = 201, body = AnomalySummary), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
-    caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<NewAnomaly>,
+    WithBody(caller, body): WithBody<web::Json<NewAnomaly>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Role::Approver)?;
     let invalid = |field: &str, message: String| ApiError::invalid(json!({ "field": field, "message": message }));
     let severity = Severity::parse(&body.severity)
         .ok_or_else(|| invalid("severity", format!("'{}' is not low, medium, high or critical", body.severity)))?;
@@ -187,12 +185,10 @@ pub struct FeedbackBody {
 #[utoipa::path(post, path = "/api/v1/anomalies/{id}/feedback", tag = "anomalies", request_body = FeedbackBody,
     responses((status = 200, body = AnomalySummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn feedback(
-    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<FeedbackBody>,
+    WithBody(caller, body): WithBody<web::Json<FeedbackBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Role::Approver)?;
     let invalid = |field: &str, message: &str| ApiError::invalid(json!({ "field": field, "message": message }));
     let now = Utc::now();
     let feedback =

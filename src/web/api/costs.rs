@@ -8,7 +8,7 @@ use crate::ingest::focus_csv::{ImportError, ImportErrorKind, TooLarge};
 use crate::ingest::{Batch, IngestError};
 use crate::ledger::query::{aggregate_costs, CostBucket};
 use crate::ledger::WriteSummary;
-use crate::web::auth::Caller;
+use crate::web::auth::{Caller, WithBody};
 use crate::web::error::ApiError;
 use crate::web::AppState;
 use actix_web::http::header;
@@ -57,11 +57,9 @@ pub(super) fn ingest_error(e: IngestError) -> ApiError {
     request_body(content = Vec<Object>, description = "FOCUS records with FOCUS column names (BilledCost, EffectiveCost, ChargePeriodStart, ServiceName, ...). Amounts as JSON numbers or strings, kept exact."),
     responses((status = 200, body = WriteResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, description = "A record is invalid; detail names its index and field", body = ErrorBody)))]
 pub async fn post_costs(
-    caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<Vec<Value>>,
+    WithBody(_caller, body): WithBody<web::Json<Vec<Value>>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Role::Approver)?;
     let records = crate::ingest::json::cost_records(&body)
         .map_err(|e| ApiError::invalid(json!({ "index": e.index, "field": e.field, "message": e.problem })))?;
     let (summary, _) =

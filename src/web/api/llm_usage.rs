@@ -7,7 +7,7 @@ use crate::domain::money::Total;
 use crate::domain::role::Role;
 use crate::ingest::Batch;
 use crate::ledger::query::{aggregate_llm_usage, LlmBucket, LlmGroupBy, LlmQuery};
-use crate::web::auth::Caller;
+use crate::web::auth::{Caller, WithBody};
 use crate::web::error::ApiError;
 use crate::web::AppState;
 use actix_web::{web, HttpResponse};
@@ -43,11 +43,9 @@ pub struct LlmUsageItem {
 #[utoipa::path(post, path = "/api/v1/llm-usage", tag = "llm", request_body = Vec<LlmUsageItem>,
     responses((status = 200, body = WriteResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn post_llm_usage(
-    caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<Vec<Value>>,
+    WithBody(_caller, body): WithBody<web::Json<Vec<Value>>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Role::Approver)?;
     let usage = crate::ingest::json::llm_usage(&body)
         .map_err(|e| ApiError::invalid(json!({ "index": e.index, "field": e.field, "message": e.problem })))?;
     let (_, summary) =
