@@ -3,7 +3,7 @@
 # Installs what it needs (Debian packages), starts a throwaway PostgreSQL, then runs
 # fmt, clippy, the domain-purity guard and the whole test suite; every integration test
 # runs once on SQLite and once on PostgreSQL. Needs no network but the package
-# registries. With CG_REQUIRE_ALL_TESTS=1 (set by .ci/run) a test that would skip
+# registries. Screenshots of the browser test land in $CG_SCREENSHOTS_DIR. With CG_REQUIRE_ALL_TESTS=1 (set by .ci/run) a test that would skip
 # (no PostgreSQL, no ../shared data) fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,12 +16,22 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 dpkg -s libpq-dev >/dev/null 2>&1 || need_apt+=(libpq-dev)
 command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+# The browser test: Debian's Chromium, driven by playwright-core from npm (never a downloaded browser).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "== npm ci (tests/browser: playwright-core)"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# Screenshots of every dashboard page from the browser test (CI keeps this folder).
+export CG_SCREENSHOTS_DIR="${CG_SCREENSHOTS_DIR:-$CARGO_TARGET_DIR/browser-screenshots}"
 
 echo "== starting PostgreSQL (throwaway cluster on 127.0.0.1)"
 eval "$(.ci/postgres.sh start)"

@@ -11,3 +11,5 @@ pub mod llm;
 pub mod login;
 pub mod overview;
 pub mod settings;
+#[cfg(test)]
+mod tests;
