@@ -8,47 +8,12 @@
 //! process's peak RSS (VmHWM, sampled from /proc).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark harness stops at the first failure
-use std::io::{BufWriter, Write};
+mod common;
+
+use common::{generate, COLUMNS};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const COLUMNS: &str = "AvailabilityZone,BilledCost,BillingAccountId,BillingAccountName,BillingCurrency,BillingPeriodEnd,BillingPeriodStart,ChargeCategory,ChargeClass,ChargeDescription,ChargeFrequency,ChargePeriodEnd,ChargePeriodStart,CommitmentDiscountCategory,CommitmentDiscountId,CommitmentDiscountName,CommitmentDiscountStatus,CommitmentDiscountType,ConsumedQuantity,ConsumedUnit,ContractedCost,ContractedUnitPrice,EffectiveCost,InvoiceIssuerName,ListCost,ListUnitPrice,PricingCategory,PricingQuantity,PricingUnit,ProviderName,PublisherName,RegionId,RegionName,ResourceId,ResourceName,ResourceType,ServiceCategory,ServiceName,SkuId,SkuPriceId,SubAccountId,SubAccountName,Tags";
-
-const SERVICES: [(&str, &str); 6] = [
-    ("Amazon Elastic Compute Cloud", "Compute"),
-    ("Amazon Simple Storage Service", "Storage"),
-    ("Amazon Relational Database Service", "Databases"),
-    ("AWS Lambda", "Compute"),
-    ("Amazon CloudFront", "Networking"),
-    ("Amazon DynamoDB", "Databases"),
-];
-
-fn generate(path: &Path, rows: u64) -> std::io::Result<()> {
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    writeln!(out, "{COLUMNS}")?;
-    let base = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).expect("date");
-    for i in 0..rows {
-        // 2,000 line items per hour; hours run on from 1 November.
-        let start = base + chrono::Duration::hours((i / 2_000) as i64);
-        let (start, end) =
-            (start.format("%Y-%m-%d %H:%M:%S"), (start + chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M:%S"));
-        let (service, category) = SERVICES[(i % 6) as usize];
-        let cost = format!("{}.{:011}", i % 7, (i * 7_919) % 100_000_000_000);
-        writeln!(
-            out,
-            "NULL,{cost},1234567890123,Bench Co,USD,2027-01-01 00:00:00,2026-11-01 00:00:00,Usage,NULL,\"{service} usage\",Usage-Based,{end},{start},NULL,NULL,NULL,NULL,NULL,1.000000000000000,Hrs,{cost},0.1,{cost},\"Amazon Web Services, Inc.\",{cost},0.1,Standard,1.00000000000,Hrs,AWS,\"Amazon Web Services, Inc.\",us-east-1,US East (N. Virginia),arn:aws:ec2:us-east-1:1:instance/i-{:08x},res-{},Instance,{category},{service},SKU{},SKU{}.PRICE,{},acct-{},\"{{\"\"team\"\": \"\"t{}\"\"}}\"",
-            i % 2_000,
-            i % 2_000,
-            i % 97,
-            i % 97,
-            210_000_000_000u64 + i % 13,
-            i % 13,
-            i % 5
-        )?;
-    }
-    out.flush()
-}
 
 struct Run {
     secs: f64,
@@ -140,7 +105,8 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let csv: PathBuf = dir.path().join("focus.csv");
     let started = Instant::now();
-    generate(&csv, rows).expect("generate CSV");
+    let nov_first = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).expect("date");
+    generate(&csv, rows, nov_first).expect("generate CSV");
     let size_mb = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
     println!("generated {rows} FOCUS rows ({size_mb:.0} MB) in {:.1} s\n", started.elapsed().as_secs_f64());
 
