@@ -15,7 +15,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PAGES: [&str; 8] = ["/", "/anomalies", "/actions", "/audit", "/llm", "/settings/providers", "/settings/users", "ANOMALY"];
+const PAGES: [&str; 8] =
+    ["/", "/anomalies", "/actions", "/audit", "/llm", "/settings/providers", "/settings/users", "ANOMALY"];
 
 fn binary(database_url: &str, port: u16, data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_costguard"));
@@ -72,7 +73,12 @@ async fn measure(label: &str, database_url: &str, csv: &Path, dir: &Path, reques
     loop {
         let series = client.get(format!("{base}/api/v1/anomalies/series")).bearer_auth(&key).send().await;
         if let Ok(r) = series {
-            if r.json::<serde_json::Value>().await.ok().and_then(|v| v.as_array().map(|a| !a.is_empty())).unwrap_or(false) {
+            if r.json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|v| v.as_array().map(|a| !a.is_empty()))
+                .unwrap_or(false)
+            {
                 break;
             }
         }
@@ -83,14 +89,28 @@ async fn measure(label: &str, database_url: &str, csv: &Path, dir: &Path, reques
     println!("{label}: first detection sweep done {:.1} s after start", sweep.elapsed().as_secs_f64());
 
     let login = client.get(format!("{base}/login")).send().await.unwrap();
-    let csrf_cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf_cookie =
+        login.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
     let csrf = csrf_cookie.split('=').nth(1).unwrap().to_string();
     let form = [("csrf", csrf.as_str()), ("name", "bench"), ("password", "bench-password-1"), ("next", "/")];
     let signed = client.post(format!("{base}/login")).header("cookie", &csrf_cookie).form(&form).send().await.unwrap();
-    let session = signed.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).find(|c| c.starts_with("costguard_session=")).unwrap();
+    let session = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("costguard_session="))
+        .unwrap();
     let session = session.split(';').next().unwrap().to_string();
-    let anomalies: serde_json::Value =
-        client.get(format!("{base}/api/v1/anomalies?limit=1")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    let anomalies: serde_json::Value = client
+        .get(format!("{base}/api/v1/anomalies?limit=1"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let anomaly = anomalies.as_array().and_then(|a| a.first()).and_then(|a| a["id"].as_str()).map(str::to_string);
 
     println!("{label}: {:<24} {:>8} {:>8} {:>8} {:>8}", "page", "p50 ms", "p95 ms", "max ms", "KiB");
@@ -133,10 +153,12 @@ async fn main() {
     // The rows end now, so they fall inside the detective's lookback.
     let hours = rows.div_ceil(common::ROWS_PER_HOUR) as i64;
     let now = chrono::Utc::now().naive_utc();
-    let base = now.date().and_hms_opt(now.time().format("%H").to_string().parse().unwrap(), 0, 0).unwrap() - chrono::Duration::hours(hours);
+    let base = now.date().and_hms_opt(now.time().format("%H").to_string().parse().unwrap(), 0, 0).unwrap()
+        - chrono::Duration::hours(hours);
     common::generate(&csv, rows, base).unwrap();
     println!("{rows} cost rows over {hours} hours; {requests} timed requests per page\n");
-    measure("SQLite", &format!("sqlite://{}", dir.path().join("costguard.db").display()), &csv, dir.path(), requests).await;
+    measure("SQLite", &format!("sqlite://{}", dir.path().join("costguard.db").display()), &csv, dir.path(), requests)
+        .await;
     if let Some(admin) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         let url = admin.rsplit_once('/').map(|(b, _)| format!("{b}/cg_bench_dashboard")).unwrap();
         for sql in ["DROP DATABASE IF EXISTS cg_bench_dashboard", "CREATE DATABASE cg_bench_dashboard"] {

@@ -44,4 +44,3 @@ pub fn generate(path: &Path, rows: u64, base: chrono::NaiveDateTime) -> std::io:
     }
     out.flush()
 }
-

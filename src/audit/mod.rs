@@ -46,6 +46,12 @@ pub struct Event<'a> {
     pub detail: Option<&'a str>,
 }
 
+/// A settings change (who changed what on which target), appended like any other entry.
+pub fn note(conn: &mut DbConn, actor: &str, action: &str, target: &str, detail: &str) -> QueryResult<Entry> {
+    let event = Event { actor, action, target, before: None, after: None, result: "ok", detail: Some(detail) };
+    append(conn, &event, chrono::Utc::now())
+}
+
 /// Appends to the chain. Call inside the transaction that made the change, so the entry and
 /// the change commit together (and concurrent appends serialise on the last entry).
 pub fn append(conn: &mut DbConn, e: &Event<'_>, now: DateTime<Utc>) -> QueryResult<Entry> {

@@ -127,7 +127,7 @@ pub fn set_role(conn: &mut DbConn, id_or_name: &str, role: Role) -> Result<User,
         diesel::update(us::table.find(&user.id))
             .set((us::role.eq(role.as_str()), us::updated_at.eq(Utc::now().naive_utc())))
             .execute(conn)?;
-        Ok(find(conn, &user.id)?)
+        find(conn, &user.id)
     })
 }
 
@@ -140,7 +140,7 @@ pub fn set_password(conn: &mut DbConn, id_or_name: &str, password: &str) -> Resu
             .set((us::password_hash.eq(&hash), us::updated_at.eq(Utc::now().naive_utc())))
             .execute(conn)?;
         diesel::delete(sessions::table.filter(sessions::user_id.eq(&user.id))).execute(conn)?;
-        Ok(find(conn, &user.id)?)
+        find(conn, &user.id)
     })
 }
 
@@ -157,6 +157,6 @@ pub fn set_disabled(conn: &mut DbConn, id_or_name: &str, disabled: bool) -> Resu
         if disabled {
             diesel::delete(sessions::table.filter(sessions::user_id.eq(&user.id))).execute(conn)?;
         }
-        Ok(find(conn, &user.id)?)
+        find(conn, &user.id)
     })
 }

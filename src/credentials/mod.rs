@@ -47,10 +47,10 @@ pub fn set(
     let changes = (cr::nonce.eq(&nonce), cr::ciphertext.eq(&ciphertext), cr::updated_at.eq(n), cr::updated_by.eq(by));
     crate::per_backend!(conn, |c| {
         diesel::insert_into(cr::table)
-            .values(values.clone())
+            .values(values)
             .on_conflict((cr::provider, cr::field))
             .do_update()
-            .set(changes.clone())
+            .set(changes)
             .execute(c)
     })?;
     Ok(())

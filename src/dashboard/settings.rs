@@ -55,7 +55,7 @@ impl DashboardSettings {
             return Err(("dashboard.page_size", "must be between 10 and 500".into()));
         }
         let url = self.public_url.trim();
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(("dashboard.public_url", format!("'{url}' must start with http:// or https://")));
         }
         Ok(())

@@ -122,16 +122,7 @@ impl Sources {
                         ))
                         .execute(c)?;
                     let detail = format!("enabled={enabled} schedule='{cron}'");
-                    let event = crate::audit::Event {
-                        actor: &by,
-                        action: "provider.settings",
-                        target: &key,
-                        before: None,
-                        after: None,
-                        result: "ok",
-                        detail: Some(&detail),
-                    };
-                    crate::audit::append(c, &event, Utc::now())?;
+                    crate::audit::note(c, &by, "provider.settings", &key, &detail)?;
                     Ok::<_, diesel::result::Error>(())
                 })
                 .map_err(DbError::from)

@@ -28,16 +28,7 @@ pub struct NewKey {
 
 fn audit(c: &mut crate::db::DbConn, by: &str, action: &str, key: &api_keys::ApiKey) -> diesel::QueryResult<()> {
     let detail = format!("role {}", key.role);
-    let event = crate::audit::Event {
-        actor: by,
-        action,
-        target: &key.name,
-        before: None,
-        after: None,
-        result: "ok",
-        detail: Some(&detail),
-    };
-    crate::audit::append(c, &event, chrono::Utc::now()).map(|_| ())
+    crate::audit::note(c, by, action, &key.name, &detail).map(|_| ())
 }
 
 pub async fn create(posted: Posted<NewKey>, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {

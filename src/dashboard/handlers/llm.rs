@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 
 const DAYS: i64 = 30;
 
+/// Daily cost per (provider, currency).
+type Trends = BTreeMap<(String, String), Vec<(DateTime<Utc>, Total)>>;
+
 /// Folds daily buckets into one row per group and currency.
 fn rows(buckets: Vec<LlmBucket>) -> Vec<UsageRow> {
     let mut by: BTreeMap<(String, String), UsageRow> = BTreeMap::new();
@@ -66,7 +69,7 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
             Ok::<_, crate::db::DbError>((tables, daily))
         })
         .await?;
-    let mut trends: BTreeMap<(String, String), Vec<(DateTime<Utc>, Total)>> = BTreeMap::new();
+    let mut trends: Trends = BTreeMap::new();
     for b in daily {
         trends.entry((b.group.unwrap_or_default(), b.currency)).or_default().push((b.period_start, b.cost));
     }

@@ -43,11 +43,14 @@ fn merge(row: &mut SpendRow, h: &History, p: &[(i64, i64); 3]) {
     }
 }
 
+/// Per provider and currency: its hourly points.
+type Trend = (String, String, Vec<ChartPoint>);
+
+/// The overview's figures: as of when, per provider, top services, trends.
+type Summary = (DateTime<Utc>, Vec<SpendRow>, Vec<SpendRow>, Vec<Trend>);
+
 /// Builds the page's figures from (series key, currency, history) of every service series.
-pub fn summarize(
-    series: &[(String, String, History)],
-    now: DateTime<Utc>,
-) -> (DateTime<Utc>, Vec<SpendRow>, Vec<SpendRow>, Vec<(String, String, Vec<ChartPoint>)>) {
+pub fn summarize(series: &[(String, String, History)], now: DateTime<Utc>) -> Summary {
     // Simulated or restated data can run ahead of the clock: take the newest point as "now".
     let newest = series.iter().map(|(_, _, h)| h.end() - h.step).max().unwrap_or(0);
     let as_of = DateTime::from_timestamp(newest, 0).filter(|t| *t > now).unwrap_or(now);
@@ -78,7 +81,7 @@ pub fn summarize(
         }
     }
     let mut services: Vec<SpendRow> = services.into_values().collect();
-    services.sort_by(|a, b| b.month.actual.units().cmp(&a.month.actual.units()));
+    services.sort_by_key(|r| std::cmp::Reverse(r.month.actual.units()));
     services.truncate(TOP_SERVICES);
     let trends = trends
         .into_iter()

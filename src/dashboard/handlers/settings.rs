@@ -121,16 +121,7 @@ pub async fn save_credentials(
                 let names: Vec<&str> = values.iter().map(|(f, _)| *f).collect();
                 let detail =
                     if clear { "cleared every field".to_string() } else { format!("set {}", names.join(", ")) };
-                let event = crate::audit::Event {
-                    actor: &by,
-                    action: "provider.credentials",
-                    target: provider,
-                    before: None,
-                    after: None,
-                    result: "ok",
-                    detail: Some(&detail),
-                };
-                crate::audit::append(c, &event, now)?;
+                crate::audit::note(c, &by, "provider.credentials", provider, &detail)?;
                 Ok::<_, DbError>(())
             })
         })
@@ -162,16 +153,8 @@ pub async fn reseed_demo(posted: Posted<Empty>, state: web::Data<AppState>) -> R
     state
         .db
         .run(move |c| {
-            let event = crate::audit::Event {
-                actor: &by,
-                action: "demo.reseed",
-                target: "simulated",
-                before: None,
-                after: None,
-                result: "ok",
-                detail: None,
-            };
-            crate::audit::append(c, &event, Utc::now()).map(|_| ()).map_err(DbError::from)
+            let detail = "wiped the simulated clouds' data; they start again from now";
+            crate::audit::note(c, &by, "demo.reseed", "simulated", detail).map(|_| ()).map_err(DbError::from)
         })
         .await?;
     tokio::spawn(state.sources.clone().run_now("simulated".into()));

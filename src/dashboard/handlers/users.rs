@@ -69,16 +69,7 @@ pub async fn create(posted: Posted<NewUser>, state: web::Data<AppState>) -> Resu
             let created = users::create(c, &name, role, &password);
             if let Ok(u) = &created {
                 let detail = format!("role {}", u.role);
-                let event = crate::audit::Event {
-                    actor: &by,
-                    action: "user.create",
-                    target: &u.name,
-                    before: None,
-                    after: None,
-                    result: "ok",
-                    detail: Some(&detail),
-                };
-                crate::audit::append(c, &event, chrono::Utc::now())?;
+                crate::audit::note(c, &by, "user.create", &u.name, &detail)?;
             }
             Ok::<_, DbError>(created)
         })
@@ -119,16 +110,7 @@ pub async fn update(
                     u.role,
                     if password.is_some() { "changed" } else { "kept" }
                 );
-                let event = crate::audit::Event {
-                    actor: &by,
-                    action: "user.update",
-                    target: &u.name,
-                    before: None,
-                    after: None,
-                    result: "ok",
-                    detail: Some(&detail),
-                };
-                crate::audit::append(c, &event, chrono::Utc::now())?;
+                crate::audit::note(c, &by, "user.update", &u.name, &detail)?;
             }
             Ok::<_, DbError>(changed)
         })

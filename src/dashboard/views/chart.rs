@@ -23,6 +23,19 @@ fn path(points: &[(f64, f64)]) -> String {
     d
 }
 
+/// The frame every chart shares: title, baseline, the top value and the first and last labels.
+fn frame(title: &str, top: f64, currency: &str, first: String, last: String) -> Markup {
+    let top_label = format_display((top * crate::domain::money::UNITS_PER_WHOLE as f64) as i128, 0);
+    html! {
+        title { (title) }
+        line.axis x1=(LEFT) y1=(H - BOTTOM) x2=(W) y2=(H - BOTTOM) {}
+        text.tick x="4" y="14" { (top_label) " " (currency) }
+        text.tick x="4" y=(H - BOTTOM) { "0" }
+        text.tick x=(LEFT) y=(H - 4.0) { (first) }
+        text.tick x=(W - 8.0) y=(H - 4.0) text-anchor="end" { (last) }
+    }
+}
+
 /// A chart of `points` (oldest first); `title` is its accessible name.
 pub fn series(title: &str, points: &[ChartPoint], marker: Option<DateTime<Utc>>, currency: &str) -> Markup {
     if points.len() < 2 {
@@ -37,16 +50,14 @@ pub fn series(title: &str, points: &[ChartPoint], marker: Option<DateTime<Utc>>,
     let band = format!("{} L{} Z", path(&upper), &path(&lower)[1..]);
     let expected: Vec<_> = points.iter().map(|p| (x(p.at), y(as_f64(p.expected)))).collect();
     let actual: Vec<_> = points.iter().map(|p| (x(p.at), y(as_f64(p.actual)))).collect();
-    let top_label = format_display((top * crate::domain::money::UNITS_PER_WHOLE as f64) as i128, 0);
+    let (first, last) = (
+        points[0].at.format("%b %d %H:%M").to_string(),
+        points[points.len() - 1].at.format("%b %d %H:%M UTC").to_string(),
+    );
     html! {
         figure.chart {
             svg viewBox=(format!("0 0 {W} {H}")) role="img" aria-label=(title) {
-                title { (title) }
-                line.axis x1=(LEFT) y1=(H - BOTTOM) x2=(W) y2=(H - BOTTOM) {}
-                text.tick x="4" y="14" { (top_label) " " (currency) }
-                text.tick x="4" y=(H - BOTTOM) { "0" }
-                text.tick x=(LEFT) y=(H - 4.0) { (points[0].at.format("%b %d %H:%M")) }
-                text.tick x=(W - 8.0) y=(H - 4.0) text-anchor="end" { (points[points.len() - 1].at.format("%b %d %H:%M UTC")) }
+                (frame(title, top, currency, first, last))
                 path.band d=(band) {}
                 path.expected d=(path(&expected)) {}
                 path.actual d=(path(&actual)) {}
@@ -69,16 +80,12 @@ pub fn bars(title: &str, values: &[(DateTime<Utc>, crate::domain::money::Total)]
     }
     let top = values.iter().map(|(_, v)| as_f64(*v)).fold(0.0, f64::max).max(1e-9) * 1.05;
     let slot = (W - LEFT - 8.0) / values.len() as f64;
-    let top_label = format_display((top * crate::domain::money::UNITS_PER_WHOLE as f64) as i128, 0);
+    let (first, last) =
+        (values[0].0.format("%b %d").to_string(), values[values.len() - 1].0.format("%b %d").to_string());
     html! {
         figure.chart {
             svg viewBox=(format!("0 0 {W} {H}")) role="img" aria-label=(title) {
-                title { (title) }
-                line.axis x1=(LEFT) y1=(H - BOTTOM) x2=(W) y2=(H - BOTTOM) {}
-                text.tick x="4" y="14" { (top_label) " " (currency) }
-                text.tick x="4" y=(H - BOTTOM) { "0" }
-                text.tick x=(LEFT) y=(H - 4.0) { (values[0].0.format("%b %d")) }
-                text.tick x=(W - 8.0) y=(H - 4.0) text-anchor="end" { (values[values.len() - 1].0.format("%b %d")) }
+                (frame(title, top, currency, first, last))
                 @for (i, (at, v)) in values.iter().enumerate() {
                     @let h = as_f64(*v) / top * (H - BOTTOM - 8.0);
                     rect.bar x=(format!("{:.1}", LEFT + i as f64 * slot + 1.0)) y=(format!("{:.1}", H - BOTTOM - h))

@@ -20,12 +20,15 @@ pub struct UsageRow {
     pub cost: Total,
 }
 
+/// One provider's daily cost: (provider, currency, days).
+pub type DailyCost = (String, String, Vec<(DateTime<Utc>, Total)>);
+
 pub struct LlmPage {
     pub days: i64,
     /// (dimension title, rows), e.g. ("By model", ...).
     pub tables: Vec<(&'static str, Vec<UsageRow>)>,
     /// Per provider and currency: daily cost.
-    pub trends: Vec<(String, String, Vec<(DateTime<Utc>, Total)>)>,
+    pub trends: Vec<DailyCost>,
 }
 
 fn tokens(n: i64) -> String {

@@ -8,7 +8,7 @@ use crate::detect::chart::ChartPoint;
 use crate::detect::store::{AnomalyEvent, AnomalyRow};
 use crate::domain::money::Total;
 use crate::domain::role::Role;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime};
 
 fn at(hour: i64) -> NaiveDateTime {
     DateTime::from_timestamp(1_795_000_000 + hour * 3_600, 0).unwrap_or_default().naive_utc()
@@ -162,13 +162,25 @@ fn anomaly_detail_snapshot_with_chart_and_causes() {
     let html = pretty(anomalies::detail(&user(Role::Approver), &detail));
     insta::assert_snapshot!("anomaly_detail_as_approver", html);
     assert!(html.contains("bquxjob_loop") && html.contains("99%") && html.contains("<svg"));
-    assert!(!pretty(anomalies::detail(&user(Role::Viewer), &detail)).contains("/feedback\""), "viewers give no verdict");
+    assert!(
+        !pretty(anomalies::detail(&user(Role::Viewer), &detail)).contains("/feedback\""),
+        "viewers give no verdict"
+    );
 }
 
 #[test]
 fn overview_snapshot_and_empty_state() {
-    let pair = |a: i64, e: i64| overview::Pair { actual: Total::from_units(usd(a).into()), expected: Total::from_units(usd(e).into()) };
-    let row = overview::SpendRow { label: "Google Cloud".into(), currency: "USD".into(), today: pair(900, 40), week: pair(1200, 280), month: pair(3000, 2100) };
+    let pair = |a: i64, e: i64| overview::Pair {
+        actual: Total::from_units(usd(a).into()),
+        expected: Total::from_units(usd(e).into()),
+    };
+    let row = overview::SpendRow {
+        label: "Google Cloud".into(),
+        currency: "USD".into(),
+        today: pair(900, 40),
+        week: pair(1200, 280),
+        month: pair(3000, 2100),
+    };
     let o = overview::Overview {
         as_of: at(3).and_utc(),
         providers: vec![row.clone()],
@@ -182,7 +194,8 @@ fn overview_snapshot_and_empty_state() {
     let html = pretty(overview::render(&user(Role::Viewer), &o));
     insta::assert_snapshot!("overview", html);
     assert!(html.contains("1 open anomaly") && html.contains("6,960.00") && html.contains("+2150%"));
-    let empty = overview::Overview { providers: vec![], services: vec![], open_anomalies: vec![], pending: vec![], ..o };
+    let empty =
+        overview::Overview { providers: vec![], services: vec![], open_anomalies: vec![], pending: vec![], ..o };
     let html = pretty(overview::render(&user(Role::Viewer), &empty));
     assert!(html.contains("No spend measured yet.") && html.contains("Nothing waits for you."));
     assert!(!html.contains("Settings<"), "viewers get no settings link");
@@ -190,7 +203,8 @@ fn overview_snapshot_and_empty_state() {
 
 #[test]
 fn audit_shows_a_broken_chain_and_login_keeps_next() {
-    let html = pretty(audit::render(&user(Role::Viewer), &Default::default(), &[], false, &Err("entry 7 was edited".into())));
+    let html =
+        pretty(audit::render(&user(Role::Viewer), &Default::default(), &[], false, &Err("entry 7 was edited".into())));
     assert!(html.contains("The chain is broken: entry 7 was edited") && html.contains("No audit entries match."));
     let login = pretty(login::login("t", "/actions/x1", Some("Wrong user name or password.")));
     insta::assert_snapshot!("login", login);
@@ -199,7 +213,11 @@ fn audit_shows_a_broken_chain_and_login_keeps_next() {
 
 #[test]
 fn credentials_are_write_only_on_the_providers_page() {
-    let status = crate::credentials::FieldStatus { field: "secret_access_key".into(), updated_at: at(0), updated_by: "ada".into() };
+    let status = crate::credentials::FieldStatus {
+        field: "secret_access_key".into(),
+        updated_at: at(0),
+        updated_by: "ada".into(),
+    };
     let views = vec![settings::ProviderView {
         kind: crate::ingest::catalog::find("aws").unwrap_or(&crate::ingest::catalog::KINDS[0]),
         available: false,
