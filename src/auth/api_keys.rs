@@ -80,7 +80,12 @@ pub fn create(conn: &mut DbConn, name: &str, role: Role) -> Result<(ApiKey, Stri
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<ApiKey>, KeyError> {
-    Ok(ak::table.order(ak::created_at).select(ApiKey::as_select()).load(conn)?)
+    list_page(conn, 0, i64::MAX)
+}
+
+/// Oldest first, `limit` keys after skipping `offset`.
+pub fn list_page(conn: &mut DbConn, offset: i64, limit: i64) -> Result<Vec<ApiKey>, KeyError> {
+    Ok(ak::table.order((ak::created_at, ak::id)).offset(offset).limit(limit).select(ApiKey::as_select()).load(conn)?)
 }
 
 /// Revokes by id or name; revoking twice keeps the first time.

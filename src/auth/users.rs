@@ -96,7 +96,12 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
 }
 
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
-    us::table.order(us::name).select(User::as_select()).load(conn)
+    list_page(conn, 0, i64::MAX)
+}
+
+/// By name, `limit` users after skipping `offset`.
+pub fn list_page(conn: &mut DbConn, offset: i64, limit: i64) -> QueryResult<Vec<User>> {
+    us::table.order(us::name).offset(offset).limit(limit).select(User::as_select()).load(conn)
 }
 
 pub fn find(conn: &mut DbConn, id_or_name: &str) -> Result<User, UserError> {

@@ -299,6 +299,16 @@ async fn log_in_sets_a_hardened_cookie_and_is_rate_limited(app: TestApp) {
     for _ in 0..5 {
         assert_eq!(log_in(&client, &app, "olga", "wrong-password").await.status(), 401);
     }
+    // One address guessing many names is limited too (50 by default): other users' log-ins
+    // from it are refused once it has failed that often.
+    app.db
+        .run(|c| users::create(c, "pia", Role::Viewer, "pia-password-12").map_err(|e| DbError::Other(e.to_string())))
+        .await
+        .unwrap();
+    for i in 0..45 {
+        assert_eq!(log_in(&client, &app, &format!("guess{i}"), "x").await.status(), 401);
+    }
+    assert_eq!(log_in(&client, &app, "pia", "pia-password-12").await.status(), 429, "the address is throttled");
     let throttled = log_in(&client, &app, "olga", "olga-password-1").await;
     assert_eq!(throttled.status(), 429, "the right password is refused while throttled");
     assert!(throttled.headers().get("retry-after").is_some());
@@ -336,7 +346,56 @@ async fn the_setup_link_creates_the_first_admin_once(app: TestApp) {
     assert_eq!(client.get(app.url(&format!("/setup?token={token}"))).send().await.unwrap().status(), 404);
 }
 
+async fn an_expired_session_signs_out(app: TestApp) {
+    let token = app
+        .db
+        .run(|c| {
+            let user =
+                users::insert(c, "eve", Role::Admin, "not-a-real-hash").map_err(|e| DbError::Other(e.to_string()))?;
+            let life =
+                sessions::Lifetime { absolute: chrono::Duration::hours(12), idle: chrono::Duration::minutes(30) };
+            // Started (and last seen) an hour ago: idle for longer than 30 minutes.
+            Ok::<_, DbError>(sessions::start(c, &user, life, chrono::Utc::now() - chrono::Duration::hours(1))?)
+        })
+        .await
+        .unwrap();
+    let res = no_redirects()
+        .get(app.url("/settings"))
+        .header("cookie", format!("costguard_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers().get("location").unwrap(), "/login?next=/settings");
+}
+
+async fn lists_page(app: TestApp) {
+    app.db
+        .run(|c| {
+            for i in 0..12 {
+                users::insert(c, &format!("user{i:02}"), Role::Viewer, "not-a-real-hash")
+                    .map_err(|e| DbError::Other(e.to_string()))?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+    let (token, _) = session(&app, Role::Admin).await;
+    let get = |page: u32| {
+        app.client
+            .get(app.url(&format!("/settings/users?page={page}")))
+            .header("cookie", format!("costguard_session={token}"))
+            .send()
+    };
+    let first = get(1).await.unwrap().text().await.unwrap();
+    let second = get(2).await.unwrap().text().await.unwrap();
+    assert!(first.contains("user00") && first.contains("/settings/users?page=2"), "page 1 links to page 2");
+    assert!(!second.contains("user00") && second.contains("/settings/users?page=1"));
+}
+
 crate::both_backends!(
+    an_expired_session_signs_out,
+    lists_page,
     every_route_for_every_caller,
     a_post_without_the_csrf_token_changes_nothing,
     log_in_sets_a_hardened_cookie_and_is_rate_limited,

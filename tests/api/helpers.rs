@@ -85,6 +85,8 @@ pub fn test_settings(database_url: &str, dir: &std::path::Path) -> Settings {
     settings.database.pool_size = 4;
     settings.data.dir = dir.to_path_buf();
     settings.log.level = "warn".into();
+    // The smallest page, so paging shows with little data.
+    settings.dashboard.page_size = 10;
     settings
 }
 

@@ -16,8 +16,12 @@ pub async fn list(
     q: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, PageError> {
     user.require(Role::Admin)?;
-    let keys = state.db.run(|c| api_keys::list(c).map_err(|e| DbError::Other(e.to_string()))).await?;
-    Ok(html(view::api_keys(&user.0, &keys, None, None, q.notice.as_deref())))
+    let size = state.dashboard.page_size;
+    let (offset, limit) = super::window(q.page, size);
+    let mut keys =
+        state.db.run(move |c| api_keys::list_page(c, offset, limit).map_err(|e| DbError::Other(e.to_string()))).await?;
+    let more = super::has_more(&mut keys, size);
+    Ok(html(view::api_keys(&user.0, &keys, None, None, q.notice.as_deref(), (q.page.unwrap_or(1), more))))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -36,6 +40,7 @@ pub async fn create(posted: Posted<NewKey>, state: web::Data<AppState>) -> Resul
     let role: Role =
         posted.form.role.parse().map_err(|e: crate::domain::role::UnknownRole| PageError::BadRequest(e.to_string()))?;
     let (name, by) = (posted.form.name.clone(), posted.user.0.name.clone());
+    let size = state.dashboard.page_size;
     let (created, keys) = state
         .db
         .run(move |c| {
@@ -43,17 +48,19 @@ pub async fn create(posted: Posted<NewKey>, state: web::Data<AppState>) -> Resul
             if let Ok((key, _)) = &created {
                 audit(c, &by, "apikey.create", key)?;
             }
-            let keys = api_keys::list(c).map_err(|e| DbError::Other(e.to_string()))?;
+            let keys = api_keys::list_page(c, 0, i64::from(size)).map_err(|e| DbError::Other(e.to_string()))?;
             Ok::<_, DbError>((created, keys))
         })
         .await?;
     match created {
         // Shown in this answer only; reloading the page does not show it again.
-        Ok((key, secret)) => Ok(html(view::api_keys(&posted.user.0, &keys, Some((&key, &secret)), None, None))),
+        Ok((key, secret)) => {
+            Ok(html(view::api_keys(&posted.user.0, &keys, Some((&key, &secret)), None, None, (1, false))))
+        }
         Err(KeyError::Db(e)) => Err(PageError::internal(e)),
         Err(e) => Ok(HttpResponse::UnprocessableEntity()
             .content_type("text/html; charset=utf-8")
-            .body(view::api_keys(&posted.user.0, &keys, None, Some(&e.to_string()), None).into_string())),
+            .body(view::api_keys(&posted.user.0, &keys, None, Some(&e.to_string()), None, (1, false)).into_string())),
     }
 }
 

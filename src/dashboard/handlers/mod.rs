@@ -44,4 +44,6 @@ pub fn given(value: &Option<String>) -> Option<String> {
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct NoticeQuery {
     pub notice: Option<String>,
+    /// For pages that hold a list.
+    pub page: Option<u32>,
 }

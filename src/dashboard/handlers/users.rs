@@ -17,11 +17,15 @@ async fn page(
     status: StatusCode,
     error: Option<&str>,
     note: Option<&str>,
+    page: Option<u32>,
 ) -> Result<HttpResponse, PageError> {
-    let rows = state.db.run(|c| users::list(c).map_err(DbError::from)).await?;
+    let size = state.dashboard.page_size;
+    let (offset, limit) = super::window(page, size);
+    let mut rows = state.db.run(move |c| users::list_page(c, offset, limit).map_err(DbError::from)).await?;
+    let paging = (page.unwrap_or(1), super::has_more(&mut rows, size));
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .body(view::users(&user.0, &rows, error, note).into_string()))
+        .body(view::users(&user.0, &rows, error, note, paging).into_string()))
 }
 
 pub async fn list(
@@ -30,7 +34,7 @@ pub async fn list(
     q: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, PageError> {
     user.require(Role::Admin)?;
-    page(&user, &state, StatusCode::OK, None, q.notice.as_deref()).await
+    page(&user, &state, StatusCode::OK, None, q.notice.as_deref(), q.page).await
 }
 
 fn role(text: &str) -> Result<Role, PageError> {
@@ -48,7 +52,7 @@ async fn outcome(
         Ok(_) => Ok(redirect(&format!("/settings/users?notice={notice}"))),
         Err(UserError::Db(e)) => Err(PageError::internal(e)),
         Err(UserError::Hash(e)) => Err(PageError::internal(e)),
-        Err(e) => page(user, state, StatusCode::UNPROCESSABLE_ENTITY, Some(&e.to_string()), None).await,
+        Err(e) => page(user, state, StatusCode::UNPROCESSABLE_ENTITY, Some(&e.to_string()), None, None).await,
     }
 }
 

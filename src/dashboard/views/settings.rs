@@ -1,7 +1,7 @@
 //! Settings (admins): providers with write-only credentials and a connection test, the
 //! safety policy in force, users and API keys.
 
-use super::components::{badge, csrf, empty, naive_time, notice, opt_time, select};
+use super::components::{badge, csrf, empty, naive_time, notice, opt_time, pager, select};
 use super::layout::{page, Nav};
 use crate::auth::api_keys::ApiKey;
 use crate::auth::sessions::SessionUser;
@@ -114,7 +114,14 @@ pub fn safety(user: &SessionUser, rows: &[(&str, String)]) -> Markup {
     page("Safety policy", user, Nav::Settings, content)
 }
 
-pub fn users(user: &SessionUser, rows: &[User], error: Option<&str>, note: Option<&str>) -> Markup {
+/// `paging`: (page, whether there is a next one).
+pub fn users(
+    user: &SessionUser,
+    rows: &[User],
+    error: Option<&str>,
+    note: Option<&str>,
+    paging: (u32, bool),
+) -> Markup {
     let roles = [("viewer", "viewer"), ("approver", "approver"), ("admin", "admin")];
     let content = html! {
         (notice(note))
@@ -141,6 +148,7 @@ pub fn users(user: &SessionUser, rows: &[User], error: Option<&str>, note: Optio
                 }
             }
         }
+        (pager("/settings/users", paging.0, paging.1))
         h2 { "Add a user" }
         form.stack method="post" action="/settings/users" autocomplete="off" {
             (csrf(&user.csrf_token))
@@ -160,6 +168,7 @@ pub fn api_keys(
     created: Option<(&ApiKey, &str)>,
     error: Option<&str>,
     note: Option<&str>,
+    paging: (u32, bool),
 ) -> Markup {
     let roles = [("viewer", "viewer"), ("approver", "approver"), ("admin", "admin")];
     let content = html! {
@@ -196,6 +205,7 @@ pub fn api_keys(
                 }
             }
         }
+        (pager("/settings/api-keys", paging.0, paging.1))
         h2 { "Create a key" }
         form.inline method="post" action="/settings/api-keys" {
             (csrf(&user.csrf_token))
