@@ -158,6 +158,18 @@ impl Sources {
         let _ = run_once(&self.ingestor, entry.source.as_ref()).await;
     }
 
+    /// Wipes what a source wrote and starts it again, never while one of its runs is going
+    /// (the wipe and a run's writes would race).
+    pub async fn reseed(&self, name: &str) -> anyhow::Result<()> {
+        let entry = self.entries.get(name).ok_or_else(|| anyhow::anyhow!("no source named '{name}' runs here"))?;
+        {
+            let _running = entry.busy.lock().await;
+            entry.source.reseed().await?;
+        }
+        tokio::spawn(self.clone().run_now(name.to_string()));
+        Ok(())
+    }
+
     /// Asks the source whether its credentials and endpoint work, without writing anything.
     pub async fn test(&self, name: &str) -> anyhow::Result<String> {
         let source = self.source(name).ok_or_else(|| anyhow::anyhow!("no source named '{name}' runs here"))?;

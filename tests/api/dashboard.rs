@@ -393,6 +393,63 @@ async fn lists_page(app: TestApp) {
     assert!(!second.contains("user00") && second.contains("/settings/users?page=1"));
 }
 
+/// Re-seeding wipes the simulated clouds' data and starts them again from a new epoch.
+async fn reseed_restarts_the_demo(backend: crate::helpers::Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        let sim = &mut s.providers.simulated;
+        sim.enabled = true;
+        sim.history_days = 3;
+        sim.live_incident_delay_secs = -1;
+        sim.schedule = String::new();
+    })
+    .await;
+    let epoch = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            let cursors = db.run(|c| costguard::ingest::runner::cursors(c).map_err(DbError::from)).await.unwrap();
+            cursors
+                .into_iter()
+                .find(|c| c.source == "simulated")
+                .and_then(|c| serde_json::from_str::<serde_json::Value>(&c.cursor).ok())
+                .map(|v| v["epoch"].to_string())
+        }
+    };
+    let before =
+        crate::helpers::until("the backfill", std::time::Duration::from_secs(60), async || epoch(&app).await).await;
+    assert!(app.count_costs().await > 0);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (token, csrf) = session(&app, Role::Admin).await;
+    let res = no_redirects()
+        .post(app.url("/settings/demo/reseed"))
+        .header("cookie", format!("costguard_session={token}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let after = crate::helpers::until("a new epoch", std::time::Duration::from_secs(60), async || {
+        epoch(&app).await.filter(|e| *e != before)
+    })
+    .await;
+    assert_ne!(after, before);
+    assert!(app.count_costs().await > 0, "backfilled again");
+    let audit = app.get_json("/api/v1/audit?limit=1000").await;
+    assert!(audit["entries"].as_array().unwrap().iter().any(|e| e["action"] == "demo.reseed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reseed_restarts_the_demo_sqlite() {
+    reseed_restarts_the_demo(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reseed_restarts_the_demo_postgres() {
+    if crate::helpers::postgres_admin_url().is_some() {
+        reseed_restarts_the_demo(crate::helpers::Backend::Postgres).await;
+    }
+}
+
 crate::both_backends!(
     an_expired_session_signs_out,
     lists_page,

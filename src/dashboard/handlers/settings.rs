@@ -146,9 +146,10 @@ pub async fn test_provider(
 
 pub async fn reseed_demo(posted: Posted<Empty>, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     posted.user.require(Role::Admin)?;
-    let source =
-        state.sources.source("simulated").ok_or_else(|| PageError::Conflict("the simulated clouds are off".into()))?;
-    source.reseed().await.map_err(PageError::internal)?;
+    if state.sources.source("simulated").is_none() {
+        return Err(PageError::Conflict("the simulated clouds are off".into()));
+    }
+    state.sources.reseed("simulated").await.map_err(PageError::internal)?;
     let by = posted.user.0.name.clone();
     state
         .db
@@ -157,7 +158,6 @@ pub async fn reseed_demo(posted: Posted<Empty>, state: web::Data<AppState>) -> R
             crate::audit::note(c, &by, "demo.reseed", "simulated", detail).map(|_| ()).map_err(DbError::from)
         })
         .await?;
-    tokio::spawn(state.sources.clone().run_now("simulated".into()));
     Ok(redirect("/settings/providers?notice=reseeded"))
 }
 
