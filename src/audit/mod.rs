@@ -46,10 +46,16 @@ pub struct Event<'a> {
     pub detail: Option<&'a str>,
 }
 
-/// A settings change (who changed what on which target), appended like any other entry.
-pub fn note(conn: &mut DbConn, actor: &str, action: &str, target: &str, detail: &str) -> QueryResult<Entry> {
+/// A settings change (who changed what on which target), inside the caller's transaction.
+pub fn note_in(conn: &mut DbConn, actor: &str, action: &str, target: &str, detail: &str) -> QueryResult<Entry> {
     let event = Event { actor, action, target, before: None, after: None, result: "ok", detail: Some(detail) };
     append(conn, &event, chrono::Utc::now())
+}
+
+/// [`note_in`] in a transaction of its own (the chain's append must run in one), for changes
+/// that committed on their own.
+pub fn note(conn: &mut DbConn, actor: &str, action: &str, target: &str, detail: &str) -> QueryResult<Entry> {
+    crate::db::write_transaction(conn, |c| note_in(c, actor, action, target, detail))
 }
 
 /// Appends to the chain. Call inside the transaction that made the change, so the entry and

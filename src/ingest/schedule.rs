@@ -122,7 +122,7 @@ impl Sources {
                         ))
                         .execute(c)?;
                     let detail = format!("enabled={enabled} schedule='{cron}'");
-                    crate::audit::note(c, &by, "provider.settings", &key, &detail)?;
+                    crate::audit::note_in(c, &by, "provider.settings", &key, &detail)?;
                     Ok::<_, diesel::result::Error>(())
                 })
                 .map_err(DbError::from)

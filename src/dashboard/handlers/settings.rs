@@ -121,7 +121,7 @@ pub async fn save_credentials(
                 let names: Vec<&str> = values.iter().map(|(f, _)| *f).collect();
                 let detail =
                     if clear { "cleared every field".to_string() } else { format!("set {}", names.join(", ")) };
-                crate::audit::note(c, &by, "provider.credentials", provider, &detail)?;
+                crate::audit::note_in(c, &by, "provider.credentials", provider, &detail)?;
                 Ok::<_, DbError>(())
             })
         })
