@@ -259,19 +259,19 @@ pub fn record_recovery(conn: &mut DbConn, id: &str, horizon_hours: u32) -> Query
     Ok(recovered)
 }
 
-/// The currency of each listed action's anomaly (actions carry amounts in it); "USD" for
-/// actions without an anomaly.
-pub fn currencies(conn: &mut DbConn, rows: &[ActionRow]) -> QueryResult<std::collections::HashMap<String, String>> {
+/// Each action with the currency of its anomaly (actions carry amounts in it); "USD" for
+/// actions without one.
+pub fn with_currencies(conn: &mut DbConn, rows: Vec<ActionRow>) -> QueryResult<Vec<(ActionRow, String)>> {
     use crate::db::schema::anomalies as an;
     let ids: Vec<&str> = rows.iter().filter_map(|r| r.anomaly_id.as_deref()).collect();
     let found: Vec<(String, String)> =
         an::table.filter(an::id.eq_any(&ids)).select((an::id, an::currency)).load(conn)?;
     let by_anomaly: std::collections::HashMap<String, String> = found.into_iter().collect();
     Ok(rows
-        .iter()
+        .into_iter()
         .map(|r| {
             let currency = r.anomaly_id.as_ref().and_then(|a| by_anomaly.get(a)).cloned();
-            (r.id.clone(), currency.unwrap_or_else(|| "USD".into()))
+            (r, currency.unwrap_or_else(|| "USD".into()))
         })
         .collect())
 }

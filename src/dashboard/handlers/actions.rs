@@ -11,18 +11,6 @@ use crate::domain::role::Role;
 use crate::web::AppState;
 use actix_web::{web, HttpResponse};
 
-fn with_currency(
-    rows: Vec<store::ActionRow>,
-    currencies: &std::collections::HashMap<String, String>,
-) -> Vec<(store::ActionRow, String)> {
-    rows.into_iter()
-        .map(|r| {
-            let c = currencies.get(&r.id).cloned().unwrap_or_else(|| "USD".into());
-            (r, c)
-        })
-        .collect()
-}
-
 pub async fn list(user: Signed, state: web::Data<AppState>, q: web::Query<Filters>) -> Result<HttpResponse, PageError> {
     let f = q.into_inner();
     let status = super::given(&f.status);
@@ -31,18 +19,16 @@ pub async fn list(user: Signed, state: web::Data<AppState>, q: web::Query<Filter
     }
     let size = state.dashboard.page_size;
     let (offset, limit) = window(f.page, size);
-    let (queue, mut rows, currencies) = state
+    let (queue, mut rows) = state
         .db
         .run(move |c| {
             let queue = store::list(c, Some("pending_approval"), None, 100)?;
             let rows = store::list_page(c, status.as_deref(), None, limit, offset)?;
-            let all: Vec<store::ActionRow> = queue.iter().chain(&rows).cloned().collect();
-            let currencies = store::currencies(c, &all)?;
-            Ok::<_, crate::db::DbError>((queue, rows, currencies))
+            Ok::<_, crate::db::DbError>((store::with_currencies(c, queue)?, store::with_currencies(c, rows)?))
         })
         .await?;
     let more = has_more(&mut rows, size);
-    Ok(html(view::list(&user.0, &f, &with_currency(queue, &currencies), &with_currency(rows, &currencies), more)))
+    Ok(html(view::list(&user.0, &f, &queue, &rows, more)))
 }
 
 pub async fn detail(
@@ -58,8 +44,7 @@ pub async fn detail(
             let Some(a) = store::get(c, &id)? else { return Ok(None) };
             let history = store::history(c, &id)?;
             let tags = crate::ledger::query::resource_tags(c, &a.target)?;
-            let currency =
-                store::currencies(c, std::slice::from_ref(&a))?.remove(&a.id).unwrap_or_else(|| "USD".into());
+            let Some((a, currency)) = store::with_currencies(c, vec![a])?.pop() else { return Ok(None) };
             Ok::<_, crate::db::DbError>(Some((a, history, tags, currency)))
         })
         .await?;

@@ -64,11 +64,8 @@ pub async fn create(posted: Posted<NewKey>, state: web::Data<AppState>) -> Resul
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub struct Empty {}
-
 pub async fn revoke(
-    posted: Posted<Empty>,
+    posted: Posted<super::NoFields>,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {

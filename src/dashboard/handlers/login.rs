@@ -120,13 +120,10 @@ pub async fn submit(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Empty {}
-
 pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
-    _posted: Posted<Empty>,
+    _posted: Posted<super::NoFields>,
 ) -> Result<HttpResponse, PageError> {
     if let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) {
         state.db.run(move |c| sessions::end(c, &token).map_err(DbError::from)).await?;

@@ -47,3 +47,7 @@ pub struct NoticeQuery {
     /// For pages that hold a list.
     pub page: Option<u32>,
 }
+
+/// A form whose only field is the CSRF token (checked by `Posted`).
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}

@@ -18,10 +18,6 @@ use std::collections::BTreeMap;
 const TREND_DAYS: i64 = 7;
 const TOP_SERVICES: usize = 10;
 
-fn add(a: Total, b: Total) -> Total {
-    a.plus(b)
-}
-
 /// Period bounds (epoch seconds) as of `at`: today (UTC), the last 7 days, this month.
 fn periods(at: DateTime<Utc>) -> [(i64, i64); 3] {
     let end = at.timestamp() + 1;
@@ -38,8 +34,8 @@ fn pair(h: &History, (from, to): (i64, i64)) -> Pair {
 fn merge(row: &mut SpendRow, h: &History, p: &[(i64, i64); 3]) {
     for (slot, bounds) in [&mut row.today, &mut row.week, &mut row.month].into_iter().zip(p) {
         let add_pair = pair(h, *bounds);
-        slot.actual = add(slot.actual, add_pair.actual);
-        slot.expected = add(slot.expected, add_pair.expected);
+        slot.actual = slot.actual.plus(add_pair.actual);
+        slot.expected = slot.expected.plus(add_pair.expected);
     }
 }
 
@@ -125,21 +121,14 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
                     .then(b.projected_daily.cmp(&a.projected_daily))
             });
             let pending = actions::list(c, Some("pending_approval"), None, 20)?;
-            let currencies = actions::currencies(c, &pending)?;
+            let pending = actions::with_currencies(c, pending)?;
             let recovered = actions::total_recovered(c)?;
-            Ok::<_, crate::db::DbError>((series, open, pending, currencies, recovered))
+            Ok::<_, crate::db::DbError>((series, open, pending, recovered))
         })
         .await?;
-    let (series, open_anomalies, pending, currencies, (recovered, count)) = found;
+    let (series, open_anomalies, pending, (recovered, count)) = found;
     let (as_of, providers, services, trends) = summarize(&series, Utc::now());
     let currency = providers.first().map_or("USD".to_string(), |p| p.currency.clone());
-    let pending = pending
-        .into_iter()
-        .map(|a| {
-            let c = currencies.get(&a.id).cloned().unwrap_or_else(|| "USD".into());
-            (a, c)
-        })
-        .collect();
     let overview = Overview {
         as_of,
         providers,

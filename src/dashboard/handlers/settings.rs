@@ -129,11 +129,8 @@ pub async fn save_credentials(
     Ok(redirect(&format!("/settings/providers?notice=saved#{provider}")))
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub struct Empty {}
-
 pub async fn test_provider(
-    posted: Posted<Empty>,
+    posted: Posted<super::NoFields>,
     state: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
@@ -144,7 +141,10 @@ pub async fn test_provider(
     Ok(html(view::providers(&posted.user.0, &views, Some((kind.name, result)), None, state.demo)))
 }
 
-pub async fn reseed_demo(posted: Posted<Empty>, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn reseed_demo(
+    posted: Posted<super::NoFields>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     posted.user.require(Role::Admin)?;
     if state.sources.source("simulated").is_none() {
         return Err(PageError::Conflict("the simulated clouds are off".into()));

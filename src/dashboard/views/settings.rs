@@ -10,6 +10,9 @@ use crate::credentials::FieldStatus;
 use crate::ingest::catalog::ProviderKind;
 use maud::{html, Markup};
 
+/// The role choices of the user and key forms.
+const ROLES: &[(&str, &str)] = &[("viewer", "viewer"), ("approver", "approver"), ("admin", "admin")];
+
 pub fn index(user: &SessionUser) -> Markup {
     let content = html! {
         ul.plain.links {
@@ -122,7 +125,6 @@ pub fn users(
     note: Option<&str>,
     paging: (u32, bool),
 ) -> Markup {
-    let roles = [("viewer", "viewer"), ("approver", "approver"), ("admin", "admin")];
     let content = html! {
         (notice(note))
         @if let Some(e) = error { p.error role="alert" { (e) } }
@@ -138,7 +140,7 @@ pub fn users(
                         td {
                             form.inline method="post" action=(format!("/settings/users/{}", u.id)) {
                                 (csrf(&user.csrf_token))
-                                (select("role", &roles, Some(&u.role)))
+                                (select("role", ROLES, Some(&u.role)))
                                 label { input type="checkbox" name="disabled" value="true" checked[u.disabled_at.is_some()]; " disabled" }
                                 label { "new password " input type="password" name="password" autocomplete="new-password"; }
                                 button type="submit" { "Save" }
@@ -153,7 +155,7 @@ pub fn users(
         form.stack method="post" action="/settings/users" autocomplete="off" {
             (csrf(&user.csrf_token))
             label { "Name" input type="text" name="name" required; }
-            label { "Role" (select("role", &roles, Some("viewer"))) }
+            label { "Role" (select("role", ROLES, Some("viewer"))) }
             label { "Password (at least " (crate::auth::passwords::MIN_LENGTH) " characters; tell them to change it)" input type="password" name="password" autocomplete="new-password" required; }
             button type="submit" { "Add user" }
         }
@@ -170,7 +172,6 @@ pub fn api_keys(
     note: Option<&str>,
     paging: (u32, bool),
 ) -> Markup {
-    let roles = [("viewer", "viewer"), ("approver", "approver"), ("admin", "admin")];
     let content = html! {
         (notice(note))
         @if let Some(e) = error { p.error role="alert" { (e) } }
@@ -210,7 +211,7 @@ pub fn api_keys(
         form.inline method="post" action="/settings/api-keys" {
             (csrf(&user.csrf_token))
             label { "Name " input type="text" name="name" required; }
-            label { "Role " (select("role", &roles, Some("viewer"))) }
+            label { "Role " (select("role", ROLES, Some("viewer"))) }
             button type="submit" { "Create" }
         }
     };
