@@ -53,6 +53,23 @@ async fn announce_setup_link(db: &Db, settings: &Settings, port: u16) -> anyhow:
     Ok(())
 }
 
+/// The real clouds' sources and executors that config.toml turns on.
+pub fn cloud_connections(
+    settings: &Settings,
+    vault: &crate::clouds::Vault,
+) -> (Vec<schedule::Configured>, Vec<Arc<dyn crate::execute::Executor>>) {
+    use crate::ingest::providers::aws::AwsCostExplorer;
+    let mut sources = Vec::new();
+    let mut executors: Vec<Arc<dyn crate::execute::Executor>> = Vec::new();
+    let aws = &settings.providers.aws;
+    if aws.enabled {
+        let source = Arc::new(AwsCostExplorer::new(aws.clone(), vault.clone()));
+        sources.push(schedule::Configured { source, enabled: true, schedule: aws.schedule.clone() });
+        executors.push(Arc::new(crate::execute::ec2::Ec2Executor::new(aws.clone(), vault.clone())));
+    }
+    (sources, executors)
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let db = open_database(&settings).await?;
@@ -86,8 +103,12 @@ impl Application {
             scheduler.add(job).await?;
         }
 
-        let mut sources: Vec<schedule::Configured> = Vec::new();
-        let mut executors: Vec<Arc<dyn crate::execute::Executor>> = Vec::new();
+        let cipher = crate::credentials::Cipher::load(
+            secrecy::ExposeSecret::expose_secret(&settings.secrets.encryption_key),
+            &settings.secrets.key_path(&settings.data.dir),
+        )?;
+        let vault = crate::clouds::Vault::new(db.clone(), cipher.clone());
+        let (mut sources, mut executors) = cloud_connections(&settings, &vault);
         let sim = &settings.providers.simulated;
         if sim.enabled {
             let simulator = Arc::new(Simulator::new(sim.clone(), db.clone()));
@@ -119,10 +140,6 @@ impl Application {
             })?)
             .await?;
         scheduler.start().await?;
-        let cipher = crate::credentials::Cipher::load(
-            secrecy::ExposeSecret::expose_secret(&settings.secrets.encryption_key),
-            &settings.secrets.key_path(&settings.data.dir),
-        )?;
 
         let listener = TcpListener::bind(settings.bind_addr())
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (server.bind): {e}", settings.server.bind))?;

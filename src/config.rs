@@ -145,6 +145,9 @@ impl Default for BusSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct ProviderSettings {
     pub simulated: SimulatedSettings,
+    pub aws: crate::clouds::aws::AwsSettings,
+    pub gcp: crate::clouds::gcp::GcpSettings,
+    pub azure: crate::clouds::azure::AzureSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -242,6 +245,9 @@ impl Settings {
         }
         crate::ingest::schedule::validate_cron(&sim.schedule)
             .map_err(|e| invalid("providers.simulated.schedule", e))?;
+        self.providers.aws.validate().map_err(|(key, problem)| invalid(key, problem))?;
+        self.providers.gcp.validate().map_err(|(key, problem)| invalid(key, problem))?;
+        self.providers.azure.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.detect.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.approval.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.dashboard.validate().map_err(|(key, problem)| invalid(key, problem))?;

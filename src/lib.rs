@@ -8,6 +8,7 @@ pub mod auth;
 pub mod build_info;
 pub mod bus;
 pub mod cli;
+pub mod clouds;
 pub mod config;
 pub mod credentials;
 pub mod dashboard;

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub enum ActionKind {
     CancelBigqueryJob,
     StopEc2Instance,
+    /// The undo of a stop.
+    StartEc2Instance,
     ResizeEc2Instance,
     DeallocateAzureVm,
     DisableLlmKey,
@@ -19,9 +21,10 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 6] = [
+    pub const ALL: [ActionKind; 7] = [
         ActionKind::CancelBigqueryJob,
         ActionKind::StopEc2Instance,
+        ActionKind::StartEc2Instance,
         ActionKind::ResizeEc2Instance,
         ActionKind::DeallocateAzureVm,
         ActionKind::DisableLlmKey,
@@ -32,6 +35,7 @@ impl ActionKind {
         match self {
             ActionKind::CancelBigqueryJob => "cancel_bigquery_job",
             ActionKind::StopEc2Instance => "stop_ec2_instance",
+            ActionKind::StartEc2Instance => "start_ec2_instance",
             ActionKind::ResizeEc2Instance => "resize_ec2_instance",
             ActionKind::DeallocateAzureVm => "deallocate_azure_vm",
             ActionKind::DisableLlmKey => "disable_llm_key",

@@ -5,6 +5,7 @@
 //! starts again, `executing` is verified first and only executed again (with the same
 //! idempotency key) if the target is still running, `verifying` is verified.
 
+pub mod ec2;
 pub mod simulated;
 
 use crate::approval::store::{self, ActionRow, CommandError};
@@ -15,6 +16,7 @@ use crate::domain::approval::safety::{self, Context, SafetyRules, Stage, Target}
 use crate::domain::approval::{Command, Status};
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -45,6 +47,20 @@ pub trait Executor: Send + Sync {
     /// Acts on the built-in simulated clouds (which have their own execution mode).
     fn simulated(&self) -> bool {
         false
+    }
+    /// How long one execute call may take (resizing waits for the instance to stop).
+    fn call_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(60)
+    }
+    /// The target's tags as the cloud holds them now, for the protection check just before
+    /// acting; None: use the tags the ledger last saw.
+    async fn target_tags(&self, _action: &ActionRow) -> anyhow::Result<Option<BTreeMap<String, String>>> {
+        Ok(None)
+    }
+    /// In dry-run mode: what the cloud says of the call without acting (EC2's DryRun), or
+    /// just the plan where the cloud has no such check.
+    async fn rehearse(&self, action: &ActionRow) -> anyhow::Result<String> {
+        Ok(format!("would {}", self.plan(action)))
     }
 }
 
@@ -127,9 +143,18 @@ impl Runner {
         let sim = &Where::of(&row, executor.as_deref());
         if row.status == Status::Approved.as_str() {
             let mut blocked: Vec<String> = Vec::new();
-            let resource = row.target.clone();
-            let tags =
-                self.db.run(move |c| crate::ledger::query::resource_tags(c, &resource).map_err(DbError::from)).await?;
+            let tags = match executor.as_deref().map(|e| e.target_tags(&row)) {
+                Some(live) => match live.await {
+                    Ok(Some(tags)) => tags,
+                    Ok(None) => self.ledger_tags(&row.target).await?,
+                    // Without the live tags the protection check cannot be trusted.
+                    Err(e) => {
+                        blocked.push(format!("cannot read the target's tags: {e:#}"));
+                        BTreeMap::new()
+                    }
+                },
+                None => self.ledger_tags(&row.target).await?,
+            };
             let target = Target {
                 provider: row.provider.clone().unwrap_or_default(),
                 account: row.account.clone().unwrap_or_default(),
@@ -151,6 +176,11 @@ impl Runner {
                 blocked.push(format!("no executor for {}", row.kind));
             }
             row = self.apply(id, Command::Start { blocked }, sim).await?;
+            if row.status == Status::DryRun.as_str() {
+                if let Some(e) = executor.as_deref() {
+                    self.record_rehearsal(&row, e).await?;
+                }
+            }
             if row.status == Status::Executing.as_str() && row.kind == "notify_only" {
                 // Telling people was the whole action.
                 self.apply(id, Command::Executed, sim).await?;
@@ -188,12 +218,11 @@ impl Runner {
         let mut last = String::new();
         for _ in 0..self.attempts {
             self.audit_call(row).await?;
-            match tokio::time::timeout(std::time::Duration::from_secs(60), executor.execute(row, &row.idempotency_key))
-                .await
-            {
+            let limit = executor.call_timeout();
+            match tokio::time::timeout(limit, executor.execute(row, &row.idempotency_key)).await {
                 Ok(Ok(())) => return Ok(self.apply(&row.id, Command::Executed, sim).await?),
                 Ok(Err(e)) => last = e.to_string(),
-                Err(_) => last = "timed out after 60 s".into(),
+                Err(_) => last = format!("timed out after {} s", limit.as_secs()),
             }
             tokio::time::sleep(wait).await;
             wait *= 2;
@@ -224,18 +253,36 @@ impl Runner {
         Ok(self.apply(&row.id, Command::VerificationFailed { reason }, sim).await?)
     }
 
+    async fn ledger_tags(&self, resource: &str) -> Result<BTreeMap<String, String>, DbError> {
+        let resource = resource.to_string();
+        self.db.run(move |c| crate::ledger::query::resource_tags(c, &resource).map_err(DbError::from)).await
+    }
+
+    /// A dry run asks the cloud what it would say (where it can) and keeps the answer.
+    async fn record_rehearsal(&self, row: &ActionRow, executor: &dyn Executor) -> Result<(), DbError> {
+        match executor.rehearse(row).await {
+            Ok(said) => self.audit(row, "executor.dry_run", "ok", Some(said)).await,
+            Err(e) => self.audit(row, "executor.dry_run", "refused", Some(format!("{e:#}"))).await,
+        }
+    }
+
     /// Every call into a cloud is audited before it is made, so the log shows each attempt,
     /// including one a crash interrupted.
     async fn audit_call(&self, row: &ActionRow) -> Result<(), DbError> {
+        self.audit(row, "executor.call", "started", None).await
+    }
+
+    async fn audit(&self, row: &ActionRow, action: &'static str, result: &'static str, detail: Option<String>) -> Result<(), DbError> {
         let target = format!("action {} / {} {}", row.id, row.kind, row.target);
         self.db
             .run(move |c| {
                 crate::db::write_transaction(c, |c| {
                     let event = crate::audit::Event {
                         actor: ACTOR,
-                        action: "executor.call",
+                        action,
                         target: &target,
-                        result: "started",
+                        result,
+                        detail: detail.as_deref(),
                         ..crate::audit::Event::default()
                     };
                     crate::audit::append(c, &event, Utc::now())

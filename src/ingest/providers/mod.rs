@@ -1,7 +1,9 @@
 //! Sources of cost and usage data, one file (or folder) per provider, behind one trait so
 //! tests can point a real adapter at a local peer.
 
+pub mod aws;
 pub mod simulated;
+pub mod window;
 
 pub use simulated::Simulator;
 

@@ -1,0 +1,96 @@
+//! Azure: settings, the Entra ID credential, and ARM clients for Cost Management (through
+//! azure_mgmt_costmanagement) and for virtual machines (through azure_core's pipeline).
+
+use super::Vault;
+use azure_core::auth::TokenCredential;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AzureSettings {
+    /// Pull Cost Management for each scope; also enables the VM executor.
+    pub enabled: bool,
+    /// 6-field cron, seconds first.
+    pub schedule: String,
+    /// Empty: https://management.azure.com. Otherwise an ARM endpoint (a local peer).
+    pub endpoint_url: String,
+    /// Empty: https://login.microsoftonline.com. Where client-secret tokens come from.
+    pub authority_host: String,
+    /// Cost Management scopes, e.g. "subscriptions/0000-..." or
+    /// "providers/Microsoft.Billing/billingAccounts/1234".
+    pub scopes: Vec<String>,
+    /// "Daily", or "Hourly" where the scope offers it.
+    pub granularity: String,
+    /// Days read on the first run.
+    pub backfill_days: u32,
+    /// Days re-read every run (Cost Management restates recent days).
+    pub restate_days: u32,
+    /// Attempts per call on throttling (429 with Retry-After) and 5xx.
+    pub max_attempts: u32,
+}
+
+impl Default for AzureSettings {
+    fn default() -> Self {
+        AzureSettings {
+            enabled: false,
+            schedule: "0 20 */2 * * *".into(),
+            endpoint_url: String::new(),
+            authority_host: String::new(),
+            scopes: Vec::new(),
+            granularity: "Daily".into(),
+            backfill_days: 30,
+            restate_days: 3,
+            max_attempts: 5,
+        }
+    }
+}
+
+impl AzureSettings {
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !matches!(self.granularity.as_str(), "Daily" | "Hourly") {
+            return Err(("providers.azure.granularity", format!("'{}' is not Daily or Hourly", self.granularity)));
+        }
+        if self.enabled {
+            crate::ingest::schedule::validate_cron(&self.schedule).map_err(|e| ("providers.azure.schedule", e))?;
+            if self.scopes.is_empty() {
+                return Err(("providers.azure.scopes", "name at least one scope, e.g. \"subscriptions/<id>\"".into()));
+            }
+        }
+        if self.max_attempts == 0 {
+            return Err(("providers.azure.max_attempts", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    pub fn endpoint(&self) -> String {
+        super::endpoint(&self.endpoint_url).unwrap_or_else(|| "https://management.azure.com".into())
+    }
+}
+
+/// A client secret from the encrypted store, else azure_identity's default chain
+/// (environment, workload identity, managed identity, Azure CLI).
+pub async fn credential(settings: &AzureSettings, vault: &Vault) -> anyhow::Result<Arc<dyn TokenCredential>> {
+    let tenant = vault.field("azure", "tenant_id").await?;
+    let client = vault.field("azure", "client_id").await?;
+    let secret = vault.field("azure", "client_secret").await?;
+    if let (Some(tenant), Some(client), Some(secret)) = (tenant, client, secret) {
+        let authority = super::endpoint(&settings.authority_host).unwrap_or_else(|| "https://login.microsoftonline.com".into());
+        let http = azure_core::new_http_client();
+        let credential = azure_identity::ClientSecretCredential::new(
+            http,
+            azure_core::Url::parse(&authority)?,
+            tenant.expose_secret().to_string(),
+            client.expose_secret().to_string(),
+            secret.expose_secret().to_string(),
+        );
+        return Ok(Arc::new(credential));
+    }
+    Ok(azure_identity::create_credential()?)
+}
+
+/// The scope ARM tokens are asked for.
+pub fn token_scope(settings: &AzureSettings) -> String {
+    format!("{}/.default", settings.endpoint())
+}

@@ -1,0 +1,222 @@
+//! From Cost Explorer results to FOCUS records. Pure: no client, no clock.
+
+use crate::domain::focus::{CostRecord, Tags};
+use crate::domain::money::{Amount, Currency};
+use aws_sdk_costexplorer::types::{MetricValue, ResultByTime};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+/// Cost Explorer's SERVICE value for EC2 instance hours (the resource-level pass).
+pub const EC2_COMPUTE: &str = "Amazon Elastic Compute Cloud - Compute";
+
+/// A finer split of a (period, account, service) line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Split {
+    Tag((String, String)),
+    Resource(String),
+}
+
+/// One group of one period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub estimated: bool,
+    /// Cost Explorer's SERVICE value.
+    pub service: String,
+    pub account: String,
+    pub split: Option<Split>,
+    pub unblended: Amount,
+    pub amortized: Amount,
+    pub currency: String,
+}
+
+/// FOCUS ServiceName for Cost Explorer's SERVICE values that differ (CE splits EC2 in two).
+fn focus_service(ce: &str) -> &str {
+    match ce {
+        EC2_COMPUTE | "EC2 - Other" => "Amazon Elastic Compute Cloud",
+        other => other,
+    }
+}
+
+fn parse_period(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
+        let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+        Some(Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0)?))
+    })
+}
+
+fn amount(metrics: Option<&HashMap<String, MetricValue>>, name: &str) -> (Amount, String) {
+    let value = metrics.and_then(|m| m.get(name));
+    let parsed = value.and_then(|v| v.amount()).and_then(|a| Amount::parse(a).ok()).unwrap_or(Amount::ZERO);
+    (parsed, value.and_then(|v| v.unit()).unwrap_or("USD").to_string())
+}
+
+/// Every group of every period; `keys` turns a group's keys into (service, account, split),
+/// None to skip it. Pages can split one period's groups, so they are simply concatenated.
+pub fn lines(
+    results: &[ResultByTime],
+    keys: impl Fn(&[String]) -> Option<(String, String, Option<Split>)>,
+) -> Vec<Line> {
+    let mut out = Vec::new();
+    for result in results {
+        let Some(period) = result.time_period() else { continue };
+        let (Some(start), Some(end)) = (parse_period(period.start()), parse_period(period.end())) else { continue };
+        for group in result.groups() {
+            let Some((service, account, split)) = keys(group.keys()) else { continue };
+            let (unblended, currency) = amount(group.metrics(), "UnblendedCost");
+            let (amortized, _) = amount(group.metrics(), "AmortizedCost");
+            out.push(Line {
+                start,
+                end,
+                estimated: result.estimated(),
+                service,
+                account,
+                split,
+                unblended,
+                amortized,
+                currency,
+            });
+        }
+    }
+    out
+}
+
+/// Replaces each coarse line that has finer lines by those lines plus what they leave over.
+/// The remainder keeps the coarse line's identity (even at zero), so a coarse row stored by
+/// an earlier run is overwritten instead of counted beside its refinement.
+pub fn refine(coarse: Vec<Line>, fine: Vec<Line>) -> Vec<Line> {
+    let key = |l: &Line| (l.start, l.account.clone(), l.service.clone());
+    let mut by_key: BTreeMap<_, Vec<Line>> = BTreeMap::new();
+    for line in fine {
+        by_key.entry(key(&line)).or_default().push(line);
+    }
+    let mut out = Vec::new();
+    for line in coarse {
+        let (start, account, service) = key(&line);
+        let Some(finer) = by_key.remove(&(start, account, service)) else {
+            out.push(line);
+            continue;
+        };
+        let sum = |f: fn(&Line) -> Amount| finer.iter().map(|l| f(l).units()).sum::<i64>();
+        let remainder = Line {
+            unblended: Amount::from_units(line.unblended.units() - sum(|l| l.unblended)),
+            amortized: Amount::from_units(line.amortized.units() - sum(|l| l.amortized)),
+            ..line
+        };
+        out.extend(finer.into_iter().filter(|l| l.split.is_some()));
+        out.push(remainder);
+    }
+    out
+}
+
+fn month_bounds(t: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let start = Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single()?;
+    let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
+    Some((start, Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single()?))
+}
+
+impl Line {
+    /// The FOCUS record; `billing_account` empty: the linked account stands for itself.
+    pub fn record(&self, billing_account: &str) -> anyhow::Result<CostRecord> {
+        let (billing_period_start, billing_period_end) =
+            month_bounds(self.start).ok_or_else(|| anyhow::anyhow!("bad period {}", self.start))?;
+        let billing = if billing_account.is_empty() { self.account.as_str() } else { billing_account };
+        let (tags, resource) = match &self.split {
+            Some(Split::Tag((k, v))) => (Tags::from_pairs([(k.as_str(), v.as_str())]), None),
+            Some(Split::Resource(id)) => (Tags::default(), Some(id.clone())),
+            None => (Tags::default(), None),
+        };
+        Ok(CostRecord {
+            availability_zone: None,
+            billed_cost: self.unblended,
+            billing_account_id: billing.to_string(),
+            billing_account_name: None,
+            billing_currency: Currency::parse(&self.currency).map_err(|e| anyhow::anyhow!("{e}"))?,
+            billing_period_end,
+            billing_period_start,
+            charge_category: "Usage".into(),
+            charge_class: None,
+            charge_description: Some(self.service.clone()),
+            charge_frequency: Some("Usage-Based".into()),
+            charge_period_end: self.end,
+            charge_period_start: self.start,
+            commitment_discount_category: None,
+            commitment_discount_id: None,
+            commitment_discount_name: None,
+            commitment_discount_status: None,
+            commitment_discount_type: None,
+            consumed_quantity: None,
+            consumed_unit: None,
+            contracted_cost: None,
+            contracted_unit_price: None,
+            effective_cost: self.amortized,
+            invoice_issuer_name: Some("Amazon Web Services, Inc.".into()),
+            list_cost: None,
+            list_unit_price: None,
+            pricing_category: None,
+            pricing_quantity: None,
+            pricing_unit: None,
+            provider_name: "AWS".into(),
+            publisher_name: Some("Amazon Web Services, Inc.".into()),
+            region_id: None,
+            region_name: None,
+            resource_type: resource.as_ref().map(|_| "Instance".to_string()),
+            resource_name: None,
+            resource_id: resource,
+            service_category: None,
+            service_name: focus_service(&self.service).to_string(),
+            sku_id: None,
+            sku_price_id: None,
+            sub_account_id: Some(self.account.clone()),
+            sub_account_name: None,
+            tags,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(service: &str, split: Option<Split>, cost: i64) -> Line {
+        Line {
+            start: Utc.with_ymd_and_hms(2026, 11, 20, 3, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2026, 11, 20, 4, 0, 0).unwrap(),
+            estimated: false,
+            service: service.into(),
+            account: "111111111111".into(),
+            split,
+            unblended: Amount::from_whole(cost).unwrap(),
+            amortized: Amount::from_whole(cost).unwrap(),
+            currency: "USD".into(),
+        }
+    }
+
+    #[test]
+    fn refinement_keeps_the_total_and_the_coarse_identity() {
+        let coarse = vec![line(EC2_COMPUTE, None, 10), line("Amazon S3", None, 3)];
+        let fine = vec![line(EC2_COMPUTE, Some(Split::Resource("i-1".into())), 7)];
+        let out = refine(coarse, fine);
+        let total: i64 = out.iter().map(|l| l.unblended.units()).sum();
+        assert_eq!(total, Amount::from_whole(13).unwrap().units());
+        assert_eq!(out.len(), 3);
+        let remainder = out.iter().find(|l| l.service == EC2_COMPUTE && l.split.is_none()).unwrap();
+        assert_eq!(remainder.unblended, Amount::from_whole(3).unwrap());
+        let keys: std::collections::HashSet<_> = out.iter().map(|l| l.record("").unwrap().key()).collect();
+        assert_eq!(keys.len(), 3, "every refined row has its own identity");
+        assert_eq!(
+            line(EC2_COMPUTE, None, 1).record("").unwrap().key(),
+            remainder.record("").unwrap().key(),
+            "the remainder overwrites the coarse row"
+        );
+    }
+
+    #[test]
+    fn ec2_names_map_to_focus_and_days_parse() {
+        assert_eq!(focus_service(EC2_COMPUTE), "Amazon Elastic Compute Cloud");
+        assert_eq!(focus_service("Amazon S3"), "Amazon S3");
+        assert_eq!(parse_period("2026-11-20"), Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).single());
+        assert_eq!(parse_period("2026-11-20T05:00:00Z"), Utc.with_ymd_and_hms(2026, 11, 20, 5, 0, 0).single());
+    }
+}
