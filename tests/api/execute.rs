@@ -1,12 +1,10 @@
 //! Executors on the simulated clouds: an approved cancel stops the live loop and is
 //! verified; an action found `executing` after a crash is verified before anything is redone.
 
-use crate::helpers::{fresh_database, postgres_admin_url, test_settings, Backend};
 use chrono::Utc;
 use costguard::approval::store::{self, NewAction};
 use costguard::approval::ApprovalSettings;
 use costguard::config::SimulatedSettings;
-use costguard::db::Db;
 use costguard::db::DbError;
 use costguard::domain::approval::safety::SafetyRules;
 use costguard::domain::approval::{Command, Risk};
@@ -18,35 +16,7 @@ use std::sync::Arc;
 
 const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
 
-/// A migrated database with no application around it: these tests drive the runner
-/// themselves, so no background executor may race them.
-struct Bare {
-    db: Db,
-    _dir: tempfile::TempDir,
-}
-
-async fn bare(backend: Backend) -> Bare {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = test_settings(&fresh_database(backend, dir.path()), dir.path());
-    Bare { db: costguard::app::open_database(&settings).await.unwrap(), _dir: dir }
-}
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::bare(super::Backend::Sqlite).await).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if super::postgres_admin_url().is_some() {
-                    super::$name(super::bare(super::Backend::Postgres).await).await
-                }
-            }
-        }
-    )*};
-}
+use crate::helpers::Bare;
 
 fn live() -> ApprovalSettings {
     ApprovalSettings::default()
@@ -207,7 +177,7 @@ async fn a_runaway_llm_key_is_disabled(app: Bare) {
     assert!(!running(&sim, key).await, "the key is disabled");
 }
 
-on_both!(
+crate::on_both_bare!(
     a_runaway_llm_key_is_disabled,
     a_protected_tag_in_the_ledger_stops_the_executor,
     an_approved_cancel_stops_the_job_and_is_verified,

@@ -253,3 +253,78 @@ pub fn tool_present(what: &str, present: bool) -> bool {
     }
     present
 }
+
+/// A migrated database with no application around it, for tests that drive a worker (the
+/// executor runner, one ingestion run) themselves, so no background worker races them.
+pub struct Bare {
+    pub db: Db,
+    _dir: tempfile::TempDir,
+}
+
+impl Bare {
+    pub async fn new(backend: Backend) -> Bare {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = test_settings(&fresh_database(backend, dir.path()), dir.path());
+        Bare { db: costguard::app::open_database(&settings).await.unwrap(), _dir: dir }
+    }
+
+    /// A credential store with a fresh key, holding `fields` for `provider`.
+    pub async fn vault(&self, provider: &'static str, fields: &[(&'static str, &str)]) -> costguard::clouds::Vault {
+        use base64::Engine;
+        let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+        let cipher = costguard::credentials::Cipher::from_base64(&key).unwrap();
+        for &(field, value) in fields {
+            let (c, value) = (cipher.clone(), value.to_string());
+            self.db
+                .run(move |conn| {
+                    costguard::credentials::set(conn, &c, provider, field, &value, "test", chrono::Utc::now())
+                        .map_err(|e| costguard::db::DbError::Other(e.to_string()))
+                })
+                .await
+                .unwrap();
+        }
+        costguard::clouds::Vault::new(self.db.clone(), cipher)
+    }
+
+    /// (rows, sum of BilledCost in nano-units) of one provider's ledger rows.
+    pub async fn ledger(&self, provider: &str) -> (i64, i128) {
+        use costguard::db::schema::cost_records as cr;
+        use diesel::prelude::*;
+        let provider = provider.to_string();
+        let costs: Vec<i64> = self
+            .db
+            .run(move |c| {
+                cr::table
+                    .filter(cr::provider_name.eq(provider))
+                    .select(cr::billed_cost)
+                    .load(c)
+                    .map_err(costguard::db::DbError::from)
+            })
+            .await
+            .unwrap();
+        (costs.len() as i64, costs.iter().map(|&c| i128::from(c)).sum())
+    }
+
+    pub fn ingestor(&self) -> costguard::ingest::Ingestor {
+        costguard::ingest::Ingestor::new(self.db.clone(), costguard::bus::channels(64).0)
+    }
+}
+
+/// `on_both_bare!(name)` runs `async fn name(app: Bare)` on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_bare {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Bare::new($crate::helpers::Backend::Sqlite).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::helpers::postgres_admin_url().is_some() {
+                    super::$name($crate::helpers::Bare::new($crate::helpers::Backend::Postgres).await).await
+                }
+            }
+        }
+    )*};
+}

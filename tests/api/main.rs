@@ -3,10 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests panic on failure by design
 
 mod helpers;
+mod peers;
 
 mod actions_api;
 mod approvals;
 mod auth;
+mod aws_costs;
 mod browser;
 mod costs_api;
 mod crash;

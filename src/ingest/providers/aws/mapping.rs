@@ -98,13 +98,15 @@ pub fn refine(coarse: Vec<Line>, fine: Vec<Line>) -> Vec<Line> {
             out.push(line);
             continue;
         };
+        // An unsplit fine line (untagged cost) is what the remainder stands for.
+        let finer: Vec<Line> = finer.into_iter().filter(|l| l.split.is_some()).collect();
         let sum = |f: fn(&Line) -> Amount| finer.iter().map(|l| f(l).units()).sum::<i64>();
         let remainder = Line {
             unblended: Amount::from_units(line.unblended.units() - sum(|l| l.unblended)),
             amortized: Amount::from_units(line.amortized.units() - sum(|l| l.amortized)),
             ..line
         };
-        out.extend(finer.into_iter().filter(|l| l.split.is_some()));
+        out.extend(finer);
         out.push(remainder);
     }
     out
