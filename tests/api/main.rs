@@ -13,6 +13,7 @@ mod browser;
 mod costs_api;
 mod crash;
 mod dashboard;
+mod ec2;
 mod demo_loop;
 mod detect;
 mod evaluation;
