@@ -59,6 +59,7 @@ pub fn cloud_connections(
     vault: &crate::clouds::Vault,
 ) -> (Vec<schedule::Configured>, Vec<Arc<dyn crate::execute::Executor>>) {
     use crate::ingest::providers::aws::AwsCostExplorer;
+    use crate::ingest::providers::azure::AzureCostManagement;
     let mut sources = Vec::new();
     let mut executors: Vec<Arc<dyn crate::execute::Executor>> = Vec::new();
     let aws = &settings.providers.aws;
@@ -66,6 +67,12 @@ pub fn cloud_connections(
         let source = Arc::new(AwsCostExplorer::new(aws.clone(), vault.clone()));
         sources.push(schedule::Configured { source, enabled: true, schedule: aws.schedule.clone() });
         executors.push(Arc::new(crate::execute::ec2::Ec2Executor::new(aws.clone(), vault.clone())));
+    }
+    let azure = &settings.providers.azure;
+    if azure.enabled {
+        let source = Arc::new(AzureCostManagement::new(azure.clone(), vault.clone()));
+        sources.push(schedule::Configured { source, enabled: true, schedule: azure.schedule.clone() });
+        executors.push(Arc::new(crate::execute::azure_vm::AzureVmExecutor::new(azure.clone(), vault.clone())));
     }
     (sources, executors)
 }

@@ -94,3 +94,70 @@ pub async fn credential(settings: &AzureSettings, vault: &Vault) -> anyhow::Resu
 pub fn token_scope(settings: &AzureSettings) -> String {
     format!("{}/.default", settings.endpoint())
 }
+
+fn retry_options(settings: &AzureSettings) -> azure_core::RetryOptions {
+    azure_core::RetryOptions::exponential(
+        azure_core::ExponentialRetryOptions::default().max_retries(settings.max_attempts.saturating_sub(1)),
+    )
+}
+
+/// ARM through azure_core's pipeline (retries on 429 honouring Retry-After, and on 5xx),
+/// with the same credential and retry options for every call.
+pub struct Arm {
+    pipeline: azure_core::Pipeline,
+    credential: Arc<dyn TokenCredential>,
+    endpoint: azure_core::Url,
+    scope: String,
+    settings: AzureSettings,
+}
+
+impl Arm {
+    pub async fn connect(settings: &AzureSettings, vault: &Vault) -> anyhow::Result<Arm> {
+        let options = azure_core::ClientOptions::default().retry(retry_options(settings));
+        Ok(Arm {
+            pipeline: azure_core::Pipeline::new(Some("costguard"), None, options, Vec::new(), Vec::new()),
+            credential: credential(settings, vault).await?,
+            endpoint: azure_core::Url::parse(&settings.endpoint())?,
+            scope: token_scope(settings),
+            settings: settings.clone(),
+        })
+    }
+
+    /// The Cost Management client of azure_mgmt_costmanagement on the same endpoint.
+    pub fn cost_management(&self) -> anyhow::Result<azure_mgmt_costmanagement::Client> {
+        Ok(azure_mgmt_costmanagement::Client::builder(self.credential.clone())
+            .endpoint(self.endpoint.clone())
+            .scopes(&[self.scope.as_str()])
+            .retry(retry_options(&self.settings))
+            .build()?)
+    }
+
+    /// One ARM call; `target` is a path under the endpoint (with its api-version) or a full
+    /// URL ARM handed out (a nextLink).
+    pub async fn call(
+        &self,
+        method: azure_core::Method,
+        target: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let url = if target.starts_with("http") {
+            azure_core::Url::parse(target)?
+        } else {
+            self.endpoint.join(target.trim_start_matches('/'))?
+        };
+        let mut request = azure_core::Request::new(url, method);
+        let token = self.credential.get_token(&[self.scope.as_str()]).await?;
+        request.insert_header(azure_core::headers::AUTHORIZATION, format!("Bearer {}", token.token.secret()));
+        request.insert_header(azure_core::headers::CONTENT_TYPE, "application/json");
+        match body {
+            Some(b) => request.set_body(serde_json::to_vec(b)?),
+            None => request.set_body(bytes::Bytes::new()),
+        }
+        let response = self.pipeline.send(&azure_core::Context::new(), &mut request).await?;
+        let bytes = response.into_body().collect().await?;
+        if bytes.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+}

@@ -5,6 +5,7 @@
 //! starts again, `executing` is verified first and only executed again (with the same
 //! idempotency key) if the target is still running, `verifying` is verified.
 
+pub mod azure_vm;
 pub mod ec2;
 pub mod simulated;
 

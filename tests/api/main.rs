@@ -9,6 +9,7 @@ mod actions_api;
 mod approvals;
 mod auth;
 mod aws_costs;
+mod azure;
 mod browser;
 mod costs_api;
 mod crash;

@@ -2,6 +2,7 @@
 //! tests can point a real adapter at a local peer.
 
 pub mod aws;
+pub mod azure;
 pub mod simulated;
 pub mod window;
 
