@@ -60,6 +60,7 @@ pub fn cloud_connections(
 ) -> (Vec<schedule::Configured>, Vec<Arc<dyn crate::execute::Executor>>) {
     use crate::ingest::providers::aws::AwsCostExplorer;
     use crate::ingest::providers::azure::AzureCostManagement;
+    use crate::ingest::providers::gcp::{BillingExport, JobMetadata};
     let mut sources = Vec::new();
     let mut executors: Vec<Arc<dyn crate::execute::Executor>> = Vec::new();
     let aws = &settings.providers.aws;
@@ -67,6 +68,16 @@ pub fn cloud_connections(
         let source = Arc::new(AwsCostExplorer::new(aws.clone(), vault.clone()));
         sources.push(schedule::Configured { source, enabled: true, schedule: aws.schedule.clone() });
         executors.push(Arc::new(crate::execute::ec2::Ec2Executor::new(aws.clone(), vault.clone())));
+    }
+    let gcp = &settings.providers.gcp;
+    if gcp.enabled {
+        let export = Arc::new(BillingExport::new(gcp.clone(), vault.clone()));
+        sources.push(schedule::Configured { source: export, enabled: true, schedule: gcp.schedule.clone() });
+        if !gcp.job_projects.is_empty() {
+            let jobs = Arc::new(JobMetadata::new(gcp.clone(), vault.clone()));
+            sources.push(schedule::Configured { source: jobs, enabled: true, schedule: gcp.jobs_schedule.clone() });
+        }
+        executors.push(Arc::new(crate::execute::bigquery::BigQueryExecutor::new(gcp.clone(), vault.clone())));
     }
     let azure = &settings.providers.azure;
     if azure.enabled {

@@ -117,3 +117,41 @@ pub async fn client(settings: &GcpSettings, vault: &Vault) -> anyhow::Result<Cli
         None => Ok(builder.build_from_application_default_credentials().await?),
     }
 }
+
+/// Throttling (429, rateLimitExceeded), 5xx (backendError) and broken connections are worth
+/// another try; anything else (a bad query, no permission) is not.
+pub fn transient(e: &gcp_bigquery_client::error::BQError) -> bool {
+    use gcp_bigquery_client::error::BQError;
+    match e {
+        BQError::RequestError(_) => true,
+        BQError::ResponseError { error } => {
+            let code = error.error.code;
+            let reasons = error.error.errors.iter().filter_map(|e| e.get("reason"));
+            code == 429 || code >= 500 || reasons.into_iter().any(|r| r == "rateLimitExceeded" || r == "backendError")
+        }
+        _ => false,
+    }
+}
+
+/// `PROJECT:LOCATION.JOB_ID`, BigQuery's own full job id, as stored in ResourceId.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct JobRef {
+    pub project: String,
+    pub location: String,
+    pub job: String,
+}
+
+impl JobRef {
+    pub fn parse(text: &str) -> Option<JobRef> {
+        let (project, rest) = text.split_once(':')?;
+        let (location, job) = rest.split_once('.')?;
+        let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+        (ok(project) && ok(location) && ok(job)).then(|| JobRef { project: project.into(), location: location.into(), job: job.into() })
+    }
+}
+
+impl std::fmt::Display for JobRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}.{}", self.project, self.location, self.job)
+    }
+}

@@ -6,6 +6,7 @@
 //! idempotency key) if the target is still running, `verifying` is verified.
 
 pub mod azure_vm;
+pub mod bigquery;
 pub mod ec2;
 pub mod simulated;
 

@@ -334,3 +334,34 @@ pub fn upsert_llm_usage(conn: &mut DbConn, rows: &[LlmUsageRow]) -> QueryResult<
     }
     Ok(summary)
 }
+
+/// Estimates that a billed source now covers: one source's rows for a (provider,
+/// sub-account, service) series up to and including one period start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supersede {
+    pub source: String,
+    pub provider: String,
+    pub sub_account: String,
+    pub service: String,
+    pub through: DateTime<Utc>,
+}
+
+/// Deletes the superseded estimates (inside the caller's transaction, with the billed rows
+/// that replace them) and counts them as updates of their series.
+pub fn delete_superseded(conn: &mut DbConn, s: &Supersede) -> QueryResult<WriteSummary> {
+    let through = s.through.naive_utc();
+    let deleted = diesel::delete(
+        cr::table
+            .filter(cr::source.eq(&s.source))
+            .filter(cr::provider_name.eq(&s.provider))
+            .filter(cr::sub_account_id.eq(&s.sub_account))
+            .filter(cr::service_name.eq(&s.service))
+            .filter(cr::charge_period_start.le(through)),
+    )
+    .execute(conn)?;
+    let mut summary = WriteSummary { updated: deleted as u64, ..WriteSummary::default() };
+    if deleted > 0 {
+        summary.series.insert((s.provider.clone(), s.sub_account.clone(), s.service.clone()));
+    }
+    Ok(summary)
+}

@@ -217,7 +217,7 @@ impl CostSource for AzureCostManagement {
             }
         }
         let next = Cursor { from: window::after(&w, None, Duration::days(i64::from(self.settings.restate_days))), note: None };
-        Ok(Pull { batch: Batch { costs, llm_usage: Vec::new() }, cursor: next.to_text(), more: w.more })
+        Ok(Pull { batch: Batch { costs, llm_usage: Vec::new() }, cursor: next.to_text(), more: w.more, supersedes: Vec::new() })
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {

@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod azure;
+pub mod gcp;
 pub mod simulated;
 pub mod window;
 
@@ -19,6 +20,9 @@ pub struct Pull {
     pub cursor: String,
     /// The source has more to give right away (a backfill in chunks): pull again.
     pub more: bool,
+    /// Estimates from another source that these (billed) records replace, deleted in the
+    /// same transaction so a period is never counted twice.
+    pub supersedes: Vec<crate::ledger::Supersede>,
 }
 
 #[async_trait::async_trait]

@@ -217,7 +217,7 @@ impl CostSource for AwsCostExplorer {
         let costs = lines.iter().map(|l| l.record(billing)).collect::<anyhow::Result<Vec<_>>>()?;
         let restate = Duration::days(i64::from(self.settings.restate_days));
         let next = Cursor { from: window::after(&w, first_estimated, restate), note: Some(if hourly { "HOURLY" } else { "DAILY" }.into()) };
-        Ok(Pull { batch: Batch { costs, llm_usage: Vec::new() }, cursor: next.to_text(), more: w.more })
+        Ok(Pull { batch: Batch { costs, llm_usage: Vec::new() }, cursor: next.to_text(), more: w.more, supersedes: Vec::new() })
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {
