@@ -20,6 +20,7 @@ mod detect;
 mod evaluation;
 mod execute;
 mod focus_import;
+mod gcp;
 mod llm_usage;
 mod migrations;
 mod operations;
