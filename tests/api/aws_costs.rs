@@ -18,7 +18,7 @@ fn text(units: i64) -> String {
     format!("{}.{:011}", units / 100_000_000_000, units % 100_000_000_000)
 }
 
-fn metric(units: i64) -> Value {
+pub fn metric(units: i64) -> Value {
     json!({"Amount": text(units), "Unit": "USD"})
 }
 
@@ -39,7 +39,7 @@ fn period(hour: DateTime<Utc>) -> Value {
 }
 
 /// One GetCostAndUsage answer per page; `groups(hour index)` gives (keys, unblended units).
-fn pages(
+pub fn pages(
     hours: &[(usize, DateTime<Utc>)],
     estimated_from: usize,
     per_page: usize,

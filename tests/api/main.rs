@@ -11,6 +11,7 @@ mod auth;
 mod aws_costs;
 mod azure;
 mod browser;
+mod cloud_loops;
 mod costs_api;
 mod crash;
 mod dashboard;

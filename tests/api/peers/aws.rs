@@ -14,6 +14,8 @@ struct State {
     calls: Vec<String>,
     faults: HashMap<usize, Fault>,
     resources: VecDeque<serde_json::Value>,
+    /// Like moto's queue: a repeated request body gets the answer it got before.
+    answered: HashMap<Vec<u8>, serde_json::Value>,
     /// Instance -> running, as AWS would see it (moto's state changes are instant anyway).
     running: BTreeMap<String, bool>,
 }
@@ -62,7 +64,11 @@ async fn front(
             return fault_response(&fault);
         }
         if name == "GetCostAndUsageWithResources" {
-            let answer = s.resources.pop_front().unwrap_or_else(|| serde_json::json!({"ResultsByTime": []}));
+            let answer = match s.answered.get(body.as_ref()) {
+                Some(before) => before.clone(),
+                None => s.resources.pop_front().unwrap_or_else(|| serde_json::json!({"ResultsByTime": []})),
+            };
+            s.answered.insert(body.to_vec(), answer.clone());
             return HttpResponse::Ok().content_type("application/x-amz-json-1.1").body(answer.to_string());
         }
         if !dry_run {
