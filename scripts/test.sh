@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check: ./scripts/test.sh  (CI calls it through .ci/run)
-# Installs what it needs (Debian packages), starts a throwaway PostgreSQL, then runs
+# Installs what it needs (Debian packages, the PyPI cloud peers), starts a throwaway PostgreSQL, then runs
 # fmt, clippy, the domain-purity guard and the whole test suite; every integration test
 # runs once on SQLite and once on PostgreSQL. Needs no network but the package
 # registries. Screenshots of the browser test land in $CG_SCREENSHOTS_DIR. With CG_REQUIRE_ALL_TESTS=1 (set by .ci/run) a test that would skip
@@ -19,12 +19,19 @@ command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 # The browser test: Debian's Chromium, driven by playwright-core from npm (never a downloaded browser).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# The cloud peers run in Python virtualenvs.
+python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+
+# The cloud peers (moto for AWS, bqemulator for BigQuery) from PyPI, in virtualenvs kept
+# outside the checkout; the Azure fake is Rust code in tests/api/peers/.
+echo "== cloud peers (moto, bqemulator)"
+eval "$(.ci/peers.sh)"
 
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   echo "== npm ci (tests/browser: playwright-core)"

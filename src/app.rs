@@ -53,9 +53,10 @@ async fn announce_setup_link(db: &Db, settings: &Settings, port: u16) -> anyhow:
     Ok(())
 }
 
-/// The real clouds' sources and executors that config.toml turns on.
-pub fn cloud_connections(
+/// The sources and executors config.toml turns on: the simulated clouds and the real ones.
+pub fn connections(
     settings: &Settings,
+    db: &Db,
     vault: &crate::clouds::Vault,
 ) -> (Vec<schedule::Configured>, Vec<Arc<dyn crate::execute::Executor>>) {
     use crate::ingest::providers::aws::AwsCostExplorer;
@@ -63,6 +64,14 @@ pub fn cloud_connections(
     use crate::ingest::providers::gcp::{BillingExport, JobMetadata};
     let mut sources = Vec::new();
     let mut executors: Vec<Arc<dyn crate::execute::Executor>> = Vec::new();
+    let sim = &settings.providers.simulated;
+    if sim.enabled {
+        let simulator = Arc::new(Simulator::new(sim.clone(), db.clone()));
+        let latency = Duration::from_millis(sim.api_latency_ms);
+        executors
+            .push(Arc::new(crate::execute::simulated::SimulatedExecutor::new(simulator.clone()).with_latency(latency)));
+        sources.push(schedule::Configured { source: simulator, enabled: true, schedule: sim.schedule.clone() });
+    }
     let aws = &settings.providers.aws;
     if aws.enabled {
         let source = Arc::new(AwsCostExplorer::new(aws.clone(), vault.clone()));
@@ -121,21 +130,10 @@ impl Application {
             scheduler.add(job).await?;
         }
 
-        let cipher = crate::credentials::Cipher::load(
-            secrecy::ExposeSecret::expose_secret(&settings.secrets.encryption_key),
-            &settings.secrets.key_path(&settings.data.dir),
-        )?;
+        let cipher = settings.cipher()?;
         let vault = crate::clouds::Vault::new(db.clone(), cipher.clone());
-        let (mut sources, mut executors) = cloud_connections(&settings, &vault);
+        let (sources, executors) = connections(&settings, &db, &vault);
         let sim = &settings.providers.simulated;
-        if sim.enabled {
-            let simulator = Arc::new(Simulator::new(sim.clone(), db.clone()));
-            let latency = Duration::from_millis(sim.api_latency_ms);
-            executors.push(Arc::new(
-                crate::execute::simulated::SimulatedExecutor::new(simulator.clone()).with_latency(latency),
-            ));
-            sources.push(schedule::Configured { source: simulator, enabled: true, schedule: sim.schedule.clone() });
-        }
         let runner =
             crate::execute::Runner::new(db.clone(), executors, settings.safety.clone(), settings.approval.clone());
         workers.push(tokio::spawn(crate::execute::work(runner.clone(), receivers.actions, cancel.clone())));

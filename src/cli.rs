@@ -34,6 +34,16 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Run one ingestion pass of every enabled provider (or one) and exit; non-zero when any
+    /// fails. `serve` runs the same passes on their schedules.
+    Ingest {
+        /// One pass, then exit (the only mode; scheduling is `serve`'s job).
+        #[arg(long, required = true)]
+        once: bool,
+        /// Only this provider: simulated, aws, gcp (export and jobs), gcp-jobs, azure.
+        #[arg(long)]
+        provider: Option<String>,
+    },
     /// Print version, git SHA and build time.
     Version,
     /// The tamper-evident audit log.
@@ -143,6 +153,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(ImportCommand::Focus { file, source }) => import_focus(&settings, &file, &source).await,
         Command::Apikey(command) => apikey(&settings, command).await,
+        Command::Ingest { once: _, provider } => ingest_once(&settings, provider.as_deref()).await,
         Command::User(command) => user(&settings, command).await,
         Command::Audit(AuditCommand::Verify) => {
             let db = open_database(&settings).await?;
@@ -194,6 +205,35 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::info!("no API key yet: create one with `cargo run --release -- apikey create --name me --role admin` (or `costguard apikey create ...`)");
     }
     app.run_until_stopped().await
+}
+
+async fn ingest_once(settings: &Settings, provider: Option<&str>) -> anyhow::Result<()> {
+    let db = open_database(settings).await?;
+    let cipher = settings.cipher()?;
+    let vault = crate::clouds::Vault::new(db.clone(), cipher);
+    let (sources, _) = crate::app::connections(settings, &db, &vault);
+    let chosen: Vec<_> = sources
+        .into_iter()
+        .filter(|c| provider.is_none_or(|p| c.source.name() == p || c.source.name().starts_with(&format!("{p}-"))))
+        .collect();
+    if chosen.is_empty() {
+        anyhow::bail!("no enabled provider matches {} (turn one on in config.toml)", provider.unwrap_or("any"));
+    }
+    // No serve process listens to this one's bus; a running server finds the rows in the database.
+    let ingestor = Ingestor::new(db, crate::bus::channels(1).0);
+    let mut failed = Vec::new();
+    for configured in chosen {
+        let name = configured.source.name().to_string();
+        match crate::ingest::runner::run_once(&ingestor, configured.source.as_ref()).await {
+            Ok(s) => println!("{name}: {} records read, {} new, {} updated", s.received, s.inserted, s.updated),
+            Err(e) => {
+                eprintln!("{name}: failed: {e:#}");
+                failed.push(name);
+            }
+        }
+    }
+    anyhow::ensure!(failed.is_empty(), "ingestion failed for {}", failed.join(", "));
+    Ok(())
 }
 
 async fn import_focus(settings: &Settings, file: &str, source: &str) -> anyhow::Result<()> {

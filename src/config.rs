@@ -266,6 +266,15 @@ impl Settings {
         DatabaseUrl::parse(self.database.url.trim()).map_err(|e| invalid("database.url", e))
     }
 
+    /// The cipher for stored credentials: the configured key, else the key file.
+    pub fn cipher(&self) -> Result<crate::credentials::Cipher, crate::credentials::KeyError> {
+        use secrecy::ExposeSecret;
+        crate::credentials::Cipher::load(
+            self.secrets.encryption_key.expose_secret(),
+            &self.secrets.key_path(&self.data.dir),
+        )
+    }
+
     pub fn bind_addr(&self) -> SocketAddr {
         self.server.bind.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
     }

@@ -76,7 +76,8 @@ pub async fn credential(settings: &AzureSettings, vault: &Vault) -> anyhow::Resu
     let client = vault.field("azure", "client_id").await?;
     let secret = vault.field("azure", "client_secret").await?;
     if let (Some(tenant), Some(client), Some(secret)) = (tenant, client, secret) {
-        let authority = super::endpoint(&settings.authority_host).unwrap_or_else(|| "https://login.microsoftonline.com".into());
+        let authority =
+            super::endpoint(&settings.authority_host).unwrap_or_else(|| "https://login.microsoftonline.com".into());
         let http = azure_core::new_http_client();
         let credential = azure_identity::ClientSecretCredential::new(
             http,

@@ -63,9 +63,13 @@ impl GcpSettings {
         crate::domain::money::Currency::parse(&self.currency).map_err(|e| ("providers.gcp.currency", e.to_string()))?;
         if self.enabled {
             crate::ingest::schedule::validate_cron(&self.schedule).map_err(|e| ("providers.gcp.schedule", e))?;
-            crate::ingest::schedule::validate_cron(&self.jobs_schedule).map_err(|e| ("providers.gcp.jobs_schedule", e))?;
+            crate::ingest::schedule::validate_cron(&self.jobs_schedule)
+                .map_err(|e| ("providers.gcp.jobs_schedule", e))?;
             if self.table_parts().is_none() {
-                return Err(("providers.gcp.billing_table", format!("'{}' is not PROJECT.DATASET.TABLE", self.billing_table)));
+                return Err((
+                    "providers.gcp.billing_table",
+                    format!("'{}' is not PROJECT.DATASET.TABLE", self.billing_table),
+                ));
             }
         }
         if self.max_attempts == 0 {
@@ -146,7 +150,11 @@ impl JobRef {
         let (project, rest) = text.split_once(':')?;
         let (location, job) = rest.split_once('.')?;
         let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
-        (ok(project) && ok(location) && ok(job)).then(|| JobRef { project: project.into(), location: location.into(), job: job.into() })
+        (ok(project) && ok(location) && ok(job)).then(|| JobRef {
+            project: project.into(),
+            location: location.into(),
+            job: job.into(),
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 
 pub mod cipher;
 
-pub use cipher::Cipher;
+pub use cipher::{Cipher, KeyError};
 
 use crate::db::schema::credentials as cr;
 use crate::db::DbConn;

@@ -54,9 +54,9 @@ impl Executor for AzureVmExecutor {
 
     async fn target_tags(&self, action: &ActionRow) -> anyhow::Result<Option<BTreeMap<String, String>>> {
         let vm = self.get(&vm_path(&action.target)?).await?;
-        let tags = vm["tags"].as_object().map(|t| {
-            t.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
-        });
+        let tags = vm["tags"]
+            .as_object()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect());
         Ok(Some(tags.unwrap_or_default()))
     }
 
@@ -83,7 +83,9 @@ mod tests {
     fn reads_the_power_state_and_checks_the_id() {
         let view = serde_json::json!({"statuses": [{"code": "ProvisioningState/succeeded"}, {"code": "PowerState/deallocated"}]});
         assert_eq!(super::power_state(&view), Some("deallocated"));
-        assert!(super::vm_path("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm").is_ok());
+        assert!(
+            super::vm_path("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm").is_ok()
+        );
         assert!(super::vm_path("/subscriptions/s/resourceGroups/rg").is_err());
     }
 }

@@ -51,7 +51,8 @@ impl BigQueryExecutor {
     async fn get(&self, r: &JobRef) -> anyhow::Result<Job> {
         let client = client(&self.settings, &self.vault).await?;
         let backoff = Backoff::new(self.settings.max_attempts);
-        Ok(retrying("jobs.get", backoff, transient, || client.job().get_job(&r.project, &r.job, Some(&r.location))).await?)
+        Ok(retrying("jobs.get", backoff, transient, || client.job().get_job(&r.project, &r.job, Some(&r.location)))
+            .await?)
     }
 }
 
@@ -82,7 +83,8 @@ impl Executor for BigQueryExecutor {
         let r = Self::job(action)?;
         let client = client(&self.settings, &self.vault).await?;
         let backoff = Backoff::new(self.settings.max_attempts);
-        retrying("jobs.cancel", backoff, transient, || client.job().cancel_job(&r.project, &r.job, Some(&r.location))).await?;
+        retrying("jobs.cancel", backoff, transient, || client.job().cancel_job(&r.project, &r.job, Some(&r.location)))
+            .await?;
         Ok(())
     }
 

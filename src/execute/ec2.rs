@@ -90,7 +90,8 @@ impl Ec2Executor {
     }
 
     async fn describe(&self, client: &Client, id: &str) -> anyhow::Result<Instance> {
-        let out = client.describe_instances().instance_ids(id).send().await.map_err(|e| sdk_error("DescribeInstances", e))?;
+        let out =
+            client.describe_instances().instance_ids(id).send().await.map_err(|e| sdk_error("DescribeInstances", e))?;
         out.reservations()
             .iter()
             .flat_map(|r| r.instances())
@@ -169,7 +170,8 @@ impl Executor for Ec2Executor {
 
     async fn target_tags(&self, action: &ActionRow) -> anyhow::Result<Option<BTreeMap<String, String>>> {
         let instance = self.describe(&self.client().await?, &action.target).await?;
-        let tags = instance.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())));
+        let tags =
+            instance.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())));
         Ok(Some(tags.collect()))
     }
 
@@ -177,12 +179,28 @@ impl Executor for Ec2Executor {
         let client = self.client().await?;
         let id = action.target.as_str();
         let result = match action.kind.as_str() {
-            START => client.start_instances().instance_ids(id).dry_run(true).send().await.map(|_| ()).map_err(|e| sdk_error("StartInstances", e)),
-            _ => client.stop_instances().instance_ids(id).dry_run(true).send().await.map(|_| ()).map_err(|e| sdk_error("StopInstances", e)),
+            START => client
+                .start_instances()
+                .instance_ids(id)
+                .dry_run(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("StartInstances", e)),
+            _ => client
+                .stop_instances()
+                .instance_ids(id)
+                .dry_run(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_error("StopInstances", e)),
         };
         match result {
             // EC2's answer to a dry run that would have succeeded.
-            Err(e) if e.to_string().contains("DryRunOperation") => Ok(format!("EC2 dry run: {} would succeed", self.plan(action))),
+            Err(e) if e.to_string().contains("DryRunOperation") => {
+                Ok(format!("EC2 dry run: {} would succeed", self.plan(action)))
+            }
             Err(e) => Err(e),
             Ok(()) => anyhow::bail!("EC2 acted on a dry run"),
         }

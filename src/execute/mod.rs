@@ -274,7 +274,13 @@ impl Runner {
         self.audit(row, "executor.call", "started", None).await
     }
 
-    async fn audit(&self, row: &ActionRow, action: &'static str, result: &'static str, detail: Option<String>) -> Result<(), DbError> {
+    async fn audit(
+        &self,
+        row: &ActionRow,
+        action: &'static str,
+        result: &'static str,
+        detail: Option<String>,
+    ) -> Result<(), DbError> {
         let target = format!("action {} / {} {}", row.id, row.kind, row.target);
         self.db
             .run(move |c| {

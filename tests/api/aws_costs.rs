@@ -109,12 +109,17 @@ fn total(hours: &[(usize, DateTime<Utc>)], version: i64) -> i128 {
 }
 
 async fn cursor(app: &Bare) -> Cursor {
-    let rows = app.db.run(|c| costguard::ingest::runner::cursors(c).map_err(costguard::db::DbError::from)).await.unwrap();
+    let rows =
+        app.db.run(|c| costguard::ingest::runner::cursors(c).map_err(costguard::db::DbError::from)).await.unwrap();
     let row = rows.into_iter().find(|r| r.source == "aws").unwrap();
     Cursor::parse(Some(&row.cursor)).unwrap().unwrap()
 }
 
-pub async fn source(app: &Bare, aws: &Aws, adjust: impl FnOnce(&mut costguard::clouds::aws::AwsSettings)) -> AwsCostExplorer {
+pub async fn source(
+    app: &Bare,
+    aws: &Aws,
+    adjust: impl FnOnce(&mut costguard::clouds::aws::AwsSettings),
+) -> AwsCostExplorer {
     let vault = app.vault("aws", &[("access_key_id", "testing"), ("secret_access_key", "testing")]).await;
     let mut settings = aws.settings();
     adjust(&mut settings);
@@ -137,11 +142,7 @@ async fn backfill_then_incremental_hold_what_cost_explorer_answered(app: Bare) {
     assert_eq!(sum, total(&hours, 1), "the ledger holds exactly what Cost Explorer answered");
     assert_eq!(rows, 48 * 4 * 2, "each service and account splits into team=data and its untagged rest");
     assert_eq!(cursor(&app).await.from, hours[estimated_from].1, "estimated hours are read again next run");
-    assert_eq!(
-        aws.calls(),
-        ["GetCostAndUsage"; 4],
-        "two pages of the coarse pass, then one tag pass per account"
-    );
+    assert_eq!(aws.calls(), ["GetCostAndUsage"; 4], "two pages of the coarse pass, then one tag pass per account");
 
     // The next run: the estimated hours come back final and restated.
     let tail = &hours[estimated_from..];
@@ -179,7 +180,8 @@ async fn a_provider_that_keeps_failing_records_its_error_and_writes_nothing(app:
     let source = source(&app, &aws, |s| s.max_attempts = 2).await;
     assert!(run_once(&app.ingestor(), &source).await.is_err());
     assert_eq!(app.ledger("AWS").await, (0, 0));
-    let rows = app.db.run(|c| costguard::ingest::runner::cursors(c).map_err(costguard::db::DbError::from)).await.unwrap();
+    let rows =
+        app.db.run(|c| costguard::ingest::runner::cursors(c).map_err(costguard::db::DbError::from)).await.unwrap();
     let row = rows.into_iter().find(|r| r.source == "aws").unwrap();
     assert!(row.last_error.unwrap().contains("ServiceUnavailable"), "the error names what AWS said");
     assert!(row.last_success_at.is_none());

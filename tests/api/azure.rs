@@ -20,19 +20,23 @@ use costguard::ingest::providers::azure::AzureCostManagement;
 use costguard::ingest::runner::run_once;
 use std::sync::Arc;
 
-pub const VM: &str = "/subscriptions/sub-1/resourceGroups/batch-rg/providers/Microsoft.Compute/virtualMachines/render-07";
+pub const VM: &str =
+    "/subscriptions/sub-1/resourceGroups/batch-rg/providers/Microsoft.Compute/virtualMachines/render-07";
 
 fn usage(days: i64, version: i64) -> Vec<Usage> {
     let today = Utc::now().duration_trunc(Duration::days(1)).unwrap();
     let resources = [
         ("Virtual Machines", VM),
         ("Storage", "/subscriptions/sub-1/resourceGroups/data-rg/providers/Microsoft.Storage/storageAccounts/lake"),
-        ("Azure Cosmos DB", "/subscriptions/sub-1/resourceGroups/app-rg/providers/Microsoft.DocumentDB/databaseAccounts/orders"),
+        (
+            "Azure Cosmos DB",
+            "/subscriptions/sub-1/resourceGroups/app-rg/providers/Microsoft.DocumentDB/databaseAccounts/orders",
+        ),
     ];
     let mut rows = Vec::new();
     for d in 0..days {
         for (r, (service, id)) in resources.iter().enumerate() {
-            let units = (40 + r as i64 * 13) * 100_000_000_000 + d * 123_456_789_01 * version + 7;
+            let units = (40 + r as i64 * 13) * 100_000_000_000 + d * 12_345_678_901 * version + 7;
             rows.push(Usage {
                 date: today - Duration::days(d),
                 service: service.to_string(),
@@ -64,7 +68,8 @@ async fn backfill_then_incremental_hold_what_cost_management_holds(app: Bare) {
     assert_eq!(queries, 4, "27 rows at 7 a page: the first page and three nextLinks");
 
     // Cost Management restates the last two days and adds nothing new.
-    let restated: Vec<Usage> = usage(9, 1).into_iter().filter(|u| u.date < Utc::now() - Duration::days(2)).chain(usage(2, 3)).collect();
+    let restated: Vec<Usage> =
+        usage(9, 1).into_iter().filter(|u| u.date < Utc::now() - Duration::days(2)).chain(usage(2, 3)).collect();
     arm.set_usage(restated.clone());
     let summary = run_once(&app.ingestor(), &source).await.unwrap();
     assert_eq!(summary.inserted, 0);
@@ -134,7 +139,8 @@ async fn an_action_left_executing_finishes_after_a_crash(app: Bare) {
     let started = action.clone();
     app.db
         .run(move |c| {
-            store::apply(c, &started, &Command::Start { blocked: vec![] }, "executor", None, &policy, Utc::now()).unwrap();
+            store::apply(c, &started, &Command::Start { blocked: vec![] }, "executor", None, &policy, Utc::now())
+                .unwrap();
             Ok::<_, DbError>(())
         })
         .await

@@ -21,23 +21,17 @@ fn every_second(settings: &mut Settings) {
 
 async fn store_credentials(app: &TestApp, provider: &'static str, fields: &[(&'static str, &str)]) {
     let cipher = costguard::credentials::Cipher::from_base64(KEY).unwrap();
-    for &(field, value) in fields {
-        let (c, value) = (cipher.clone(), value.to_string());
-        app.db
-            .run(move |conn| {
-                costguard::credentials::set(conn, &c, provider, field, &value, "test", Utc::now())
-                    .map_err(|e| costguard::db::DbError::Other(e.to_string()))
-            })
-            .await
-            .unwrap();
-    }
+    crate::helpers::store_credentials(&app.db, &cipher, provider, fields).await;
 }
 
 /// Waits for the proposal on `target`, approves it, and waits for it to succeed.
 async fn approve_and_finish(app: &TestApp, kind: &str, target: &str) -> Value {
     let action = until(&format!("a proposal to {kind} {target}"), Wait::from_secs(120), async || {
         let list = app.get_json("/api/v1/actions?status=pending_approval").await;
-        list.as_array()?.iter().find(|a| a["kind"] == kind && a["target"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(target))).cloned()
+        list.as_array()?
+            .iter()
+            .find(|a| a["kind"] == kind && a["target"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(target)))
+            .cloned()
     })
     .await;
     let anomaly = app.get_json(&format!("/api/v1/anomalies/{}", action["anomaly_id"].as_str().unwrap())).await;
@@ -84,7 +78,10 @@ async fn aws_story(backend: Backend) {
     });
     let resources = crate::aws_costs::pages(&all, usize::MAX, all.len(), |i| {
         let units = |t: &str| costguard::domain::money::Amount::parse(t).unwrap().units();
-        vec![(vec![account.into(), steady.clone()], units(&dollars(2.0, all[i].1))), (vec![account.into(), runaway.clone()], units(&cost(i, all[i].1)))]
+        vec![
+            (vec![account.into(), steady.clone()], units(&dollars(2.0, all[i].1))),
+            (vec![account.into(), runaway.clone()], units(&cost(i, all[i].1))),
+        ]
     });
     aws.queue_cost_and_usage(ec2.into_iter().chain([json!({"ResultsByTime": []})]).collect()).await;
     aws.queue_resources(resources);
@@ -156,7 +153,12 @@ async fn azure_story(backend: Backend) {
     for (i, hour) in all.iter().enumerate() {
         let runaway = if i >= last { "30.0".to_string() } else { dollars(1.0, *hour) };
         for (id, cost) in [(vm, runaway), (other, dollars(1.5, *hour))] {
-            usage.push(peers::arm::Usage { date: *hour, service: "Virtual Machines".into(), resource_id: id.into(), cost });
+            usage.push(peers::arm::Usage {
+                date: *hour,
+                service: "Virtual Machines".into(),
+                resource_id: id.into(),
+                cost,
+            });
         }
     }
     arm.set_usage(usage);

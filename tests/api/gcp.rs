@@ -122,17 +122,35 @@ async fn job_metadata_flags_a_loop_and_the_export_replaces_the_estimate(app: Bar
     assert_eq!(app.ledger("Google Cloud").await, (2, 5 * price), "one line per hour for the script");
     let tags = app
         .db
-        .run(|c| costguard::ledger::query::resource_tags(c, "analytics-prod:US.loop_script_7d3e").map_err(DbError::from))
+        .run(|c| {
+            costguard::ledger::query::resource_tags(c, "analytics-prod:US.loop_script_7d3e").map_err(DbError::from)
+        })
         .await
         .unwrap();
-    assert_eq!(tags.get("team").map(String::as_str), Some("data"), "the script's labels, for protection and root causes");
+    assert_eq!(
+        tags.get("team").map(String::as_str),
+        Some("data"),
+        "the script's labels, for protection and root causes"
+    );
 
     // The export catches up with the earlier hour: its billed row replaces the estimate.
-    let billed = ExportRow { hour: hour(1), project: "analytics-prod", service: "BigQuery", sku: "Analysis", resource: "projects/analytics-prod", cost: "18.75".into(), credit: None };
+    let billed = ExportRow {
+        hour: hour(1),
+        project: "analytics-prod",
+        service: "BigQuery",
+        sku: "Analysis",
+        resource: "projects/analytics-prod",
+        cost: "18.75".into(),
+        credit: None,
+    };
     let expected = units(std::slice::from_ref(&billed)) + 2 * price;
     bq.export(&[billed]).await;
     run_once(&app.ingestor(), &export_source(&app, &bq).await).await.unwrap();
-    assert_eq!(app.ledger("Google Cloud").await, (2, expected), "billed for the exported hour, estimated for the current one");
+    assert_eq!(
+        app.ledger("Google Cloud").await,
+        (2, expected),
+        "billed for the exported hour, estimated for the current one"
+    );
 }
 
 fn live() -> ApprovalSettings {
@@ -185,13 +203,18 @@ async fn a_cancel_interrupted_by_a_crash_is_verified_not_repeated(app: Bare) {
     let started = action.clone();
     app.db
         .run(move |c| {
-            store::apply(c, &started, &Command::Start { blocked: vec![] }, "executor", None, &policy, Utc::now()).unwrap();
+            store::apply(c, &started, &Command::Start { blocked: vec![] }, "executor", None, &policy, Utc::now())
+                .unwrap();
             Ok::<_, DbError>(())
         })
         .await
         .unwrap();
     // The cancel reached BigQuery; the process died before recording it.
-    reqwest::Client::new().post(format!("{}/projects/analytics-prod/jobs/{SCRIPT}/cancel", bq.url)).send().await.unwrap();
+    reqwest::Client::new()
+        .post(format!("{}/projects/analytics-prod/jobs/{SCRIPT}/cancel", bq.url))
+        .send()
+        .await
+        .unwrap();
     let runner = runner(&app, &bq, live()).await;
     assert_eq!(runner.process(&action).await.unwrap(), "succeeded");
     assert_eq!(cancels(&bq), 1, "verified first, so not cancelled again");

@@ -268,22 +268,28 @@ impl Bare {
         Bare { db: costguard::app::open_database(&settings).await.unwrap(), _dir: dir }
     }
 
+    /// The (migrated) database at `url`, which another process may share.
+    pub async fn at(url: &str, dir: &std::path::Path) -> Bare {
+        let settings = test_settings(url, dir);
+        Bare { db: costguard::app::open_database(&settings).await.unwrap(), _dir: tempfile::tempdir().unwrap() }
+    }
+
     /// A credential store with a fresh key, holding `fields` for `provider`.
     pub async fn vault(&self, provider: &'static str, fields: &[(&'static str, &str)]) -> costguard::clouds::Vault {
         use base64::Engine;
         let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
         let cipher = costguard::credentials::Cipher::from_base64(&key).unwrap();
-        for &(field, value) in fields {
-            let (c, value) = (cipher.clone(), value.to_string());
-            self.db
-                .run(move |conn| {
-                    costguard::credentials::set(conn, &c, provider, field, &value, "test", chrono::Utc::now())
-                        .map_err(|e| costguard::db::DbError::Other(e.to_string()))
-                })
-                .await
-                .unwrap();
-        }
+        self.store_credentials(&cipher, provider, fields).await;
         costguard::clouds::Vault::new(self.db.clone(), cipher)
+    }
+
+    pub async fn store_credentials(
+        &self,
+        cipher: &costguard::credentials::Cipher,
+        provider: &'static str,
+        fields: &[(&'static str, &str)],
+    ) {
+        store_credentials(&self.db, cipher, provider, fields).await
     }
 
     /// (rows, sum of BilledCost in nano-units) of one provider's ledger rows.
@@ -327,4 +333,22 @@ macro_rules! on_both_bare {
             }
         }
     )*};
+}
+
+/// Encrypts and stores `fields` for `provider`, as the dashboard would.
+pub async fn store_credentials(
+    db: &Db,
+    cipher: &costguard::credentials::Cipher,
+    provider: &'static str,
+    fields: &[(&'static str, &str)],
+) {
+    for &(field, value) in fields {
+        let (c, value) = (cipher.clone(), value.to_string());
+        db.run(move |conn| {
+            costguard::credentials::set(conn, &c, provider, field, &value, "test", chrono::Utc::now())
+                .map_err(|e| costguard::db::DbError::Other(e.to_string()))
+        })
+        .await
+        .unwrap();
+    }
 }

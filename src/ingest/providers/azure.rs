@@ -104,7 +104,7 @@ impl Record {
             Ok(d) => Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()),
             Err(_) => DateTime::parse_from_rfc3339(&date)
                 .map(|t| t.with_timezone(&Utc))
-                .or_else(|_| chrono::NaiveDateTime::parse_from_str(&date, "%Y-%m-%dT%H:%M:%S").map(|t| t.and_utc().into()))
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(&date, "%Y-%m-%dT%H:%M:%S").map(|t| t.and_utc()))
                 .map_err(|e| anyhow::anyhow!("Azure usage date '{date}': {e}"))?,
         };
         Ok(Record {
@@ -216,8 +216,14 @@ impl CostSource for AzureCostManagement {
                 costs.push(record.to_focus()?);
             }
         }
-        let next = Cursor { from: window::after(&w, None, Duration::days(i64::from(self.settings.restate_days))), note: None };
-        Ok(Pull { batch: Batch { costs, llm_usage: Vec::new() }, cursor: next.to_text(), more: w.more, supersedes: Vec::new() })
+        let next =
+            Cursor { from: window::after(&w, None, Duration::days(i64::from(self.settings.restate_days))), note: None };
+        Ok(Pull {
+            batch: Batch { costs, llm_usage: Vec::new() },
+            cursor: next.to_text(),
+            more: w.more,
+            supersedes: Vec::new(),
+        })
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {

@@ -38,7 +38,13 @@ pub struct Window {
 
 /// From the cursor (or `now - backfill` on the first run), to the end of the period holding
 /// `now`, at most `max_span` long; both ends on `step` boundaries.
-pub fn next(cursor: Option<&Cursor>, now: DateTime<Utc>, backfill: Duration, step: Duration, max_span: Duration) -> Window {
+pub fn next(
+    cursor: Option<&Cursor>,
+    now: DateTime<Utc>,
+    backfill: Duration,
+    step: Duration,
+    max_span: Duration,
+) -> Window {
     let floor = |t: DateTime<Utc>| t.duration_trunc(step).unwrap_or(t);
     let from = floor(cursor.map_or(now - backfill, |c| c.from).min(now));
     let end = floor(now) + step;

@@ -17,6 +17,20 @@ pub struct SourceStatus {
     pub last_success_at: Option<chrono::NaiveDateTime>,
     pub last_error: Option<String>,
     pub last_error_at: Option<chrono::NaiveDateTime>,
+    /// Seconds since the last successful run (None: never succeeded).
+    pub lag_seconds: Option<i64>,
+}
+
+impl SourceStatus {
+    fn of(c: crate::ingest::runner::CursorRow, now: chrono::NaiveDateTime) -> SourceStatus {
+        SourceStatus {
+            lag_seconds: c.last_success_at.map(|t| (now - t).num_seconds().max(0)),
+            source: c.source,
+            last_success_at: c.last_success_at,
+            last_error: c.last_error,
+            last_error_at: c.last_error_at,
+        }
+    }
 }
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -53,15 +67,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         database,
         backend,
         migrations_current: current,
-        sources: sources
-            .into_iter()
-            .map(|c| SourceStatus {
-                source: c.source,
-                last_success_at: c.last_success_at,
-                last_error: c.last_error,
-                last_error_at: c.last_error_at,
-            })
-            .collect(),
+        sources: sources.into_iter().map(|c| SourceStatus::of(c, chrono::Utc::now().naive_utc())).collect(),
     };
     if ready {
         HttpResponse::Ok().json(body)
@@ -81,5 +87,16 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (in_use, idle) = state.db.pool_state();
     metrics::gauge!("costguard_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
     metrics::gauge!("costguard_db_pool_connections", "state" => "idle").set(f64::from(idle));
+    // Staleness per source, from the cursor rows (so every replica reports the same).
+    if let Ok(rows) = state.db.run(|c| cursors(c).map_err(crate::db::DbError::from)).await {
+        let now = chrono::Utc::now().naive_utc();
+        for status in rows.into_iter().map(|c| SourceStatus::of(c, now)) {
+            if let Some(lag) = status.lag_seconds {
+                metrics::gauge!("costguard_ingest_lag_seconds", "source" => status.source.clone()).set(lag as f64);
+            }
+            let failing = status.last_error_at.is_some_and(|e| status.last_success_at.is_none_or(|s| e > s));
+            metrics::gauge!("costguard_ingest_failing", "source" => status.source).set(if failing { 1.0 } else { 0.0 });
+        }
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }

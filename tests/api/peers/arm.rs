@@ -50,7 +50,11 @@ fn error(status: u16, code: &str, message: &str) -> HttpResponse {
         .json(serde_json::json!({"error": {"code": code, "message": message}}))
 }
 
-async fn token(req: HttpRequest, form: web::Form<HashMap<String, String>>, state: web::Data<Arc<Mutex<State>>>) -> HttpResponse {
+async fn token(
+    req: HttpRequest,
+    form: web::Form<HashMap<String, String>>,
+    state: web::Data<Arc<Mutex<State>>>,
+) -> HttpResponse {
     let ok = req.match_info().get("tenant") == Some(TENANT)
         && form.get("grant_type").map(String::as_str) == Some("client_credentials")
         && form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
@@ -61,7 +65,9 @@ async fn token(req: HttpRequest, form: web::Form<HashMap<String, String>>, state
     }
     let token = format!("fake-arm-{}", uuid::Uuid::new_v4().simple());
     state.lock().unwrap().tokens.insert(token.clone());
-    HttpResponse::Ok().json(serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}))
+    HttpResponse::Ok().json(
+        serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}),
+    )
 }
 
 fn date_of(value: &serde_json::Value) -> Option<DateTime<Utc>> {
@@ -81,14 +87,20 @@ fn query(state: &State, req: &HttpRequest, body: &serde_json::Value, scope: &str
     let matching: Vec<&Usage> = state
         .usage
         .iter()
-        .filter(|u| u.date >= from && u.date <= to && u.resource_id.to_ascii_lowercase().starts_with(&format!("/{sub}")))
+        .filter(|u| {
+            u.date >= from && u.date <= to && u.resource_id.to_ascii_lowercase().starts_with(&format!("/{sub}"))
+        })
         .collect();
     let page: Vec<String> = matching
         .iter()
         .skip(skip)
         .take(state.page_size)
         .map(|u| {
-            let date = if hourly { format!("\"{}\"", u.date.format("%Y-%m-%dT%H:%M:%S")) } else { u.date.format("%Y%m%d").to_string() };
+            let date = if hourly {
+                format!("\"{}\"", u.date.format("%Y-%m-%dT%H:%M:%S"))
+            } else {
+                u.date.format("%Y%m%d").to_string()
+            };
             format!("[{}, {date}, {:?}, {:?}, \"USD\"]", u.cost, u.service, u.resource_id)
         })
         .collect();
@@ -114,12 +126,21 @@ async fn arm(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<Mutex<Stat
     if let Some(fault) = s.faults.remove(&n) {
         return fault_response(&fault);
     }
-    let bearer = req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let bearer =
+        req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if !bearer.is_some_and(|t| s.tokens.contains(t)) {
-        return error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing or invalid.");
+        return error(
+            401,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing or invalid.",
+        );
     }
     if !req.query_string().contains("api-version=") {
-        return error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
+        return error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        );
     }
     let lower = path.to_ascii_lowercase();
     if let Some(scope) = lower.strip_suffix("/providers/microsoft.costmanagement/query") {

@@ -81,7 +81,10 @@ async fn front(
                         s.running.insert(id, true);
                     }
                     "ModifyInstanceAttribute" if s.running.get(&id).copied().unwrap_or(true) => {
-                        return ec2_error("IncorrectInstanceState", &format!("The instance '{id}' is not in the 'stopped' state."));
+                        return ec2_error(
+                            "IncorrectInstanceState",
+                            &format!("The instance '{id}' is not in the 'stopped' state."),
+                        );
                     }
                     _ => {}
                 }
@@ -98,9 +101,10 @@ impl Aws {
         let mut command = std::process::Command::new(program);
         command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         let moto_url = format!("http://127.0.0.1:{port}");
-        let moto = super::start(command, port, &format!("{moto_url}/moto-api/"), Duration::from_secs(30)).await;
+        let moto = super::start(command, &format!("{moto_url}/moto-api/"), Duration::from_secs(30)).await;
         let state = Arc::new(Mutex::new(State::default()));
-        let (data, target) = (web::Data::new(state.clone()), web::Data::new((reqwest::Client::new(), moto_url.clone())));
+        let (data, target) =
+            (web::Data::new(state.clone()), web::Data::new((reqwest::Client::new(), moto_url.clone())));
         let url = super::serve(move || {
             App::new().app_data(data.clone()).app_data(target.clone()).default_service(web::to(front))
         });
@@ -133,15 +137,14 @@ impl Aws {
         self.state.lock().unwrap().calls.clone()
     }
 
-    pub fn calls_seen(&self) -> usize {
-        self.state.lock().unwrap().calls.len()
-    }
-
     /// Cost Explorer's throttling answer.
     pub fn throttling() -> Fault {
         Fault {
             status: 400,
-            headers: vec![("x-amzn-errortype", "ThrottlingException".into()), ("content-type", "application/x-amz-json-1.1".into())],
+            headers: vec![
+                ("x-amzn-errortype", "ThrottlingException".into()),
+                ("content-type", "application/x-amz-json-1.1".into()),
+            ],
             body: r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into(),
         }
     }

@@ -88,9 +88,24 @@ async fn front(
 }
 
 /// jobs.list: the emulator's jobs and the scripted ones, newest first, paged.
-async fn list(req: &HttpRequest, project: &str, state: &Arc<Mutex<State>>, emulator: &(reqwest::Client, String)) -> HttpResponse {
-    let query: HashMap<String, String> = web::Query::<HashMap<String, String>>::from_query(req.query_string()).map(|q| q.into_inner()).unwrap_or_default();
-    let real: Value = emulator.0.get(format!("{}/bigquery/v2/projects/{project}/jobs", emulator.1)).send().await.unwrap().json().await.unwrap();
+async fn list(
+    req: &HttpRequest,
+    project: &str,
+    state: &Arc<Mutex<State>>,
+    emulator: &(reqwest::Client, String),
+) -> HttpResponse {
+    let query: HashMap<String, String> = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
+    let real: Value = emulator
+        .0
+        .get(format!("{}/bigquery/v2/projects/{project}/jobs", emulator.1))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let min: i64 = query.get("minCreationTime").and_then(|m| m.parse().ok()).unwrap_or(0);
     let mut jobs: Vec<Value> = real["jobs"].as_array().cloned().unwrap_or_default();
     {
@@ -150,17 +165,20 @@ impl BigQuery {
         let origin = format!("http://127.0.0.1:{rest}");
         let emulator = format!("{origin}/bigquery/v2");
         let ready = format!("{emulator}/projects/{}/datasets", TABLE.0);
-        let process = super::start(command, rest, &ready, Duration::from_secs(60)).await;
+        let process = super::start(command, &ready, Duration::from_secs(60)).await;
         let state = Arc::new(Mutex::new(State::default()));
         let (data, target) = (web::Data::new(state.clone()), web::Data::new((reqwest::Client::new(), origin)));
-        let base = super::serve(move || App::new().app_data(data.clone()).app_data(target.clone()).default_service(web::to(front)));
+        let base = super::serve(move || {
+            App::new().app_data(data.clone()).app_data(target.clone()).default_service(web::to(front))
+        });
         let bq = BigQuery { url: format!("{base}/bigquery/v2"), emulator, state, _process: process };
         bq.create_export_table().await;
         Some(bq)
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
-        let response = reqwest::Client::new().post(format!("{}{path}", self.emulator)).json(&body).send().await.unwrap();
+        let response =
+            reqwest::Client::new().post(format!("{}{path}", self.emulator)).json(&body).send().await.unwrap();
         assert!(response.status().is_success(), "emulator refused {path}: {}", response.text().await.unwrap());
         response.json().await.unwrap()
     }
@@ -168,10 +186,9 @@ impl BigQuery {
     /// The detailed export's shape (the columns CostGuard reads, with their real types).
     async fn create_export_table(&self) {
         let (p, d, t) = TABLE;
-        self.post(&format!("/projects/{p}/datasets"), json!({"datasetReference": {"projectId": p, "datasetId": d}})).await;
-        let record = |name: &str, fields: &[&str]| {
-            json!({"name": name, "type": "RECORD", "fields": fields.iter().map(|f| json!({"name": f, "type": "STRING"})).collect::<Vec<_>>()})
-        };
+        self.post(&format!("/projects/{p}/datasets"), json!({"datasetReference": {"projectId": p, "datasetId": d}}))
+            .await;
+        let record = |name: &str, fields: &[&str]| json!({"name": name, "type": "RECORD", "fields": fields.iter().map(|f| json!({"name": f, "type": "STRING"})).collect::<Vec<_>>()});
         let schema = json!({"fields": [
             {"name": "billing_account_id", "type": "STRING"},
             record("service", &["id", "description"]),
@@ -187,7 +204,11 @@ impl BigQuery {
             {"name": "credits", "type": "RECORD", "mode": "REPEATED", "fields": [{"name": "name", "type": "STRING"}, {"name": "amount", "type": "FLOAT"}]}
         ]});
         let reference = json!({"projectId": p, "datasetId": d, "tableId": t});
-        self.post(&format!("/projects/{p}/datasets/{d}/tables"), json!({"tableReference": reference, "schema": schema})).await;
+        self.post(
+            &format!("/projects/{p}/datasets/{d}/tables"),
+            json!({"tableReference": reference, "schema": schema}),
+        )
+        .await;
     }
 
     /// Exports rows (insertAll), as Cloud Billing does a few times an hour.
@@ -197,7 +218,11 @@ impl BigQuery {
         let rows: Vec<Value> = rows
             .iter()
             .map(|r| {
-                let credits: Vec<Value> = r.credit.iter().map(|c| json!({"name": "Sustained use", "amount": c.parse::<f64>().unwrap()})).collect();
+                let credits: Vec<Value> = r
+                    .credit
+                    .iter()
+                    .map(|c| json!({"name": "Sustained use", "amount": c.parse::<f64>().unwrap()}))
+                    .collect();
                 json!({"json": {
                     "billing_account_id": "01AB23-CD45EF-6789AB",
                     "service": {"id": "24E6-581D-38E5", "description": r.service},
@@ -211,7 +236,8 @@ impl BigQuery {
                 }})
             })
             .collect();
-        let answer = self.post(&format!("/projects/{p}/datasets/{d}/tables/{t}/insertAll"), json!({"rows": rows})).await;
+        let answer =
+            self.post(&format!("/projects/{p}/datasets/{d}/tables/{t}/insertAll"), json!({"rows": rows})).await;
         assert_eq!(answer["insertErrors"].as_array().map_or(0, Vec::len), 0, "{answer}");
     }
 
@@ -246,7 +272,10 @@ impl BigQuery {
     pub fn job_state(&self, project: &str, id: &str) -> (String, Option<String>) {
         let mut s = self.state.lock().unwrap();
         let job = s.job(project, id).unwrap();
-        (job["status"]["state"].as_str().unwrap().into(), job["status"]["errorResult"]["reason"].as_str().map(str::to_string))
+        (
+            job["status"]["state"].as_str().unwrap().into(),
+            job["status"]["errorResult"]["reason"].as_str().map(str::to_string),
+        )
     }
 
     pub fn calls(&self) -> Vec<String> {

@@ -13,7 +13,6 @@ use std::time::Duration;
 /// A peer process, killed when dropped.
 pub struct Process {
     child: Child,
-    pub port: u16,
 }
 
 impl Drop for Process {
@@ -31,13 +30,14 @@ pub fn free_port() -> u16 {
 /// locally and fails it in CI.
 pub fn program(env: &str) -> Option<String> {
     let path = std::env::var(env).ok().filter(|p| std::path::Path::new(p).exists());
-    crate::helpers::tool_present(&format!("{env} (run: eval \"$(.ci/peers.sh)\")"), path.is_some()).then(|| path.unwrap())
+    crate::helpers::tool_present(&format!("{env} (run: eval \"$(.ci/peers.sh)\")"), path.is_some())
+        .then(|| path.unwrap())
 }
 
 /// Starts `command` and waits until `ready_url` answers.
-pub async fn start(mut command: Command, port: u16, ready_url: &str, timeout: Duration) -> Process {
+pub async fn start(mut command: Command, ready_url: &str, timeout: Duration) -> Process {
     let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start the peer");
-    let process = Process { child, port };
+    let process = Process { child };
     let client = reqwest::Client::new();
     let deadline = std::time::Instant::now() + timeout;
     while std::time::Instant::now() < deadline {

@@ -42,7 +42,13 @@ impl AwsCostExplorer {
         if hourly {
             let horizon = now - Duration::days(HOURLY_HORIZON_DAYS) + Duration::hours(1);
             let clipped = cursor.map(|c| Cursor { from: c.from.max(horizon), note: c.note.clone() });
-            window::next(clipped.as_ref(), now, backfill.min(Duration::days(HOURLY_HORIZON_DAYS - 1)), Duration::hours(1), Duration::days(7))
+            window::next(
+                clipped.as_ref(),
+                now,
+                backfill.min(Duration::days(HOURLY_HORIZON_DAYS - 1)),
+                Duration::hours(1),
+                Duration::days(7),
+            )
         } else {
             window::next(cursor, now, backfill, Duration::days(1), Duration::days(90))
         }
@@ -216,8 +222,16 @@ impl CostSource for AwsCostExplorer {
         let first_estimated = lines.iter().filter(|l| l.estimated).map(|l| l.start).min();
         let costs = lines.iter().map(|l| l.record(billing)).collect::<anyhow::Result<Vec<_>>>()?;
         let restate = Duration::days(i64::from(self.settings.restate_days));
-        let next = Cursor { from: window::after(&w, first_estimated, restate), note: Some(if hourly { "HOURLY" } else { "DAILY" }.into()) };
-        Ok(Pull { batch: Batch { costs, llm_usage: Vec::new() }, cursor: next.to_text(), more: w.more, supersedes: Vec::new() })
+        let next = Cursor {
+            from: window::after(&w, first_estimated, restate),
+            note: Some(if hourly { "HOURLY" } else { "DAILY" }.into()),
+        };
+        Ok(Pull {
+            batch: Batch { costs, llm_usage: Vec::new() },
+            cursor: next.to_text(),
+            more: w.more,
+            supersedes: Vec::new(),
+        })
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {

@@ -49,18 +49,25 @@ impl BillingExport {
     /// Whether the table is the detailed (resource-level) export: it has a `resource` record.
     async fn detailed(&self, client: &Client) -> anyhow::Result<bool> {
         let (project, dataset, table) = self.table()?;
-        let found = retrying("tables.get", self.backoff(), transient, || client.table().get(&project, &dataset, &table, None)).await?;
+        let found =
+            retrying("tables.get", self.backoff(), transient, || client.table().get(&project, &dataset, &table, None))
+                .await?;
         Ok(found.schema.fields.unwrap_or_default().iter().any(|f| f.name == "resource"))
     }
 
     fn table(&self) -> anyhow::Result<(String, String, String)> {
-        self.settings.table_parts().ok_or_else(|| anyhow::anyhow!("providers.gcp.billing_table is not PROJECT.DATASET.TABLE"))
+        self.settings
+            .table_parts()
+            .ok_or_else(|| anyhow::anyhow!("providers.gcp.billing_table is not PROJECT.DATASET.TABLE"))
     }
 
     fn sql(&self, w: &Window, detailed: bool) -> anyhow::Result<String> {
         let (p, d, t) = self.table()?;
         let safe = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
-        anyhow::ensure!(safe(&p) && safe(&d) && safe(&t), "providers.gcp.billing_table has characters BigQuery names cannot");
+        anyhow::ensure!(
+            safe(&p) && safe(&d) && safe(&t),
+            "providers.gcp.billing_table has characters BigQuery names cannot"
+        );
         let resource = if detailed { "resource.name" } else { "CAST(NULL AS STRING)" };
         let ts = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ");
         Ok(format!(
@@ -82,10 +89,12 @@ impl BillingExport {
         let project = self.settings.query_project();
         let mut request = QueryRequest::new(sql);
         request.max_results = Some(self.page_rows);
-        let first = retrying("jobs.query", self.backoff(), transient, || client.job().query(&project, request.clone())).await?;
+        let first =
+            retrying("jobs.query", self.backoff(), transient, || client.job().query(&project, request.clone())).await?;
         let job = first.job_reference.as_ref().and_then(|r| r.job_id.clone());
         let location = first.job_reference.as_ref().and_then(|r| r.location.clone());
-        let (mut rows, mut token, mut complete) = (first.rows.unwrap_or_default(), first.page_token, first.job_complete.unwrap_or(true));
+        let (mut rows, mut token, mut complete) =
+            (first.rows.unwrap_or_default(), first.page_token, first.job_complete.unwrap_or(true));
         while !complete || token.is_some() {
             let job = job.as_deref().ok_or_else(|| anyhow::anyhow!("BigQuery answered without a job reference"))?;
             let params = GetQueryResultsParameters {
@@ -184,7 +193,10 @@ impl CostSource for BillingExport {
                 through,
             })
             .collect();
-        let next = Cursor { from: window::after(&w, None, Duration::hours(i64::from(self.settings.restate_hours))), note: None };
+        let next = Cursor {
+            from: window::after(&w, None, Duration::hours(i64::from(self.settings.restate_hours))),
+            note: None,
+        };
         Ok(Pull { batch: Batch { costs, llm_usage: Vec::new() }, cursor: next.to_text(), more: w.more, supersedes })
     }
 

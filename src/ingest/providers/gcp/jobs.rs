@@ -63,12 +63,16 @@ impl JobFacts {
     }
 }
 
+/// Bytes billed and the root job's labels, per (hour ended, root job).
+pub type Estimates = BTreeMap<(DateTime<Utc>, JobRef), (u64, BTreeMap<String, String>)>;
+
 /// Sums finished jobs' bytes billed per (hour ended, root job), for hours from `from`, with
 /// the root's labels.
 /// Pure: the maths of the fast signal, tested without BigQuery.
-pub fn estimate(jobs: &[JobFacts], from: DateTime<Utc>) -> BTreeMap<(DateTime<Utc>, JobRef), (u64, BTreeMap<String, String>)> {
-    let labels: BTreeMap<&str, &BTreeMap<String, String>> = jobs.iter().map(|j| (j.job.job.as_str(), &j.labels)).collect();
-    let mut sums: BTreeMap<(DateTime<Utc>, JobRef), (u64, BTreeMap<String, String>)> = BTreeMap::new();
+pub fn estimate(jobs: &[JobFacts], from: DateTime<Utc>) -> Estimates {
+    let labels: BTreeMap<&str, &BTreeMap<String, String>> =
+        jobs.iter().map(|j| (j.job.job.as_str(), &j.labels)).collect();
+    let mut sums = Estimates::new();
     for j in jobs.iter().filter(|j| j.bytes_billed > 0) {
         let Some(hour) = j.ended.and_then(|e| e.duration_trunc(Duration::hours(1)).ok()) else { continue };
         if hour < from {
@@ -99,7 +103,12 @@ impl JobMetadata {
     }
 
     /// Every job of a project created since `since`, all pages (a transient failure lists again).
-    async fn list(&self, client: &gcp_bigquery_client::Client, project: &str, since: DateTime<Utc>) -> anyhow::Result<Vec<JobFacts>> {
+    async fn list(
+        &self,
+        client: &gcp_bigquery_client::Client,
+        project: &str,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<JobFacts>> {
         let params = JobListParameters {
             all_users: Some(true),
             projection: Some(Projection::Full),
@@ -128,9 +137,11 @@ impl CostSource for JobMetadata {
 
     async fn pull(&self, cursor: Option<String>, now: DateTime<Utc>) -> anyhow::Result<Pull> {
         let cursor = Cursor::parse(cursor.as_deref())?;
-        let w = window::next(cursor.as_ref(), now, Duration::hours(MAX_JOB_HOURS), Duration::hours(1), Duration::days(1));
+        let w =
+            window::next(cursor.as_ref(), now, Duration::hours(MAX_JOB_HOURS), Duration::hours(1), Duration::days(1));
         let client = client(&self.settings, &self.vault).await?;
-        let price = Amount::parse(&self.settings.price_per_tib).map_err(|e| anyhow::anyhow!("providers.gcp.price_per_tib: {e}"))?;
+        let price = Amount::parse(&self.settings.price_per_tib)
+            .map_err(|e| anyhow::anyhow!("providers.gcp.price_per_tib: {e}"))?;
         let currency = Currency::parse(&self.settings.currency).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut costs = Vec::new();
         for project in &self.settings.job_projects {
@@ -159,7 +170,12 @@ impl CostSource for JobMetadata {
         }
         // The next run reads the last full hour again (jobs still finishing land in it).
         let next = Cursor { from: window::after(&w, None, Duration::hours(2)), note: None };
-        Ok(Pull { batch: Batch { costs, llm_usage: Vec::new() }, cursor: next.to_text(), more: w.more, supersedes: Vec::new() })
+        Ok(Pull {
+            batch: Batch { costs, llm_usage: Vec::new() },
+            cursor: next.to_text(),
+            more: w.more,
+            supersedes: Vec::new(),
+        })
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {
@@ -188,7 +204,12 @@ mod tests {
 
     #[test]
     fn children_count_for_their_script_in_the_hour_they_end() {
-        let jobs = [job("script", None, 0, 0), job("c1", Some("script"), 10, 1 << 40), job("c2", Some("script"), 70, 1 << 39), job("solo", None, 20, 1 << 30)];
+        let jobs = [
+            job("script", None, 0, 0),
+            job("c1", Some("script"), 10, 1 << 40),
+            job("c2", Some("script"), 70, 1 << 39),
+            job("solo", None, 20, 1 << 30),
+        ];
         let from = Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap();
         let sums = estimate(&jobs, from);
         let script: Vec<_> = sums.iter().filter(|((_, r), _)| r.job == "script").collect();
