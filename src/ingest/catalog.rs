@@ -14,6 +14,8 @@ pub struct ProviderKind {
     pub name: &'static str,
     pub title: &'static str,
     pub fields: &'static [CredentialField],
+    /// This build has an adapter for it (it runs once config.toml turns it on).
+    pub adapter: bool,
 }
 
 const fn field(name: &'static str, label: &'static str) -> CredentialField {
@@ -21,16 +23,18 @@ const fn field(name: &'static str, label: &'static str) -> CredentialField {
 }
 
 pub const KINDS: &[ProviderKind] = &[
-    ProviderKind { name: "simulated", title: "Simulated clouds", fields: &[] },
+    ProviderKind { name: "simulated", title: "Simulated clouds", fields: &[], adapter: true },
     ProviderKind {
         name: "aws",
         title: "AWS (Cost Explorer, EC2)",
         fields: &[field("access_key_id", "Access key id"), field("secret_access_key", "Secret access key")],
+        adapter: true,
     },
     ProviderKind {
         name: "gcp",
         title: "Google Cloud (BigQuery billing export and jobs)",
         fields: &[field("service_account_json", "Service account key (JSON)")],
+        adapter: true,
     },
     ProviderKind {
         name: "azure",
@@ -40,12 +44,19 @@ pub const KINDS: &[ProviderKind] = &[
             field("client_id", "Client id"),
             field("client_secret", "Client secret"),
         ],
+        adapter: true,
     },
-    ProviderKind { name: "openai", title: "OpenAI (usage and costs)", fields: &[field("admin_key", "Admin API key")] },
+    ProviderKind {
+        name: "openai",
+        title: "OpenAI (usage and costs)",
+        fields: &[field("admin_key", "Admin API key")],
+        adapter: false,
+    },
     ProviderKind {
         name: "anthropic",
         title: "Anthropic (usage and cost)",
         fields: &[field("admin_key", "Admin API key")],
+        adapter: false,
     },
 ];
 

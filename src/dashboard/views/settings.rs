@@ -27,7 +27,7 @@ pub fn index(user: &SessionUser) -> Markup {
 
 pub struct ProviderView {
     pub kind: &'static ProviderKind,
-    /// This build has an adapter for it.
+    /// Its source runs in this process (config.toml turned it on).
     pub available: bool,
     pub enabled: bool,
     pub schedule: String,
@@ -49,8 +49,10 @@ pub fn providers(
         @for p in views {
             section.card id=(p.kind.name) {
                 h2 { (p.kind.title) " " @if p.enabled && p.available { (badge("enabled")) } @else { span.badge { "off" } } }
-                @if !p.available {
+                @if !p.kind.adapter {
                     p.muted { "This build has no adapter for " (p.kind.title) " yet; credentials stored now are used once it has." }
+                } @else if !p.available {
+                    p.muted { "Not turned on: set " code { "enabled = true" } " under " code { "[providers." (p.kind.name) "]" } " in config.toml and restart. Credentials stored now are used then." }
                 }
                 @if let Some((name, result)) = &tested {
                     @if *name == p.kind.name {
