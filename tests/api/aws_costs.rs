@@ -187,7 +187,51 @@ async fn a_provider_that_keeps_failing_records_its_error_and_writes_nothing(app:
     assert!(row.last_success_at.is_none());
 }
 
+async fn an_account_without_hourly_data_is_read_daily(app: Bare) {
+    let Some(aws) = Aws::start().await else { return };
+    let today = Utc::now().duration_trunc(Duration::days(1)).unwrap();
+    let days: Vec<_> = (0..3).rev().map(|d| today - Duration::days(d)).enumerate().collect();
+    let daily: Vec<Value> = pages(&days, usize::MAX, days.len(), |i| {
+        vec![(vec![SERVICES[0].to_string(), ACCOUNTS[0].to_string()], cost(i, 0, 0, 1))]
+    })
+    .into_iter()
+    .map(|mut page| {
+        // Daily periods are dates.
+        for r in page["ResultsByTime"].as_array_mut().unwrap() {
+            for end in ["Start", "End"] {
+                let t = r["TimePeriod"][end].as_str().unwrap()[..10].to_string();
+                r["TimePeriod"][end] = json!(t);
+            }
+            let start = r["TimePeriod"]["Start"].as_str().unwrap().to_string();
+            let next = chrono::NaiveDate::parse_from_str(&start, "%Y-%m-%d").unwrap() + Duration::days(1);
+            r["TimePeriod"]["End"] = json!(next.to_string());
+        }
+        page
+    })
+    .collect();
+    aws.queue_cost_and_usage(daily).await;
+    // Cost Explorer refuses hourly granularity where the account has not turned it on.
+    aws.fail_call(
+        1,
+        crate::peers::Fault {
+            status: 400,
+            headers: vec![("x-amzn-errortype", "DataUnavailableException".into())],
+            body: r#"{"__type":"DataUnavailableException","message":"Hourly granularity is not enabled for this account"}"#.into(),
+        },
+    );
+    let source = source(&app, &aws, |s| {
+        s.granularity = "auto".into();
+        s.backfill_days = 3;
+    })
+    .await;
+    run_once(&app.ingestor(), &source).await.unwrap();
+    let sum: i128 = days.iter().map(|(i, _)| i128::from(cost(*i, 0, 0, 1))).sum();
+    assert_eq!(app.ledger("AWS").await, (3, sum));
+    assert_eq!(cursor(&app).await.note.as_deref(), Some("DAILY"), "remembered, so later runs ask daily at once");
+}
+
 crate::on_both_bare!(
+    an_account_without_hourly_data_is_read_daily,
     backfill_then_incremental_hold_what_cost_explorer_answered,
     throttling_and_5xx_mid_run_end_in_the_same_data,
     a_provider_that_keeps_failing_records_its_error_and_writes_nothing,

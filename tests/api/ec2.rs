@@ -48,19 +48,30 @@ pub async fn instance(aws: &Aws, id: &str) -> (String, String) {
     (i.state().unwrap().name().unwrap().as_str().to_string(), i.instance_type().unwrap().as_str().to_string())
 }
 
+/// (provider, account) of a target, as the optimizer would fill them in.
+fn owner(kind: &str, target: &str) -> (&'static str, String) {
+    match kind {
+        "cancel_bigquery_job" => ("Google Cloud", target.split(':').next().unwrap().into()),
+        "deallocate_azure_vm" => ("Microsoft", target.split('/').nth(2).unwrap().into()),
+        _ => ("AWS", "123456789012".into()),
+    }
+}
+
+/// An action routed and approved by one approver, ready for the executor.
 pub async fn approved(app: &Bare, kind: &str, target: &str, params: &str, settings: &ApprovalSettings) -> String {
+    let (provider, account) = owner(kind, target);
     let new = NewAction {
         anomaly_id: None,
         kind: kind.into(),
         target: target.into(),
-        provider: Some("AWS".into()),
-        account: Some("123456789012".into()),
+        provider: Some(provider.into()),
+        account: Some(account),
         params: params.into(),
         risk: Risk::Low,
         estimated_saving_per_hour: 2_000_000_000_000,
         proposed_by: "optimizer".into(),
     };
-    let policy = settings.policy_for(false, Some("AWS"));
+    let policy = settings.policy_for(false, Some(provider));
     app.db
         .run(move |c| {
             let a = store::create(c, &new, Utc::now())?.unwrap();

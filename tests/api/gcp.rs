@@ -190,6 +190,12 @@ async fn a_protected_job_is_refused_and_a_dry_run_changes_nothing(app: Bare) {
     let dry = ApprovalSettings::default();
     let action = approved(&app, "cancel_bigquery_job", "analytics-prod:US.other_loop", "{}", &dry).await;
     assert_eq!(runner(&app, &bq, dry).await.process(&action).await.unwrap(), "dry_run");
+    // A protected project: the safety policy's deny list, checked again at execution.
+    let action = approved(&app, "cancel_bigquery_job", "finance-prod:US.other_loop", "{}", &live()).await;
+    let executor = BigQueryExecutor::new(bq.settings(), app.vault("gcp", &[]).await);
+    let rules = SafetyRules { deny_accounts: vec!["finance-prod".into()], ..SafetyRules::default() };
+    let guarded = Runner::new(app.db.clone(), vec![Arc::new(executor)], rules, live());
+    assert_eq!(guarded.process(&action).await.unwrap(), "rejected");
     assert_eq!(bq.job_state("analytics-prod", SCRIPT).0, "RUNNING");
     assert_eq!(bq.job_state("analytics-prod", "other_loop").0, "RUNNING");
     assert_eq!(cancels(&bq), 0);
