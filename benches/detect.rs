@@ -33,7 +33,7 @@ fn fill(series: u64) -> Series {
         let weekend = if (i / 24) % 7 >= 5 { 0.6 } else { 1.0 };
         let daily = 1.0 + 0.4 * (std::f64::consts::TAU * hour / 24.0).sin();
         let noise = 1.0 + 0.1 * (uniform(series * 1_000_003 + i as u64) - 0.5);
-        let spike = if series % 50 == 0 && i == POINTS - 30 { 20.0 } else { 1.0 };
+        let spike = if series.is_multiple_of(50) && i == POINTS - 30 { 20.0 } else { 1.0 };
         out.push((t, to_units(level * daily * weekend * noise * spike)));
     }
     let id = SeriesId::Service { provider: "bench".into(), sub_account: series.to_string(), service: "s".into() };

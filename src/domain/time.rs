@@ -97,3 +97,25 @@ mod tests {
         }
     }
 }
+
+/// The calendar month (UTC) holding `t`: a charge's billing period when the provider does
+/// not say.
+pub fn billing_month(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    use chrono::Datelike;
+    let first = |y: i32, m: u32| Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().unwrap_or(t);
+    let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
+    (first(t.year(), t.month()), first(y, m))
+}
+
+#[cfg(test)]
+mod billing_month_tests {
+    use super::*;
+
+    #[test]
+    fn december_runs_into_january() {
+        let t = Utc.with_ymd_and_hms(2026, 12, 31, 23, 0, 0).unwrap();
+        let (start, end) = billing_month(t);
+        assert_eq!(start, Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap());
+        assert_eq!(end, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+    }
+}

@@ -4,15 +4,13 @@
 //! refuses a protected VM on its live tags, changes nothing in a dry run, and finishes an
 //! action a crash left executing.
 
-use crate::ec2::approved;
+use crate::ec2::{approved, live};
 use crate::helpers::Bare;
 use crate::peers::arm::{Arm, Usage};
 use chrono::{Duration, DurationRound, Utc};
-use costguard::approval::store;
 use costguard::approval::ApprovalSettings;
 use costguard::db::DbError;
 use costguard::domain::approval::safety::SafetyRules;
-use costguard::domain::approval::Command;
 use costguard::domain::money::Amount;
 use costguard::execute::azure_vm::AzureVmExecutor;
 use costguard::execute::Runner;
@@ -100,10 +98,6 @@ async fn runner(app: &Bare, arm: &Arm, approval: ApprovalSettings) -> Runner {
     Runner::new(app.db.clone(), vec![Arc::new(executor)], rules, approval)
 }
 
-fn live() -> ApprovalSettings {
-    ApprovalSettings { mode: "live".into(), ..ApprovalSettings::default() }
-}
-
 fn deallocations(arm: &Arm) -> usize {
     arm.calls().iter().filter(|c| c.starts_with("POST") && c.ends_with("/deallocate")).count()
 }
@@ -135,16 +129,7 @@ async fn an_action_left_executing_finishes_after_a_crash(app: Bare) {
     let arm = Arm::start();
     arm.add_vm(VM, &[]);
     let action = approved(&app, "deallocate_azure_vm", VM, "{}", &live()).await;
-    let policy = live().policy_for(false, Some("Microsoft"));
-    let started = action.clone();
-    app.db
-        .run(move |c| {
-            store::apply(c, &started, &Command::Start { blocked: vec![] }, "executor", None, &policy, Utc::now())
-                .unwrap();
-            Ok::<_, DbError>(())
-        })
-        .await
-        .unwrap();
+    crate::ec2::started(&app, &action, "Microsoft").await;
     let runner = runner(&app, &arm, live()).await;
     assert_eq!(runner.pending().await.unwrap(), vec![action.clone()]);
     assert_eq!(runner.process(&action).await.unwrap(), "succeeded");

@@ -15,7 +15,7 @@ use costguard::execute::ec2::Ec2Executor;
 use costguard::execute::Runner;
 use std::sync::Arc;
 
-fn live() -> ApprovalSettings {
+pub fn live() -> ApprovalSettings {
     ApprovalSettings { mode: "live".into(), ..ApprovalSettings::default() }
 }
 
@@ -55,6 +55,20 @@ fn owner(kind: &str, target: &str) -> (&'static str, String) {
         "deallocate_azure_vm" => ("Microsoft", target.split('/').nth(2).unwrap().into()),
         _ => ("AWS", "123456789012".into()),
     }
+}
+
+/// Marks the action `executing`, as an executor does just before it calls the cloud (the
+/// crash tests then act on the peer themselves and "die").
+pub async fn started(app: &Bare, action: &str, provider: &str) {
+    let policy = live().policy_for(false, Some(provider));
+    let id = action.to_string();
+    app.db
+        .run(move |c| {
+            store::apply(c, &id, &Command::Start { blocked: vec![] }, "executor", None, &policy, Utc::now()).unwrap();
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
 }
 
 /// An action routed and approved by one approver, ready for the executor.
@@ -147,16 +161,7 @@ async fn a_resize_interrupted_after_the_stop_resumes_without_stopping_again(app:
     let params = r#"{"instance_type":"t3.small"}"#;
     let action = approved(&app, "resize_ec2_instance", &id, params, &live()).await;
     // The crash: the executor started and stopped the instance, then died.
-    let policy = live().policy_for(false, Some("AWS"));
-    let started = action.clone();
-    app.db
-        .run(move |c| {
-            store::apply(c, &started, &Command::Start { blocked: vec![] }, "executor", None, &policy, Utc::now())
-                .unwrap();
-            Ok::<_, DbError>(())
-        })
-        .await
-        .unwrap();
+    started(&app, &action, "AWS").await;
     let ec2 = aws_sdk_ec2::Client::new(&aws.sdk_config().await);
     ec2.stop_instances().instance_ids(&id).send().await.unwrap();
     let runner = runner(&app, &aws, live()).await;

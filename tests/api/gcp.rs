@@ -5,15 +5,13 @@
 //! twice; the cancel executor stops the script, refuses a protected one, changes nothing in
 //! a dry run, and verifies after a crash without cancelling again.
 
-use crate::ec2::approved;
+use crate::ec2::{approved, live};
 use crate::helpers::Bare;
 use crate::peers::bigquery::{BigQuery, ExportRow};
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use costguard::approval::store;
 use costguard::approval::ApprovalSettings;
 use costguard::db::DbError;
 use costguard::domain::approval::safety::SafetyRules;
-use costguard::domain::approval::Command;
 use costguard::execute::bigquery::BigQueryExecutor;
 use costguard::execute::Runner;
 use costguard::ingest::providers::gcp::{BillingExport, JobMetadata};
@@ -153,10 +151,6 @@ async fn job_metadata_flags_a_loop_and_the_export_replaces_the_estimate(app: Bar
     );
 }
 
-fn live() -> ApprovalSettings {
-    ApprovalSettings { mode: "live".into(), ..ApprovalSettings::default() }
-}
-
 async fn runner(app: &Bare, bq: &BigQuery, approval: ApprovalSettings) -> Runner {
     let executor = BigQueryExecutor::new(bq.settings(), app.vault("gcp", &[]).await);
     let rules = SafetyRules { protect_tags: vec!["costguard-protect=true".into()], ..SafetyRules::default() };
@@ -205,16 +199,7 @@ async fn a_cancel_interrupted_by_a_crash_is_verified_not_repeated(app: Bare) {
     let Some(bq) = BigQuery::start().await else { return };
     bq.start_script("analytics-prod", SCRIPT, &[], hour(1));
     let action = approved(&app, "cancel_bigquery_job", &target(), "{}", &live()).await;
-    let policy = live().policy_for(false, Some("Google Cloud"));
-    let started = action.clone();
-    app.db
-        .run(move |c| {
-            store::apply(c, &started, &Command::Start { blocked: vec![] }, "executor", None, &policy, Utc::now())
-                .unwrap();
-            Ok::<_, DbError>(())
-        })
-        .await
-        .unwrap();
+    crate::ec2::started(&app, &action, "Google Cloud").await;
     // The cancel reached BigQuery; the process died before recording it.
     reqwest::Client::new()
         .post(format!("{}/projects/analytics-prod/jobs/{SCRIPT}/cancel", bq.url))

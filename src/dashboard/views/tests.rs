@@ -231,6 +231,9 @@ fn credentials_are_write_only_on_the_providers_page() {
     assert!(html.contains(">set<") && html.contains(">not set<"), "each field says whether it is set");
     assert!(html.contains("value=\"\" placeholder=\"leave empty to keep\""), "no stored value is sent back");
     assert!(html.contains("Re-seed demo data"));
-    assert!(html.contains("[providers.aws]"), "an adapter this build has but config.toml leaves off says how to turn it on");
+    assert!(
+        html.contains("[providers.aws]"),
+        "an adapter this build has but config.toml leaves off says how to turn it on"
+    );
     assert!(!html.contains("no adapter"));
 }

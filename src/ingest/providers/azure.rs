@@ -8,9 +8,8 @@ use crate::clouds::azure::{Arm, AzureSettings};
 use crate::clouds::Vault;
 use crate::domain::focus::{CostRecord, Tags};
 use crate::domain::money::{Amount, Currency};
-use crate::ingest::Batch;
 use azure_mgmt_costmanagement::models::{QueryDefinition, QueryResult};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde_json::{json, Value};
 
 pub struct AzureCostManagement {
@@ -102,10 +101,7 @@ impl Record {
         let date = text(cell(columns, row, "UsageDate").or_else(|| cell(columns, row, "Date")));
         let start = match NaiveDate::parse_from_str(&date, "%Y%m%d") {
             Ok(d) => Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()),
-            Err(_) => DateTime::parse_from_rfc3339(&date)
-                .map(|t| t.with_timezone(&Utc))
-                .or_else(|_| chrono::NaiveDateTime::parse_from_str(&date, "%Y-%m-%dT%H:%M:%S").map(|t| t.and_utc()))
-                .map_err(|e| anyhow::anyhow!("Azure usage date '{date}': {e}"))?,
+            Err(_) => crate::domain::time::parse_utc(&date).map_err(|e| anyhow::anyhow!("Azure usage date: {e}"))?,
         };
         Ok(Record {
             start,
@@ -132,17 +128,7 @@ impl Record {
 
     pub fn to_focus(&self) -> anyhow::Result<CostRecord> {
         let end = self.start + if self.hourly { Duration::hours(1) } else { Duration::days(1) };
-        let month = Utc
-            .with_ymd_and_hms(self.start.year(), self.start.month(), 1, 0, 0, 0)
-            .single()
-            .ok_or_else(|| anyhow::anyhow!("bad date"))?;
-        let next_month = if month.month() == 12 {
-            Utc.with_ymd_and_hms(month.year() + 1, 1, 1, 0, 0, 0)
-        } else {
-            Utc.with_ymd_and_hms(month.year(), month.month() + 1, 1, 0, 0, 0)
-        }
-        .single()
-        .ok_or_else(|| anyhow::anyhow!("bad date"))?;
+        let (month, next_month) = crate::domain::time::billing_month(self.start);
         let (subscription, group) = self.subscription_and_group();
         let resource = (!self.resource_id.is_empty()).then(|| self.resource_id.to_lowercase());
         let name = resource.as_ref().and_then(|r| r.rsplit('/').next().map(str::to_string));
@@ -218,12 +204,7 @@ impl CostSource for AzureCostManagement {
         }
         let next =
             Cursor { from: window::after(&w, None, Duration::days(i64::from(self.settings.restate_days))), note: None };
-        Ok(Pull {
-            batch: Batch { costs, llm_usage: Vec::new() },
-            cursor: next.to_text(),
-            more: w.more,
-            supersedes: Vec::new(),
-        })
+        Ok(Pull::costs(costs, &next, w.more))
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {

@@ -25,6 +25,13 @@ pub struct Pull {
     pub supersedes: Vec<crate::ledger::Supersede>,
 }
 
+impl Pull {
+    /// Cost records up to a time-window cursor.
+    pub fn costs(costs: Vec<crate::domain::focus::CostRecord>, cursor: &window::Cursor, more: bool) -> Pull {
+        Pull { batch: Batch { costs, llm_usage: Vec::new() }, cursor: cursor.to_text(), more, supersedes: Vec::new() }
+    }
+}
+
 #[async_trait::async_trait]
 pub trait CostSource: Send + Sync {
     /// Stable name for the cursor row, logs and metrics ("simulated", "aws", ...).

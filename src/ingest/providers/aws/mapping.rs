@@ -3,7 +3,7 @@
 use crate::domain::focus::{CostRecord, Tags};
 use crate::domain::money::{Amount, Currency};
 use aws_sdk_costexplorer::types::{MetricValue, ResultByTime};
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 
 /// Cost Explorer's SERVICE value for EC2 instance hours (the resource-level pass).
@@ -40,10 +40,7 @@ fn focus_service(ce: &str) -> &str {
 }
 
 fn parse_period(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
-        let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-        Some(Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0)?))
-    })
+    crate::domain::time::parse_utc(text).ok()
 }
 
 fn amount(metrics: Option<&HashMap<String, MetricValue>>, name: &str) -> (Amount, String) {
@@ -112,17 +109,10 @@ pub fn refine(coarse: Vec<Line>, fine: Vec<Line>) -> Vec<Line> {
     out
 }
 
-fn month_bounds(t: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let start = Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single()?;
-    let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
-    Some((start, Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single()?))
-}
-
 impl Line {
     /// The FOCUS record; `billing_account` empty: the linked account stands for itself.
     pub fn record(&self, billing_account: &str) -> anyhow::Result<CostRecord> {
-        let (billing_period_start, billing_period_end) =
-            month_bounds(self.start).ok_or_else(|| anyhow::anyhow!("bad period {}", self.start))?;
+        let (billing_period_start, billing_period_end) = crate::domain::time::billing_month(self.start);
         let billing = if billing_account.is_empty() { self.account.as_str() } else { billing_account };
         let (tags, resource) = match &self.split {
             Some(Split::Tag((k, v))) => (Tags::from_pairs([(k.as_str(), v.as_str())]), None),
@@ -180,6 +170,7 @@ impl Line {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     fn line(service: &str, split: Option<Split>, cost: i64) -> Line {
         Line {

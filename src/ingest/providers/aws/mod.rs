@@ -10,7 +10,6 @@ use super::window::{self, Cursor, Window};
 use super::{CostSource, Pull};
 use crate::clouds::aws::{sdk_config, AwsSettings, COST_EXPLORER_REGION};
 use crate::clouds::Vault;
-use crate::ingest::Batch;
 use aws_sdk_costexplorer::error::ProvideErrorMetadata;
 use aws_sdk_costexplorer::types::{
     DateInterval, Dimension, DimensionValues, Expression, Granularity, GroupDefinition, GroupDefinitionType,
@@ -136,7 +135,26 @@ impl CallError {
     }
 }
 
-/// One GetCostAndUsage query, following NextPageToken.
+/// Every page of one query: `page(token)` asks for one page and answers its results and
+/// the NextPageToken.
+async fn all_pages<F, Fut>(mut page: F) -> Result<Vec<ResultByTime>, CallError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<ResultByTime>, Option<String>), CallError>>,
+{
+    let mut results = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let (page_results, next) = page(token.take()).await?;
+        results.extend(page_results);
+        match next.filter(|t| !t.is_empty()) {
+            Some(next) => token = Some(next),
+            None => return Ok(results),
+        }
+    }
+}
+
+/// One GetCostAndUsage query, all pages.
 async fn pages(
     client: &Client,
     w: &Window,
@@ -144,53 +162,45 @@ async fn pages(
     filter: Option<Expression>,
     groups: [GroupDefinition; 2],
 ) -> Result<Vec<ResultByTime>, CallError> {
-    let mut results = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = client
+    let interval = interval(w, &granularity)?;
+    all_pages(|token| {
+        let request = client
             .get_cost_and_usage()
-            .time_period(interval(w, &granularity)?)
+            .time_period(interval.clone())
             .granularity(granularity.clone())
             .metrics("UnblendedCost")
             .metrics("AmortizedCost")
             .set_group_by(Some(groups.to_vec()))
             .set_filter(filter.clone())
-            .set_next_page_token(token.take())
-            .send()
-            .await
-            .map_err(CallError::from_sdk)?;
-        results.extend(out.results_by_time().iter().cloned());
-        match out.next_page_token().filter(|t| !t.is_empty()) {
-            Some(next) => token = Some(next.to_string()),
-            None => return Ok(results),
+            .set_next_page_token(token);
+        async move {
+            let out = request.send().await.map_err(CallError::from_sdk)?;
+            Ok((out.results_by_time().to_vec(), out.next_page_token().map(str::to_string)))
         }
-    }
+    })
+    .await
 }
 
-/// EC2 compute per instance (GetCostAndUsageWithResources), following NextPageToken.
+/// EC2 compute per instance (GetCostAndUsageWithResources), all pages.
 async fn resource_pages(client: &Client, w: &Window, granularity: Granularity) -> Result<Vec<ResultByTime>, CallError> {
-    let mut results = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = client
+    let interval = interval(w, &granularity)?;
+    all_pages(|token| {
+        let request = client
             .get_cost_and_usage_with_resources()
-            .time_period(interval(w, &granularity)?)
+            .time_period(interval.clone())
             .granularity(granularity.clone())
             .metrics("UnblendedCost")
             .metrics("AmortizedCost")
             .filter(only(Dimension::Service, EC2_COMPUTE))
             .group_by(dim("LINKED_ACCOUNT"))
             .group_by(dim("RESOURCE_ID"))
-            .set_next_page_token(token.take())
-            .send()
-            .await
-            .map_err(CallError::from_sdk)?;
-        results.extend(out.results_by_time().iter().cloned());
-        match out.next_page_token().filter(|t| !t.is_empty()) {
-            Some(next) => token = Some(next.to_string()),
-            None => return Ok(results),
+            .set_next_page_token(token);
+        async move {
+            let out = request.send().await.map_err(CallError::from_sdk)?;
+            Ok((out.results_by_time().to_vec(), out.next_page_token().map(str::to_string)))
         }
-    }
+    })
+    .await
 }
 
 #[async_trait::async_trait]
@@ -226,12 +236,7 @@ impl CostSource for AwsCostExplorer {
             from: window::after(&w, first_estimated, restate),
             note: Some(if hourly { "HOURLY" } else { "DAILY" }.into()),
         };
-        Ok(Pull {
-            batch: Batch { costs, llm_usage: Vec::new() },
-            cursor: next.to_text(),
-            more: w.more,
-            supersedes: Vec::new(),
-        })
+        Ok(Pull::costs(costs, &next, w.more))
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {

@@ -11,7 +11,6 @@ use crate::domain::focus::Tags;
 use crate::domain::money::{Amount, Currency};
 use crate::ingest::providers::window::{self, Cursor, Window};
 use crate::ingest::providers::{CostSource, Pull};
-use crate::ingest::Batch;
 use crate::ledger::Supersede;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
@@ -197,7 +196,7 @@ impl CostSource for BillingExport {
             from: window::after(&w, None, Duration::hours(i64::from(self.settings.restate_hours))),
             note: None,
         };
-        Ok(Pull { batch: Batch { costs, llm_usage: Vec::new() }, cursor: next.to_text(), more: w.more, supersedes })
+        Ok(Pull { supersedes, ..Pull::costs(costs, &next, w.more) })
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {

@@ -13,7 +13,6 @@ use crate::domain::focus::Tags;
 use crate::domain::money::{Amount, Currency};
 use crate::ingest::providers::window::{self, Cursor};
 use crate::ingest::providers::{CostSource, Pull};
-use crate::ingest::Batch;
 use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
 use futures_util::StreamExt;
 use gcp_bigquery_client::model::job_list_jobs::JobListJobs;
@@ -170,12 +169,7 @@ impl CostSource for JobMetadata {
         }
         // The next run reads the last full hour again (jobs still finishing land in it).
         let next = Cursor { from: window::after(&w, None, Duration::hours(2)), note: None };
-        Ok(Pull {
-            batch: Batch { costs, llm_usage: Vec::new() },
-            cursor: next.to_text(),
-            more: w.more,
-            supersedes: Vec::new(),
-        })
+        Ok(Pull::costs(costs, &next, w.more))
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {

@@ -10,7 +10,7 @@ pub use jobs::JobMetadata;
 
 use crate::domain::focus::{CostRecord, Tags};
 use crate::domain::money::{Amount, Currency};
-use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 pub const PROVIDER: &str = "Google Cloud";
 
@@ -35,11 +35,7 @@ pub struct Line {
 
 impl Line {
     pub fn record(self) -> anyhow::Result<CostRecord> {
-        let month = Utc
-            .with_ymd_and_hms(self.hour.year(), self.hour.month(), 1, 0, 0, 0)
-            .single()
-            .ok_or_else(|| anyhow::anyhow!("bad hour {}", self.hour))?;
-        let next = (month + Duration::days(32)).with_day(1).ok_or_else(|| anyhow::anyhow!("bad month"))?;
+        let (month, next) = crate::domain::time::billing_month(self.hour);
         let (quantity, unit) = match self.consumed {
             Some((q, u)) => (crate::domain::focus::DecimalText::parse(&q).ok(), Some(u)),
             None => (None, None),

@@ -68,14 +68,8 @@ pub struct World<'a> {
     pub stops: &'a HashMap<String, DateTime<Utc>>,
 }
 
-fn month_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().unwrap_or(t);
-    let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
-    (start, Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().unwrap_or(t))
-}
-
 fn record(line: &Line, hour: DateTime<Utc>, cost: Amount, quantity: f64) -> CostRecord {
-    let (billing_start, billing_end) = month_bounds(hour);
+    let (billing_start, billing_end) = crate::domain::time::billing_month(hour);
     let resource = line.resource;
     CostRecord {
         availability_zone: None,
