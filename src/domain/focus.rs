@@ -238,7 +238,71 @@ impl<R: RowSource + ?Sized> Reader<'_, R> {
     }
 }
 
+/// What every provider adapter knows of a usage charge; [`CostRecord::usage`] leaves the
+/// rest (commitments, prices, names) empty for the adapter to fill in where it knows them.
+pub struct Usage {
+    pub provider: &'static str,
+    pub billing_account_id: String,
+    pub sub_account_id: Option<String>,
+    pub service_name: String,
+    pub currency: Currency,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub billed_cost: Amount,
+    pub effective_cost: Amount,
+}
+
 impl CostRecord {
+    /// A usage-based charge in the calendar month of its start.
+    pub fn usage(u: Usage) -> CostRecord {
+        let (billing_period_start, billing_period_end) = super::time::billing_month(u.start);
+        CostRecord {
+            availability_zone: None,
+            billed_cost: u.billed_cost,
+            billing_account_id: u.billing_account_id,
+            billing_account_name: None,
+            billing_currency: u.currency,
+            billing_period_end,
+            billing_period_start,
+            charge_category: "Usage".into(),
+            charge_class: None,
+            charge_description: None,
+            charge_frequency: Some("Usage-Based".into()),
+            charge_period_end: u.end,
+            charge_period_start: u.start,
+            commitment_discount_category: None,
+            commitment_discount_id: None,
+            commitment_discount_name: None,
+            commitment_discount_status: None,
+            commitment_discount_type: None,
+            consumed_quantity: None,
+            consumed_unit: None,
+            contracted_cost: None,
+            contracted_unit_price: None,
+            effective_cost: u.effective_cost,
+            invoice_issuer_name: Some(u.provider.into()),
+            list_cost: None,
+            list_unit_price: None,
+            pricing_category: None,
+            pricing_quantity: None,
+            pricing_unit: None,
+            provider_name: u.provider.into(),
+            publisher_name: Some(u.provider.into()),
+            region_id: None,
+            region_name: None,
+            resource_id: None,
+            resource_name: None,
+            resource_type: None,
+            service_category: None,
+            service_name: u.service_name,
+            sku_id: None,
+            sku_price_id: None,
+            sub_account_id: u.sub_account_id,
+            sub_account_name: None,
+            tags: Tags::default(),
+        }
+    }
+
     /// Parses one row, reporting the first bad column.
     pub fn parse<R: RowSource + ?Sized>(row: &R) -> Result<Self, FieldError> {
         let r = Reader(row);

@@ -6,7 +6,7 @@ use super::window::{self, Cursor, Window};
 use super::{CostSource, Pull};
 use crate::clouds::azure::{Arm, AzureSettings};
 use crate::clouds::Vault;
-use crate::domain::focus::{CostRecord, Tags};
+use crate::domain::focus::{CostRecord, Tags, Usage};
 use crate::domain::money::{Amount, Currency};
 use azure_mgmt_costmanagement::models::{QueryDefinition, QueryResult};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -128,58 +128,28 @@ impl Record {
 
     pub fn to_focus(&self) -> anyhow::Result<CostRecord> {
         let end = self.start + if self.hourly { Duration::hours(1) } else { Duration::days(1) };
-        let (month, next_month) = crate::domain::time::billing_month(self.start);
         let (subscription, group) = self.subscription_and_group();
         let resource = (!self.resource_id.is_empty()).then(|| self.resource_id.to_lowercase());
-        let name = resource.as_ref().and_then(|r| r.rsplit('/').next().map(str::to_string));
         let currency = if self.currency.is_empty() { "USD" } else { self.currency.as_str() };
-        Ok(CostRecord {
-            availability_zone: None,
-            billed_cost: self.cost,
+        let usage = Usage {
+            provider: "Microsoft",
             billing_account_id: self.scope.clone(),
-            billing_account_name: None,
-            billing_currency: Currency::parse(currency).map_err(|e| anyhow::anyhow!("{e}"))?,
-            billing_period_end: next_month,
-            billing_period_start: month,
-            charge_category: "Usage".into(),
-            charge_class: None,
-            charge_description: None,
-            charge_frequency: Some("Usage-Based".into()),
-            charge_period_end: end,
-            charge_period_start: self.start,
-            commitment_discount_category: None,
-            commitment_discount_id: None,
-            commitment_discount_name: None,
-            commitment_discount_status: None,
-            commitment_discount_type: None,
-            consumed_quantity: None,
-            consumed_unit: None,
-            contracted_cost: None,
-            contracted_unit_price: None,
-            effective_cost: self.cost,
-            invoice_issuer_name: Some("Microsoft".into()),
-            list_cost: None,
-            list_unit_price: None,
-            pricing_category: None,
-            pricing_quantity: None,
-            pricing_unit: None,
-            provider_name: "Microsoft".into(),
-            publisher_name: Some("Microsoft".into()),
-            region_id: None,
-            region_name: None,
-            resource_id: resource,
-            resource_name: name,
-            resource_type: None,
-            service_category: None,
-            service_name: if self.service.is_empty() { "Unassigned".into() } else { self.service.clone() },
-            sku_id: None,
-            sku_price_id: None,
             sub_account_id: subscription,
-            sub_account_name: None,
+            service_name: if self.service.is_empty() { "Unassigned".into() } else { self.service.clone() },
+            currency: Currency::parse(currency).map_err(|e| anyhow::anyhow!("{e}"))?,
+            start: self.start,
+            end,
+            billed_cost: self.cost,
+            effective_cost: self.cost,
+        };
+        Ok(CostRecord {
+            resource_name: resource.as_ref().and_then(|r| r.rsplit('/').next().map(str::to_string)),
+            resource_id: resource,
             tags: match group {
                 Some(g) => Tags::from_pairs([("resource_group", g.as_str())]),
                 None => Tags::default(),
             },
+            ..CostRecord::usage(usage)
         })
     }
 }

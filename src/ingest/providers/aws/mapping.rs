@@ -1,6 +1,6 @@
 //! From Cost Explorer results to FOCUS records. Pure: no client, no clock.
 
-use crate::domain::focus::{CostRecord, Tags};
+use crate::domain::focus::{CostRecord, Tags, Usage};
 use crate::domain::money::{Amount, Currency};
 use aws_sdk_costexplorer::types::{MetricValue, ResultByTime};
 use chrono::{DateTime, Utc};
@@ -112,57 +112,31 @@ pub fn refine(coarse: Vec<Line>, fine: Vec<Line>) -> Vec<Line> {
 impl Line {
     /// The FOCUS record; `billing_account` empty: the linked account stands for itself.
     pub fn record(&self, billing_account: &str) -> anyhow::Result<CostRecord> {
-        let (billing_period_start, billing_period_end) = crate::domain::time::billing_month(self.start);
         let billing = if billing_account.is_empty() { self.account.as_str() } else { billing_account };
         let (tags, resource) = match &self.split {
             Some(Split::Tag((k, v))) => (Tags::from_pairs([(k.as_str(), v.as_str())]), None),
             Some(Split::Resource(id)) => (Tags::default(), Some(id.clone())),
             None => (Tags::default(), None),
         };
-        Ok(CostRecord {
-            availability_zone: None,
-            billed_cost: self.unblended,
+        let usage = Usage {
+            provider: "AWS",
             billing_account_id: billing.to_string(),
-            billing_account_name: None,
-            billing_currency: Currency::parse(&self.currency).map_err(|e| anyhow::anyhow!("{e}"))?,
-            billing_period_end,
-            billing_period_start,
-            charge_category: "Usage".into(),
-            charge_class: None,
-            charge_description: Some(self.service.clone()),
-            charge_frequency: Some("Usage-Based".into()),
-            charge_period_end: self.end,
-            charge_period_start: self.start,
-            commitment_discount_category: None,
-            commitment_discount_id: None,
-            commitment_discount_name: None,
-            commitment_discount_status: None,
-            commitment_discount_type: None,
-            consumed_quantity: None,
-            consumed_unit: None,
-            contracted_cost: None,
-            contracted_unit_price: None,
-            effective_cost: self.amortized,
-            invoice_issuer_name: Some("Amazon Web Services, Inc.".into()),
-            list_cost: None,
-            list_unit_price: None,
-            pricing_category: None,
-            pricing_quantity: None,
-            pricing_unit: None,
-            provider_name: "AWS".into(),
-            publisher_name: Some("Amazon Web Services, Inc.".into()),
-            region_id: None,
-            region_name: None,
-            resource_type: resource.as_ref().map(|_| "Instance".to_string()),
-            resource_name: None,
-            resource_id: resource,
-            service_category: None,
-            service_name: focus_service(&self.service).to_string(),
-            sku_id: None,
-            sku_price_id: None,
             sub_account_id: Some(self.account.clone()),
-            sub_account_name: None,
+            service_name: focus_service(&self.service).to_string(),
+            currency: Currency::parse(&self.currency).map_err(|e| anyhow::anyhow!("{e}"))?,
+            start: self.start,
+            end: self.end,
+            billed_cost: self.unblended,
+            effective_cost: self.amortized,
+        };
+        Ok(CostRecord {
+            charge_description: Some(self.service.clone()),
+            invoice_issuer_name: Some("Amazon Web Services, Inc.".into()),
+            publisher_name: Some("Amazon Web Services, Inc.".into()),
+            resource_type: resource.as_ref().map(|_| "Instance".to_string()),
+            resource_id: resource,
             tags,
+            ..CostRecord::usage(usage)
         })
     }
 }

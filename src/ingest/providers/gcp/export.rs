@@ -180,7 +180,7 @@ impl CostSource for BillingExport {
                 let newest = covered.entry(line.project.clone()).or_insert(line.hour);
                 *newest = (*newest).max(line.hour);
             }
-            costs.push(line.record()?);
+            costs.push(line.record());
         }
         let supersedes = covered
             .into_iter()

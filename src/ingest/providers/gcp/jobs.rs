@@ -164,7 +164,7 @@ impl CostSource for JobMetadata {
                     consumed: Some((bytes.to_string(), "Bytes".into())),
                     tags: Tags::from_pairs(labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
                 };
-                costs.push(line.record()?);
+                costs.push(line.record());
             }
         }
         // The next run reads the last full hour again (jobs still finishing land in it).
