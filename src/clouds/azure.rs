@@ -142,7 +142,15 @@ impl Arm {
         body: Option<&serde_json::Value>,
     ) -> anyhow::Result<serde_json::Value> {
         let url = if target.starts_with("http") {
-            azure_core::Url::parse(target)?
+            let url = azure_core::Url::parse(target)?;
+            // A nextLink elsewhere would receive our token.
+            anyhow::ensure!(
+                url.origin() == self.endpoint.origin(),
+                "ARM handed out a link to {} instead of {}",
+                url.origin().ascii_serialization(),
+                self.endpoint.origin().ascii_serialization()
+            );
+            url
         } else {
             self.endpoint.join(target.trim_start_matches('/'))?
         };

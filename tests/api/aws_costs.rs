@@ -178,6 +178,8 @@ async fn a_provider_that_keeps_failing_records_its_error_and_writes_nothing(app:
         aws.fail_call(n, Aws::server_error());
     }
     let source = source(&app, &aws, |s| s.max_attempts = 2).await;
+    let said = costguard::ingest::providers::CostSource::test_connection(&source).await;
+    assert!(said.unwrap_err().to_string().contains("ServiceUnavailable"), "the dashboard's test says what AWS said");
     assert!(run_once(&app.ingestor(), &source).await.is_err());
     assert_eq!(app.ledger("AWS").await, (0, 0));
     let rows =

@@ -60,10 +60,13 @@ async fn backfill_then_incremental_hold_what_cost_management_holds(app: Bare) {
     let first = usage(9, 1);
     arm.set_usage(first.clone());
     let source = source(&app, &arm).await;
+    let said = costguard::ingest::providers::CostSource::test_connection(&source).await.unwrap();
+    assert!(said.contains("1 scope(s)"), "{said}");
+    assert_eq!(app.ledger("Microsoft").await.0, 0, "testing the connection writes nothing");
     run_once(&app.ingestor(), &source).await.unwrap();
     assert_eq!(app.ledger("Microsoft").await, (27, total(&first)));
     let queries = arm.calls().iter().filter(|c| c.ends_with("/query")).count();
-    assert_eq!(queries, 4, "27 rows at 7 a page: the first page and three nextLinks");
+    assert_eq!(queries, 1 + 4, "the connection test, then 27 rows at 7 a page: the first page and three nextLinks");
 
     // Cost Management restates the last two days and adds nothing new.
     let restated: Vec<Usage> =
@@ -90,6 +93,16 @@ async fn throttling_and_5xx_end_in_the_same_data(app: Bare) {
     arm.fail_call(4, Arm::server_error());
     run_once(&app.ingestor(), &source(&app, &arm).await).await.unwrap();
     assert_eq!(app.ledger("Microsoft").await, (27, total(&rows)));
+}
+
+async fn a_next_link_to_another_host_gets_no_token_and_stores_nothing(app: Bare) {
+    let arm = Arm::start();
+    arm.set_page_size(7);
+    arm.set_usage(usage(9, 1));
+    arm.hand_out_foreign_links();
+    let error = run_once(&app.ingestor(), &source(&app, &arm).await).await.unwrap_err();
+    assert!(error.to_string().contains("attacker.example"), "{error}");
+    assert_eq!(app.ledger("Microsoft").await, (0, 0), "all or nothing");
 }
 
 async fn runner(app: &Bare, arm: &Arm, approval: ApprovalSettings) -> Runner {
@@ -139,6 +152,7 @@ async fn an_action_left_executing_finishes_after_a_crash(app: Bare) {
 crate::on_both_bare!(
     backfill_then_incremental_hold_what_cost_management_holds,
     throttling_and_5xx_end_in_the_same_data,
+    a_next_link_to_another_host_gets_no_token_and_stores_nothing,
     a_vm_is_deallocated_and_verified,
     a_protected_vm_is_refused_and_a_dry_run_changes_nothing,
     an_action_left_executing_finishes_after_a_crash,

@@ -65,6 +65,8 @@ async fn export_backfill_then_incremental_hold_what_bigquery_sums(app: Bare) {
     let first = rows(30, 1);
     bq.export(&first).await;
     let source = export_source(&app, &bq).await;
+    let said = costguard::ingest::providers::CostSource::test_connection(&source).await.unwrap();
+    assert!(said.contains("detailed (resource-level) billing export"), "{said}");
     run_once(&app.ingestor(), &source).await.unwrap();
     assert_eq!(app.ledger("Google Cloud").await, (90, units(&first)), "exactly what BigQuery sums");
     assert!(bq.calls().iter().filter(|c| c.contains("/queries/")).count() >= 10, "90 rows at 7 a page");

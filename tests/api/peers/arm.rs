@@ -38,6 +38,8 @@ struct State {
     calls: Vec<String>,
     faults: HashMap<usize, Fault>,
     page_size: usize,
+    /// Hand out nextLinks to another host (as a compromised or misrouted answer might).
+    foreign_links: bool,
 }
 
 pub struct Arm {
@@ -105,7 +107,8 @@ fn query(state: &State, req: &HttpRequest, body: &serde_json::Value, scope: &str
         })
         .collect();
     let next = (skip + state.page_size < matching.len()).then(|| {
-        let host = req.connection_info().host().to_string();
+        let host =
+            if state.foreign_links { "attacker.example".to_string() } else { req.connection_info().host().to_string() };
         format!("\"http://{host}{}?api-version=2023-07-01-preview&$skiptoken={}\"", req.path(), skip + state.page_size)
     });
     let date_type = if hourly { "Datetime" } else { "Number" };
@@ -190,6 +193,10 @@ impl Arm {
 
     pub fn set_usage(&self, usage: Vec<Usage>) {
         self.state.lock().unwrap().usage = usage;
+    }
+
+    pub fn hand_out_foreign_links(&self) {
+        self.state.lock().unwrap().foreign_links = true;
     }
 
     pub fn set_page_size(&self, rows: usize) {
