@@ -78,11 +78,15 @@ async fn pull_and_write(ingestor: &Ingestor, source: &dyn CostSource) -> anyhow:
     let more = pull.more;
     let (costs, llm) = to_rows(&name, pull.batch)?;
     let next_cursor = pull.cursor;
-    let supersedes = pull.supersedes;
+    let (supersedes, estimates_of) = (pull.supersedes, pull.estimates_of);
     let summary = ingestor
         .db()
         .run(move |conn| {
             write_transaction(conn, |c| {
+                let costs = match estimates_of {
+                    Some(billed) => crate::ledger::without_covered(c, billed, costs)?,
+                    None => costs,
+                };
                 let (mut summary, _llm) = write_rows(c, &costs, &llm)?;
                 for s in &supersedes {
                     summary.merge(crate::ledger::delete_superseded(c, s)?);

@@ -365,3 +365,35 @@ pub fn delete_superseded(conn: &mut DbConn, s: &Supersede) -> QueryResult<WriteS
     }
     Ok(summary)
 }
+
+/// Estimates for periods `billed_source` already covers are dropped, so an estimate can never
+/// come back beside the billed row that replaced it (the other half of [`delete_superseded`]).
+pub fn without_covered(conn: &mut DbConn, billed_source: &str, rows: Vec<CostRow>) -> QueryResult<Vec<CostRow>> {
+    let mut covered: HashMap<(String, Option<String>, String), Option<chrono::NaiveDateTime>> = HashMap::new();
+    let mut kept = Vec::with_capacity(rows.len());
+    for row in rows {
+        let series = (row.provider_name.clone(), row.sub_account_id.clone(), row.service_name.clone());
+        let through = match covered.get(&series) {
+            Some(t) => *t,
+            None => {
+                let mut query = cr::table
+                    .filter(cr::source.eq(billed_source))
+                    .filter(cr::provider_name.eq(&series.0))
+                    .filter(cr::service_name.eq(&series.2))
+                    .into_boxed();
+                query = match &series.1 {
+                    Some(account) => query.filter(cr::sub_account_id.eq(account.clone())),
+                    None => query.filter(cr::sub_account_id.is_null()),
+                };
+                let t: Option<chrono::NaiveDateTime> =
+                    query.select(diesel::dsl::max(cr::charge_period_start)).first(conn)?;
+                covered.insert(series, t);
+                t
+            }
+        };
+        if through.is_none_or(|t| row.charge_period_start.0 > t) {
+            kept.push(row);
+        }
+    }
+    Ok(kept)
+}

@@ -151,6 +151,10 @@ async fn job_metadata_flags_a_loop_and_the_export_replaces_the_estimate(app: Bar
         (2, expected),
         "billed for the exported hour, estimated for the current one"
     );
+
+    // The next job poll reads that hour again; its estimate does not come back.
+    run_once(&app.ingestor(), &jobs_source(&app, &bq).await).await.unwrap();
+    assert_eq!(app.ledger("Google Cloud").await, (2, expected), "an hour the export covers takes no estimate");
 }
 
 async fn runner(app: &Bare, bq: &BigQuery, approval: ApprovalSettings) -> Runner {

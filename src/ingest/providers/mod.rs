@@ -23,12 +23,21 @@ pub struct Pull {
     /// Estimates from another source that these (billed) records replace, deleted in the
     /// same transaction so a period is never counted twice.
     pub supersedes: Vec<crate::ledger::Supersede>,
+    /// These records are estimates that this (billed) source replaces: periods it already
+    /// covers are skipped.
+    pub estimates_of: Option<&'static str>,
 }
 
 impl Pull {
     /// Cost records up to a time-window cursor.
     pub fn costs(costs: Vec<crate::domain::focus::CostRecord>, cursor: &window::Cursor, more: bool) -> Pull {
-        Pull { batch: Batch { costs, llm_usage: Vec::new() }, cursor: cursor.to_text(), more, supersedes: Vec::new() }
+        Pull {
+            batch: Batch { costs, llm_usage: Vec::new() },
+            cursor: cursor.to_text(),
+            more,
+            supersedes: Vec::new(),
+            estimates_of: None,
+        }
     }
 }
 

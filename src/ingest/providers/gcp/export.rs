@@ -19,6 +19,8 @@ use gcp_bigquery_client::model::table_row::TableRow;
 use gcp_bigquery_client::Client;
 use std::collections::BTreeMap;
 
+/// The cursor row's name.
+pub const SOURCE: &str = "gcp";
 /// Rows per result page.
 const PAGE_ROWS: i32 = 5000;
 /// Export nano-units (1e-9) to ledger units (1e-11).
@@ -161,7 +163,7 @@ fn line(row: &TableRow) -> anyhow::Result<Line> {
 #[async_trait::async_trait]
 impl CostSource for BillingExport {
     fn name(&self) -> &str {
-        "gcp"
+        SOURCE
     }
 
     async fn pull(&self, cursor: Option<String>, now: DateTime<Utc>) -> anyhow::Result<Pull> {

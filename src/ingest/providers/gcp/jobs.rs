@@ -169,7 +169,7 @@ impl CostSource for JobMetadata {
         }
         // The next run reads the last full hour again (jobs still finishing land in it).
         let next = Cursor { from: window::after(&w, None, Duration::hours(2)), note: None };
-        Ok(Pull::costs(costs, &next, w.more))
+        Ok(Pull { estimates_of: Some(super::export::SOURCE), ..Pull::costs(costs, &next, w.more) })
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {
