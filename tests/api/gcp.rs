@@ -85,6 +85,30 @@ async fn export_backfill_then_incremental_hold_what_bigquery_sums(app: Bare) {
     assert_eq!(app.ledger("Google Cloud").await, (90, units(&first) + units(&correction)));
 }
 
+async fn the_standard_export_reads_the_same_without_resources(app: Bare) {
+    let Some(bq) = BigQuery::start().await else { return };
+    let data = rows(5, 1);
+    bq.export_standard(&data).await;
+    let mut settings = bq.settings();
+    settings.billing_table =
+        settings.billing_table.replace(crate::peers::bigquery::TABLE.2, crate::peers::bigquery::STANDARD_TABLE);
+    let source = BillingExport::new(settings, app.vault("gcp", &[]).await);
+    let said = costguard::ingest::providers::CostSource::test_connection(&source).await.unwrap();
+    assert!(said.contains("standard billing export"), "{said}");
+    run_once(&app.ingestor(), &source).await.unwrap();
+    assert_eq!(app.ledger("Google Cloud").await, (15, units(&data)));
+    let with_resource = app
+        .db
+        .run(|c| {
+            use costguard::db::schema::cost_records as cr;
+            use diesel::prelude::*;
+            cr::table.filter(cr::resource_id.is_not_null()).count().get_result::<i64>(c).map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(with_resource, 0);
+}
+
 async fn throttling_and_5xx_mid_run_end_in_the_same_data(app: Bare) {
     let Some(bq) = BigQuery::start().await else { return };
     let data = rows(10, 1);
@@ -220,6 +244,7 @@ async fn a_cancel_interrupted_by_a_crash_is_verified_not_repeated(app: Bare) {
 crate::on_both_bare!(
     export_backfill_then_incremental_hold_what_bigquery_sums,
     throttling_and_5xx_mid_run_end_in_the_same_data,
+    the_standard_export_reads_the_same_without_resources,
     job_metadata_flags_a_loop_and_the_export_replaces_the_estimate,
     a_looping_script_is_cancelled_and_verified,
     a_protected_job_is_refused_and_a_dry_run_changes_nothing,

@@ -149,7 +149,9 @@ impl ExportRow {
     }
 }
 
+/// The detailed (resource-level) export, and the standard one, which has no `resource`.
 pub const TABLE: (&str, &str, &str) = ("billing-admin", "billing", "gcp_billing_export_resource_v1_0A1B2C");
+pub const STANDARD_TABLE: &str = "gcp_billing_export_v1_0A1B2C";
 
 impl BigQuery {
     pub async fn start() -> Option<BigQuery> {
@@ -172,7 +174,7 @@ impl BigQuery {
             App::new().app_data(data.clone()).app_data(target.clone()).default_service(web::to(front))
         });
         let bq = BigQuery { url: format!("{base}/bigquery/v2"), emulator, state, _process: process };
-        bq.create_export_table().await;
+        bq.create_export_tables().await;
         Some(bq)
     }
 
@@ -183,37 +185,48 @@ impl BigQuery {
         response.json().await.unwrap()
     }
 
-    /// The detailed export's shape (the columns CostGuard reads, with their real types).
-    async fn create_export_table(&self) {
+    /// Both exports' shapes (the columns CostGuard reads, with their real types).
+    async fn create_export_tables(&self) {
         let (p, d, t) = TABLE;
         self.post(&format!("/projects/{p}/datasets"), json!({"datasetReference": {"projectId": p, "datasetId": d}}))
             .await;
         let record = |name: &str, fields: &[&str]| json!({"name": name, "type": "RECORD", "fields": fields.iter().map(|f| json!({"name": f, "type": "STRING"})).collect::<Vec<_>>()});
-        let schema = json!({"fields": [
-            {"name": "billing_account_id", "type": "STRING"},
+        let mut fields = vec![
+            json!({"name": "billing_account_id", "type": "STRING"}),
             record("service", &["id", "description"]),
             record("sku", &["id", "description"]),
-            {"name": "usage_start_time", "type": "TIMESTAMP"},
-            {"name": "usage_end_time", "type": "TIMESTAMP"},
+            json!({"name": "usage_start_time", "type": "TIMESTAMP"}),
+            json!({"name": "usage_end_time", "type": "TIMESTAMP"}),
             record("project", &["id", "name"]),
             record("location", &["region"]),
-            record("resource", &["name", "global_name"]),
-            {"name": "cost", "type": "FLOAT"},
-            {"name": "currency", "type": "STRING"},
-            {"name": "export_time", "type": "TIMESTAMP"},
-            {"name": "credits", "type": "RECORD", "mode": "REPEATED", "fields": [{"name": "name", "type": "STRING"}, {"name": "amount", "type": "FLOAT"}]}
-        ]});
-        let reference = json!({"projectId": p, "datasetId": d, "tableId": t});
-        self.post(
-            &format!("/projects/{p}/datasets/{d}/tables"),
-            json!({"tableReference": reference, "schema": schema}),
-        )
-        .await;
+            json!({"name": "cost", "type": "FLOAT"}),
+            json!({"name": "currency", "type": "STRING"}),
+            json!({"name": "export_time", "type": "TIMESTAMP"}),
+            json!({"name": "credits", "type": "RECORD", "mode": "REPEATED", "fields": [{"name": "name", "type": "STRING"}, {"name": "amount", "type": "FLOAT"}]}),
+        ];
+        for (table, detailed) in [(STANDARD_TABLE, false), (t, true)] {
+            if detailed {
+                fields.push(record("resource", &["name", "global_name"]));
+            }
+            let reference = json!({"projectId": p, "datasetId": d, "tableId": table});
+            let body = json!({"tableReference": reference, "schema": {"fields": fields}});
+            self.post(&format!("/projects/{p}/datasets/{d}/tables"), body).await;
+        }
     }
 
-    /// Exports rows (insertAll), as Cloud Billing does a few times an hour.
+    /// Exports rows (insertAll) to the detailed export, as Cloud Billing does a few times an hour.
     pub async fn export(&self, rows: &[ExportRow]) {
-        let (p, d, t) = TABLE;
+        self.export_to(TABLE.2, rows).await
+    }
+
+    /// Exports rows to the standard export (their resources are not in it).
+    pub async fn export_standard(&self, rows: &[ExportRow]) {
+        self.export_to(STANDARD_TABLE, rows).await
+    }
+
+    async fn export_to(&self, t: &str, rows: &[ExportRow]) {
+        let (p, d, _) = TABLE;
+        let detailed = t == TABLE.2;
         let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let rows: Vec<Value> = rows
             .iter()
@@ -223,17 +236,20 @@ impl BigQuery {
                     .iter()
                     .map(|c| json!({"name": "Sustained use", "amount": c.parse::<f64>().unwrap()}))
                     .collect();
-                json!({"json": {
+                let mut row = json!({
                     "billing_account_id": "01AB23-CD45EF-6789AB",
                     "service": {"id": "24E6-581D-38E5", "description": r.service},
                     "sku": {"id": format!("sku-{}", r.sku.len()), "description": r.sku},
                     "usage_start_time": f(r.hour), "usage_end_time": f(r.hour + chrono::Duration::hours(1)),
                     "project": {"id": r.project, "name": r.project.to_uppercase()},
                     "location": {"region": "us-central1"},
-                    "resource": {"name": r.resource, "global_name": r.resource},
                     "cost": r.cost.parse::<f64>().unwrap(), "currency": "USD",
                     "export_time": f(Utc::now()), "credits": credits
-                }})
+                });
+                if detailed {
+                    row["resource"] = json!({"name": r.resource, "global_name": r.resource});
+                }
+                json!({"json": row})
             })
             .collect();
         let answer =
