@@ -88,6 +88,17 @@ pub fn connections(
         }
         executors.push(Arc::new(crate::execute::bigquery::BigQueryExecutor::new(gcp.clone(), vault.clone())));
     }
+    let openai = &settings.providers.openai;
+    if openai.enabled {
+        let source = Arc::new(crate::ingest::providers::llm::openai::OpenAiUsage::new(openai.clone(), vault.clone()));
+        sources.push(schedule::Configured { source, enabled: true, schedule: openai.schedule.clone() });
+    }
+    let anthropic = &settings.providers.anthropic;
+    if anthropic.enabled {
+        let source =
+            Arc::new(crate::ingest::providers::llm::anthropic::AnthropicUsage::new(anthropic.clone(), vault.clone()));
+        sources.push(schedule::Configured { source, enabled: true, schedule: anthropic.schedule.clone() });
+    }
     let azure = &settings.providers.azure;
     if azure.enabled {
         let source = Arc::new(AzureCostManagement::new(azure.clone(), vault.clone()));

@@ -148,6 +148,8 @@ pub struct ProviderSettings {
     pub aws: crate::clouds::aws::AwsSettings,
     pub gcp: crate::clouds::gcp::GcpSettings,
     pub azure: crate::clouds::azure::AzureSettings,
+    pub openai: crate::clouds::llm::LlmSettings<crate::clouds::llm::OpenAi>,
+    pub anthropic: crate::clouds::llm::LlmSettings<crate::clouds::llm::Anthropic>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -248,6 +250,8 @@ impl Settings {
         self.providers.aws.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.providers.gcp.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.providers.azure.validate().map_err(|(key, problem)| invalid(key, problem))?;
+        self.providers.openai.validate("providers.openai").map_err(|(key, problem)| invalid(key, problem))?;
+        self.providers.anthropic.validate("providers.anthropic").map_err(|(key, problem)| invalid(key, problem))?;
         self.detect.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.approval.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.dashboard.validate().map_err(|(key, problem)| invalid(key, problem))?;
@@ -360,7 +364,8 @@ mod tests {
                     keys.insert(name.to_string());
                     section = None;
                 } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                    section = Some(name.to_string());
+                    // [prices."gpt-4.1"]: a quoted key is one key, written as Settings writes it.
+                    section = Some(name.replace('"', ""));
                 } else if let (Some(section), Some((key, _))) = (&section, line.split_once('=')) {
                     keys.insert(format!("{section}.{}", key.trim()));
                 }

@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod azure;
 pub mod gcp;
+pub mod llm;
 pub mod retry;
 
 use crate::credentials::Cipher;

@@ -26,6 +26,22 @@ where
     Fut: Future<Output = Result<T, E>>,
     E: std::fmt::Display,
 {
+    retrying_after(what, backoff, transient, |_| None, op).await
+}
+
+/// As [`retrying`], but waits as long as the server asked (`after`: its Retry-After) when it did.
+pub async fn retrying_after<T, E, F, Fut>(
+    what: &str,
+    backoff: Backoff,
+    transient: impl Fn(&E) -> bool,
+    after: impl Fn(&E) -> Option<Duration>,
+    op: F,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
     let policy = ExponentialBuilder::default()
         .with_min_delay(backoff.first)
         .with_max_delay(backoff.max)
@@ -33,6 +49,7 @@ where
         .with_jitter();
     op.retry(policy)
         .when(transient)
+        .adjust(|e, planned| after(e).map(|asked| asked.min(backoff.max)).or(planned))
         .notify(|e, wait| tracing::warn!(call = what, error = %e, wait_ms = wait.as_millis() as u64, "transient error; retrying"))
         .await
 }

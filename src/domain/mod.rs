@@ -8,6 +8,7 @@ pub mod cost_query;
 pub mod detect;
 pub mod focus;
 pub mod llm;
+pub mod llm_prices;
 pub mod money;
 pub mod optimizer;
 pub mod record_key;

@@ -50,13 +50,13 @@ pub const KINDS: &[ProviderKind] = &[
         name: "openai",
         title: "OpenAI (usage and costs)",
         fields: &[field("admin_key", "Admin API key")],
-        adapter: false,
+        adapter: true,
     },
     ProviderKind {
         name: "anthropic",
         title: "Anthropic (usage and cost)",
         fields: &[field("admin_key", "Admin API key")],
-        adapter: false,
+        adapter: true,
     },
 ];
 

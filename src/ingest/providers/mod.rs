@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod azure;
 pub mod gcp;
+pub mod llm;
 pub mod simulated;
 pub mod window;
 

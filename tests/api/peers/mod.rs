@@ -6,6 +6,7 @@
 pub mod arm;
 pub mod aws;
 pub mod bigquery;
+pub mod llm;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -1,0 +1,152 @@
+//! OpenAI's and Anthropic's usage APIs against faithful fakes: a backfill then an incremental
+//! run hold exactly the tokens the fake holds, with costs estimated from the price table
+//! (none for a model without a price); a restated hour updates in place; 429 with
+//! Retry-After mid-run ends in the same data; a wrong admin key is a clear error.
+
+use crate::helpers::Bare;
+use crate::peers::llm::{LlmApi, Row, ADMIN_KEY};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use costguard::clouds::llm::{Anthropic, LlmSettings, OpenAi, Provider};
+use costguard::db::DbError;
+use costguard::domain::llm_prices::{estimate, price_for};
+use costguard::ingest::providers::llm::anthropic::AnthropicUsage;
+use costguard::ingest::providers::llm::openai::OpenAiUsage;
+use costguard::ingest::providers::CostSource;
+use costguard::ingest::runner::run_once;
+
+fn hour(back: i64) -> DateTime<Utc> {
+    Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(back)
+}
+
+fn rows(models: [&'static str; 2], hours: i64, version: i64) -> Vec<Row> {
+    let mut out = Vec::new();
+    for h in 0..hours {
+        for (i, (key, project)) in [("key_batch", "proj_etl"), ("key_chat", "proj_web")].into_iter().enumerate() {
+            for (m, model) in models.into_iter().enumerate() {
+                let input = 10_000 + h * 1_337 + i as i64 * 500 + m as i64 * 77 + version;
+                out.push(Row { hour: hour(h), key, project, model, input, cached: input / 4, output: input / 3 });
+            }
+        }
+    }
+    out
+}
+
+/// (rows, input tokens, output tokens, summed cost units, rows without a cost) in the ledger.
+async fn ledger(app: &Bare, provider: &str) -> (i64, i64, i64, i64, i64) {
+    use costguard::db::schema::llm_usage as lu;
+    use diesel::prelude::*;
+    let provider = provider.to_string();
+    let rows: Vec<(i64, i64, Option<i64>)> = app
+        .db
+        .run(move |c| {
+            lu::table
+                .filter(lu::provider.eq(provider))
+                .select((lu::input_tokens, lu::output_tokens, lu::cost))
+                .load(c)
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    let n = rows.len() as i64;
+    let input = rows.iter().map(|r| r.0).sum();
+    let output = rows.iter().map(|r| r.1).sum();
+    let cost = rows.iter().filter_map(|r| r.2).sum();
+    (n, input, output, cost, rows.iter().filter(|r| r.2.is_none()).count() as i64)
+}
+
+fn expected<P>(settings: &LlmSettings<P>, rows: &[Row]) -> (i64, i64, i64, i64, i64) {
+    let cost = |r: &Row| {
+        price_for(&settings.prices, r.model).and_then(|p| estimate(p, r.input, r.cached, r.output)).map(|a| a.units())
+    };
+    (
+        rows.len() as i64,
+        rows.iter().map(|r| r.input).sum(),
+        rows.iter().map(|r| r.output).sum(),
+        rows.iter().filter_map(cost).sum(),
+        rows.iter().filter(|r| cost(r).is_none()).count() as i64,
+    )
+}
+
+fn settings<P: Provider>(api: &LlmApi) -> LlmSettings<P> {
+    let mut s = LlmSettings::<P>::default();
+    (s.enabled, s.endpoint_url, s.backfill_days, s.restate_hours, s.max_attempts) = (true, api.url.clone(), 2, 3, 4);
+    s
+}
+
+/// Backfill (30 hours in pages of 24 buckets), then the last hours restated and a new one.
+async fn backfill_restate<S: CostSource>(
+    app: &Bare,
+    api: &LlmApi,
+    source: &S,
+    models: [&'static str; 2],
+    provider: &str,
+    expect: impl Fn(&[Row]) -> (i64, i64, i64, i64, i64),
+) {
+    let first = rows(models, 30, 0);
+    api.set_rows(first.clone());
+    run_once(&app.ingestor(), source).await.unwrap();
+    assert_eq!(ledger(app, provider).await, expect(&first), "tokens and estimated cost as the API holds them");
+    assert!(api.calls() >= 3, "49 hourly buckets need three pages of 24");
+
+    let restated: Vec<Row> = first.iter().filter(|r| r.hour < hour(1)).cloned().chain(rows(models, 2, 999)).collect();
+    api.set_rows(restated.clone());
+    let summary = run_once(&app.ingestor(), source).await.unwrap();
+    assert_eq!(summary.inserted, 0);
+    assert_eq!(ledger(app, provider).await, expect(&restated), "the re-read hours updated, nothing duplicated");
+}
+
+async fn openai_usage_lands_with_estimated_cost(app: Bare) {
+    let api = LlmApi::start();
+    let s = settings::<OpenAi>(&api);
+    let source = OpenAiUsage::new(s.clone(), app.vault("openai", &[("admin_key", ADMIN_KEY)]).await);
+    // gpt-4o-mini has a price; a fine-tune has none and keeps its tokens without a cost.
+    backfill_restate(&app, &api, &source, ["gpt-4o-mini-2024-07-18", "ft:gpt-4o:acme::x1"], "openai", |r| {
+        expected(&s, r)
+    })
+    .await;
+}
+
+async fn anthropic_usage_lands_with_estimated_cost(app: Bare) {
+    let api = LlmApi::start();
+    let s = settings::<Anthropic>(&api);
+    let source = AnthropicUsage::new(s.clone(), app.vault("anthropic", &[("admin_key", ADMIN_KEY)]).await);
+    backfill_restate(
+        &app,
+        &api,
+        &source,
+        ["claude-sonnet-4-20250514", "claude-3-5-haiku-20241022"],
+        "anthropic",
+        |r| expected(&s, r),
+    )
+    .await;
+}
+
+async fn rate_limits_mid_run_end_in_the_same_data(app: Bare) {
+    let api = LlmApi::start();
+    let s = settings::<Anthropic>(&api);
+    let data = rows(["claude-sonnet-4-20250514", "claude-3-5-haiku-20241022"], 30, 0);
+    api.set_rows(data.clone());
+    api.fail_call(2, LlmApi::rate_limited());
+    api.fail_call(3, LlmApi::rate_limited());
+    let source = AnthropicUsage::new(s.clone(), app.vault("anthropic", &[("admin_key", ADMIN_KEY)]).await);
+    run_once(&app.ingestor(), &source).await.unwrap();
+    assert_eq!(ledger(&app, "anthropic").await, expected(&s, &data));
+}
+
+async fn a_wrong_admin_key_is_a_clear_error_and_writes_nothing(app: Bare) {
+    let api = LlmApi::start();
+    api.set_rows(rows(["gpt-4o", "gpt-4o-mini"], 3, 0));
+    let source =
+        OpenAiUsage::new(settings::<OpenAi>(&api), app.vault("openai", &[("admin_key", "sk-admin-wrong")]).await);
+    let error = run_once(&app.ingestor(), &source).await.unwrap_err().to_string();
+    assert!(error.contains("401") && error.contains("Incorrect API key"), "{error}");
+    assert!(!error.contains("sk-admin-wrong"), "the key is never shown");
+    assert_eq!(ledger(&app, "openai").await.0, 0);
+}
+
+crate::on_both_bare!(
+    openai_usage_lands_with_estimated_cost,
+    anthropic_usage_lands_with_estimated_cost,
+    rate_limits_mid_run_end_in_the_same_data,
+    a_wrong_admin_key_is_a_clear_error_and_writes_nothing,
+);
