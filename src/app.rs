@@ -62,6 +62,7 @@ pub fn connections(
     use crate::ingest::providers::aws::AwsCostExplorer;
     use crate::ingest::providers::azure::AzureCostManagement;
     use crate::ingest::providers::gcp::{BillingExport, JobMetadata};
+    use crate::ingest::providers::llm::costs::BilledCosts;
     let mut sources = Vec::new();
     let mut executors: Vec<Arc<dyn crate::execute::Executor>> = Vec::new();
     let sim = &settings.providers.simulated;
@@ -92,12 +93,20 @@ pub fn connections(
     if openai.enabled {
         let source = Arc::new(crate::ingest::providers::llm::openai::OpenAiUsage::new(openai.clone(), vault.clone()));
         sources.push(schedule::Configured { source, enabled: true, schedule: openai.schedule.clone() });
+        let billed = Arc::new(BilledCosts::openai(openai.clone(), vault.clone()));
+        sources.push(schedule::Configured { source: billed, enabled: true, schedule: openai.costs_schedule.clone() });
     }
     let anthropic = &settings.providers.anthropic;
     if anthropic.enabled {
         let source =
             Arc::new(crate::ingest::providers::llm::anthropic::AnthropicUsage::new(anthropic.clone(), vault.clone()));
         sources.push(schedule::Configured { source, enabled: true, schedule: anthropic.schedule.clone() });
+        let billed = Arc::new(BilledCosts::anthropic(anthropic.clone(), vault.clone()));
+        sources.push(schedule::Configured {
+            source: billed,
+            enabled: true,
+            schedule: anthropic.costs_schedule.clone(),
+        });
     }
     let azure = &settings.providers.azure;
     if azure.enabled {

@@ -28,6 +28,8 @@ pub struct LlmSettings<P> {
     pub enabled: bool,
     /// 6-field cron, seconds first: every few minutes, for a minutes-fresh signal.
     pub schedule: String,
+    /// When to read the billed daily costs, which replace the estimates day by day.
+    pub costs_schedule: String,
     /// Empty: the provider's API. Otherwise a base URL (a local peer).
     pub endpoint_url: String,
     /// "1m", "1h" or "1d" usage buckets.
@@ -59,6 +61,7 @@ impl<P> LlmSettings<P> {
         LlmSettings {
             enabled: false,
             schedule: "0 */5 * * * *".into(),
+            costs_schedule: "0 40 * * * *".into(),
             endpoint_url: String::new(),
             bucket_width: "1h".into(),
             backfill_days: 7,
@@ -107,6 +110,8 @@ impl<P> LlmSettings<P> {
         }
         if self.enabled {
             crate::ingest::schedule::validate_cron(&self.schedule).map_err(|e| (section, format!("schedule: {e}")))?;
+            crate::ingest::schedule::validate_cron(&self.costs_schedule)
+                .map_err(|e| (section, format!("costs_schedule: {e}")))?;
         }
         crate::domain::llm_prices::validate(&self.prices).map_err(|e| (section, format!("prices.{e}")))?;
         if self.max_attempts == 0 {

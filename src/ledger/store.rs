@@ -336,27 +336,27 @@ pub fn upsert_llm_usage(conn: &mut DbConn, rows: &[LlmUsageRow]) -> QueryResult<
 }
 
 /// Estimates that a billed source now covers: one source's rows for a (provider,
-/// sub-account, service) series up to and including one period start.
+/// sub-account, service) series that start before `until` (the end of the billed periods).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Supersede {
     pub source: String,
     pub provider: String,
     pub sub_account: String,
     pub service: String,
-    pub through: DateTime<Utc>,
+    pub until: DateTime<Utc>,
 }
 
 /// Deletes the superseded estimates (inside the caller's transaction, with the billed rows
 /// that replace them) and counts them as updates of their series.
 pub fn delete_superseded(conn: &mut DbConn, s: &Supersede) -> QueryResult<WriteSummary> {
-    let through = s.through.naive_utc();
+    let until = s.until.naive_utc();
     let deleted = diesel::delete(
         cr::table
             .filter(cr::source.eq(&s.source))
             .filter(cr::provider_name.eq(&s.provider))
             .filter(cr::sub_account_id.eq(&s.sub_account))
             .filter(cr::service_name.eq(&s.service))
-            .filter(cr::charge_period_start.le(through)),
+            .filter(cr::charge_period_start.lt(until)),
     )
     .execute(conn)?;
     let mut summary = WriteSummary { updated: deleted as u64, ..WriteSummary::default() };
@@ -373,7 +373,7 @@ pub fn without_covered(conn: &mut DbConn, billed_source: &str, rows: Vec<CostRow
     let mut kept = Vec::with_capacity(rows.len());
     for row in rows {
         let series = (row.provider_name.clone(), row.sub_account_id.clone(), row.service_name.clone());
-        let through = match covered.get(&series) {
+        let until = match covered.get(&series) {
             Some(t) => *t,
             None => {
                 let mut query = cr::table
@@ -386,12 +386,12 @@ pub fn without_covered(conn: &mut DbConn, billed_source: &str, rows: Vec<CostRow
                     None => query.filter(cr::sub_account_id.is_null()),
                 };
                 let t: Option<chrono::NaiveDateTime> =
-                    query.select(diesel::dsl::max(cr::charge_period_start)).first(conn)?;
+                    query.select(diesel::dsl::max(cr::charge_period_end)).first(conn)?;
                 covered.insert(series, t);
                 t
             }
         };
-        if through.is_none_or(|t| row.charge_period_start.0 > t) {
+        if until.is_none_or(|t| row.charge_period_start.0 >= t) {
             kept.push(row);
         }
     }

@@ -4,12 +4,13 @@
 //! Retry-After mid-run ends in the same data; a wrong admin key is a clear error.
 
 use crate::helpers::Bare;
-use crate::peers::llm::{LlmApi, Row, ADMIN_KEY};
+use crate::peers::llm::{Billed, LlmApi, Row, ADMIN_KEY};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use costguard::clouds::llm::{Anthropic, LlmSettings, OpenAi, Provider};
 use costguard::db::DbError;
 use costguard::domain::llm_prices::{estimate, price_for};
 use costguard::ingest::providers::llm::anthropic::AnthropicUsage;
+use costguard::ingest::providers::llm::costs::BilledCosts;
 use costguard::ingest::providers::llm::openai::OpenAiUsage;
 use costguard::ingest::providers::CostSource;
 use costguard::ingest::runner::run_once;
@@ -144,7 +145,103 @@ async fn a_wrong_admin_key_is_a_clear_error_and_writes_nothing(app: Bare) {
     assert_eq!(ledger(&app, "openai").await.0, 0);
 }
 
+/// (rows, summed BilledCost) of one provider's FOCUS rows, estimates and billed alike.
+async fn focus(app: &Bare, provider: &str) -> (i64, i128) {
+    app.ledger(provider).await
+}
+
+fn estimate_units<P>(settings: &LlmSettings<P>, rows: &[Row]) -> i128 {
+    rows.iter()
+        .filter_map(|r| price_for(&settings.prices, r.model).and_then(|p| estimate(p, r.input, r.cached, r.output)))
+        .map(|a| i128::from(a.units()))
+        .sum()
+}
+
+/// Usage first (estimates), then the billed days: each billed day replaces that day's
+/// estimates, the next usage run does not bring them back, and the tokens stay for the
+/// estimated-vs-billed comparison.
+async fn billed_replace<U: CostSource, B: CostSource, P>(
+    app: &Bare,
+    api: &LlmApi,
+    s: &LlmSettings<P>,
+    usage: &U,
+    billed: &B,
+    models: [&'static str; 2],
+    (provider, focus_provider): (&str, &str),
+) {
+    let data = rows(models, 30, 0);
+    api.set_rows(data.clone());
+    run_once(&app.ingestor(), usage).await.unwrap();
+    let priced = data.iter().filter(|r| price_for(&s.prices, r.model).is_some()).count() as i64;
+    assert_eq!(
+        focus(app, focus_provider).await,
+        (priced, estimate_units(s, &data)),
+        "estimates count in the spend until billed"
+    );
+
+    let today = hour(0).duration_trunc(Duration::days(1)).unwrap();
+    let mut days: Vec<DateTime<Utc>> =
+        data.iter().map(|r| r.hour.duration_trunc(Duration::days(1)).unwrap()).filter(|d| *d < today).collect();
+    days.dedup();
+    let lines: Vec<Billed> = days
+        .iter()
+        .flat_map(|d| {
+            [
+                Billed { day: *d, project: "proj_etl", item: "input tokens", dollars: "41.25" },
+                Billed { day: *d, project: "proj_web", item: "output tokens", dollars: "7.123456789" },
+            ]
+        })
+        .collect();
+    let billed_units: i128 =
+        lines.iter().map(|b| i128::from(costguard::domain::money::Amount::parse(b.dollars).unwrap().units())).sum();
+    api.set_billed(lines.clone());
+    run_once(&app.ingestor(), billed).await.unwrap();
+    let still_estimated: Vec<Row> = data.iter().filter(|r| r.hour >= today).cloned().collect();
+    let estimated_rows = still_estimated.iter().filter(|r| price_for(&s.prices, r.model).is_some()).count() as i64;
+    let expected = (lines.len() as i64 + estimated_rows, billed_units + estimate_units(s, &still_estimated));
+    assert_eq!(
+        focus(app, focus_provider).await,
+        expected,
+        "billed days replace their estimates, today stays estimated"
+    );
+
+    run_once(&app.ingestor(), usage).await.unwrap();
+    assert_eq!(focus(app, focus_provider).await, expected, "a billed day takes no estimate back");
+    assert_eq!(
+        ledger(app, provider).await.0,
+        data.len() as i64,
+        "the tokens stay, so estimate and bill can be compared"
+    );
+}
+
+async fn openai_billed_costs_replace_the_estimates(app: Bare) {
+    let api = LlmApi::start();
+    let s = settings::<OpenAi>(&api);
+    let vault = app.vault("openai", &[("admin_key", ADMIN_KEY)]).await;
+    let (usage, billed) = (OpenAiUsage::new(s.clone(), vault.clone()), BilledCosts::openai(s.clone(), vault));
+    billed_replace(&app, &api, &s, &usage, &billed, ["gpt-4o-mini", "ft:gpt-4o:acme::x1"], ("openai", "OpenAI")).await;
+}
+
+async fn anthropic_billed_costs_replace_the_estimates(app: Bare) {
+    let api = LlmApi::start();
+    let s = settings::<Anthropic>(&api);
+    let vault = app.vault("anthropic", &[("admin_key", ADMIN_KEY)]).await;
+    let (usage, billed) = (AnthropicUsage::new(s.clone(), vault.clone()), BilledCosts::anthropic(s.clone(), vault));
+    billed_replace(
+        &app,
+        &api,
+        &s,
+        &usage,
+        &billed,
+        ["claude-sonnet-4-20250514", "claude-3-5-haiku-20241022"],
+        ("anthropic", "Anthropic"),
+    )
+    .await;
+}
+
 crate::on_both_bare!(
+    openai_billed_costs_replace_the_estimates,
+    anthropic_billed_costs_replace_the_estimates,
     openai_usage_lands_with_estimated_cost,
     anthropic_usage_lands_with_estimated_cost,
     rate_limits_mid_run_end_in_the_same_data,

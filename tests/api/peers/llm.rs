@@ -5,7 +5,7 @@
 
 use super::{fault_response, Fault};
 use actix_web::{web, App, HttpRequest, HttpResponse};
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,9 +24,19 @@ pub struct Row {
     pub output: i64,
 }
 
+/// One billed line: a day's cost of one project and line item, in dollars.
+#[derive(Debug, Clone)]
+pub struct Billed {
+    pub day: DateTime<Utc>,
+    pub project: &'static str,
+    pub item: &'static str,
+    pub dollars: &'static str,
+}
+
 #[derive(Default)]
 struct State {
     rows: Vec<Row>,
+    billed: Vec<Billed>,
     calls: usize,
     faults: HashMap<usize, Fault>,
 }
@@ -140,6 +150,79 @@ async fn anthropic(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> Htt
     HttpResponse::Ok().json(json!({"data": data, "has_more": next.is_some(), "next_page": next}))
 }
 
+/// Days of [start, end) and the billed lines on them, as the cost APIs' daily buckets.
+fn billed_days(state: &Mutex<State>, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<(DateTime<Utc>, Vec<Billed>)> {
+    let billed = state.lock().unwrap().billed.clone();
+    let mut days = Vec::new();
+    let mut day = start.duration_trunc(Duration::days(1)).unwrap();
+    while day < end {
+        days.push((day, billed.iter().filter(|b| b.day == day).cloned().collect()));
+        day += Duration::days(1);
+    }
+    days
+}
+
+async fn openai_costs(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpResponse {
+    if let Some(answer) = fault(&state) {
+        return answer;
+    }
+    if req.headers().get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {ADMIN_KEY}")) {
+        return HttpResponse::Unauthorized()
+            .json(json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}));
+    }
+    let q = query(&req);
+    let time =
+        |name| param(&q, name).and_then(|v| v.parse::<i64>().ok()).and_then(|v| Utc.timestamp_opt(v, 0).single());
+    let (Some(start), end) = (time("start_time"), time("end_time").unwrap_or_else(Utc::now)) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    let data: Vec<Value> = billed_days(&state, start, end)
+        .into_iter()
+        .map(|(day, lines)| {
+            // Dollars as a JSON number, written exactly as given.
+            let results: Vec<String> = lines
+                .iter()
+                .map(|b| format!(r#"{{"object": "organization.costs.result", "amount": {{"value": {}, "currency": "usd"}}, "line_item": "{}", "project_id": "{}"}}"#, b.dollars, b.item, b.project))
+                .collect();
+            let text = format!(r#"{{"object": "bucket", "start_time": {}, "end_time": {}, "results": [{}]}}"#, day.timestamp(), (day + Duration::days(1)).timestamp(), results.join(", "));
+            serde_json::from_str(&text).unwrap()
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({"object": "page", "data": data, "has_more": false, "next_page": null}))
+}
+
+async fn anthropic_costs(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpResponse {
+    if let Some(answer) = fault(&state) {
+        return answer;
+    }
+    if req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) != Some(ADMIN_KEY) {
+        return HttpResponse::Unauthorized()
+            .json(json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}));
+    }
+    let q = query(&req);
+    let time = |name| param(&q, name).and_then(|v| DateTime::parse_from_rfc3339(v).ok()).map(|t| t.with_timezone(&Utc));
+    let (Some(start), end) = (time("starting_at"), time("ending_at").unwrap_or_else(Utc::now)) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    let rfc = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let data: Vec<Value> = billed_days(&state, start, end)
+        .into_iter()
+        .map(|(day, lines)| {
+            let results: Vec<Value> = lines
+                .iter()
+                .map(|b| {
+                    // The cost report counts in cents, as a decimal string.
+                    let units = costguard::domain::money::Amount::parse(b.dollars).unwrap().units();
+                    let cents = costguard::domain::money::format_scaled(i128::from(units) * 100, 11);
+                    json!({"currency": "USD", "amount": cents, "workspace_id": b.project, "description": b.item, "cost_type": "tokens"})
+                })
+                .collect();
+            json!({"starting_at": rfc(day), "ending_at": rfc(day + Duration::days(1)), "results": results})
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({"data": data, "has_more": false, "next_page": null}))
+}
+
 impl LlmApi {
     pub fn start() -> LlmApi {
         let state = Arc::new(Mutex::new(State::default()));
@@ -149,12 +232,18 @@ impl LlmApi {
                 .app_data(data.clone())
                 .route("/v1/organization/usage/completions", web::get().to(openai))
                 .route("/v1/organizations/usage_report/messages", web::get().to(anthropic))
+                .route("/v1/organization/costs", web::get().to(openai_costs))
+                .route("/v1/organizations/cost_report", web::get().to(anthropic_costs))
         });
         LlmApi { url, state }
     }
 
     pub fn set_rows(&self, rows: Vec<Row>) {
         self.state.lock().unwrap().rows = rows;
+    }
+
+    pub fn set_billed(&self, billed: Vec<Billed>) {
+        self.state.lock().unwrap().billed = billed;
     }
 
     pub fn calls(&self) -> usize {

@@ -186,12 +186,12 @@ impl CostSource for BillingExport {
         }
         let supersedes = covered
             .into_iter()
-            .map(|(project, through)| Supersede {
+            .map(|(project, newest)| Supersede {
                 source: super::jobs::SOURCE.into(),
                 provider: PROVIDER.into(),
                 sub_account: project,
                 service: super::jobs::SERVICE.into(),
-                through,
+                until: newest + Duration::hours(1),
             })
             .collect();
         let next = Cursor {

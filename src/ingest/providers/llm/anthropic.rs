@@ -57,7 +57,7 @@ impl CostSource for AnthropicUsage {
         let step = self.settings.bucket();
         let span = step * i32::try_from(bucket_limit(&self.settings.bucket_width)).unwrap_or(168);
         let w = window::next(cursor.as_ref(), now, Duration::days(i64::from(self.settings.backfill_days)), step, span);
-        let mut usage = Vec::new();
+        let (mut usage, mut costs) = (Vec::new(), Vec::new());
         for bucket in self.buckets(w.from, w.to).await? {
             let (Some(start), Some(end)) = (time(&bucket["starting_at"]), time(&bucket["ending_at"])) else { continue };
             for r in bucket["results"].as_array().into_iter().flatten() {
@@ -78,14 +78,20 @@ impl CostSource for AnthropicUsage {
                     output: int(&r["output_tokens"]),
                     requests: 0,
                 };
-                usage.push(tokens.usage(&self.settings.prices));
+                let row = tokens.usage(&self.settings.prices);
+                costs.extend(super::estimate_record(&row, "Anthropic", "Anthropic API"));
+                usage.push(row);
             }
         }
         let next = Cursor {
             from: window::after(&w, None, Duration::hours(i64::from(self.settings.restate_hours))),
             note: None,
         };
-        Ok(Pull { batch: Batch { costs: Vec::new(), llm_usage: usage }, ..Pull::costs(Vec::new(), &next, w.more) })
+        Ok(Pull {
+            batch: Batch { costs, llm_usage: usage },
+            estimates_of: Some("anthropic-costs"),
+            ..Pull::costs(Vec::new(), &next, w.more)
+        })
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {

@@ -1,13 +1,17 @@
 //! LLM usage from the providers' admin APIs (OpenAI, Anthropic): token buckets per API key,
 //! project or workspace, and model, with the cost estimated from the configured price table
-//! (`domain::llm_prices`) so a runaway key shows within minutes. The providers' daily billed
-//! cost is not read yet (see the issue tracker).
+//! (`domain::llm_prices`) so a runaway key shows within minutes. The estimate goes into
+//! `llm_usage` (tokens, per key and model: the detective's LLM series) and into the FOCUS
+//! ledger (per project, key and model: the spend totals), where each provider's daily billed
+//! cost (`costs.rs`) replaces it day by day.
 
 pub mod anthropic;
+pub mod costs;
 pub mod openai;
 
 use crate::clouds::llm::{get_json, ApiError, LlmSettings};
 use crate::clouds::retry::Backoff;
+use crate::domain::focus::{CostRecord, Usage};
 use crate::domain::llm::LlmUsage;
 use crate::domain::llm_prices::{estimate, price_for, PriceTable};
 use crate::domain::money::Currency;
@@ -56,6 +60,33 @@ impl Tokens<'_> {
             currency: Currency::usd(),
         }
     }
+}
+
+/// The FOCUS row of a priced usage bucket: the estimate the billed cost later replaces. The
+/// API key is its resource, so root causes and proposals name the key.
+pub fn estimate_record(u: &LlmUsage, provider: &'static str, service: &str) -> Option<CostRecord> {
+    let cost = u.cost?;
+    let usage = Usage {
+        provider,
+        billing_account_id: provider.to_string(),
+        sub_account_id: Some(u.project_id.clone()),
+        service_name: service.to_string(),
+        currency: u.currency.clone(),
+        start: u.bucket_start,
+        end: u.bucket_end,
+        billed_cost: cost,
+        effective_cost: cost,
+    };
+    Some(CostRecord {
+        charge_description: Some(format!("{} (estimated from usage)", u.model)),
+        sku_id: Some(u.model.clone()),
+        resource_id: (!u.api_key_id.is_empty()).then(|| u.api_key_id.clone()),
+        resource_type: Some("API key".into()),
+        consumed_quantity: crate::domain::focus::DecimalText::parse(&(u.input_tokens + u.output_tokens).to_string())
+            .ok(),
+        consumed_unit: Some("Tokens".into()),
+        ..CostRecord::usage(usage)
+    })
 }
 
 /// Every page of a usage report: both APIs answer `data`, `has_more` and `next_page`, and

@@ -55,7 +55,7 @@ impl CostSource for OpenAiUsage {
         let step = self.settings.bucket();
         let span = step * i32::try_from(bucket_limit(&self.settings.bucket_width)).unwrap_or(168);
         let w = window::next(cursor.as_ref(), now, Duration::days(i64::from(self.settings.backfill_days)), step, span);
-        let mut usage = Vec::new();
+        let (mut usage, mut costs) = (Vec::new(), Vec::new());
         for bucket in self.buckets(w.from, w.to).await? {
             let time = |field: &str| Utc.timestamp_opt(bucket[field].as_i64().unwrap_or(0), 0).single();
             let (Some(start), Some(end)) = (time("start_time"), time("end_time")) else { continue };
@@ -72,14 +72,20 @@ impl CostSource for OpenAiUsage {
                     output: int(&r["output_tokens"]),
                     requests: int(&r["num_model_requests"]),
                 };
-                usage.push(tokens.usage(&self.settings.prices));
+                let row = tokens.usage(&self.settings.prices);
+                costs.extend(super::estimate_record(&row, "OpenAI", "OpenAI API"));
+                usage.push(row);
             }
         }
         let next = Cursor {
             from: window::after(&w, None, Duration::hours(i64::from(self.settings.restate_hours))),
             note: None,
         };
-        Ok(Pull { batch: Batch { costs: Vec::new(), llm_usage: usage }, ..Pull::costs(Vec::new(), &next, w.more) })
+        Ok(Pull {
+            batch: Batch { costs, llm_usage: usage },
+            estimates_of: Some("openai-costs"),
+            ..Pull::costs(Vec::new(), &next, w.more)
+        })
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {
