@@ -65,14 +65,6 @@ pub fn connections(
     use crate::ingest::providers::llm::costs::BilledCosts;
     let mut sources = Vec::new();
     let mut executors: Vec<Arc<dyn crate::execute::Executor>> = Vec::new();
-    let sim = &settings.providers.simulated;
-    if sim.enabled {
-        let simulator = Arc::new(Simulator::new(sim.clone(), db.clone()));
-        let latency = Duration::from_millis(sim.api_latency_ms);
-        executors
-            .push(Arc::new(crate::execute::simulated::SimulatedExecutor::new(simulator.clone()).with_latency(latency)));
-        sources.push(schedule::Configured { source: simulator, enabled: true, schedule: sim.schedule.clone() });
-    }
     let aws = &settings.providers.aws;
     if aws.enabled {
         let source = Arc::new(AwsCostExplorer::new(aws.clone(), vault.clone()));
@@ -95,6 +87,7 @@ pub fn connections(
         sources.push(schedule::Configured { source, enabled: true, schedule: openai.schedule.clone() });
         let billed = Arc::new(BilledCosts::openai(openai.clone(), vault.clone()));
         sources.push(schedule::Configured { source: billed, enabled: true, schedule: openai.costs_schedule.clone() });
+        executors.push(Arc::new(crate::execute::llm_keys::LlmKeyExecutor::openai(openai, vault.clone())));
     }
     let anthropic = &settings.providers.anthropic;
     if anthropic.enabled {
@@ -113,6 +106,15 @@ pub fn connections(
         let source = Arc::new(AzureCostManagement::new(azure.clone(), vault.clone()));
         sources.push(schedule::Configured { source, enabled: true, schedule: azure.schedule.clone() });
         executors.push(Arc::new(crate::execute::azure_vm::AzureVmExecutor::new(azure.clone(), vault.clone())));
+    }
+    // Last: the simulated executor claims every kind, so real ones are asked first.
+    let sim = &settings.providers.simulated;
+    if sim.enabled {
+        let simulator = Arc::new(Simulator::new(sim.clone(), db.clone()));
+        let latency = Duration::from_millis(sim.api_latency_ms);
+        executors
+            .push(Arc::new(crate::execute::simulated::SimulatedExecutor::new(simulator.clone()).with_latency(latency)));
+        sources.push(schedule::Configured { source: simulator, enabled: true, schedule: sim.schedule.clone() });
     }
     (sources, executors)
 }

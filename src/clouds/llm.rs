@@ -157,17 +157,23 @@ impl ApiError {
     }
 }
 
-/// One GET of JSON; a non-success answer becomes an [`ApiError`] with the server's Retry-After.
-async fn get_once(
+/// One call answering JSON; a non-success answer becomes an [`ApiError`] with the server's
+/// Retry-After.
+async fn send_once(
     http: &reqwest::Client,
+    method: reqwest::Method,
     url: &str,
     query: &[(String, String)],
     headers: &[(&str, String)],
+    body: Option<&serde_json::Value>,
 ) -> Result<serde_json::Value, ApiError> {
     let failed = |status: u16, body: String, retry_after| ApiError { what: url.to_string(), status, body, retry_after };
-    let mut request = http.get(url).query(query);
+    let mut request = http.request(method, url).query(query);
     for (name, value) in headers {
         request = request.header(*name, value);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
     }
     let response = request.send().await.map_err(|e| failed(0, e.to_string(), None))?;
     let status = response.status().as_u16();
@@ -184,12 +190,15 @@ async fn get_once(
     Err(failed(status, body, retry_after))
 }
 
-/// GETs JSON, retrying 429 (after Retry-After when given), 5xx and broken connections.
-pub async fn get_json(
+/// One call, retrying 429 (after Retry-After when given), 5xx and broken connections. Only
+/// for calls that are safe to repeat (reads, and writes that set a state).
+pub async fn call_json(
     http: &reqwest::Client,
+    method: reqwest::Method,
     url: &str,
     query: &[(String, String)],
     headers: &[(&str, String)],
+    body: Option<&serde_json::Value>,
     backoff: Backoff,
 ) -> Result<serde_json::Value, ApiError> {
     super::retry::retrying_after(
@@ -197,9 +206,20 @@ pub async fn get_json(
         backoff,
         ApiError::transient,
         |e: &ApiError| e.retry_after,
-        || get_once(http, url, query, headers),
+        || send_once(http, method.clone(), url, query, headers, body),
     )
     .await
+}
+
+/// GETs JSON (see [`call_json`]).
+pub async fn get_json(
+    http: &reqwest::Client,
+    url: &str,
+    query: &[(String, String)],
+    headers: &[(&str, String)],
+    backoff: Backoff,
+) -> Result<serde_json::Value, ApiError> {
+    call_json(http, reqwest::Method::GET, url, query, headers, None, backoff).await
 }
 
 /// The secret as a header value (kept out of logs: reqwest does not log headers).

@@ -17,17 +17,20 @@ pub enum ActionKind {
     ResizeEc2Instance,
     DeallocateAzureVm,
     DisableLlmKey,
+    /// The undo of a disable (Anthropic; OpenAI keys cannot be re-enabled).
+    EnableLlmKey,
     NotifyOnly,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 7] = [
+    pub const ALL: [ActionKind; 8] = [
         ActionKind::CancelBigqueryJob,
         ActionKind::StopEc2Instance,
         ActionKind::StartEc2Instance,
         ActionKind::ResizeEc2Instance,
         ActionKind::DeallocateAzureVm,
         ActionKind::DisableLlmKey,
+        ActionKind::EnableLlmKey,
         ActionKind::NotifyOnly,
     ];
 
@@ -39,6 +42,7 @@ impl ActionKind {
             ActionKind::ResizeEc2Instance => "resize_ec2_instance",
             ActionKind::DeallocateAzureVm => "deallocate_azure_vm",
             ActionKind::DisableLlmKey => "disable_llm_key",
+            ActionKind::EnableLlmKey => "enable_llm_key",
             ActionKind::NotifyOnly => "notify_only",
         }
     }

@@ -8,6 +8,7 @@
 pub mod azure_vm;
 pub mod bigquery;
 pub mod ec2;
+pub mod llm_keys;
 pub mod simulated;
 
 use crate::approval::store::{self, ActionRow, CommandError};
@@ -40,6 +41,10 @@ pub enum Verification {
 pub trait Executor: Send + Sync {
     /// Whether this executor knows the action kind.
     fn handles(&self, kind: &str) -> bool;
+    /// Whether it acts for the action's provider (several executors share `disable_llm_key`).
+    fn handles_provider(&self, _provider: Option<&str>) -> bool {
+        true
+    }
     /// What it would do, in words (recorded for dry runs).
     fn plan(&self, action: &ActionRow) -> String;
     /// Acts; repeating it with the same key is harmless.
@@ -97,7 +102,8 @@ impl Runner {
     /// How this action would run (dry_run or live) and the executor's plan in words, for
     /// the dashboard; None for the plan when no executor here handles its kind.
     pub fn describe(&self, row: &ActionRow) -> (&'static str, Option<String>) {
-        let executor = self.executors.iter().find(|e| e.handles(&row.kind));
+        let executor =
+            self.executors.iter().find(|e| e.handles(&row.kind) && e.handles_provider(row.provider.as_deref()));
         let on = Where::of(row, executor.map(|e| e.as_ref()));
         let mode = match self.approval.policy_for(on.simulated, on.provider.as_deref()).mode {
             crate::domain::approval::Mode::DryRun => "dry_run",
@@ -141,7 +147,11 @@ impl Runner {
         else {
             anyhow::bail!("no action {id}");
         };
-        let executor = self.executors.iter().find(|e| e.handles(&row.kind)).cloned();
+        let executor = self
+            .executors
+            .iter()
+            .find(|e| e.handles(&row.kind) && e.handles_provider(row.provider.as_deref()))
+            .cloned();
         let sim = &Where::of(&row, executor.as_deref());
         if row.status == Status::Approved.as_str() {
             let mut blocked: Vec<String> = Vec::new();

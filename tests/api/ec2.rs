@@ -53,6 +53,9 @@ fn owner(kind: &str, target: &str) -> (&'static str, String) {
     match kind {
         "cancel_bigquery_job" => ("Google Cloud", target.split(':').next().unwrap().into()),
         "deallocate_azure_vm" => ("Microsoft", target.split('/').nth(2).unwrap().into()),
+        // Anthropic key ids start apikey_, OpenAI project key ids key_.
+        "disable_llm_key" | "enable_llm_key" if target.starts_with("apikey_") => ("anthropic", "default".into()),
+        "disable_llm_key" | "enable_llm_key" => ("openai", "proj_etl".into()),
         _ => ("AWS", "123456789012".into()),
     }
 }

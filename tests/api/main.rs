@@ -23,6 +23,7 @@ mod execute;
 mod focus_import;
 mod gcp;
 mod ingest_cli;
+mod llm_keys;
 mod llm_providers;
 mod llm_usage;
 mod migrations;

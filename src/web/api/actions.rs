@@ -95,7 +95,7 @@ pub async fn detail(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewActionBody {
-    /// cancel_bigquery_job, stop_ec2_instance, start_ec2_instance, resize_ec2_instance, deallocate_azure_vm, disable_llm_key or notify_only.
+    /// cancel_bigquery_job, stop_ec2_instance, start_ec2_instance, resize_ec2_instance, deallocate_azure_vm, disable_llm_key, enable_llm_key or notify_only.
     kind: String,
     /// The job, instance, VM or key to act on.
     target: String,

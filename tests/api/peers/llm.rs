@@ -33,9 +33,21 @@ pub struct Billed {
     pub dollars: &'static str,
 }
 
+/// An API key the admin APIs know.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub project: &'static str,
+    pub name: &'static str,
+    pub status: &'static str,
+    /// Spends in every minute while active (a runaway agent loop).
+    pub live: bool,
+}
+
 #[derive(Default)]
 struct State {
     rows: Vec<Row>,
+    keys: HashMap<&'static str, Key>,
+    key_calls: Vec<String>,
     billed: Vec<Billed>,
     calls: usize,
     faults: HashMap<usize, Fault>,
@@ -56,13 +68,19 @@ fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// The buckets of [start, end) one page holds, and the next page's token.
 fn page(q: &[(String, String)], start: DateTime<Utc>, end: DateTime<Utc>) -> (Vec<DateTime<Utc>>, Option<String>) {
+    let step = match param(q, "bucket_width") {
+        Some("1m") => Duration::minutes(1),
+        Some("1d") => Duration::days(1),
+        _ => Duration::hours(1),
+    };
+    let start = start.duration_trunc(step).unwrap();
     let limit: usize = param(q, "limit").and_then(|l| l.parse().ok()).unwrap_or(24).min(24);
     let offset: usize = param(q, "page").and_then(|p| p.parse().ok()).unwrap_or(0);
     let mut all = Vec::new();
     let mut t = start;
     while t < end {
         all.push(t);
-        t += Duration::hours(1);
+        t += step;
     }
     let next = (offset + limit < all.len()).then(|| (offset + limit).to_string());
     (all.into_iter().skip(offset).take(limit).collect(), next)
@@ -89,22 +107,25 @@ async fn openai(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpRe
         return HttpResponse::BadRequest()
             .json(json!({"error": {"message": "start_time is required", "type": "invalid_request_error"}}));
     };
-    assert_eq!(param(&q, "bucket_width"), Some("1h"), "the fake serves hourly buckets");
     let groups: Vec<&str> = q.iter().filter(|(k, _)| k == "group_by").map(|(_, v)| v.as_str()).collect();
-    assert_eq!(groups, ["project_id", "api_key_id", "model"]);
+    assert!(groups.iter().all(|g| ["project_id", "api_key_id", "model"].contains(g)), "{groups:?}");
+    let only: Vec<&str> = q.iter().filter(|(k, _)| k == "api_key_ids").map(|(_, v)| v.as_str()).collect();
     let (hours, next) = page(&q, start, end);
-    let rows = state.lock().unwrap().rows.clone();
+    let days = param(&q, "bucket_width") == Some("1d");
+    let rows: Vec<Row> =
+        state.lock().unwrap().rows.iter().filter(|r| only.is_empty() || only.contains(&r.key)).cloned().collect();
+    let width = if days { Duration::days(1) } else { Duration::hours(1) };
     let data: Vec<Value> = hours
         .iter()
         .map(|h| {
             let results: Vec<Value> = rows
                 .iter()
-                .filter(|r| r.hour == *h)
+                .filter(|r| r.hour >= *h && r.hour < *h + width)
                 .map(|r| json!({"object": "organization.usage.completions.result", "input_tokens": r.input, "input_cached_tokens": r.cached,
                     "output_tokens": r.output, "num_model_requests": r.input / 1000 + 1, "project_id": r.project, "api_key_id": r.key,
                     "model": r.model, "user_id": null, "batch": null}))
                 .collect();
-            json!({"object": "bucket", "start_time": h.timestamp(), "end_time": (*h + Duration::hours(1)).timestamp(), "results": results})
+            json!({"object": "bucket", "start_time": h.timestamp(), "end_time": (*h + width).timestamp(), "results": results})
         })
         .collect();
     HttpResponse::Ok().json(json!({"object": "page", "data": data, "has_more": next.is_some(), "next_page": next}))
@@ -129,16 +150,37 @@ async fn anthropic(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> Htt
         );
     };
     let groups: Vec<&str> = q.iter().filter(|(k, _)| k == "group_by[]").map(|(_, v)| v.as_str()).collect();
-    assert_eq!(groups, ["api_key_id", "workspace_id", "model"]);
+    assert!(groups.iter().all(|g| ["api_key_id", "workspace_id", "model"].contains(g)), "{groups:?}");
+    let only: Vec<&str> = q.iter().filter(|(k, _)| k == "api_key_ids[]").map(|(_, v)| v.as_str()).collect();
+    let minutes = param(&q, "bucket_width") == Some("1m");
     let (hours, next) = page(&q, start, end);
-    let rows = state.lock().unwrap().rows.clone();
+    let (mut rows, keys) = {
+        let s = state.lock().unwrap();
+        (s.rows.clone(), s.keys.clone())
+    };
+    // A key that is still active keeps spending in every minute bucket.
+    if minutes {
+        for h in &hours {
+            for (id, key) in keys.iter().filter(|(_, k)| k.status == "active" && k.live) {
+                rows.push(Row {
+                    hour: *h,
+                    key: id,
+                    project: key.project,
+                    model: "claude-sonnet-4-20250514",
+                    input: 9_000,
+                    cached: 0,
+                    output: 3_000,
+                });
+            }
+        }
+    }
     let rfc = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let data: Vec<Value> = hours
         .iter()
         .map(|h| {
             let results: Vec<Value> = rows
                 .iter()
-                .filter(|r| r.hour == *h)
+                .filter(|r| r.hour == *h && (only.is_empty() || only.contains(&r.key)))
                 .map(|r| json!({"uncached_input_tokens": r.input - r.cached, "cache_read_input_tokens": r.cached,
                     "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
                     "output_tokens": r.output, "server_tool_use": {"web_search_requests": 0},
@@ -223,6 +265,61 @@ async fn anthropic_costs(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) 
     HttpResponse::Ok().json(json!({"data": data, "has_more": false, "next_page": null}))
 }
 
+fn admin_ok(req: &HttpRequest) -> bool {
+    let bearer =
+        req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {ADMIN_KEY}"));
+    bearer || req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) == Some(ADMIN_KEY)
+}
+
+/// Anthropic: GET or POST (status) /v1/organizations/api_keys/{id}.
+async fn anthropic_key(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<Mutex<State>>>) -> HttpResponse {
+    if !admin_ok(&req) {
+        return HttpResponse::Unauthorized().finish();
+    }
+    let id = req.match_info().get("id").unwrap_or_default().to_string();
+    let mut s = state.lock().unwrap();
+    s.key_calls.push(format!("{} {id}", req.method()));
+    let Some(key) = s.keys.iter_mut().find(|(k, _)| **k == id).map(|(_, v)| v) else {
+        return HttpResponse::NotFound()
+            .json(json!({"type": "error", "error": {"type": "not_found_error", "message": "API key not found"}}));
+    };
+    if req.method() == actix_web::http::Method::POST {
+        let update: Value = serde_json::from_slice(&body).unwrap_or_default();
+        match update["status"].as_str() {
+            Some("active") => key.status = "active",
+            Some("inactive") => key.status = "inactive",
+            other => return HttpResponse::BadRequest().json(json!({"type": "error", "error": {"type": "invalid_request_error", "message": format!("status {other:?}")}})),
+        }
+    }
+    HttpResponse::Ok().json(json!({"id": id, "type": "api_key", "name": key.name, "workspace_id": key.project, "status": key.status, "partial_key_hint": "sk-ant-api03-R2D...igAA"}))
+}
+
+/// OpenAI: GET or DELETE /v1/organization/projects/{project}/api_keys/{id}.
+async fn openai_key(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpResponse {
+    if !admin_ok(&req) {
+        return HttpResponse::Unauthorized().finish();
+    }
+    let (project, id) = (
+        req.match_info().get("project").unwrap_or_default().to_string(),
+        req.match_info().get("id").unwrap_or_default().to_string(),
+    );
+    let mut s = state.lock().unwrap();
+    s.key_calls.push(format!("{} {id}", req.method()));
+    let found = s.keys.iter().find(|(k, v)| **k == id && v.project == project).map(|(k, v)| (*k, v.clone()));
+    let Some((key_id, key)) = found else {
+        return HttpResponse::NotFound()
+            .json(json!({"error": {"message": format!("No such API key: {id}"), "type": "invalid_request_error"}}));
+    };
+    if req.method() == actix_web::http::Method::DELETE {
+        s.keys.remove(key_id);
+        return HttpResponse::Ok()
+            .json(json!({"object": "organization.project.api_key.deleted", "id": id, "deleted": true}));
+    }
+    HttpResponse::Ok().json(
+        json!({"object": "organization.project.api_key", "id": id, "name": key.name, "redacted_value": "sk-abc...def"}),
+    )
+}
+
 impl LlmApi {
     pub fn start() -> LlmApi {
         let state = Arc::new(Mutex::new(State::default()));
@@ -234,12 +331,30 @@ impl LlmApi {
                 .route("/v1/organizations/usage_report/messages", web::get().to(anthropic))
                 .route("/v1/organization/costs", web::get().to(openai_costs))
                 .route("/v1/organizations/cost_report", web::get().to(anthropic_costs))
+                .route("/v1/organizations/api_keys/{id}", web::get().to(anthropic_key))
+                .route("/v1/organizations/api_keys/{id}", web::post().to(anthropic_key))
+                .route("/v1/organization/projects/{project}/api_keys/{id}", web::get().to(openai_key))
+                .route("/v1/organization/projects/{project}/api_keys/{id}", web::delete().to(openai_key))
         });
         LlmApi { url, state }
     }
 
     pub fn set_rows(&self, rows: Vec<Row>) {
         self.state.lock().unwrap().rows = rows;
+    }
+
+    pub fn add_key(&self, id: &'static str, key: Key) {
+        self.state.lock().unwrap().keys.insert(id, key);
+    }
+
+    /// The key's status, or None once deleted.
+    pub fn key_status(&self, id: &str) -> Option<&'static str> {
+        self.state.lock().unwrap().keys.get(id).map(|k| k.status)
+    }
+
+    /// Calls on key endpoints: "POST key_x", "DELETE key_y", ...
+    pub fn key_calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().key_calls.clone()
     }
 
     pub fn set_billed(&self, billed: Vec<Billed>) {
