@@ -100,6 +100,7 @@ pub fn connections(
             enabled: true,
             schedule: anthropic.costs_schedule.clone(),
         });
+        executors.push(Arc::new(crate::execute::llm_keys::LlmKeyExecutor::anthropic(anthropic, vault.clone())));
     }
     let azure = &settings.providers.azure;
     if azure.enabled {

@@ -195,3 +195,69 @@ macro_rules! story {
 }
 
 story!(aws_story, gcp_story, azure_story);
+
+/// A runaway agent loop on one Anthropic key: its tokens jump this hour, the detective flags
+/// the key's series, the proposal names the key, two approvers approve (disabling a key is
+/// high risk), and the key is set inactive and falls silent.
+async fn llm_story(backend: Backend) {
+    use peers::llm::{Key, LlmApi, Row};
+    let api = LlmApi::start();
+    let key = "apikey_01Runaway7Agent";
+    api.add_key(key, Key { project: "wrkspc_agents", name: "support-agent", status: "active", live: true });
+    api.add_key("apikey_01Steady", Key { project: "wrkspc_web", name: "web", status: "active", live: false });
+    let all = hours(4 * 24);
+    let mut rows = Vec::new();
+    for (i, hour) in all.iter().enumerate() {
+        let rhythm = 1.0 + 0.2 * (f64::from(chrono::Timelike::hour(hour)) / 24.0 * std::f64::consts::TAU).sin();
+        let normal = (400_000.0 * rhythm) as i64;
+        let input = if i + 1 == all.len() { 60_000_000 } else { normal };
+        rows.push(Row {
+            hour: *hour,
+            key,
+            project: "wrkspc_agents",
+            model: "claude-sonnet-4-20250514",
+            input,
+            cached: input / 10,
+            output: input / 5,
+        });
+        rows.push(Row {
+            hour: *hour,
+            key: "apikey_01Steady",
+            project: "wrkspc_web",
+            model: "claude-3-5-haiku-20241022",
+            input: normal,
+            cached: 0,
+            output: normal / 5,
+        });
+    }
+    api.set_rows(rows);
+    let app = TestApp::spawn_with(backend, |s| {
+        every_second(s);
+        let a = &mut s.providers.anthropic;
+        (a.enabled, a.endpoint_url, a.schedule, a.backfill_days) = (true, api.url.clone(), "* * * * * *".into(), 4);
+    })
+    .await;
+    store_credentials(&app, "anthropic", &[("admin_key", peers::llm::ADMIN_KEY)]).await;
+    let action = until("a proposal to disable the runaway key", Wait::from_secs(120), async || {
+        let list = app.get_json("/api/v1/actions?status=pending_approval").await;
+        list.as_array()?.iter().find(|a| a["kind"] == "disable_llm_key" && a["target"] == key).cloned()
+    })
+    .await;
+    let id = action["id"].as_str().unwrap();
+    for who in ["on-call", "lead"] {
+        let approver = app.key(who, Role::Approver).await;
+        let body = serde_json::to_vec(&json!({"comment": "kill the loop"})).unwrap();
+        let r = app.post_raw(&format!("/api/v1/actions/{id}/approve"), &approver, "application/json", body).await;
+        assert_eq!(r.status(), 200);
+    }
+    until("the key to be disabled and verified", Wait::from_secs(90), async || {
+        let a = app.get_json(&format!("/api/v1/actions/{id}")).await;
+        assert!(!["failed", "rejected", "expired"].contains(&a["status"].as_str().unwrap_or("")), "{a}");
+        (a["status"] == "succeeded").then_some(())
+    })
+    .await;
+    assert_eq!(api.key_status(key), Some("inactive"));
+    assert_eq!(api.key_status("apikey_01Steady"), Some("active"), "only the runaway");
+}
+
+story!(llm_story);
