@@ -110,7 +110,7 @@ fn concrete(pattern: &str) -> String {
 }
 
 /// A fresh session (token, CSRF token) for a new user of `role`.
-async fn session(app: &TestApp, role: Role) -> (String, String) {
+pub async fn session(app: &TestApp, role: Role) -> (String, String) {
     let name = format!("{role}-{}", uuid::Uuid::new_v4().simple());
     app.db
         .run(move |c| {

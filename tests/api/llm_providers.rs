@@ -247,3 +247,33 @@ crate::on_both_bare!(
     rate_limits_mid_run_end_in_the_same_data,
     a_wrong_admin_key_is_a_clear_error_and_writes_nothing,
 );
+
+/// The LLM page sets each day's usage estimate against the provider's bill.
+async fn the_llm_page_shows_estimated_against_billed(app: crate::helpers::TestApp) {
+    let api = LlmApi::start();
+    let s = settings::<Anthropic>(&api);
+    let bare = Bare::at(&app.database_url, std::path::Path::new("/tmp")).await;
+    let vault = bare.vault("anthropic", &[("admin_key", ADMIN_KEY)]).await;
+    let data = rows(["claude-sonnet-4-20250514", "claude-3-5-haiku-20241022"], 30, 0);
+    api.set_rows(data.clone());
+    let yesterday = hour(0).duration_trunc(Duration::days(1)).unwrap() - Duration::days(1);
+    api.set_billed(vec![Billed { day: yesterday, project: "proj_etl", item: "tokens", dollars: "123.45" }]);
+    run_once(&bare.ingestor(), &AnthropicUsage::new(s.clone(), vault.clone())).await.unwrap();
+    run_once(&bare.ingestor(), &BilledCosts::anthropic(s, vault)).await.unwrap();
+    let (token, _) = crate::dashboard::session(&app, costguard::domain::role::Role::Viewer).await;
+    let html = app
+        .client
+        .get(app.url("/llm"))
+        .header("cookie", format!("costguard_session={token}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Estimated from usage against billed"), "{html}");
+    assert!(html.contains(">123.45 <"), "yesterday's bill");
+    assert!(html.contains("not billed yet"), "today is still an estimate");
+}
+
+crate::both_backends!(the_llm_page_shows_estimated_against_billed);

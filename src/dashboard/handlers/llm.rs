@@ -3,10 +3,11 @@
 use super::html;
 use crate::dashboard::error::PageError;
 use crate::dashboard::session::Signed;
-use crate::dashboard::views::llm::{LlmPage, UsageRow};
-use crate::domain::cost_query::Granularity;
+use crate::dashboard::views::llm::{BillCheck, LlmPage, UsageRow};
+use crate::domain::cost_query::{CostQuery, Granularity, GroupBy};
 use crate::domain::money::Total;
-use crate::ledger::query::{aggregate_llm_usage, LlmBucket, LlmGroupBy, LlmQuery};
+use crate::ingest::providers::llm::costs;
+use crate::ledger::query::{aggregate_costs, aggregate_llm_usage, LlmBucket, LlmGroupBy, LlmQuery};
 use crate::web::AppState;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
@@ -53,7 +54,7 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
         provider: None,
         model: None,
     };
-    let (tables, daily) = state
+    let (tables, daily, billed) = state
         .db
         .run(move |c| {
             let mut tables = Vec::new();
@@ -66,13 +67,44 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
                 tables.push((title, rows(aggregate_llm_usage(c, &query(Granularity::Day, by))?)));
             }
             let daily = aggregate_llm_usage(c, &query(Granularity::Day, LlmGroupBy::Provider))?;
-            Ok::<_, crate::db::DbError>((tables, daily))
+            let mut billed = Vec::new();
+            for api in [costs::OPENAI, costs::ANTHROPIC] {
+                // Billed rows carry no SKU; estimates carry the model as theirs.
+                let q = CostQuery {
+                    from,
+                    to,
+                    granularity: Granularity::Day,
+                    group_by: Some(GroupBy::Sku),
+                    provider: Some(api.provider.into()),
+                    service: Some(api.service.into()),
+                };
+                let bills = aggregate_costs(c, &q)?.into_iter().filter(|b| b.group.is_none());
+                billed.extend(bills.map(|b| ((api.usage_source, b.period_start, b.currency), b.billed_cost)));
+            }
+            Ok::<_, crate::db::DbError>((tables, daily, billed))
         })
         .await?;
+    let billed: BTreeMap<_, Total> = billed.into_iter().collect();
+    let mut bills: Vec<BillCheck> = daily
+        .iter()
+        .filter(|b| matches!(b.group.as_deref(), Some("openai" | "anthropic")))
+        .map(|b| {
+            let provider = b.group.clone().unwrap_or_default();
+            let key = (if provider == "openai" { "openai" } else { "anthropic" }, b.period_start, b.currency.clone());
+            BillCheck {
+                day: b.period_start,
+                provider,
+                currency: b.currency.clone(),
+                estimated: b.cost,
+                billed: billed.get(&key).copied(),
+            }
+        })
+        .collect();
+    bills.sort_by(|a, b| b.day.cmp(&a.day).then(a.provider.cmp(&b.provider)));
     let mut trends: Trends = BTreeMap::new();
     for b in daily {
         trends.entry((b.group.unwrap_or_default(), b.currency)).or_default().push((b.period_start, b.cost));
     }
     let trends = trends.into_iter().map(|((p, c), days)| (p, c, days)).collect();
-    Ok(html(crate::dashboard::views::llm::render(&user.0, &LlmPage { days: DAYS, tables, trends })))
+    Ok(html(crate::dashboard::views::llm::render(&user.0, &LlmPage { days: DAYS, bills, tables, trends })))
 }

@@ -237,3 +237,37 @@ fn credentials_are_write_only_on_the_providers_page() {
     );
     assert!(!html.contains("no adapter"));
 }
+
+#[test]
+fn the_llm_page_sets_estimates_against_bills() {
+    let day = |d: i64| chrono::DateTime::from_naive_utc_and_offset(at(0), chrono::Utc) - chrono::Duration::days(d);
+    let bill = |d, billed: Option<i64>| llm::BillCheck {
+        day: day(d),
+        provider: "anthropic".into(),
+        currency: "USD".into(),
+        estimated: Total::from_units(i128::from(usd(40))),
+        billed: billed.map(|b| Total::from_units(i128::from(usd(b)))),
+    };
+    let row = llm::UsageRow {
+        group: "anthropic".into(),
+        currency: "USD".into(),
+        input_tokens: 1,
+        cached_input_tokens: 0,
+        output_tokens: 1,
+        requests: 1,
+        cost: Total::from_units(i128::from(usd(80))),
+    };
+    let page = llm::LlmPage {
+        days: 30,
+        bills: vec![bill(0, None), bill(1, Some(42))],
+        tables: vec![("By provider", vec![row])],
+        trends: vec![],
+    };
+    let html = pretty(llm::render(&user(Role::Viewer), &page));
+    assert!(html.contains("Estimated from usage against billed"));
+    assert!(html.contains("not billed yet"), "today is still an estimate");
+    assert!(
+        html.contains(">42.00 <") && html.contains(">2.00 <"),
+        "yesterday's bill and its difference from the estimate"
+    );
+}
