@@ -239,7 +239,22 @@ async fn anthropic_billed_costs_replace_the_estimates(app: Bare) {
     .await;
 }
 
+async fn openai_embeddings_are_read_beside_completions(app: Bare) {
+    let api = LlmApi::start();
+    let s = settings::<OpenAi>(&api);
+    // Embeddings have input tokens only.
+    let data: Vec<Row> = rows(["gpt-4o-mini", "text-embedding-3-small"], 5, 0)
+        .into_iter()
+        .map(|r| if r.model.starts_with("text-embedding") { Row { cached: 0, output: 0, ..r } } else { r })
+        .collect();
+    api.set_rows(data.clone());
+    let source = OpenAiUsage::new(s.clone(), app.vault("openai", &[("admin_key", ADMIN_KEY)]).await);
+    run_once(&app.ingestor(), &source).await.unwrap();
+    assert_eq!(ledger(&app, "openai").await, expected(&s, &data));
+}
+
 crate::on_both_bare!(
+    openai_embeddings_are_read_beside_completions,
     openai_billed_costs_replace_the_estimates,
     anthropic_billed_costs_replace_the_estimates,
     openai_usage_lands_with_estimated_cost,

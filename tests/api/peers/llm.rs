@@ -112,8 +112,16 @@ async fn openai(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpRe
     let only: Vec<&str> = q.iter().filter(|(k, _)| k == "api_key_ids").map(|(_, v)| v.as_str()).collect();
     let (hours, next) = page(&q, start, end);
     let days = param(&q, "bucket_width") == Some("1d");
-    let rows: Vec<Row> =
-        state.lock().unwrap().rows.iter().filter(|r| only.is_empty() || only.contains(&r.key)).cloned().collect();
+    // Embedding models are served by the embeddings endpoint, the rest by completions.
+    let embeddings = req.path().ends_with("/embeddings");
+    let rows: Vec<Row> = state
+        .lock()
+        .unwrap()
+        .rows
+        .iter()
+        .filter(|r| (only.is_empty() || only.contains(&r.key)) && r.model.starts_with("text-embedding") == embeddings)
+        .cloned()
+        .collect();
     let width = if days { Duration::days(1) } else { Duration::hours(1) };
     let data: Vec<Value> = hours
         .iter()
@@ -121,9 +129,16 @@ async fn openai(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpRe
             let results: Vec<Value> = rows
                 .iter()
                 .filter(|r| r.hour >= *h && r.hour < *h + width)
-                .map(|r| json!({"object": "organization.usage.completions.result", "input_tokens": r.input, "input_cached_tokens": r.cached,
-                    "output_tokens": r.output, "num_model_requests": r.input / 1000 + 1, "project_id": r.project, "api_key_id": r.key,
-                    "model": r.model, "user_id": null, "batch": null}))
+                .map(|r| {
+                    if embeddings {
+                        json!({"object": "organization.usage.embeddings.result", "input_tokens": r.input, "num_model_requests": r.input / 1000 + 1,
+                            "project_id": r.project, "api_key_id": r.key, "model": r.model, "user_id": null})
+                    } else {
+                        json!({"object": "organization.usage.completions.result", "input_tokens": r.input, "input_cached_tokens": r.cached,
+                            "output_tokens": r.output, "num_model_requests": r.input / 1000 + 1, "project_id": r.project, "api_key_id": r.key,
+                            "model": r.model, "user_id": null, "batch": null})
+                    }
+                })
                 .collect();
             json!({"object": "bucket", "start_time": h.timestamp(), "end_time": (*h + width).timestamp(), "results": results})
         })
@@ -328,6 +343,7 @@ impl LlmApi {
             App::new()
                 .app_data(data.clone())
                 .route("/v1/organization/usage/completions", web::get().to(openai))
+                .route("/v1/organization/usage/embeddings", web::get().to(openai))
                 .route("/v1/organizations/usage_report/messages", web::get().to(anthropic))
                 .route("/v1/organization/costs", web::get().to(openai_costs))
                 .route("/v1/organizations/cost_report", web::get().to(anthropic_costs))

@@ -1,5 +1,7 @@
-//! OpenAI: the organization Completions Usage API (`/v1/organization/usage/completions`),
-//! bucketed by minute, hour or day and grouped by project, API key and model, with an admin key.
+//! OpenAI: the organization Usage API for completions and embeddings
+//! (`/v1/organization/usage/{completions,embeddings}`), bucketed by minute, hour or day and
+//! grouped by project, API key and model, with an admin key. (Images and audio are billed by
+//! image and second, not tokens; their cost arrives with the Costs API.)
 
 use super::{all_pages, bucket_limit, int, Tokens};
 use crate::clouds::llm::{admin_key, header, LlmSettings, OpenAi};
@@ -10,6 +12,9 @@ use crate::ingest::Batch;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 const API: &str = "https://api.openai.com";
+/// The token-billed usage endpoints; their buckets share one shape (embeddings lack the cached
+/// and output counts, which read as zero).
+const USAGE_KINDS: [&str; 2] = ["completions", "embeddings"];
 
 pub struct OpenAiUsage {
     settings: LlmSettings<OpenAi>,
@@ -33,14 +38,13 @@ impl OpenAiUsage {
         for group in ["project_id", "api_key_id", "model"] {
             query.push(("group_by".to_string(), group.to_string()));
         }
-        let auth = format!("Bearer {}", header(&key));
-        Ok(all_pages(
-            &self.settings,
-            &format!("{base}/v1/organization/usage/completions"),
-            query,
-            &[("authorization", auth)],
-        )
-        .await?)
+        let auth = [("authorization", format!("Bearer {}", header(&key)))];
+        let mut buckets = Vec::new();
+        for kind in USAGE_KINDS {
+            let url = format!("{base}/v1/organization/usage/{kind}");
+            buckets.extend(all_pages(&self.settings, &url, query.clone(), &auth).await?);
+        }
+        Ok(buckets)
     }
 }
 
