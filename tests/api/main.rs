@@ -24,6 +24,7 @@ mod focus_import;
 mod gcp;
 mod ingest_cli;
 mod llm_keys;
+mod llm_minutes;
 mod llm_providers;
 mod llm_usage;
 mod migrations;

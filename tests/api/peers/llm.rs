@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 pub const ADMIN_KEY: &str = "sk-admin-test-7f3a";
 
-/// Usage of one (key, project, model) in one hour.
+/// Usage of one (key, project, model) starting at `hour` (an hour or any minute: the fake
+/// sums rows into whatever bucket width is asked for).
 #[derive(Debug, Clone)]
 pub struct Row {
     pub hour: DateTime<Utc>,
