@@ -78,7 +78,7 @@ async fn pull_and_write(ingestor: &Ingestor, source: &dyn CostSource) -> anyhow:
     let more = pull.more;
     let (costs, llm) = to_rows(&name, pull.batch)?;
     let next_cursor = pull.cursor;
-    let (supersedes, estimates_of) = (pull.supersedes, pull.estimates_of);
+    let (supersedes, estimates_of, reread) = (pull.supersedes, pull.estimates_of, pull.reread);
     let summary = ingestor
         .db()
         .run(move |conn| {
@@ -88,6 +88,9 @@ async fn pull_and_write(ingestor: &Ingestor, source: &dyn CostSource) -> anyhow:
                     None => costs,
                 };
                 let (mut summary, _llm) = write_rows(c, &costs, &llm)?;
+                if let Some(r) = &reread {
+                    summary.merge(crate::ledger::delete_unreported(c, r, &costs, &llm)?);
+                }
                 for s in &supersedes {
                     summary.merge(crate::ledger::delete_superseded(c, s)?);
                 }

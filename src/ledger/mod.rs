@@ -5,4 +5,7 @@ pub mod query;
 pub mod rows;
 pub mod store;
 
-pub use store::{delete_superseded, upsert_costs, upsert_llm_usage, without_covered, Supersede, WriteSummary};
+pub use store::{
+    delete_superseded, delete_unreported, upsert_costs, upsert_llm_usage, without_covered, Reread, Supersede,
+    WriteSummary,
+};

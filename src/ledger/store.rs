@@ -397,3 +397,49 @@ pub fn without_covered(conn: &mut DbConn, billed_source: &str, rows: Vec<CostRow
     }
     Ok(kept)
 }
+
+/// A source that re-read all of `[from, to)`: its stored rows starting there that the new read
+/// no longer holds are gone upstream (a restated bucket, a changed bucket width) and are
+/// deleted, inside the caller's transaction with the new rows, so nothing is counted twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reread {
+    pub source: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+pub fn delete_unreported(
+    conn: &mut DbConn,
+    r: &Reread,
+    costs: &[CostRow],
+    llm: &[LlmUsageRow],
+) -> QueryResult<WriteSummary> {
+    let (from, to) = (r.from.naive_utc(), r.to.naive_utc());
+    let reported: BTreeSet<&[u8]> = costs.iter().map(|c| c.record_key.as_slice()).collect();
+    let stored: Vec<(Vec<u8>, String, Option<String>, String)> = cr::table
+        .filter(cr::source.eq(&r.source))
+        .filter(cr::charge_period_start.ge(from))
+        .filter(cr::charge_period_start.lt(to))
+        .select((cr::record_key, cr::provider_name, cr::sub_account_id, cr::service_name))
+        .load(conn)?;
+    let mut summary = WriteSummary::default();
+    let gone: Vec<_> = stored.into_iter().filter(|s| !reported.contains(s.0.as_slice())).collect();
+    for chunk in gone.chunks(ROWS_PER_INSERT) {
+        let keys: Vec<&[u8]> = chunk.iter().map(|g| g.0.as_slice()).collect();
+        summary.updated += diesel::delete(cr::table.filter(cr::record_key.eq_any(keys))).execute(conn)? as u64;
+    }
+    summary.series.extend(gone.into_iter().map(|(_, p, a, s)| (p, a.unwrap_or_default(), s)));
+
+    let reported: BTreeSet<&[u8]> = llm.iter().map(|u| u.record_key.as_slice()).collect();
+    let stored: Vec<Vec<u8>> = lu::table
+        .filter(lu::source.eq(&r.source))
+        .filter(lu::bucket_start.ge(from))
+        .filter(lu::bucket_start.lt(to))
+        .select(lu::record_key)
+        .load(conn)?;
+    let gone: Vec<&[u8]> = stored.iter().map(Vec::as_slice).filter(|k| !reported.contains(k)).collect();
+    for keys in gone.chunks(ROWS_PER_INSERT) {
+        diesel::delete(lu::table.filter(lu::record_key.eq_any(keys))).execute(conn)?;
+    }
+    Ok(summary)
+}

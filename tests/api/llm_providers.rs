@@ -253,7 +253,30 @@ async fn openai_embeddings_are_read_beside_completions(app: Bare) {
     assert_eq!(ledger(&app, "openai").await, expected(&s, &data));
 }
 
+/// Buckets the provider no longer reports go, and a changed bucket width re-reads the restate
+/// window without counting it twice (tokens and FOCUS estimates both).
+async fn a_reread_window_replaces_what_it_held(app: Bare) {
+    let api = LlmApi::start();
+    let mut s = settings::<Anthropic>(&api);
+    let models = ["claude-sonnet-4-20250514", "claude-3-5-haiku-20241022"];
+    let vault = app.vault("anthropic", &[("admin_key", ADMIN_KEY)]).await;
+    api.set_rows(rows(models, 5, 0));
+    run_once(&app.ingestor(), &AnthropicUsage::new(s.clone(), vault.clone())).await.unwrap();
+
+    // Upstream, the newest hour's haiku usage was withdrawn; and we now ask for minutes.
+    let now: Vec<Row> =
+        rows(models, 5, 0).into_iter().filter(|r| !(r.hour == hour(0) && r.model == models[1])).collect();
+    api.set_rows(now.clone());
+    s.bucket_width = "1m".into();
+    run_once(&app.ingestor(), &AnthropicUsage::new(s.clone(), vault)).await.unwrap();
+    let (_, input, output, cost, _) = ledger(&app, "anthropic").await;
+    let e = expected(&s, &now);
+    assert_eq!((input, output, cost), (e.1, e.2, e.3));
+    assert_eq!(focus(&app, "Anthropic").await.1, estimate_units(&s, &now));
+}
+
 crate::on_both_bare!(
+    a_reread_window_replaces_what_it_held,
     openai_embeddings_are_read_beside_completions,
     openai_billed_costs_replace_the_estimates,
     anthropic_billed_costs_replace_the_estimates,

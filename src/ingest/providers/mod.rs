@@ -27,6 +27,9 @@ pub struct Pull {
     /// These records are estimates that this (billed) source replaces: periods it already
     /// covers are skipped.
     pub estimates_of: Option<&'static str>,
+    /// The source re-read this whole window: its stored rows there that the batch lacks are
+    /// deleted with the write.
+    pub reread: Option<crate::ledger::Reread>,
 }
 
 impl Pull {
@@ -38,6 +41,7 @@ impl Pull {
             more,
             supersedes: Vec::new(),
             estimates_of: None,
+            reread: None,
         }
     }
 }

@@ -83,15 +83,7 @@ impl CostSource for AnthropicUsage {
                 usage.push(row);
             }
         }
-        let next = Cursor {
-            from: window::after(&w, None, Duration::hours(i64::from(self.settings.restate_hours))),
-            note: None,
-        };
-        Ok(Pull {
-            batch: Batch { costs, llm_usage: usage },
-            estimates_of: Some("anthropic-costs"),
-            ..Pull::costs(Vec::new(), &next, w.more)
-        })
+        Ok(super::usage_pull(self.name(), Batch { costs, llm_usage: usage }, "anthropic-costs", &w, &self.settings))
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {

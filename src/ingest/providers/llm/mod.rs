@@ -15,7 +15,11 @@ use crate::domain::focus::{CostRecord, Usage};
 use crate::domain::llm::LlmUsage;
 use crate::domain::llm_prices::{estimate, price_for, PriceTable};
 use crate::domain::money::Currency;
-use chrono::{DateTime, Utc};
+use crate::ingest::providers::window::{self, Cursor, Window};
+use crate::ingest::providers::Pull;
+use crate::ingest::Batch;
+use crate::ledger::Reread;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 /// One bucket's tokens for one (key, project, model).
@@ -126,4 +130,17 @@ pub fn bucket_limit(width: &str) -> i64 {
 
 pub fn int(v: &Value) -> i64 {
     v.as_i64().unwrap_or(0)
+}
+
+/// A usage source's pull of window `w`: estimates that `billed` later replaces, the whole
+/// window re-read (so buckets withdrawn upstream go here too), and the next run starting
+/// `restate_hours` back, since the providers keep filling recent buckets for a while.
+pub fn usage_pull<P>(source: &str, batch: Batch, billed: &'static str, w: &Window, settings: &LlmSettings<P>) -> Pull {
+    let next = Cursor { from: window::after(w, None, Duration::hours(i64::from(settings.restate_hours))), note: None };
+    Pull {
+        batch,
+        estimates_of: Some(billed),
+        reread: Some(Reread { source: source.to_string(), from: w.from, to: w.to }),
+        ..Pull::costs(Vec::new(), &next, w.more)
+    }
 }

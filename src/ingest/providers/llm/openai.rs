@@ -81,15 +81,7 @@ impl CostSource for OpenAiUsage {
                 usage.push(row);
             }
         }
-        let next = Cursor {
-            from: window::after(&w, None, Duration::hours(i64::from(self.settings.restate_hours))),
-            note: None,
-        };
-        Ok(Pull {
-            batch: Batch { costs, llm_usage: usage },
-            estimates_of: Some("openai-costs"),
-            ..Pull::costs(Vec::new(), &next, w.more)
-        })
+        Ok(super::usage_pull(self.name(), Batch { costs, llm_usage: usage }, "openai-costs", &w, &self.settings))
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {

@@ -110,7 +110,7 @@ impl CostSource for Simulator {
         let stops = resources::stops_in_sim_time(&self.db, clock).await?;
         let batch = generate(&self.settings, epoch, from, to, &stops);
         let cursor = serde_json::to_string(&Cursor { epoch, through: to })?;
-        Ok(Pull { batch, cursor, more: to < sim_now, supersedes: Vec::new(), estimates_of: None })
+        Ok(Pull { batch, cursor, more: to < sim_now, supersedes: Vec::new(), estimates_of: None, reread: None })
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {
