@@ -4,11 +4,11 @@
 //! Retry-After mid-run ends in the same data; a wrong admin key is a clear error.
 
 use crate::helpers::Bare;
-use crate::peers::llm::{Billed, LlmApi, Row, ADMIN_KEY};
+use crate::peers::llm::{cache_writes, Billed, LlmApi, Row, ADMIN_KEY};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use costguard::clouds::llm::{Anthropic, LlmSettings, OpenAi, Provider};
 use costguard::db::DbError;
-use costguard::domain::llm_prices::{estimate, price_for};
+use costguard::domain::llm_prices::{estimate_with_writes, price_for, CacheWrites};
 use costguard::ingest::providers::llm::anthropic::AnthropicUsage;
 use costguard::ingest::providers::llm::costs::BilledCosts;
 use costguard::ingest::providers::llm::openai::OpenAiUsage;
@@ -55,10 +55,31 @@ async fn ledger(app: &Bare, provider: &str) -> (i64, i64, i64, i64, i64) {
     (n, input, output, cost, rows.iter().filter(|r| r.2.is_none()).count() as i64)
 }
 
-fn expected<P>(settings: &LlmSettings<P>, rows: &[Row]) -> (i64, i64, i64, i64, i64) {
-    let cost = |r: &Row| {
-        price_for(&settings.prices, r.model).and_then(|p| estimate(p, r.input, r.cached, r.output)).map(|a| a.units())
-    };
+/// What the fake reports as cache writes: Anthropic splits them out, OpenAI does not.
+trait Writes {
+    fn writes(r: &Row) -> CacheWrites;
+}
+
+impl Writes for OpenAi {
+    fn writes(_: &Row) -> CacheWrites {
+        CacheWrites::default()
+    }
+}
+
+impl Writes for Anthropic {
+    fn writes(r: &Row) -> CacheWrites {
+        cache_writes(r)
+    }
+}
+
+fn row_cost<P: Writes>(settings: &LlmSettings<P>, r: &Row) -> Option<i64> {
+    price_for(&settings.prices, r.model)
+        .and_then(|p| estimate_with_writes(p, r.input, r.cached, r.output, P::writes(r)))
+        .map(|a| a.units())
+}
+
+fn expected<P: Writes>(settings: &LlmSettings<P>, rows: &[Row]) -> (i64, i64, i64, i64, i64) {
+    let cost = |r: &Row| row_cost(settings, r);
     (
         rows.len() as i64,
         rows.iter().map(|r| r.input).sum(),
@@ -150,17 +171,14 @@ async fn focus(app: &Bare, provider: &str) -> (i64, i128) {
     app.ledger(provider).await
 }
 
-fn estimate_units<P>(settings: &LlmSettings<P>, rows: &[Row]) -> i128 {
-    rows.iter()
-        .filter_map(|r| price_for(&settings.prices, r.model).and_then(|p| estimate(p, r.input, r.cached, r.output)))
-        .map(|a| i128::from(a.units()))
-        .sum()
+fn estimate_units<P: Writes>(settings: &LlmSettings<P>, rows: &[Row]) -> i128 {
+    rows.iter().filter_map(|r| row_cost(settings, r)).map(i128::from).sum()
 }
 
 /// Usage first (estimates), then the billed days: each billed day replaces that day's
 /// estimates, the next usage run does not bring them back, and the tokens stay for the
 /// estimated-vs-billed comparison.
-async fn billed_replace<U: CostSource, B: CostSource, P>(
+async fn billed_replace<U: CostSource, B: CostSource, P: Writes>(
     app: &Bare,
     api: &LlmApi,
     s: &LlmSettings<P>,

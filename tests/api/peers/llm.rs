@@ -197,8 +197,9 @@ async fn anthropic(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> Htt
             let results: Vec<Value> = rows
                 .iter()
                 .filter(|r| r.hour == *h && (only.is_empty() || only.contains(&r.key)))
-                .map(|r| json!({"uncached_input_tokens": r.input - r.cached, "cache_read_input_tokens": r.cached,
-                    "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                .map(|r| json!({"uncached_input_tokens": r.input - r.cached - cache_writes(r).five_minute - cache_writes(r).one_hour,
+                    "cache_read_input_tokens": r.cached,
+                    "cache_creation": {"ephemeral_5m_input_tokens": cache_writes(r).five_minute, "ephemeral_1h_input_tokens": cache_writes(r).one_hour},
                     "output_tokens": r.output, "server_tool_use": {"web_search_requests": 0},
                     "api_key_id": r.key, "workspace_id": r.project, "model": r.model, "service_tier": "standard", "context_window": "0-200k"}))
                 .collect();
@@ -206,6 +207,12 @@ async fn anthropic(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> Htt
         })
         .collect();
     HttpResponse::Ok().json(json!({"data": data, "has_more": next.is_some(), "next_page": next}))
+}
+
+/// The part of a row's input that Anthropic's report shows as prompt-cache writes (OpenAI's
+/// usage has no such split).
+pub fn cache_writes(r: &Row) -> costguard::domain::llm_prices::CacheWrites {
+    costguard::domain::llm_prices::CacheWrites { five_minute: r.cached / 2, one_hour: r.cached / 8 }
 }
 
 /// Days of [start, end) and the billed lines on them, as the cost APIs' daily buckets.

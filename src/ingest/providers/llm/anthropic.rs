@@ -5,6 +5,7 @@
 use super::{all_pages, bucket_limit, int, Tokens};
 use crate::clouds::llm::{admin_key, header, Anthropic, LlmSettings};
 use crate::clouds::Vault;
+use crate::domain::llm_prices::CacheWrites;
 use crate::ingest::providers::window::{self, Cursor};
 use crate::ingest::providers::{CostSource, Pull};
 use crate::ingest::Batch;
@@ -61,8 +62,10 @@ impl CostSource for AnthropicUsage {
         for bucket in self.buckets(w.from, w.to).await? {
             let (Some(start), Some(end)) = (time(&bucket["starting_at"]), time(&bucket["ending_at"])) else { continue };
             for r in bucket["results"].as_array().into_iter().flatten() {
-                let creation = int(&r["cache_creation"]["ephemeral_5m_input_tokens"])
-                    + int(&r["cache_creation"]["ephemeral_1h_input_tokens"]);
+                let cache_writes = CacheWrites {
+                    five_minute: int(&r["cache_creation"]["ephemeral_5m_input_tokens"]),
+                    one_hour: int(&r["cache_creation"]["ephemeral_1h_input_tokens"]),
+                };
                 let cached = int(&r["cache_read_input_tokens"]);
                 let tokens = Tokens {
                     provider: "anthropic",
@@ -72,11 +75,11 @@ impl CostSource for AnthropicUsage {
                     project_id: r["workspace_id"].as_str().unwrap_or("default"),
                     start,
                     end,
-                    // Cache writes are priced as input here (Anthropic bills them at a premium).
-                    input: int(&r["uncached_input_tokens"]) + cached + creation,
+                    input: int(&r["uncached_input_tokens"]) + cached + cache_writes.five_minute + cache_writes.one_hour,
                     cached,
                     output: int(&r["output_tokens"]),
                     requests: 0,
+                    cache_writes,
                 };
                 let row = tokens.usage(&self.settings.prices);
                 costs.extend(super::estimate_record(&row, "Anthropic", "Anthropic API"));

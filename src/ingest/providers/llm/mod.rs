@@ -13,7 +13,7 @@ use crate::clouds::llm::{get_json, ApiError, LlmSettings};
 use crate::clouds::retry::Backoff;
 use crate::domain::focus::{CostRecord, Usage};
 use crate::domain::llm::LlmUsage;
-use crate::domain::llm_prices::{estimate, price_for, PriceTable};
+use crate::domain::llm_prices::{estimate_with_writes, price_for, CacheWrites, PriceTable};
 use crate::domain::money::Currency;
 use crate::ingest::providers::window::{self, Cursor, Window};
 use crate::ingest::providers::Pull;
@@ -35,12 +35,15 @@ pub struct Tokens<'a> {
     pub cached: i64,
     pub output: i64,
     pub requests: i64,
+    /// Part of `input`: tokens written to the prompt cache, priced above plain input.
+    pub cache_writes: CacheWrites,
 }
 
 impl Tokens<'_> {
     /// The ledger row, its cost estimated from `prices` (None for a model without a price).
     pub fn usage(&self, prices: &PriceTable) -> LlmUsage {
-        let cost = price_for(prices, self.model).and_then(|p| estimate(p, self.input, self.cached, self.output));
+        let cost = price_for(prices, self.model)
+            .and_then(|p| estimate_with_writes(p, self.input, self.cached, self.output, self.cache_writes));
         if cost.is_none() {
             tracing::debug!(
                 provider = self.provider,

@@ -6,6 +6,7 @@
 use super::{all_pages, bucket_limit, int, Tokens};
 use crate::clouds::llm::{admin_key, header, LlmSettings, OpenAi};
 use crate::clouds::Vault;
+use crate::domain::llm_prices::CacheWrites;
 use crate::ingest::providers::window::{self, Cursor};
 use crate::ingest::providers::{CostSource, Pull};
 use crate::ingest::Batch;
@@ -75,6 +76,7 @@ impl CostSource for OpenAiUsage {
                     cached: int(&r["input_cached_tokens"]),
                     output: int(&r["output_tokens"]),
                     requests: int(&r["num_model_requests"]),
+                    cache_writes: CacheWrites::default(),
                 };
                 let row = tokens.usage(&self.settings.prices);
                 costs.extend(super::estimate_record(&row, "OpenAI", "OpenAI API"));
