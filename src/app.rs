@@ -198,6 +198,11 @@ impl Application {
             sources,
             runner,
             demo: sim.enabled,
+            llm_prices: [
+                ("openai".to_string(), settings.providers.openai.prices.clone()),
+                ("anthropic".to_string(), settings.providers.anthropic.prices.clone()),
+            ]
+            .into(),
         });
         let json_limit = settings.server.max_json_bytes;
         let server = HttpServer::new(move || {

@@ -30,6 +30,9 @@ pub struct AppState {
     pub runner: crate::execute::Runner,
     /// The simulated clouds run (the dashboard offers to re-seed them).
     pub demo: bool,
+    /// Token prices per provider ("openai", "anthropic"), to price pushed usage sent
+    /// without a cost.
+    pub llm_prices: std::collections::BTreeMap<String, crate::domain::llm_prices::PriceTable>,
 }
 
 /// Registers every route of this module.

@@ -44,4 +44,27 @@ async fn push_and_read_back(app: TestApp) {
     assert_eq!(bad_group.status(), 400);
 }
 
-both_backends!(push_and_read_back);
+/// A gateway that knows tokens but not prices: OpenAI and Anthropic usage is priced from the
+/// configured table; an unknown provider keeps its tokens without a cost.
+async fn pushed_usage_without_a_cost_is_priced(app: TestApp) {
+    let bucket = |provider: &str, model: &str| {
+        json!({"provider": provider, "model": model, "api_key_id": "gw", "bucket_start": "2026-11-21T02:00:00Z",
+            "bucket_end": "2026-11-21T02:01:00Z", "input_tokens": 2_000_000, "cached_input_tokens": 1_000_000, "output_tokens": 100_000})
+    };
+    let batch = json!([
+        bucket("anthropic", "claude-sonnet-4-20250514"),
+        bucket("openai", "gpt-4o-mini-2024-07-18"),
+        bucket("acme-llm", "m1")
+    ]);
+    assert_eq!(app.post_json("/api/v1/llm-usage", &batch).await.status(), 200);
+    let body = app.get_json("/api/v1/llm-usage?from=2026-11-21&to=2026-11-22&group_by=provider").await;
+    let cost = |p: &str| body["rows"].as_array().unwrap().iter().find(|r| r["group"] == p).map(|r| r["cost"].clone());
+    // Sonnet: 1M uncached at $3, 1M cached at $0.30, 100k output at $15.
+    assert_eq!(cost("anthropic"), Some(json!("4.80")));
+    // gpt-4o-mini: 1M at $0.15, 1M at $0.075, 100k at $0.60.
+    assert_eq!(cost("openai"), Some(json!("0.285")));
+    assert_eq!(cost("acme-llm"), Some(json!("0.00")));
+    assert_eq!(body["totals"][0]["input_tokens"], 6_000_000, "every bucket kept its tokens");
+}
+
+both_backends!(push_and_read_back, pushed_usage_without_a_cost_is_priced);

@@ -3,7 +3,8 @@
 use super::costs::{ingest_error, WriteResult};
 use super::ErrorBody;
 use crate::domain::cost_query::parse_period;
-use crate::domain::money::Total;
+use crate::domain::llm_prices::{estimate, price_for};
+use crate::domain::money::{Currency, Total};
 use crate::domain::role::Role;
 use crate::ingest::Batch;
 use crate::ledger::query::{aggregate_llm_usage, LlmBucket, LlmGroupBy, LlmQuery};
@@ -33,7 +34,8 @@ pub struct LlmUsageItem {
     cached_input_tokens: Option<i64>,
     output_tokens: Option<i64>,
     requests: Option<i64>,
-    /// Exact decimal (string or number); omit when unknown.
+    /// Exact decimal (string or number). When omitted, OpenAI and Anthropic usage in USD
+    /// is priced from the configured price table; other usage keeps no cost.
     cost: Option<String>,
     /// ISO 4217, default USD.
     currency: Option<String>,
@@ -46,8 +48,14 @@ pub async fn post_llm_usage(
     state: web::Data<AppState>,
     WithBody(_caller, body): WithBody<web::Json<Vec<Value>>>,
 ) -> Result<HttpResponse, ApiError> {
-    let usage = crate::ingest::json::llm_usage(&body)
+    let mut usage = crate::ingest::json::llm_usage(&body)
         .map_err(|e| ApiError::invalid(json!({ "index": e.index, "field": e.field, "message": e.problem })))?;
+    // Usage sent without a cost is priced from the configured table where it can be (prices
+    // are in USD); the rest keeps its tokens and no cost.
+    for u in usage.iter_mut().filter(|u| u.cost.is_none() && u.currency == Currency::usd()) {
+        let price = state.llm_prices.get(&u.provider).and_then(|table| price_for(table, &u.model));
+        u.cost = price.and_then(|p| estimate(p, u.input_tokens, u.cached_input_tokens, u.output_tokens));
+    }
     let (_, summary) =
         state.ingestor.write("api", Batch { costs: vec![], llm_usage: usage }).await.map_err(ingest_error)?;
     Ok(HttpResponse::Ok().json(WriteResult::from(&summary)))

@@ -67,8 +67,12 @@ fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// The buckets of [start, end) one page holds, and the next page's token.
-fn page(q: &[(String, String)], start: DateTime<Utc>, end: DateTime<Utc>) -> (Vec<DateTime<Utc>>, Option<String>) {
+/// The buckets of [start, end) one page holds, their width, and the next page's token.
+fn page(
+    q: &[(String, String)],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> (Vec<DateTime<Utc>>, Duration, Option<String>) {
     let step = match param(q, "bucket_width") {
         Some("1m") => Duration::minutes(1),
         Some("1d") => Duration::days(1),
@@ -84,7 +88,20 @@ fn page(q: &[(String, String)], start: DateTime<Utc>, end: DateTime<Utc>) -> (Ve
         t += step;
     }
     let next = (offset + limit < all.len()).then(|| (offset + limit).to_string());
-    (all.into_iter().skip(offset).take(limit).collect(), next)
+    (all.into_iter().skip(offset).take(limit).collect(), step, next)
+}
+
+/// One bucket's usage as the APIs group it: rows starting in [start, start + width) summed
+/// per (key, project, model).
+fn in_bucket(rows: &[Row], start: DateTime<Utc>, width: Duration) -> Vec<Row> {
+    let mut out: Vec<Row> = Vec::new();
+    for r in rows.iter().filter(|r| r.hour >= start && r.hour < start + width) {
+        match out.iter_mut().find(|o| (o.key, o.project, o.model) == (r.key, r.project, r.model)) {
+            Some(o) => (o.input, o.cached, o.output) = (o.input + r.input, o.cached + r.cached, o.output + r.output),
+            None => out.push(Row { hour: start, ..r.clone() }),
+        }
+    }
+    out
 }
 
 fn fault(state: &Mutex<State>) -> Option<HttpResponse> {
@@ -111,8 +128,7 @@ async fn openai(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpRe
     let groups: Vec<&str> = q.iter().filter(|(k, _)| k == "group_by").map(|(_, v)| v.as_str()).collect();
     assert!(groups.iter().all(|g| ["project_id", "api_key_id", "model"].contains(g)), "{groups:?}");
     let only: Vec<&str> = q.iter().filter(|(k, _)| k == "api_key_ids").map(|(_, v)| v.as_str()).collect();
-    let (hours, next) = page(&q, start, end);
-    let days = param(&q, "bucket_width") == Some("1d");
+    let (hours, width, next) = page(&q, start, end);
     // Embedding models are served by the embeddings endpoint, the rest by completions.
     let embeddings = req.path().ends_with("/embeddings");
     let rows: Vec<Row> = state
@@ -123,13 +139,11 @@ async fn openai(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpRe
         .filter(|r| (only.is_empty() || only.contains(&r.key)) && r.model.starts_with("text-embedding") == embeddings)
         .cloned()
         .collect();
-    let width = if days { Duration::days(1) } else { Duration::hours(1) };
     let data: Vec<Value> = hours
         .iter()
         .map(|h| {
-            let results: Vec<Value> = rows
+            let results: Vec<Value> = in_bucket(&rows, *h, width)
                 .iter()
-                .filter(|r| r.hour >= *h && r.hour < *h + width)
                 .map(|r| {
                     if embeddings {
                         json!({"object": "organization.usage.embeddings.result", "input_tokens": r.input, "num_model_requests": r.input / 1000 + 1,
@@ -168,8 +182,8 @@ async fn anthropic(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> Htt
     let groups: Vec<&str> = q.iter().filter(|(k, _)| k == "group_by[]").map(|(_, v)| v.as_str()).collect();
     assert!(groups.iter().all(|g| ["api_key_id", "workspace_id", "model"].contains(g)), "{groups:?}");
     let only: Vec<&str> = q.iter().filter(|(k, _)| k == "api_key_ids[]").map(|(_, v)| v.as_str()).collect();
-    let minutes = param(&q, "bucket_width") == Some("1m");
-    let (hours, next) = page(&q, start, end);
+    let (hours, width, next) = page(&q, start, end);
+    let minutes = width == Duration::minutes(1);
     let (mut rows, keys) = {
         let s = state.lock().unwrap();
         (s.rows.clone(), s.keys.clone())
@@ -194,16 +208,16 @@ async fn anthropic(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> Htt
     let data: Vec<Value> = hours
         .iter()
         .map(|h| {
-            let results: Vec<Value> = rows
+            let results: Vec<Value> = in_bucket(&rows, *h, width)
                 .iter()
-                .filter(|r| r.hour == *h && (only.is_empty() || only.contains(&r.key)))
+                .filter(|r| only.is_empty() || only.contains(&r.key))
                 .map(|r| json!({"uncached_input_tokens": r.input - r.cached - cache_writes(r).five_minute - cache_writes(r).one_hour,
                     "cache_read_input_tokens": r.cached,
                     "cache_creation": {"ephemeral_5m_input_tokens": cache_writes(r).five_minute, "ephemeral_1h_input_tokens": cache_writes(r).one_hour},
                     "output_tokens": r.output, "server_tool_use": {"web_search_requests": 0},
                     "api_key_id": r.key, "workspace_id": r.project, "model": r.model, "service_tier": "standard", "context_window": "0-200k"}))
                 .collect();
-            json!({"starting_at": rfc(*h), "ending_at": rfc(*h + Duration::hours(1)), "results": results})
+            json!({"starting_at": rfc(*h), "ending_at": rfc(*h + width), "results": results})
         })
         .collect();
     HttpResponse::Ok().json(json!({"data": data, "has_more": next.is_some(), "next_page": next}))
