@@ -257,18 +257,41 @@ async fn anthropic_billed_costs_replace_the_estimates(app: Bare) {
     .await;
 }
 
-async fn openai_embeddings_are_read_beside_completions(app: Bare) {
+async fn openai_embeddings_images_and_audio_are_read_beside_completions(app: Bare) {
     let api = LlmApi::start();
     let s = settings::<OpenAi>(&api);
     // Embeddings have input tokens only.
-    let data: Vec<Row> = rows(["gpt-4o-mini", "text-embedding-3-small"], 5, 0)
+    let tokens: Vec<Row> = rows(["gpt-4o-mini", "text-embedding-3-small"], 5, 0)
         .into_iter()
         .map(|r| if r.model.starts_with("text-embedding") { Row { cached: 0, output: 0, ..r } } else { r })
         .collect();
-    api.set_rows(data.clone());
+    // Images, speech and transcription count images, characters and seconds (in `input`).
+    let other: Vec<Row> =
+        rows(["dall-e-3", "whisper-1"], 5, 0).into_iter().chain(rows(["tts-1", "tts-1-hd"], 1, 0)).collect();
+    api.set_rows(tokens.iter().chain(&other).cloned().collect());
     let source = OpenAiUsage::new(s.clone(), app.vault("openai", &[("admin_key", ADMIN_KEY)]).await);
     run_once(&app.ingestor(), &source).await.unwrap();
-    assert_eq!(ledger(&app, "openai").await, expected(&s, &data));
+    let (n, input, output, cost, unpriced) = expected(&s, &tokens);
+    let requests: i64 = other.iter().map(|r| r.input / 1000 + 1).sum();
+    assert_eq!(
+        ledger(&app, "openai").await,
+        (n + other.len() as i64, input, output, cost, unpriced + other.len() as i64),
+        "one row per key, model and hour of every kind; only tokens are priced"
+    );
+    assert_eq!(requests_of(&app, &["dall-e-3", "whisper-1", "tts-1", "tts-1-hd"]).await, requests);
+}
+
+/// Requests stored for these models.
+async fn requests_of(app: &Bare, models: &[&str]) -> i64 {
+    use costguard::db::schema::llm_usage as lu;
+    use diesel::prelude::*;
+    let models: Vec<String> = models.iter().map(|m| m.to_string()).collect();
+    let requests: Vec<i64> = app
+        .db
+        .run(move |c| lu::table.filter(lu::model.eq_any(models)).select(lu::requests).load(c).map_err(DbError::from))
+        .await
+        .unwrap();
+    requests.iter().sum()
 }
 
 /// Buckets the provider no longer reports go, and a changed bucket width re-reads the restate
@@ -295,7 +318,7 @@ async fn a_reread_window_replaces_what_it_held(app: Bare) {
 
 crate::on_both_bare!(
     a_reread_window_replaces_what_it_held,
-    openai_embeddings_are_read_beside_completions,
+    openai_embeddings_images_and_audio_are_read_beside_completions,
     openai_billed_costs_replace_the_estimates,
     anthropic_billed_costs_replace_the_estimates,
     openai_usage_lands_with_estimated_cost,

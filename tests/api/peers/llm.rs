@@ -91,6 +91,18 @@ fn page(
     (all.into_iter().skip(offset).take(limit).collect(), step, next)
 }
 
+/// The OpenAI usage endpoint that reports a model's usage.
+pub fn openai_kind(model: &str) -> &'static str {
+    let kinds = [
+        ("text-embedding", "embeddings"),
+        ("dall-e", "images"),
+        ("gpt-image", "images"),
+        ("tts", "audio_speeches"),
+        ("whisper", "audio_transcriptions"),
+    ];
+    kinds.iter().find(|(prefix, _)| model.starts_with(prefix)).map_or("completions", |(_, kind)| kind)
+}
+
 /// One bucket's usage as the APIs group it: rows starting in [start, start + width) summed
 /// per (key, project, model).
 fn in_bucket(rows: &[Row], start: DateTime<Utc>, width: Duration) -> Vec<Row> {
@@ -129,14 +141,15 @@ async fn openai(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpRe
     assert!(groups.iter().all(|g| ["project_id", "api_key_id", "model"].contains(g)), "{groups:?}");
     let only: Vec<&str> = q.iter().filter(|(k, _)| k == "api_key_ids").map(|(_, v)| v.as_str()).collect();
     let (hours, width, next) = page(&q, start, end);
-    // Embedding models are served by the embeddings endpoint, the rest by completions.
-    let embeddings = req.path().ends_with("/embeddings");
+    // Each usage endpoint serves its own models: embeddings, images, speech, transcription;
+    // completions the rest.
+    let kind = req.path().rsplit('/').next().unwrap_or("").to_string();
     let rows: Vec<Row> = state
         .lock()
         .unwrap()
         .rows
         .iter()
-        .filter(|r| (only.is_empty() || only.contains(&r.key)) && r.model.starts_with("text-embedding") == embeddings)
+        .filter(|r| (only.is_empty() || only.contains(&r.key)) && openai_kind(r.model) == kind)
         .cloned()
         .collect();
     let data: Vec<Value> = hours
@@ -145,14 +158,17 @@ async fn openai(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> HttpRe
             let results: Vec<Value> = in_bucket(&rows, *h, width)
                 .iter()
                 .map(|r| {
-                    if embeddings {
-                        json!({"object": "organization.usage.embeddings.result", "input_tokens": r.input, "num_model_requests": r.input / 1000 + 1,
-                            "project_id": r.project, "api_key_id": r.key, "model": r.model, "user_id": null})
-                    } else {
-                        json!({"object": "organization.usage.completions.result", "input_tokens": r.input, "input_cached_tokens": r.cached,
-                            "output_tokens": r.output, "num_model_requests": r.input / 1000 + 1, "project_id": r.project, "api_key_id": r.key,
-                            "model": r.model, "user_id": null, "batch": null})
-                    }
+                    let mut result = json!({"object": format!("organization.usage.{kind}.result"), "num_model_requests": r.input / 1000 + 1,
+                        "project_id": r.project, "api_key_id": r.key, "model": r.model, "user_id": null});
+                    let counts = match kind.as_str() {
+                        "completions" => json!({"input_tokens": r.input, "input_cached_tokens": r.cached, "output_tokens": r.output, "batch": null}),
+                        "embeddings" => json!({"input_tokens": r.input}),
+                        "images" => json!({"images": r.input, "source": "image.generation", "size": "1024x1024"}),
+                        "audio_speeches" => json!({"characters": r.input}),
+                        _ => json!({"seconds": r.input}),
+                    };
+                    result.as_object_mut().unwrap().extend(counts.as_object().unwrap().clone());
+                    result
                 })
                 .collect();
             json!({"object": "bucket", "start_time": h.timestamp(), "end_time": (*h + width).timestamp(), "results": results})
@@ -364,8 +380,7 @@ impl LlmApi {
         let url = super::serve(move || {
             App::new()
                 .app_data(data.clone())
-                .route("/v1/organization/usage/completions", web::get().to(openai))
-                .route("/v1/organization/usage/embeddings", web::get().to(openai))
+                .route("/v1/organization/usage/{kind}", web::get().to(openai))
                 .route("/v1/organizations/usage_report/messages", web::get().to(anthropic))
                 .route("/v1/organization/costs", web::get().to(openai_costs))
                 .route("/v1/organizations/cost_report", web::get().to(anthropic_costs))

@@ -1,7 +1,6 @@
-//! OpenAI: the organization Usage API for completions and embeddings
-//! (`/v1/organization/usage/{completions,embeddings}`), bucketed by minute, hour or day and
-//! grouped by project, API key and model, with an admin key. (Images and audio are billed by
-//! image and second, not tokens; their cost arrives with the Costs API.)
+//! OpenAI: the organization Usage API (`/v1/organization/usage/{kind}` for completions,
+//! embeddings, images and audio), bucketed by minute, hour or day and grouped by project, API
+//! key and model, with an admin key.
 
 use super::{all_pages, bucket_limit, int, Tokens};
 use crate::clouds::llm::{admin_key, header, LlmSettings, OpenAi};
@@ -13,9 +12,11 @@ use crate::ingest::Batch;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 const API: &str = "https://api.openai.com";
-/// The token-billed usage endpoints; their buckets share one shape (embeddings lack the cached
-/// and output counts, which read as zero).
-const USAGE_KINDS: [&str; 2] = ["completions", "embeddings"];
+/// The usage endpoints; their buckets share one shape. Embeddings have no cached or output
+/// tokens; images, speech and transcription are billed per image, character and second, so
+/// they add requests per key and model (no tokens, no estimate) and their cost arrives with
+/// the Costs API.
+const USAGE_KINDS: [&str; 5] = ["completions", "embeddings", "images", "audio_speeches", "audio_transcriptions"];
 
 pub struct OpenAiUsage {
     settings: LlmSettings<OpenAi>,
