@@ -42,10 +42,7 @@ async fn announce_setup_link(db: &Db, settings: &Settings, port: u16) -> anyhow:
         .run(|c| crate::auth::setup::issue_if_no_users(c, chrono::Utc::now()).map_err(crate::db::DbError::from))
         .await?;
     if let Some(token) = token {
-        let base = match settings.dashboard.public_url.trim() {
-            "" => format!("http://{}:{port}", settings.bind_addr().ip()),
-            url => url.trim_end_matches('/').to_string(),
-        };
+        let base = settings.public_url(port);
         tracing::warn!(
             "No users yet. Create the first admin at {base}/setup?token={token} (works once), or run `costguard user create --name NAME --role admin`"
         );
@@ -184,6 +181,17 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (server.bind): {e}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
         announce_setup_link(&db, &settings, port).await?;
+        if settings.notify.enabled {
+            let notifier = crate::notify::Notifier::new(
+                db.clone(),
+                &settings.notify,
+                &settings.notify_templates_dir(),
+                settings.public_url(port),
+                settings.approval.policy(),
+            )
+            .map_err(|e| anyhow::anyhow!("configuration key notify: {e}"))?;
+            workers.push(tokio::spawn(crate::notify::work(notifier, bus.notifier_wake(), cancel.clone())));
+        }
         let state = actix_web::web::Data::new(AppState {
             db: db.clone(),
             ingestor,
@@ -198,6 +206,7 @@ impl Application {
             sources,
             runner,
             demo: sim.enabled,
+            slack: settings.notify.slack.clone(),
             llm_prices: [
                 ("openai".to_string(), settings.providers.openai.prices.clone()),
                 ("anthropic".to_string(), settings.providers.anthropic.prices.clone()),

@@ -39,6 +39,8 @@ pub struct Bus {
     costs_ingested: mpsc::Sender<CostsIngested>,
     anomalies: mpsc::Sender<AnomalyChanged>,
     actions: mpsc::Sender<String>,
+    /// Wakes the notifier, which reads what changed from the database.
+    notifier: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// The receiving side, handed to exactly one consumer each.
@@ -55,7 +57,12 @@ pub fn channels(capacity: usize) -> (Bus, Receivers) {
     let (anomalies_tx, anomalies_rx) = mpsc::channel(capacity);
     let (actions_tx, actions_rx) = mpsc::channel(capacity);
     (
-        Bus { costs_ingested: costs_tx, anomalies: anomalies_tx, actions: actions_tx },
+        Bus {
+            costs_ingested: costs_tx,
+            anomalies: anomalies_tx,
+            actions: actions_tx,
+            notifier: std::sync::Arc::new(tokio::sync::Notify::new()),
+        },
         Receivers { costs_ingested: costs_rx, anomalies: anomalies_rx, actions: actions_rx },
     )
 }
@@ -67,11 +74,24 @@ impl Bus {
 
     pub fn publish_anomaly(&self, message: AnomalyChanged) {
         publish(&self.anomalies, "anomalies", message);
+        self.nudge_notifier();
     }
 
     /// An action was approved and waits for an executor.
     pub fn publish_action_approved(&self, action_id: String) {
         publish(&self.actions, "actions", action_id);
+        self.nudge_notifier();
+    }
+
+    /// Something people may hear about was committed (a stored permit: a wake-up sent while
+    /// the notifier is busy is not lost).
+    pub fn nudge_notifier(&self) {
+        self.notifier.notify_one();
+    }
+
+    /// For the notifier's task.
+    pub fn notifier_wake(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.notifier.clone()
     }
 }
 

@@ -23,6 +23,7 @@ pub struct Settings {
     pub safety: crate::domain::approval::safety::SafetyRules,
     pub optimizer: crate::optimize::OptimizerSettings,
     pub dashboard: crate::dashboard::DashboardSettings,
+    pub notify: crate::notify::NotifySettings,
     pub secrets: SecretsSettings,
 }
 
@@ -45,7 +46,7 @@ impl Default for SecretsSettings {
 }
 
 /// Secrets serialize as empty (settings are serialized only as figment's defaults layer).
-fn never_shown<S: serde::Serializer>(_: &secrecy::SecretString, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn never_shown<S: serde::Serializer>(_: &secrecy::SecretString, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str("")
 }
 
@@ -255,12 +256,36 @@ impl Settings {
         self.detect.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.approval.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.dashboard.validate().map_err(|(key, problem)| invalid(key, problem))?;
+        self.notify.validate().map_err(|(key, problem)| invalid(key, problem))?;
         use secrecy::ExposeSecret;
         let key = self.secrets.encryption_key.expose_secret();
         if !key.trim().is_empty() {
             crate::credentials::Cipher::from_base64(key).map_err(|e| invalid("secrets.encryption_key", e))?;
         }
         Ok(())
+    }
+
+    /// Where users' notification templates live.
+    pub fn notify_templates_dir(&self) -> PathBuf {
+        match self.notify.templates_dir.trim() {
+            "" => self.data.dir.join("templates").join("notify"),
+            dir => PathBuf::from(dir),
+        }
+    }
+
+    /// The dashboard's address for links: `dashboard.public_url`, else the address served on.
+    pub fn public_url(&self, port: u16) -> String {
+        match self.dashboard.public_url.trim() {
+            "" => {
+                let mut addr = self.bind_addr();
+                addr.set_port(port);
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{addr}")
+            }
+            url => url.trim_end_matches('/').to_string(),
+        }
     }
 
     pub fn database_url(&self) -> Result<DatabaseUrl, ConfigError> {

@@ -19,6 +19,7 @@ pub mod eval;
 pub mod execute;
 pub mod ingest;
 pub mod ledger;
+pub mod notify;
 pub mod optimize;
 pub mod telemetry;
 pub mod web;

@@ -307,3 +307,28 @@ diesel::table! {
         updated_by -> Text,
     }
 }
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        dedupe_key -> Text,
+        destination -> Text,
+        event -> Text,
+        subject_id -> Text,
+        severity -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notify_cursors (stream) {
+        stream -> Text,
+        last_id -> BigInt,
+    }
+}

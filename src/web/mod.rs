@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod slack;
 
 use crate::config::ServerSettings;
 use crate::db::Db;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub runner: crate::execute::Runner,
     /// The simulated clouds run (the dashboard offers to re-seed them).
     pub demo: bool,
+    /// Verifies and maps Slack button clicks (`slack`).
+    pub slack: crate::notify::settings::SlackSettings,
     /// Token prices per provider ("openai", "anthropic"), to price pushed usage sent
     /// without a cost.
     pub llm_prices: std::collections::BTreeMap<String, crate::domain::llm_prices::PriceTable>,
@@ -38,5 +41,7 @@ pub struct AppState {
 /// Registers every route of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     api::configure(cfg);
+    // Signed by Slack, not by a session or API key.
+    cfg.route("/slack/interactivity", web::post().to(slack::interactivity));
     crate::dashboard::configure(cfg);
 }

@@ -1,0 +1,2 @@
+DROP TABLE notify_cursors;
+DROP TABLE notifications;

@@ -1,0 +1,320 @@
+//! Notifications, the pure part: the events people are told about, which destination hears
+//! which (routes), when quiet hours hold a message back, how long a failed delivery waits
+//! before its next try, and the HMAC signatures that receivers (and we, for Slack) check.
+
+use super::detect::decision::Severity;
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::fmt;
+
+/// What happened, as receivers see it (`event` in payloads, template names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    AnomalyOpened,
+    /// An open anomaly's severity rose.
+    AnomalyEscalated,
+    AnomalyResolved,
+    /// An action waits for people to approve it.
+    ActionPending,
+    /// Executed and verified.
+    ActionSucceeded,
+    ActionFailed,
+}
+
+impl Event {
+    pub const ALL: [Event; 6] = [
+        Event::AnomalyOpened,
+        Event::AnomalyEscalated,
+        Event::AnomalyResolved,
+        Event::ActionPending,
+        Event::ActionSucceeded,
+        Event::ActionFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::AnomalyOpened => "anomaly_opened",
+            Event::AnomalyEscalated => "anomaly_escalated",
+            Event::AnomalyResolved => "anomaly_resolved",
+            Event::ActionPending => "action_pending",
+            Event::ActionSucceeded => "action_succeeded",
+            Event::ActionFailed => "action_failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Event> {
+        Event::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    /// The event an anomaly timeline entry stands for; `previous` is the severity of the
+    /// entry before it (an update is news only when the severity rose).
+    pub fn of_anomaly(kind: &str, severity: Severity, previous: Option<Severity>) -> Option<Event> {
+        match kind {
+            "opened" => Some(Event::AnomalyOpened),
+            "resolved" => Some(Event::AnomalyResolved),
+            "updated" if previous.is_some_and(|p| severity > p) => Some(Event::AnomalyEscalated),
+            _ => None,
+        }
+    }
+
+    /// The event an action transition stands for.
+    pub fn of_action(to_status: &str) -> Option<Event> {
+        match to_status {
+            "pending_approval" => Some(Event::ActionPending),
+            "succeeded" => Some(Event::ActionSucceeded),
+            "failed" => Some(Event::ActionFailed),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What routes match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject<'a> {
+    pub event: Event,
+    pub provider: Option<&'a str>,
+    /// The `team` tag of the anomaly (its series, or its main root cause).
+    pub team: Option<&'a str>,
+    pub severity: Severity,
+}
+
+/// Which events a destination hears. Every list left empty matches everything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Route {
+    pub events: Vec<Event>,
+    /// Only this severity and above.
+    pub min_severity: Severity,
+    /// Provider names as in the ledger (e.g. "Google Cloud", "AWS"), case-insensitive.
+    pub providers: Vec<String>,
+    /// Values of the `team` tag.
+    pub teams: Vec<String>,
+}
+
+impl Default for Route {
+    fn default() -> Self {
+        Route { events: Vec::new(), min_severity: Severity::Low, providers: Vec::new(), teams: Vec::new() }
+    }
+}
+
+impl Route {
+    pub fn matches(&self, s: &Subject<'_>) -> bool {
+        let listed = |list: &[String], value: Option<&str>| {
+            list.is_empty() || value.is_some_and(|v| list.iter().any(|l| l.eq_ignore_ascii_case(v)))
+        };
+        (self.events.is_empty() || self.events.contains(&s.event))
+            && s.severity >= self.min_severity
+            && listed(&self.providers, s.provider)
+            && listed(&self.teams, s.team)
+    }
+}
+
+/// A daily window (UTC) in which messages of `max_severity` and below wait until it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+    pub max_severity: Severity,
+}
+
+impl QuietHours {
+    /// "22:00-07:00" (the window may cross midnight); "" is none.
+    pub fn parse(text: &str, max_severity: Severity) -> Result<Option<QuietHours>, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let (a, b) = text.split_once('-').ok_or_else(|| format!("'{text}' is not HH:MM-HH:MM"))?;
+        let time = |t: &str| {
+            NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| format!("'{}' is not a time (HH:MM)", t.trim()))
+        };
+        let (start, end) = (time(a)?, time(b)?);
+        if start == end {
+            return Err("the quiet window is empty (start equals end)".into());
+        }
+        Ok(Some(QuietHours { start, end, max_severity }))
+    }
+
+    /// When a message of `severity` created at `now` may go: None for at once.
+    pub fn hold_until(&self, severity: Severity, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if severity > self.max_severity {
+            return None;
+        }
+        let t = now.time();
+        let inside =
+            if self.start < self.end { t >= self.start && t < self.end } else { t >= self.start || t < self.end };
+        if !inside {
+            return None;
+        }
+        let today_end = now.date_naive().and_time(self.end).and_utc();
+        Some(if today_end > now { today_end } else { today_end + Duration::days(1) })
+    }
+}
+
+/// The wait before try number `attempts + 1`: doubling from `base`, at most an hour.
+pub fn retry_delay(base: Duration, attempts: u32) -> Duration {
+    let factor = 1i32 << attempts.saturating_sub(1).min(16);
+    (base * factor).min(Duration::hours(1))
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac(secret: &[u8], parts: &[&[u8]]) -> HmacSha256 {
+    // HMAC takes keys of any length, so this cannot fail.
+    let mut mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    for part in parts {
+        mac.update(part);
+    }
+    mac
+}
+
+/// Slack's request signature: `v0=` and the hex HMAC-SHA256 of `v0:{timestamp}:{body}`.
+pub fn slack_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    format!("v0={}", hex::encode(mac(secret, &[b"v0:", timestamp.as_bytes(), b":", body]).finalize().into_bytes()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the request is not signed")]
+    Missing,
+    #[error("the request timestamp is outside the replay window")]
+    Stale,
+    #[error("the signature does not match")]
+    Mismatch,
+}
+
+/// Checks a Slack request: the timestamp within `window_secs` of `now`, and the signature,
+/// compared in constant time.
+pub fn verify_slack(
+    secret: &[u8],
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: DateTime<Utc>,
+    window_secs: i64,
+) -> Result<(), SignatureError> {
+    let (Some(timestamp), Some(signature)) = (timestamp, signature) else { return Err(SignatureError::Missing) };
+    let at: i64 = timestamp.parse().map_err(|_| SignatureError::Stale)?;
+    if (now.timestamp() - at).abs() > window_secs {
+        return Err(SignatureError::Stale);
+    }
+    let given = signature.strip_prefix("v0=").and_then(|h| hex::decode(h).ok()).ok_or(SignatureError::Mismatch)?;
+    mac(secret, &[b"v0:", timestamp.as_bytes(), b":", body]).verify_slice(&given).map_err(|_| SignatureError::Mismatch)
+}
+
+/// Our webhook signature: `sha256=` and the hex HMAC-SHA256 of `{timestamp}.{body}`, sent in
+/// `X-CostGuard-Signature` beside `X-CostGuard-Timestamp`.
+pub fn webhook_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    format!("sha256={}", hex::encode(mac(secret, &[timestamp.as_bytes(), b".", body]).finalize().into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 28, h, m, 0).unwrap()
+    }
+
+    fn subject(
+        event: Event,
+        provider: &'static str,
+        team: Option<&'static str>,
+        severity: Severity,
+    ) -> Subject<'static> {
+        Subject { event, provider: Some(provider), team, severity }
+    }
+
+    #[test]
+    fn routes_match_every_listed_dimension() {
+        let any = Route::default();
+        let s = subject(Event::AnomalyOpened, "Google Cloud", Some("data"), Severity::Medium);
+        assert!(any.matches(&s));
+        let gcp_high =
+            Route { providers: vec!["google cloud".into()], min_severity: Severity::High, ..Route::default() };
+        assert!(!gcp_high.matches(&s));
+        assert!(gcp_high.matches(&Subject { severity: Severity::Critical, ..s }));
+        assert!(!gcp_high.matches(&subject(Event::AnomalyOpened, "AWS", None, Severity::Critical)));
+        let team = Route { teams: vec!["web".into()], ..Route::default() };
+        assert!(!team.matches(&s));
+        assert!(!team.matches(&Subject { team: None, ..s }), "a listed team needs a team");
+        let approvals = Route { events: vec![Event::ActionPending], ..Route::default() };
+        assert!(!approvals.matches(&s));
+        assert!(approvals.matches(&Subject { event: Event::ActionPending, ..s }));
+    }
+
+    #[test]
+    fn anomaly_updates_are_news_only_when_severity_rises() {
+        use Severity::*;
+        assert_eq!(Event::of_anomaly("opened", Low, None), Some(Event::AnomalyOpened));
+        assert_eq!(Event::of_anomaly("updated", High, Some(Medium)), Some(Event::AnomalyEscalated));
+        assert_eq!(Event::of_anomaly("updated", Medium, Some(Medium)), None);
+        assert_eq!(Event::of_anomaly("updated", Low, Some(High)), None);
+        assert_eq!(Event::of_anomaly("resolved", Low, Some(High)), Some(Event::AnomalyResolved));
+        assert_eq!(Event::of_anomaly("feedback", Low, None), None);
+        assert_eq!(Event::of_action("pending_approval"), Some(Event::ActionPending));
+        assert_eq!(Event::of_action("executing"), None);
+        for e in Event::ALL {
+            assert_eq!(Event::parse(e.as_str()), Some(e));
+        }
+    }
+
+    #[test]
+    fn quiet_hours_hold_low_severities_until_they_end() {
+        let q = QuietHours::parse("22:00-07:00", Severity::Medium).unwrap().unwrap();
+        assert_eq!(q.hold_until(Severity::Low, at(23, 30)), Some(at(7, 0) + Duration::days(1)));
+        assert_eq!(q.hold_until(Severity::Medium, at(2, 0)), Some(at(7, 0)));
+        assert_eq!(q.hold_until(Severity::High, at(2, 0)), None, "high severities always go");
+        assert_eq!(q.hold_until(Severity::Low, at(7, 0)), None, "the end is outside");
+        assert_eq!(q.hold_until(Severity::Low, at(12, 0)), None);
+        let day = QuietHours::parse("12:00-13:30", Severity::Low).unwrap().unwrap();
+        assert_eq!(day.hold_until(Severity::Low, at(12, 0)), Some(at(13, 30)));
+        assert_eq!(QuietHours::parse(" ", Severity::Low), Ok(None));
+        assert!(QuietHours::parse("22-07", Severity::Low).unwrap_err().contains("22"));
+        assert!(QuietHours::parse("07:00-07:00", Severity::Low).is_err());
+    }
+
+    #[test]
+    fn retries_double_up_to_an_hour() {
+        let base = Duration::seconds(5);
+        let waits: Vec<i64> = (1..=5).map(|a| retry_delay(base, a).num_seconds()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80]);
+        assert_eq!(retry_delay(base, 40), Duration::hours(1));
+    }
+
+    #[test]
+    fn slack_signatures_follow_slacks_worked_example() {
+        // The example in Slack's "Verifying requests from Slack" guide.
+        let secret = b"8f742231b10e8888abcd99yyyzzz85a5";
+        let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+        let ts = "1531420618";
+        let expected = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+        assert_eq!(slack_signature(secret, ts, body), expected);
+        let now = Utc.timestamp_opt(1_531_420_618 + 60, 0).unwrap();
+        assert_eq!(verify_slack(secret, Some(ts), Some(expected), body, now, 300), Ok(()));
+        let later = now + Duration::minutes(10);
+        assert_eq!(verify_slack(secret, Some(ts), Some(expected), body, later, 300), Err(SignatureError::Stale));
+        let tampered = verify_slack(secret, Some(ts), Some(expected), b"token=x", now, 300);
+        assert_eq!(tampered, Err(SignatureError::Mismatch));
+        assert_eq!(verify_slack(secret, None, Some(expected), body, now, 300), Err(SignatureError::Missing));
+        assert_eq!(verify_slack(secret, Some(ts), Some("v0=zz"), body, now, 300), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn webhook_signatures_cover_timestamp_and_body() {
+        let a = webhook_signature(b"s3cret", "1700000000", b"{}");
+        assert!(a.starts_with("sha256=") && a.len() == 7 + 64);
+        assert_ne!(a, webhook_signature(b"s3cret", "1700000001", b"{}"));
+        assert_ne!(a, webhook_signature(b"other", "1700000000", b"{}"));
+    }
+}
