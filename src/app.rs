@@ -190,6 +190,7 @@ impl Application {
                 settings.approval.policy(),
             )
             .map_err(|e| anyhow::anyhow!("configuration key notify: {e}"))?;
+            notifier.start_cursors().await?;
             workers.push(tokio::spawn(crate::notify::work(notifier, bus.notifier_wake(), cancel.clone())));
         }
         let state = actix_web::web::Data::new(AppState {
@@ -257,6 +258,11 @@ impl Application {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Stops the server (gracefully when asked); `run_until_stopped` then stops the workers.
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// Serves until the server stops (SIGINT/SIGTERM or a handle), then stops the workers.

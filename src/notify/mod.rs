@@ -85,6 +85,11 @@ impl Notifier {
         })
     }
 
+    /// Starts the event cursors at the newest events on a first start (see `store`).
+    pub async fn start_cursors(&self) -> Result<(), DbError> {
+        self.db.run(|c| store::start_cursors(c).map_err(DbError::from)).await
+    }
+
     pub fn templates(&self) -> &Templates {
         &self.templates
     }

@@ -69,8 +69,7 @@ struct Found {
 }
 
 /// Queues a message per matching listener for every event since the cursors; returns how
-/// many were queued. On the first pass ever the cursors start at the newest events, so
-/// turning notifications on does not replay history.
+/// many were queued.
 pub fn enqueue(
     conn: &mut DbConn,
     listeners: &[Listener<'_>],
@@ -116,17 +115,31 @@ pub fn enqueue(
     })
 }
 
-/// The cursor of `stream`, created at `newest` on first use.
-fn cursor(conn: &mut DbConn, stream: &str, newest: Option<i64>) -> QueryResult<i64> {
-    let stored: Option<i64> = nc::table.find(stream).select(nc::last_id).first(conn).optional()?;
-    match stored {
-        Some(id) => Ok(id),
-        None => {
-            let start = newest.unwrap_or(0);
-            diesel::insert_into(nc::table).values((nc::stream.eq(stream), nc::last_id.eq(start))).execute(conn)?;
-            Ok(start)
+/// Creates the cursors that do not exist yet at the newest events, so turning notifications
+/// on does not replay history. Called at start-up, before anything new can happen.
+pub fn start_cursors(conn: &mut DbConn) -> QueryResult<()> {
+    crate::db::write_transaction(conn, |c| {
+        let anomalies: Option<i64> = ev::table.select(diesel::dsl::max(ev::id)).first(c)?;
+        let actions: Option<i64> = at::table.select(diesel::dsl::max(at::id)).first(c)?;
+        for (stream, newest) in [("anomaly_events", anomalies), ("action_transitions", actions)] {
+            let exists: i64 = nc::table.filter(nc::stream.eq(stream)).count().get_result(c)?;
+            if exists == 0 {
+                diesel::insert_into(nc::table)
+                    .values((nc::stream.eq(stream), nc::last_id.eq(newest.unwrap_or(0))))
+                    .execute(c)?;
+            }
         }
+        Ok(())
+    })
+}
+
+/// The cursor of `stream` (from the start when `start_cursors` never ran).
+fn cursor(conn: &mut DbConn, stream: &str) -> QueryResult<i64> {
+    let stored: Option<i64> = nc::table.find(stream).select(nc::last_id).first(conn).optional()?;
+    if stored.is_none() {
+        diesel::insert_into(nc::table).values((nc::stream.eq(stream), nc::last_id.eq(0))).execute(conn)?;
     }
+    Ok(stored.unwrap_or(0))
 }
 
 fn advance(conn: &mut DbConn, stream: &str, to: i64) -> QueryResult<()> {
@@ -134,8 +147,7 @@ fn advance(conn: &mut DbConn, stream: &str, to: i64) -> QueryResult<()> {
 }
 
 fn anomaly_events(conn: &mut DbConn, base_url: &str) -> QueryResult<Vec<Found>> {
-    let newest: Option<i64> = ev::table.select(diesel::dsl::max(ev::id)).first(conn)?;
-    let from = cursor(conn, "anomaly_events", newest)?;
+    let from = cursor(conn, "anomaly_events")?;
     let rows: Vec<(i64, String, String, String, NaiveDateTime, String)> = ev::table
         .filter(ev::id.gt(from))
         .order_by(ev::id)
@@ -181,8 +193,7 @@ fn anomaly_events(conn: &mut DbConn, base_url: &str) -> QueryResult<Vec<Found>> 
 }
 
 fn action_events(conn: &mut DbConn, base_url: &str, policy: &Policy, now: DateTime<Utc>) -> QueryResult<Vec<Found>> {
-    let newest: Option<i64> = at::table.select(diesel::dsl::max(at::id)).first(conn)?;
-    let from = cursor(conn, "action_transitions", newest)?;
+    let from = cursor(conn, "action_transitions")?;
     let rows: Vec<(i64, String, String, NaiveDateTime, String, Option<String>)> = at::table
         .filter(at::id.gt(from))
         .order_by(at::id)

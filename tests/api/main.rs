@@ -28,6 +28,7 @@ mod llm_minutes;
 mod llm_providers;
 mod llm_usage;
 mod migrations;
+mod notify;
 mod operations;
 mod optimize;
 mod simulator;

@@ -7,6 +7,7 @@ pub mod arm;
 pub mod aws;
 pub mod bigquery;
 pub mod llm;
+pub mod receiver;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
