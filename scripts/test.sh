@@ -18,6 +18,8 @@ command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 # The browser test: Debian's Chromium, driven by playwright-core from npm (never a downloaded browser).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# promtool checks the /metrics exposition (tests/api/metrics.rs).
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # The cloud peers run in Python virtualenvs.
 python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)

@@ -71,6 +71,9 @@ pub struct ServerSettings {
     pub max_import_bytes: u64,
     /// Seconds to let in-flight requests finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Spend series with their own labels on /metrics (the biggest; the rest are summed
+    /// per provider), so the label sets stay bounded.
+    pub metrics_max_series: usize,
 }
 
 impl Default for ServerSettings {
@@ -80,6 +83,7 @@ impl Default for ServerSettings {
             max_json_bytes: 16 * 1024 * 1024,
             max_import_bytes: 2 * 1024 * 1024 * 1024,
             shutdown_timeout_secs: 30,
+            metrics_max_series: 100,
         }
     }
 }

@@ -19,10 +19,56 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Real buckets (not summaries), so dashboards can aggregate across replicas.
+            let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .map(PrometheusBuilder::build_recorder)
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
             let handle = recorder.handle();
-            let _ = metrics::set_global_recorder(recorder);
+            if metrics::set_global_recorder(recorder).is_ok() {
+                describe();
+            }
             handle
         })
         .clone()
+}
+
+/// Every metric this binary exports, with its help text (Prometheus conventions: base units,
+/// `_total` counters, `_seconds` durations). deploy/grafana is checked against this list.
+pub const METRICS: &[(&str, &str)] = &[
+    ("costguard_spend_hourly", "Spend per hour of a provider/sub-account/service series at its latest point, in its currency (the largest series; the rest summed as (other))."),
+    ("costguard_spend_expected_hourly", "Expected spend per hour of the same series, from its seasonal baseline."),
+    ("costguard_anomalies_open", "Open anomalies by severity."),
+    ("costguard_anomaly_events_total", "Anomaly lifecycle events (opened, updated, resolved) recorded by the detective."),
+    ("costguard_actions", "Actions by status."),
+    ("costguard_action_transitions_total", "Action state-machine transitions, by command and resulting status."),
+    ("costguard_cost_recovered_total", "Cost recovered by succeeded actions, in whole units of the billing currency (rounded)."),
+    ("costguard_executor_calls_total", "Calls into cloud APIs by executors, by action kind, call (execute, verify) and outcome."),
+    ("costguard_ingest_runs_total", "Ingestion runs by source and outcome (success, error)."),
+    ("costguard_ingest_run_duration_seconds", "Duration of ingestion runs by source."),
+    ("costguard_ingest_lag_seconds", "Seconds since a source last ingested successfully."),
+    ("costguard_ingest_failing", "1 when a source's latest run failed, else 0."),
+    ("costguard_ledger_records_written_total", "Ledger records written by source and kind (inserted, updated)."),
+    ("costguard_ledger_newest_data_timestamp_seconds", "Unix time of the newest cost data per source."),
+    ("costguard_detection_duration_seconds", "Duration of detection runs."),
+    ("costguard_notifications_total", "Notification delivery tries by destination and outcome (sent, retry, failed)."),
+    ("costguard_notification_delivery_seconds", "Duration of notification delivery tries by destination."),
+    ("costguard_notifications_outbox", "Notifications in the outbox by status (pending, sent, failed)."),
+    ("costguard_http_requests_total", "HTTP requests by route, method and status."),
+    ("costguard_http_request_duration_seconds", "HTTP request duration by route."),
+    ("costguard_db_pool_connections", "Database pool connections by state (in_use, idle)."),
+];
+
+fn describe() {
+    for (name, help) in METRICS {
+        // The kind follows from the name: counters end in _total, histograms in _seconds.
+        if name.ends_with("_total") {
+            metrics::describe_counter!(*name, *help);
+        } else if name.ends_with("_duration_seconds") || name.ends_with("_delivery_seconds") {
+            metrics::describe_histogram!(*name, metrics::Unit::Seconds, *help);
+        } else {
+            metrics::describe_gauge!(*name, *help);
+        }
+    }
 }

@@ -152,6 +152,23 @@ pub fn apply(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<(ActionRow, Transition), CommandError> {
+    let applied = apply_in_transaction(conn, id, command, actor, comment, policy, now);
+    if let Ok((row, _)) = &applied {
+        metrics::counter!("costguard_action_transitions_total", "command" => command.name(), "to" => row.status.clone())
+            .increment(1);
+    }
+    applied
+}
+
+fn apply_in_transaction(
+    conn: &mut DbConn,
+    id: &str,
+    command: &Command,
+    actor: &str,
+    comment: Option<&str>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(ActionRow, Transition), CommandError> {
     write_transaction(conn, |conn| {
         let row = get(conn, id)?.ok_or(CommandError::NotFound)?;
         let t = transition(&row.machine(), command, policy, now)?;
@@ -309,4 +326,9 @@ pub fn confirm_cost_back_in_band(conn: &mut DbConn, anomaly_id: &str, now: DateT
         }
         Ok(rows.len())
     })
+}
+
+/// Actions per status (for /metrics).
+pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+    ac::table.group_by(ac::status).select((ac::status, diesel::dsl::count_star())).load(conn)
 }

@@ -631,3 +631,12 @@ pub struct SeriesRow {
 pub fn list_series(conn: &mut DbConn) -> QueryResult<Vec<SeriesRow>> {
     ds::table.order_by(ds::label.asc()).select(SeriesRow::as_select()).load(conn)
 }
+
+/// Open anomalies per severity (for /metrics).
+pub fn open_by_severity(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+    an::table
+        .filter(an::state.eq("open"))
+        .group_by(an::severity)
+        .select((an::severity, diesel::dsl::count_star()))
+        .load(conn)
+}

@@ -83,6 +83,11 @@ impl Total {
     pub fn plus(self, other: Total) -> Total {
         Total(self.0 + other.0)
     }
+
+    /// Whole currency units as a float: for Prometheus gauges only, never for sums or storage.
+    pub fn approx_whole(self) -> f64 {
+        self.0 as f64 / UNITS_PER_WHOLE as f64
+    }
 }
 
 impl fmt::Display for Total {

@@ -231,7 +231,17 @@ impl Runner {
         for _ in 0..self.attempts {
             self.audit_call(row).await?;
             let limit = executor.call_timeout();
-            match tokio::time::timeout(limit, executor.execute(row, &row.idempotency_key)).await {
+            let outcome = tokio::time::timeout(limit, executor.execute(row, &row.idempotency_key)).await;
+            count_call(
+                row,
+                "execute",
+                match &outcome {
+                    Ok(Ok(())) => "ok",
+                    Ok(Err(_)) => "error",
+                    Err(_) => "timeout",
+                },
+            );
+            match outcome {
                 Ok(Ok(())) => return Ok(self.apply(&row.id, Command::Executed, sim).await?),
                 Ok(Err(e)) => last = e.to_string(),
                 Err(_) => last = format!("timed out after {} s", limit.as_secs()),
@@ -251,7 +261,17 @@ impl Runner {
         };
         let mut wait = self.backoff;
         for _ in 0..self.attempts.max(5) {
-            if let Ok(Verification::Done) = executor.verify(row).await {
+            let seen = executor.verify(row).await;
+            count_call(
+                row,
+                "verify",
+                match &seen {
+                    Ok(Verification::Done) => "done",
+                    Ok(_) => "not_yet",
+                    Err(_) => "error",
+                },
+            );
+            if let Ok(Verification::Done) = seen {
                 let done = self.apply(&row.id, Command::Verified, sim).await?;
                 let (id, hours) = (row.id.clone(), self.approval.recovery_hours(Utc::now()));
                 let recovered =
@@ -350,4 +370,10 @@ pub async fn work(runner: Runner, mut approved: mpsc::Receiver<String>, cancel: 
             }
         }
     }
+}
+
+/// Calls into the clouds, for /metrics: by action kind, call and outcome.
+fn count_call(row: &ActionRow, call: &'static str, outcome: &'static str) {
+    metrics::counter!("costguard_executor_calls_total", "kind" => row.kind.clone(), "call" => call, "outcome" => outcome)
+        .increment(1);
 }

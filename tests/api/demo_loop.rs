@@ -11,7 +11,16 @@ use std::time::Duration;
 const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
 
 async fn demo(backend: Backend) {
+    let hooks = crate::peers::receiver::Receiver::start();
     let app = TestApp::spawn_with(backend, |s| {
+        s.notify.poll_ms = 200;
+        s.notify.destinations = vec![costguard::notify::Destination {
+            name: "oncall".into(),
+            kind: costguard::notify::DestinationKind::Webhook,
+            url: hooks.url.clone().into(),
+            secret: "whsec".to_string().into(),
+            route: costguard::domain::notify::Route::default(),
+        }];
         let sim = &mut s.providers.simulated;
         sim.enabled = true;
         sim.history_days = 10;
@@ -63,6 +72,33 @@ async fn demo(backend: Backend) {
 
     let chain = app.db.run(|c| costguard::audit::verify(c).map_err(DbError::from)).await.unwrap();
     assert!(chain.as_ref().is_ok_and(|n| *n >= 6), "{chain:?}");
+
+    // The on-call heard each step, in order.
+    let story = until("the resolution to be announced", Duration::from_secs(30), async || {
+        let heard: Vec<Value> = hooks.received().iter().map(|r| r.json()).collect();
+        let about =
+            |event: &str, key: &str, id: &str| heard.iter().position(|m| m["event"] == event && m[key]["id"] == id);
+        let steps = [
+            about("anomaly_opened", "anomaly", &anomaly_id),
+            about("action_pending", "action", id),
+            about("action_succeeded", "action", id),
+            about("anomaly_resolved", "anomaly", &anomaly_id),
+        ];
+        steps.iter().all(Option::is_some).then(|| steps.map(Option::unwrap))
+    })
+    .await;
+    assert!(story.windows(2).all(|w| w[0] < w[1]), "out of order: {story:?}");
+
+    // And /metrics tells the same story, in a form promtool accepts.
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    crate::metrics::check_exposition(&text);
+    let exported = crate::metrics::exported(&text);
+    for (name, _) in costguard::telemetry::METRICS {
+        assert!(exported.contains(*name), "{name} is declared but not exported");
+    }
+    assert!(text.contains("costguard_actions{status=\"succeeded\"} 1"), "{text}");
+    let recovered = text.lines().find(|l| l.starts_with("costguard_cost_recovered_total ")).unwrap();
+    assert_ne!(recovered, "costguard_cost_recovered_total 0", "recovered money shows");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

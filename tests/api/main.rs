@@ -27,6 +27,7 @@ mod llm_keys;
 mod llm_minutes;
 mod llm_providers;
 mod llm_usage;
+mod metrics;
 mod migrations;
 mod notify;
 mod operations;

@@ -1,4 +1,4 @@
-//! Liveness, readiness, build information and Prometheus metrics (no key needed).
+//! Liveness, readiness and build information (no key needed).
 
 use crate::db::migrate;
 use crate::ingest::runner::cursors;
@@ -22,7 +22,7 @@ pub struct SourceStatus {
 }
 
 impl SourceStatus {
-    fn of(c: crate::ingest::runner::CursorRow, now: chrono::NaiveDateTime) -> SourceStatus {
+    pub(super) fn of(c: crate::ingest::runner::CursorRow, now: chrono::NaiveDateTime) -> SourceStatus {
         SourceStatus {
             lag_seconds: c.last_success_at.map(|t| (now - t).num_seconds().max(0)),
             source: c.source,
@@ -80,23 +80,4 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/version", tag = "operations", security(), responses((status = 200, body = crate::build_info::BuildInfo)))]
 pub async fn version() -> HttpResponse {
     HttpResponse::Ok().json(crate::build_info::info())
-}
-
-/// Prometheus text exposition.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let (in_use, idle) = state.db.pool_state();
-    metrics::gauge!("costguard_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
-    metrics::gauge!("costguard_db_pool_connections", "state" => "idle").set(f64::from(idle));
-    // Staleness per source, from the cursor rows (so every replica reports the same).
-    if let Ok(rows) = state.db.run(|c| cursors(c).map_err(crate::db::DbError::from)).await {
-        let now = chrono::Utc::now().naive_utc();
-        for status in rows.into_iter().map(|c| SourceStatus::of(c, now)) {
-            if let Some(lag) = status.lag_seconds {
-                metrics::gauge!("costguard_ingest_lag_seconds", "source" => status.source.clone()).set(lag as f64);
-            }
-            let failing = status.last_error_at.is_some_and(|e| status.last_success_at.is_none_or(|s| e > s));
-            metrics::gauge!("costguard_ingest_failing", "source" => status.source).set(if failing { 1.0 } else { 0.0 });
-        }
-    }
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }

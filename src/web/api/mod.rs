@@ -6,6 +6,7 @@ pub mod audit;
 pub mod costs;
 pub mod health;
 pub mod llm_usage;
+pub mod metrics;
 
 use actix_web::web;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -95,5 +96,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/version", web::get().to(health::version))
-    .route("/metrics", web::get().to(health::metrics));
+    .route("/metrics", web::get().to(metrics::metrics));
 }

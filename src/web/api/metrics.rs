@@ -1,0 +1,109 @@
+//! `/metrics`: the Prometheus text exposition. Counters and histograms are recorded where
+//! things happen; the gauges below are read from the database at scrape time, so every
+//! replica reports the same state and a restart loses none of it.
+
+use super::health::SourceStatus;
+use crate::db::DbError;
+use crate::domain::detect::series::SeriesId;
+use crate::domain::money::Total;
+use crate::web::AppState;
+use actix_web::{web, HttpResponse};
+use std::collections::BTreeMap;
+
+/// What the gauges show, read in one go.
+struct Snapshot {
+    cursors: Vec<crate::ingest::runner::CursorRow>,
+    series: Vec<crate::detect::store::SeriesRow>,
+    open: Vec<(String, i64)>,
+    actions: Vec<(String, i64)>,
+    recovered: i128,
+    outbox: Vec<(String, i64)>,
+}
+
+fn snapshot(c: &mut crate::db::DbConn) -> diesel::QueryResult<Snapshot> {
+    Ok(Snapshot {
+        cursors: crate::ingest::runner::cursors(c)?,
+        series: crate::detect::store::list_series(c)?,
+        open: crate::detect::store::open_by_severity(c)?,
+        actions: crate::approval::store::count_by_status(c)?,
+        recovered: crate::approval::store::total_recovered(c)?.0,
+        outbox: crate::notify::store::counts(c)?,
+    })
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let (in_use, idle) = state.db.pool_state();
+    metrics::gauge!("costguard_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
+    metrics::gauge!("costguard_db_pool_connections", "state" => "idle").set(f64::from(idle));
+    match state.db.run(|c| snapshot(c).map_err(DbError::from)).await {
+        Ok(s) => record(s, state.limits.metrics_max_series),
+        Err(e) => tracing::warn!(error = %e, "metrics: could not read the database"),
+    }
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+}
+
+fn record(s: Snapshot, max_series: usize) {
+    let now = chrono::Utc::now().naive_utc();
+    for status in s.cursors.into_iter().map(|c| SourceStatus::of(c, now)) {
+        if let Some(lag) = status.lag_seconds {
+            metrics::gauge!("costguard_ingest_lag_seconds", "source" => status.source.clone()).set(lag as f64);
+        }
+        let failing = status.last_error_at.is_some_and(|e| status.last_success_at.is_none_or(|s| e > s));
+        metrics::gauge!("costguard_ingest_failing", "source" => status.source).set(f64::from(u8::from(failing)));
+    }
+    spend(s.series, max_series);
+    let counts = |rows: &[(String, i64)], key: &str| rows.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n) as f64;
+    for severity in crate::domain::detect::decision::Severity::ALL {
+        metrics::gauge!("costguard_anomalies_open", "severity" => severity.as_str())
+            .set(counts(&s.open, severity.as_str()));
+    }
+    for status in crate::domain::approval::Status::ALL {
+        metrics::gauge!("costguard_actions", "status" => status.as_str()).set(counts(&s.actions, status.as_str()));
+    }
+    for status in ["pending", "sent", "failed"] {
+        metrics::gauge!("costguard_notifications_outbox", "status" => status).set(counts(&s.outbox, status));
+    }
+    // Recovered amounts only grow, so the stored total is a counter.
+    metrics::counter!("costguard_cost_recovered_total")
+        .absolute(Total::from_units(s.recovered).approx_whole().round() as u64);
+}
+
+/// Spend and expected spend per hour for the service series with the most spend, at most
+/// `max_series` of them (label sets stay bounded); the rest summed per provider as "(other)".
+fn spend(series: Vec<crate::detect::store::SeriesRow>, max_series: usize) {
+    let mut services: Vec<(String, String, String, String, f64, f64)> = series
+        .into_iter()
+        .filter_map(|r| {
+            let Some(SeriesId::Service { provider, sub_account, service }) = SeriesId::parse_key(&r.series_key) else {
+                return None;
+            };
+            // Per hour, whatever the series' step (some sources only have days).
+            let per_hour = 3_600.0 / r.step_secs.max(1) as f64;
+            let whole = |units: i64| Total::from_units(i128::from(units)).approx_whole() * per_hour;
+            Some((provider, sub_account, service, r.currency, whole(r.last_actual), whole(r.last_expected)))
+        })
+        .collect();
+    services.sort_by(|a, b| b.4.total_cmp(&a.4));
+    let mut other: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+    for (i, (provider, sub_account, service, currency, actual, expected)) in services.into_iter().enumerate() {
+        if i < max_series {
+            let labels =
+                [("provider", provider), ("sub_account", sub_account), ("service", service), ("currency", currency)];
+            metrics::gauge!("costguard_spend_hourly", &labels).set(actual);
+            metrics::gauge!("costguard_spend_expected_hourly", &labels).set(expected);
+        } else {
+            let sum = other.entry((provider, currency)).or_default();
+            (sum.0, sum.1) = (sum.0 + actual, sum.1 + expected);
+        }
+    }
+    for ((provider, currency), (actual, expected)) in other {
+        let labels = [
+            ("provider", provider),
+            ("sub_account", "(other)".into()),
+            ("service", "(other)".into()),
+            ("currency", currency),
+        ];
+        metrics::gauge!("costguard_spend_hourly", &labels).set(actual);
+        metrics::gauge!("costguard_spend_expected_hourly", &labels).set(expected);
+    }
+}
