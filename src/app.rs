@@ -11,7 +11,7 @@ use crate::ingest::providers::Simulator;
 use crate::ingest::{schedule, Ingestor};
 use crate::web::{self, error, AppState};
 use actix_web::dev::{Server, Service};
-use actix_web::{middleware, App, HttpServer};
+use actix_web::{App, HttpServer};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -228,20 +228,7 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .wrap_fn(|req, srv| {
-                    let started = std::time::Instant::now();
-                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-                    let method = req.method().to_string();
-                    let fut = srv.call(req);
-                    async move {
-                        let res = fut.await?;
-                        let status = res.status().as_u16().to_string();
-                        metrics::counter!("costguard_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
-                        metrics::histogram!("costguard_http_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
-                        Ok(res)
-                    }
-                })
-                .wrap(middleware::Logger::new("%r %s %b %Dms"))
+                .wrap_fn(web::observe)
                 .configure(web::configure)
                 .default_service(actix_web::web::route().to(error::not_found))
         })

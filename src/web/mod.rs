@@ -45,3 +45,51 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/slack/interactivity", web::post().to(slack::interactivity));
     crate::dashboard::configure(cfg);
 }
+
+/// Every request: a request id (the caller's `X-Request-Id` when it is a sane token, else a
+/// new one) on the span of everything it logs and on the response; a log line with method,
+/// route pattern, status and duration (never the path or query, which can carry tokens); and
+/// the HTTP metrics, labelled by route pattern so their label sets stay bounded.
+pub fn observe<S>(
+    req: actix_web::dev::ServiceRequest,
+    srv: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse, actix_web::Error>> + use<S>
+where
+    S: actix_web::dev::Service<
+        actix_web::dev::ServiceRequest,
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+    >,
+{
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let given = req.headers().get("x-request-id").and_then(|v| v.to_str().ok());
+    let id = match given {
+        Some(id) if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
+            id.to_string()
+        }
+        _ => uuid::Uuid::new_v4().to_string(),
+    };
+    let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
+    let fut = srv.call(req);
+    async move {
+        let mut res = fut.await?;
+        let status = res.status().as_u16();
+        let elapsed = started.elapsed();
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
+            res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), value);
+        }
+        // Scrapes and probes arrive every few seconds; keep them out of the info log.
+        if matches!(route.as_str(), "/metrics" | "/healthz" | "/readyz") {
+            tracing::debug!(status, ms = elapsed.as_millis() as u64, "served");
+        } else {
+            tracing::info!(status, ms = elapsed.as_millis() as u64, "served");
+        }
+        metrics::counter!("costguard_http_requests_total", "route" => route.clone(), "method" => method, "status" => status.to_string()).increment(1);
+        metrics::histogram!("costguard_http_request_duration_seconds", "route" => route).record(elapsed.as_secs_f64());
+        Ok(res)
+    }
+    .instrument(span)
+}

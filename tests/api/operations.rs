@@ -55,4 +55,53 @@ fn bad_configuration_stops_start_up_naming_the_key() {
     assert!(!dir.path().join("data").exists(), "nothing was created");
 }
 
+/// With `log.format = "json"` every line is a JSON object, each request's line carries its
+/// request id (the caller's, echoed in the response) and route pattern, and neither the query
+/// string nor a signing secret from the environment shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_request_ids_and_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = crate::helpers::Node::new(crate::helpers::fresh_database(crate::helpers::Backend::Sqlite, dir.path()));
+    let secret = "slack-signing-secret-4f1c";
+    let mut child = node
+        .command(&[
+            ("COSTGUARD_LOG__FORMAT", "json"),
+            ("COSTGUARD_LOG__LEVEL", "info"),
+            ("COSTGUARD_PROVIDERS__SIMULATED__ENABLED", "false"),
+            ("COSTGUARD_NOTIFY__SLACK__SIGNING_SECRET", secret),
+        ])
+        .arg("serve")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let answered = crate::helpers::until("the server", std::time::Duration::from_secs(30), async || {
+        client
+            .get(format!("{}/api/v1/costs?token=q-secret-99", node.url))
+            .header("x-request-id", "req-7f3a")
+            .send()
+            .await
+            .ok()
+    })
+    .await;
+    assert_eq!(answered.headers()["x-request-id"], "req-7f3a");
+    let fresh = client.get(format!("{}/version", node.url)).send().await.unwrap();
+    assert_eq!(fresh.headers()["x-request-id"].len(), 36, "a new id when none is given");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    child.kill().unwrap(); // stderr is unbuffered: every line written is there
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> =
+        log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"))).collect();
+    let served = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "served" && l["span"]["request_id"] == "req-7f3a")
+        .unwrap_or_else(|| panic!("no request line in {log}"));
+    assert_eq!(
+        (served["span"]["route"].as_str(), served["fields"]["status"].as_u64()),
+        (Some("/api/v1/costs"), Some(401))
+    );
+    assert!(!log.contains("q-secret-99") && !log.contains(secret), "{log}");
+}
+
 both_backends!(operational_endpoints);
