@@ -152,24 +152,7 @@ pub fn apply(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<(ActionRow, Transition), CommandError> {
-    let applied = apply_in_transaction(conn, id, command, actor, comment, policy, now);
-    if let Ok((row, _)) = &applied {
-        metrics::counter!("costguard_action_transitions_total", "command" => command.name(), "to" => row.status.clone())
-            .increment(1);
-    }
-    applied
-}
-
-fn apply_in_transaction(
-    conn: &mut DbConn,
-    id: &str,
-    command: &Command,
-    actor: &str,
-    comment: Option<&str>,
-    policy: &Policy,
-    now: DateTime<Utc>,
-) -> Result<(ActionRow, Transition), CommandError> {
-    write_transaction(conn, |conn| {
+    let applied = write_transaction(conn, |conn| {
         let row = get(conn, id)?.ok_or(CommandError::NotFound)?;
         let t = transition(&row.machine(), command, policy, now)?;
         let approvals = serde_json::to_string(&t.action.approvals).unwrap_or_else(|_| "[]".into());
@@ -217,7 +200,12 @@ fn apply_in_transaction(
         audit::append(conn, &event, now)?;
         let row = get(conn, id)?.ok_or(CommandError::NotFound)?;
         Ok((row, t))
-    })
+    });
+    if let Ok((row, _)) = &applied {
+        metrics::counter!("costguard_action_transitions_total", "command" => command.name(), "to" => row.status.clone())
+            .increment(1);
+    }
+    applied
 }
 
 /// One row of an action's history.
