@@ -68,9 +68,19 @@ fn record(s: Snapshot, max_series: usize) {
         .absolute(Total::from_units(s.recovered).approx_whole().round() as u64);
 }
 
+/// (provider, sub_account, service, currency) of a spend gauge.
+type Labels = [(&'static str, String); 4];
+
+fn spend(series: Vec<crate::detect::store::SeriesRow>, max_series: usize) {
+    for (labels, actual, expected) in capped(series, max_series) {
+        metrics::gauge!("costguard_spend_hourly", &labels).set(actual);
+        metrics::gauge!("costguard_spend_expected_hourly", &labels).set(expected);
+    }
+}
+
 /// Spend and expected spend per hour for the service series with the most spend, at most
 /// `max_series` of them (label sets stay bounded); the rest summed per provider as "(other)".
-fn spend(series: Vec<crate::detect::store::SeriesRow>, max_series: usize) {
+fn capped(series: Vec<crate::detect::store::SeriesRow>, max_series: usize) -> Vec<(Labels, f64, f64)> {
     let mut services: Vec<(String, String, String, String, f64, f64)> = series
         .into_iter()
         .filter_map(|r| {
@@ -84,13 +94,15 @@ fn spend(series: Vec<crate::detect::store::SeriesRow>, max_series: usize) {
         })
         .collect();
     services.sort_by(|a, b| b.4.total_cmp(&a.4));
+    let mut out = Vec::new();
     let mut other: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
     for (i, (provider, sub_account, service, currency, actual, expected)) in services.into_iter().enumerate() {
         if i < max_series {
-            let labels =
-                [("provider", provider), ("sub_account", sub_account), ("service", service), ("currency", currency)];
-            metrics::gauge!("costguard_spend_hourly", &labels).set(actual);
-            metrics::gauge!("costguard_spend_expected_hourly", &labels).set(expected);
+            out.push((
+                [("provider", provider), ("sub_account", sub_account), ("service", service), ("currency", currency)],
+                actual,
+                expected,
+            ));
         } else {
             let sum = other.entry((provider, currency)).or_default();
             (sum.0, sum.1) = (sum.0 + actual, sum.1 + expected);
@@ -103,7 +115,53 @@ fn spend(series: Vec<crate::detect::store::SeriesRow>, max_series: usize) {
             ("service", "(other)".into()),
             ("currency", currency),
         ];
-        metrics::gauge!("costguard_spend_hourly", &labels).set(actual);
-        metrics::gauge!("costguard_spend_expected_hourly", &labels).set(expected);
+        out.push((labels, actual, expected));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(provider: &str, service: &str, step_secs: i64, actual_whole: i64) -> crate::detect::store::SeriesRow {
+        let id = SeriesId::Service { provider: provider.into(), sub_account: "acct".into(), service: service.into() };
+        crate::detect::store::SeriesRow {
+            series_key: id.key(),
+            series_kind: "service".into(),
+            label: String::new(),
+            step_secs,
+            points: 100,
+            ready: true,
+            last_point_at: chrono::NaiveDateTime::default(),
+            last_actual: actual_whole * crate::domain::money::UNITS_PER_WHOLE,
+            last_expected: crate::domain::money::UNITS_PER_WHOLE,
+            currency: "USD".into(),
+            updated_at: chrono::NaiveDateTime::default(),
+        }
+    }
+
+    #[test]
+    fn the_biggest_series_keep_their_labels_and_the_rest_are_summed_per_provider() {
+        let rows = vec![
+            row("AWS", "EC2", 3_600, 50),
+            row("AWS", "S3", 3_600, 2),
+            row("AWS", "Lambda", 3_600, 3),
+            row("Google Cloud", "BigQuery", 3_600, 400),
+            row("Oracle", "Compute", 86_400, 240),
+        ];
+        let out = capped(rows, 2);
+        let shown: Vec<(String, String, f64)> =
+            out.iter().map(|(l, actual, _)| (l[0].1.clone(), l[2].1.clone(), *actual)).collect();
+        assert_eq!(
+            shown,
+            [
+                ("Google Cloud".into(), "BigQuery".into(), 400.0),
+                ("AWS".into(), "EC2".into(), 50.0),
+                ("AWS".into(), "(other)".into(), 5.0),
+                ("Oracle".into(), "(other)".into(), 10.0),
+            ],
+            "a daily series counts per hour"
+        );
     }
 }
