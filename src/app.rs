@@ -26,6 +26,8 @@ pub struct Application {
     scheduler: JobScheduler,
     workers: Vec<tokio::task::JoinHandle<()>>,
     cancel: CancellationToken,
+    /// SQLite: the lock that keeps a second server off this data file, held until stopped.
+    _sqlite_guard: Option<crate::cluster::SqliteGuard>,
 }
 
 /// Opens the database named by the settings, running pending migrations first.
@@ -119,11 +121,19 @@ pub fn connections(
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let url = settings.database_url()?;
+        let sqlite_guard = match url.backend() {
+            crate::db::Backend::Sqlite => {
+                Some(crate::cluster::SqliteGuard::take(std::path::Path::new(url.sqlite_path()))?)
+            }
+            crate::db::Backend::Postgres => None,
+        };
         let db = open_database(&settings).await?;
         let metrics = crate::telemetry::metrics_handle();
         let (bus, receivers) = bus::channels(settings.bus.capacity);
         let ingestor = Ingestor::new(db.clone(), bus.clone());
         let cancel = CancellationToken::new();
+        let (leader, campaign) = crate::cluster::start(&db, &settings.cluster, cancel.clone());
         let scheduler = JobScheduler::new().await?;
         let optimizer = crate::optimize::Optimizer::new(
             db.clone(),
@@ -131,11 +141,17 @@ impl Application {
             settings.safety.clone(),
             settings.approval.clone(),
         );
-        let mut workers = vec![tokio::spawn(crate::optimize::work(optimizer, receivers.anomalies, cancel.clone()))];
+        let mut workers: Vec<tokio::task::JoinHandle<()>> = campaign.into_iter().collect();
+        workers.push(tokio::spawn(crate::optimize::work(
+            optimizer,
+            receivers.anomalies,
+            leader.clone(),
+            cancel.clone(),
+        )));
         if settings.detect.enabled {
             let detective = Detective::new(db.clone(), settings.detect.clone(), bus.clone());
             let (wake_tx, wake_rx) = mpsc::channel(settings.bus.capacity);
-            workers.push(tokio::spawn(detect::work(detective, wake_rx, cancel.clone())));
+            workers.push(tokio::spawn(detect::work(detective, wake_rx, leader.clone(), cancel.clone())));
             workers.push(tokio::spawn(detect::forward_ingests(
                 receivers.costs_ingested,
                 wake_tx.clone(),
@@ -156,8 +172,30 @@ impl Application {
         let sim = &settings.providers.simulated;
         let runner =
             crate::execute::Runner::new(db.clone(), executors, settings.safety.clone(), settings.approval.clone());
-        workers.push(tokio::spawn(crate::execute::work(runner.clone(), receivers.actions, cancel.clone())));
-        let sources = schedule::Sources::start(scheduler.clone(), ingestor.clone(), sources).await?;
+        workers.push(tokio::spawn(crate::execute::work(
+            runner.clone(),
+            receivers.actions,
+            leader.clone(),
+            cancel.clone(),
+        )));
+        let sources = schedule::Sources::start(scheduler.clone(), ingestor.clone(), sources, leader.clone()).await?;
+        // The approval timer: proposals and approvals whose TTL lapsed become expired.
+        let (expiry_db, expiry_settings, expiry_leader) = (db.clone(), settings.approval.clone(), leader.clone());
+        scheduler
+            .add(Job::new_async("30 * * * * *", move |_, _| {
+                let (db, settings, leader) = (expiry_db.clone(), expiry_settings.clone(), expiry_leader.clone());
+                Box::pin(async move {
+                    if !leader.is_leader() {
+                        return;
+                    }
+                    match crate::approval::expire_due(&db, &settings, chrono::Utc::now()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(expired = n, "approval timer"),
+                        Err(e) => tracing::warn!(error = %e, "approval timer failed"),
+                    }
+                })
+            })?)
+            .await?;
         let purge_db = db.clone();
         scheduler
             .add(Job::new_async("0 17 * * * *", move |_, _| {
@@ -191,7 +229,12 @@ impl Application {
             )
             .map_err(|e| anyhow::anyhow!("configuration key notify: {e}"))?;
             notifier.start_cursors().await?;
-            workers.push(tokio::spawn(crate::notify::work(notifier, bus.notifier_wake(), cancel.clone())));
+            workers.push(tokio::spawn(crate::notify::work(
+                notifier,
+                bus.notifier_wake(),
+                leader.clone(),
+                cancel.clone(),
+            )));
         }
         let state = actix_web::web::Data::new(AppState {
             db: db.clone(),
@@ -208,6 +251,7 @@ impl Application {
             runner,
             demo: sim.enabled,
             slack: settings.notify.slack.clone(),
+            leader: leader.clone(),
             llm_prices: [
                 ("openai".to_string(), settings.providers.openai.prices.clone()),
                 ("anthropic".to_string(), settings.providers.anthropic.prices.clone()),
@@ -236,7 +280,7 @@ impl Application {
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .run();
         tracing::info!(port, "CostGuard is serving on http://{}:{port}", settings.bind_addr().ip());
-        Ok(Application { port, server, db, scheduler, workers, cancel })
+        Ok(Application { port, server, db, scheduler, workers, cancel, _sqlite_guard: sqlite_guard })
     }
 
     pub fn port(&self) -> u16 {

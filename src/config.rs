@@ -24,6 +24,7 @@ pub struct Settings {
     pub optimizer: crate::optimize::OptimizerSettings,
     pub dashboard: crate::dashboard::DashboardSettings,
     pub notify: crate::notify::NotifySettings,
+    pub cluster: crate::cluster::ClusterSettings,
     pub secrets: SecretsSettings,
 }
 
@@ -261,6 +262,7 @@ impl Settings {
         self.approval.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.dashboard.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.notify.validate().map_err(|(key, problem)| invalid(key, problem))?;
+        self.cluster.validate().map_err(|(key, problem)| invalid(key, problem))?;
         use secrecy::ExposeSecret;
         let key = self.secrets.encryption_key.expose_secret();
         if !key.trim().is_empty() {

@@ -9,6 +9,7 @@ pub mod build_info;
 pub mod bus;
 pub mod cli;
 pub mod clouds;
+pub mod cluster;
 pub mod config;
 pub mod credentials;
 pub mod dashboard;

@@ -332,3 +332,11 @@ diesel::table! {
         last_id -> BigInt,
     }
 }
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}

@@ -137,9 +137,18 @@ fn run_blocking(
 
 /// The worker: a full sweep at start-up (so nothing pending is lost across a restart), then
 /// one run per wake-up, coalescing wake-ups that queued meanwhile.
-pub async fn work(detective: Detective, mut wakes: mpsc::Receiver<Wake>, cancel: CancellationToken) {
+pub async fn work(
+    detective: Detective,
+    mut wakes: mpsc::Receiver<Wake>,
+    mut leader: crate::cluster::Leadership,
+    cancel: CancellationToken,
+) {
     let mut next = Some(Wake::Sweep);
     loop {
+        // Followers drain their wake-ups; the leader sweeps when it takes over.
+        if !leader.is_leader() {
+            next = None;
+        }
         if let Some(wake) = next.take() {
             let mut touched: BTreeSet<crate::bus::SeriesKey> = BTreeSet::new();
             let mut sweep = false;
@@ -156,6 +165,7 @@ pub async fn work(detective: Detective, mut wakes: mpsc::Receiver<Wake>, cancel:
         }
         tokio::select! {
             _ = cancel.cancelled() => break,
+            _ = leader.changed() => next = Some(Wake::Sweep),
             wake = wakes.recv() => match wake {
                 Some(w) => next = Some(w),
                 None => break,

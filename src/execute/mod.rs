@@ -346,28 +346,63 @@ impl Runner {
     }
 }
 
-/// The worker: finish what is pending at start-up, then one action per wake-up.
-pub async fn work(runner: Runner, mut approved: mpsc::Receiver<String>, cancel: CancellationToken) {
-    match runner.pending().await {
-        Ok(ids) => {
-            for id in ids {
-                if let Err(e) = runner.process(&id).await {
-                    tracing::error!(action = %id, error = %e, "could not finish a pending action");
+/// How often the leader looks for approved actions that no wake-up announced (approvals
+/// taken on another replica, or after a missed wake-up).
+const POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The worker, on the leader only: finish what is pending when it starts leading, then one
+/// action per wake-up or poll. Losing the lease stops an action mid-way; the next leader
+/// reconciles it (verify before acting again), so nothing runs twice.
+pub async fn work(
+    runner: Runner,
+    mut approved: mpsc::Receiver<String>,
+    mut leader: crate::cluster::Leadership,
+    cancel: CancellationToken,
+) {
+    let mut sweep = true;
+    loop {
+        if sweep && leader.is_leader() {
+            sweep = false;
+            match runner.pending().await {
+                Ok(ids) => {
+                    for id in ids {
+                        if !process_while_leading(&runner, &id, &mut leader).await {
+                            break;
+                        }
+                    }
                 }
+                Err(e) => tracing::error!(error = %e, "could not list pending actions"),
             }
         }
-        Err(e) => tracing::error!(error = %e, "could not list pending actions"),
-    }
-    loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
+            _ = leader.changed() => sweep = true,
+            _ = tokio::time::sleep(POLL) => sweep = true,
             message = approved.recv() => match message {
-                Some(id) => match runner.process(&id).await {
-                    Ok(status) => tracing::info!(action = %id, %status, "action processed"),
-                    Err(e) => tracing::error!(action = %id, error = %e, "action processing failed"),
-                },
+                // Followers drop the wake-up; the leader's poll finds the action.
+                Some(id) if leader.is_leader() => {
+                    process_while_leading(&runner, &id, &mut leader).await;
+                }
+                Some(_) => {}
                 None => break,
             }
+        }
+    }
+}
+
+/// Processes one action unless leadership is lost first; false when it was.
+async fn process_while_leading(runner: &Runner, id: &str, leader: &mut crate::cluster::Leadership) -> bool {
+    tokio::select! {
+        result = runner.process(id) => {
+            match result {
+                Ok(status) => tracing::info!(action = %id, %status, "action processed"),
+                Err(e) => tracing::error!(action = %id, error = %e, "action processing failed"),
+            }
+            true
+        }
+        _ = leader.lost() => {
+            tracing::warn!(action = %id, "leadership lost mid-action; the next leader reconciles it");
+            false
         }
     }
 }

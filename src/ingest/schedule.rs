@@ -42,6 +42,8 @@ pub struct Sources {
     scheduler: JobScheduler,
     ingestor: Ingestor,
     entries: Arc<HashMap<String, Entry>>,
+    /// Scheduled runs happen on the leader only; "run now" on any replica.
+    leader: crate::cluster::Leadership,
 }
 
 impl Sources {
@@ -51,6 +53,7 @@ impl Sources {
         scheduler: JobScheduler,
         ingestor: Ingestor,
         configured: Vec<Configured>,
+        leader: crate::cluster::Leadership,
     ) -> anyhow::Result<Sources> {
         let entries = configured
             .into_iter()
@@ -64,11 +67,11 @@ impl Sources {
                 (c.source.name().to_string(), entry)
             })
             .collect();
-        let sources = Sources { scheduler, ingestor, entries: Arc::new(entries) };
+        let sources = Sources { scheduler, ingestor, entries: Arc::new(entries), leader };
         for name in sources.names() {
             let (enabled, schedule) = sources.effective(&name).await?;
             if enabled {
-                tokio::spawn(sources.clone().run_now(name.clone()));
+                tokio::spawn(sources.clone().scheduled_run(name.clone()));
             }
             sources.reschedule(&name, enabled, &schedule).await?;
         }
@@ -142,9 +145,16 @@ impl Sources {
         }
         let this = self.clone();
         let key = name.to_string();
-        let new = Job::new_async(cron, move |_, _| Box::pin(this.clone().run_now(key.clone())))?;
+        let new = Job::new_async(cron, move |_, _| Box::pin(this.clone().scheduled_run(key.clone())))?;
         *job = Some(self.scheduler.add(new).await?);
         Ok(())
+    }
+
+    /// A scheduled (or start-up) run: on the leader only.
+    async fn scheduled_run(self, name: String) {
+        if self.leader.is_leader() {
+            self.run_now(name).await;
+        }
     }
 
     /// Runs a source now unless its previous run is still going. Errors are recorded by

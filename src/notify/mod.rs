@@ -188,12 +188,20 @@ impl Notifier {
     }
 }
 
-/// The notifier's task: a pass now, then whenever woken or every `poll_ms`.
-pub async fn work(notifier: Notifier, wake: Arc<tokio::sync::Notify>, cancel: CancellationToken) {
+/// The notifier's task: a pass now, then whenever woken or every `poll_ms`, on the leader.
+pub async fn work(
+    notifier: Notifier,
+    wake: Arc<tokio::sync::Notify>,
+    leader: crate::cluster::Leadership,
+    cancel: CancellationToken,
+) {
     let poll = std::time::Duration::from_millis(notifier.settings.poll_ms);
     loop {
-        if let Err(e) = notifier.pass().await {
-            tracing::warn!(error = %e, "notification pass failed; retrying on the next");
+        // Only the leader sends, so two replicas never deliver one message at once.
+        if leader.is_leader() {
+            if let Err(e) = notifier.pass().await {
+                tracing::warn!(error = %e, "notification pass failed; retrying on the next");
+            }
         }
         tokio::select! {
             _ = cancel.cancelled() => break,

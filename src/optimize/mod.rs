@@ -156,20 +156,32 @@ fn excess_per_hour(a: &AnomalyRow) -> f64 {
 }
 
 /// The worker: reconcile at start-up, then one anomaly per message.
-pub async fn work(optimizer: Optimizer, mut changes: mpsc::Receiver<AnomalyChanged>, cancel: CancellationToken) {
-    if let Err(e) = optimizer.reconcile().await {
-        tracing::error!(error = %e, "optimizer start-up reconciliation failed");
-    }
+pub async fn work(
+    optimizer: Optimizer,
+    mut changes: mpsc::Receiver<AnomalyChanged>,
+    mut leader: crate::cluster::Leadership,
+    cancel: CancellationToken,
+) {
+    let mut reconcile = true;
     loop {
+        if reconcile && leader.is_leader() {
+            reconcile = false;
+            if let Err(e) = optimizer.reconcile().await {
+                tracing::error!(error = %e, "optimizer reconciliation failed");
+            }
+        }
         tokio::select! {
             _ = cancel.cancelled() => break,
+            // Whoever becomes leader catches up from the database.
+            _ = leader.changed() => reconcile = true,
             message = changes.recv() => match message {
-                Some(m) => {
+                Some(m) if leader.is_leader() => {
                     tracing::info!(anomaly = %m.anomaly_id, lifecycle = ?m.lifecycle, "anomaly");
                     if let Err(e) = optimizer.handle(&m.anomaly_id).await {
                         tracing::error!(anomaly = %m.anomaly_id, error = %e, "optimizer failed; the next sweep retries");
                     }
                 }
+                Some(_) => {}
                 None => break,
             }
         }

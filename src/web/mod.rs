@@ -31,6 +31,8 @@ pub struct AppState {
     pub runner: crate::execute::Runner,
     /// The simulated clouds run (the dashboard offers to re-seed them).
     pub demo: bool,
+    /// Whether this replica runs the background work (`/readyz` says so).
+    pub leader: crate::cluster::Leadership,
     /// Verifies and maps Slack button clicks (`slack`).
     pub slack: crate::notify::settings::SlackSettings,
     /// Token prices per provider ("openai", "anthropic"), to price pushed usage sent

@@ -32,4 +32,5 @@ mod migrations;
 mod notify;
 mod operations;
 mod optimize;
+mod replicas;
 mod simulator;

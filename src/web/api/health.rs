@@ -41,6 +41,9 @@ pub struct Readiness {
     #[schema(value_type = String)]
     pub backend: crate::db::Backend,
     pub migrations_current: bool,
+    /// This replica holds the lease and runs ingestion, detection, executors and
+    /// notifications (always true with SQLite).
+    pub leader: bool,
     /// Each ingestion source's last success and last error (informational).
     pub sources: Vec<SourceStatus>,
 }
@@ -67,6 +70,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         database,
         backend,
         migrations_current: current,
+        leader: state.leader.is_leader(),
         sources: sources.into_iter().map(|c| SourceStatus::of(c, chrono::Utc::now().naive_utc())).collect(),
     };
     if ready {

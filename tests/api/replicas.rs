@@ -1,0 +1,150 @@
+//! Several replicas with real processes. On PostgreSQL: two `costguard serve` share one
+//! database; the approval is taken on the follower and executed by the leader; the leader is
+//! killed (SIGKILL) mid-execution; the follower takes over within the lease, reconciles, and
+//! the action ran once; a third replica joining changes nothing. On SQLite, a second server
+//! on the same file is refused with a clear message.
+
+use crate::helpers::{fresh_database, postgres_admin_url, until, Backend, Node};
+use serde_json::{json, Value};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
+/// Short, so the test is quick; the property is "within the lease".
+const LEASE_SECS: u64 = 6;
+
+struct Replica {
+    node: Node,
+    child: Child,
+}
+
+impl Replica {
+    fn start(database_url: &str, name: &str) -> Replica {
+        let node = Node::new(database_url.to_string());
+        let lease = LEASE_SECS.to_string();
+        let child = node.serve(&[
+            // Each cloud call answers 20 s after its effect, so the action sits in `executing`.
+            ("COSTGUARD_PROVIDERS__SIMULATED__API_LATENCY_MS", "20000"),
+            ("COSTGUARD_CLUSTER__LEASE_SECS", lease.as_str()),
+            ("COSTGUARD_CLUSTER__NODE_NAME", name),
+        ]);
+        Replica { node, child }
+    }
+
+    async fn ready(&self, client: &reqwest::Client) -> Option<Value> {
+        client.get(format!("{}/readyz", self.node.url)).send().await.ok()?.json().await.ok()
+    }
+
+    async fn leads(&self, client: &reqwest::Client) -> Option<bool> {
+        self.ready(client).await.and_then(|r| r["leader"].as_bool())
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn get(client: &reqwest::Client, key: &str, url: String) -> Option<Value> {
+    client.get(url).bearer_auth(key).send().await.ok()?.json().await.ok()
+}
+
+async fn executor_calls(client: &reqwest::Client, key: &str, base: &str, id: &str) -> usize {
+    let audit = get(client, key, format!("{base}/api/v1/audit?limit=1000")).await.unwrap();
+    audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "executor.call" && e["target"].as_str().unwrap_or("").contains(id))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follower_takes_over_a_killed_leader_and_nothing_runs_twice() {
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(Backend::Postgres, dir.path());
+    let cli = Node::new(url.clone());
+    let created = cli
+        .command(&[])
+        .args(["apikey", "create", "--name", "admin", "--role", "admin"])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    let key = String::from_utf8(created.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let client = reqwest::Client::new();
+
+    let mut a = Replica::start(&url, "replica-a");
+    until("replica a to lead", Duration::from_secs(60), async || a.leads(&client).await.filter(|l| *l)).await;
+    let b = Replica::start(&url, "replica-b");
+    let b_leads = until("replica b to serve", Duration::from_secs(60), async || b.leads(&client).await).await;
+    assert!(!b_leads, "one leader at a time");
+
+    // The proposal is visible on the follower, and approved there.
+    let action = until("a proposal to cancel the live job", Duration::from_secs(90), async || {
+        let list = get(&client, &key, format!("{}/api/v1/actions?status=pending_approval", b.node.url)).await?;
+        list.as_array()?.iter().find(|a| a["target"] == LIVE_JOB).cloned()
+    })
+    .await;
+    let id = action["id"].as_str().unwrap().to_string();
+    let approve = client.post(format!("{}/api/v1/actions/{id}/approve", b.node.url)).bearer_auth(&key).json(&json!({}));
+    assert_eq!(approve.send().await.unwrap().status(), 200);
+    // The leader picks it up from the database.
+    until("the leader to execute it", Duration::from_secs(30), async || {
+        let a = get(&client, &key, format!("{}/api/v1/actions/{id}", b.node.url)).await?;
+        (a["status"] == "executing").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.child.kill().unwrap(); // SIGKILL mid-execution
+    a.child.wait().unwrap();
+    let killed = Instant::now();
+
+    until("replica b to take over within the lease", Duration::from_secs(30), async || {
+        b.leads(&client).await.filter(|l| *l)
+    })
+    .await;
+    let took = killed.elapsed();
+    assert!(took <= Duration::from_secs(LEASE_SECS + 5), "took over after {took:?}");
+    let done = until("the action to finish on the new leader", Duration::from_secs(60), async || {
+        let a = get(&client, &key, format!("{}/api/v1/actions/{id}", b.node.url)).await?;
+        (a["status"] == "succeeded").then_some(a)
+    })
+    .await;
+    let starts = done["history"].as_array().unwrap().iter().filter(|h| h["command"] == "start").count();
+    assert_eq!(starts, 1, "{done}");
+    assert_eq!(executor_calls(&client, &key, &b.node.url, &id).await, 1, "the simulated cloud saw one execution");
+
+    // A third replica joins: it follows, and nothing runs again.
+    let c = Replica::start(&url, "replica-c");
+    let c_leads = until("replica c to serve", Duration::from_secs(60), async || c.leads(&client).await).await;
+    assert!(!c_leads);
+    tokio::time::sleep(Duration::from_secs(LEASE_SECS)).await;
+    assert_eq!((b.leads(&client).await, c.leads(&client).await), (Some(true), Some(false)));
+    let after = get(&client, &key, format!("{}/api/v1/actions/{id}", c.node.url)).await.unwrap();
+    assert_eq!(after["status"], "succeeded");
+    assert_eq!(executor_calls(&client, &key, &c.node.url, &id).await, 1);
+    drop(a);
+    let verify = cli.command(&[]).args(["audit", "verify"]).output().unwrap();
+    assert!(verify.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_one_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(Backend::Sqlite, dir.path());
+    let first = Replica::start(&url, "first");
+    let client = reqwest::Client::new();
+    until("the first server", Duration::from_secs(60), async || first.ready(&client).await).await;
+    let second = Node::new(url.clone());
+    let out = second.command(&[]).arg("serve").stderr(Stdio::piped()).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("another CostGuard server is already using"), "{stderr}");
+    assert!(first.leads(&client).await == Some(true), "the first one carries on");
+}
