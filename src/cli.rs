@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `import focus`, `apikey`, `version`.
+//! The command line: `serve` (default), `migrate`, `import focus`, `apikey`, `user`, `ingest`,
+//! `audit`, `backup`, `restore`, `eval`, `version`.
 
 use crate::app::{open_database, Application};
 use crate::auth::api_keys;
@@ -43,6 +44,17 @@ pub enum Command {
         /// Only this provider: simulated, aws, gcp (export and jobs), gcp-jobs, azure.
         #[arg(long)]
         provider: Option<String>,
+    },
+    /// Write a consistent backup of the database to FILE while the server keeps running
+    /// (SQLite: VACUUM INTO; PostgreSQL: pg_dump --format=custom).
+    Backup { file: PathBuf },
+    /// Replace the database with the backup in FILE (SQLite: refused while a server runs on
+    /// the file; PostgreSQL: pg_restore --clean, stop the servers first).
+    Restore {
+        file: PathBuf,
+        /// Confirm that the current database is to be replaced.
+        #[arg(long)]
+        yes: bool,
     },
     /// Print version, git SHA and build time.
     Version,
@@ -164,6 +176,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Err(broken) => Err(anyhow::anyhow!("audit chain broken: {broken}")),
             }
+        }
+        Command::Backup { file } => {
+            let url = settings.database_url()?;
+            tokio::task::spawn_blocking(move || crate::db::backup::backup(&url, &file).map(|()| file))
+                .await?
+                .map(|file| println!("backup written to {}", file.display()))
+        }
+        Command::Restore { file, yes } => {
+            anyhow::ensure!(yes, "restore replaces the current database; run again with --yes to confirm");
+            let url = settings.database_url()?;
+            let shown = url.redacted();
+            tokio::task::spawn_blocking(move || crate::db::backup::restore(&url, &file)).await??;
+            println!("restored into {shown}; start the server to apply any newer migrations");
+            Ok(())
         }
         Command::Version => Ok(()),
         Command::Eval { data, windows, profile, method, out, json } => {

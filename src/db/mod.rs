@@ -6,6 +6,7 @@
 //! Nothing above this module opens connections except through [`Db::run`], which moves
 //! the work onto tokio's blocking pool so async workers never wait on the database.
 
+pub mod backup;
 pub mod migrate;
 pub mod schema;
 pub mod types;

@@ -10,6 +10,7 @@ mod approvals;
 mod auth;
 mod aws_costs;
 mod azure;
+mod backup;
 mod browser;
 mod cloud_loops;
 mod costs_api;
