@@ -35,6 +35,12 @@ fi
 echo "== cloud peers (moto, bqemulator)"
 eval "$(.ci/peers.sh)"
 
+# The deployment checkers: hadolint for the Dockerfile, helm for the chart.
+echo "== deployment tools (hadolint, helm)"
+eval "$(.ci/tools.sh)"
+"$CG_HADOLINT" Dockerfile
+"$CG_HELM" lint --strict deploy/helm/costguard
+
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   echo "== npm ci (tests/browser: playwright-core)"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

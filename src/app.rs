@@ -28,6 +28,9 @@ pub struct Application {
     cancel: CancellationToken,
     /// SQLite: the lock that keeps a second server off this data file, held until stopped.
     _sqlite_guard: Option<crate::cluster::SqliteGuard>,
+    /// PostgreSQL: the leadership campaign, stopped (and the lease released) only after the
+    /// workers have finished, so no other replica starts while this one still works.
+    campaign: Option<(tokio::task::JoinHandle<()>, CancellationToken)>,
 }
 
 /// Opens the database named by the settings, running pending migrations first.
@@ -133,7 +136,8 @@ impl Application {
         let (bus, receivers) = bus::channels(settings.bus.capacity);
         let ingestor = Ingestor::new(db.clone(), bus.clone());
         let cancel = CancellationToken::new();
-        let (leader, campaign) = crate::cluster::start(&db, &settings.cluster, cancel.clone());
+        let campaign_cancel = CancellationToken::new();
+        let (leader, campaign) = crate::cluster::start(&db, &settings.cluster, campaign_cancel.clone());
         let scheduler = JobScheduler::new().await?;
         let optimizer = crate::optimize::Optimizer::new(
             db.clone(),
@@ -141,7 +145,7 @@ impl Application {
             settings.safety.clone(),
             settings.approval.clone(),
         );
-        let mut workers: Vec<tokio::task::JoinHandle<()>> = campaign.into_iter().collect();
+        let mut workers: Vec<tokio::task::JoinHandle<()>> = Vec::new();
         workers.push(tokio::spawn(crate::optimize::work(
             optimizer,
             receivers.anomalies,
@@ -280,7 +284,16 @@ impl Application {
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .run();
         tracing::info!(port, "CostGuard is serving on http://{}:{port}", settings.bind_addr().ip());
-        Ok(Application { port, server, db, scheduler, workers, cancel, _sqlite_guard: sqlite_guard })
+        Ok(Application {
+            port,
+            server,
+            db,
+            scheduler,
+            workers,
+            cancel,
+            _sqlite_guard: sqlite_guard,
+            campaign: campaign.map(|task| (task, campaign_cancel)),
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -302,8 +315,13 @@ impl Application {
         self.cancel.cancel();
         let mut scheduler = self.scheduler;
         scheduler.shutdown().await.ok();
+        // Workers finish what they are doing (an action in flight runs to its end).
         for worker in self.workers {
             worker.await.ok();
+        }
+        if let Some((task, cancel)) = self.campaign {
+            cancel.cancel();
+            task.await.ok();
         }
         tracing::info!("stopped");
         Ok(result?)

@@ -56,6 +56,13 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Exit 0 when the server at URL is ready (GET /readyz answers 200): the container's
+    /// health check, so the image needs no curl.
+    Healthcheck {
+        /// Default: /readyz on this configuration's server.bind port, on 127.0.0.1.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Print version, git SHA and build time.
     Version,
     /// The tamper-evident audit log.
@@ -189,6 +196,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let shown = url.redacted();
             tokio::task::spawn_blocking(move || crate::db::backup::restore(&url, &file)).await??;
             println!("restored into {shown}; start the server to apply any newer migrations");
+            Ok(())
+        }
+        Command::Healthcheck { url } => {
+            let url = url.unwrap_or_else(|| format!("http://127.0.0.1:{}/readyz", settings.bind_addr().port()));
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+            let status = client.get(&url).send().await?.status();
+            anyhow::ensure!(status.is_success(), "{url} answered {status}");
             Ok(())
         }
         Command::Version => Ok(()),

@@ -17,6 +17,7 @@ mod costs_api;
 mod crash;
 mod dashboard;
 mod demo_loop;
+mod deploy;
 mod detect;
 mod ec2;
 mod evaluation;

