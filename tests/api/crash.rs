@@ -4,7 +4,6 @@
 
 use crate::helpers::{fresh_database, postgres_admin_url, until, Backend, Node};
 use serde_json::{json, Value};
-use std::process::Stdio;
 use std::time::Duration;
 
 const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
@@ -16,14 +15,7 @@ async fn get(client: &reqwest::Client, key: &str, url: String) -> Option<Value> 
 async fn killed_mid_execution(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::new(fresh_database(backend, dir.path()));
-    let created = node
-        .command(&[])
-        .args(["apikey", "create", "--name", "admin", "--role", "admin"])
-        .stdout(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(created.status.success());
-    let key = String::from_utf8(created.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let key = node.create_admin_key();
     let client = reqwest::Client::new();
 
     // Each cloud call answers 20 s after its effect, so the action sits in `executing`.

@@ -183,3 +183,39 @@ fn the_helm_chart_lints_and_renders_each_kind_of_install() {
     let err = render(&["encryptionKey=k", "database.url=mysql://x"]).unwrap_err();
     assert!(err.contains("database.url") || err.contains("pattern"), "{err}");
 }
+
+/// The Compose file's Prometheus config is valid and its CostGuard settings are ones the
+/// binary knows (a typo would stop start-up).
+#[test]
+fn the_compose_setup_names_real_settings() {
+    let compose = std::fs::read_to_string(repo("deploy/compose/compose.yaml")).unwrap();
+    let keys: Vec<&str> = compose
+        .lines()
+        .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k))
+        .filter(|k| k.starts_with("COSTGUARD_") && *k != "COSTGUARD_IMAGE")
+        .collect();
+    assert!(keys.len() >= 3, "{keys:?}");
+    let mut run = Command::new(env!("CARGO_BIN_EXE_costguard"));
+    run.args(["healthcheck", "--url", "http://127.0.0.1:9/readyz"]).env("COSTGUARD_CONFIG", repo("config.toml"));
+    for key in &keys {
+        let value = match *key {
+            "COSTGUARD_DATABASE__URL" => "postgres://u:p@127.0.0.1:9/db",
+            "COSTGUARD_SECRETS__ENCRYPTION_KEY" => "q2bD0Wc9mWc5lq1QhYdV0d9x8V2J4y6Nn3e3nK1bq8Y=",
+            _ => "true",
+        };
+        run.env(key, value);
+    }
+    let out = run.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("configuration"), "{stderr}");
+    if let Some(promtool) =
+        Command::new("promtool").arg("--version").output().ok().filter(|o| o.status.success()).map(|_| "promtool")
+    {
+        let out = Command::new(promtool)
+            .args(["check", "config"])
+            .arg(repo("deploy/compose/prometheus.yml"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+}

@@ -227,6 +227,18 @@ impl Node {
         c
     }
 
+    /// An admin API key made through the CLI (printed once, on the last line).
+    pub fn create_admin_key(&self) -> String {
+        let created = self
+            .command(&[])
+            .args(["apikey", "create", "--name", "admin", "--role", "admin"])
+            .stdout(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(created.status.success());
+        String::from_utf8(created.stdout).unwrap().lines().last().unwrap().trim().to_string()
+    }
+
     pub fn serve(&self, env: &[(&str, &str)]) -> std::process::Child {
         self.command(env).arg("serve").spawn().unwrap()
     }

@@ -69,14 +69,7 @@ async fn the_follower_takes_over_a_killed_leader_and_nothing_runs_twice() {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database(Backend::Postgres, dir.path());
     let cli = Node::new(url.clone());
-    let created = cli
-        .command(&[])
-        .args(["apikey", "create", "--name", "admin", "--role", "admin"])
-        .stdout(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(created.status.success());
-    let key = String::from_utf8(created.stdout).unwrap().lines().last().unwrap().trim().to_string();
+    let key = cli.create_admin_key();
     let client = reqwest::Client::new();
 
     let mut a = Replica::start(&url, "replica-a");
