@@ -134,10 +134,10 @@ impl Application {
         let db = open_database(&settings).await?;
         let metrics = crate::telemetry::metrics_handle();
         let (bus, receivers) = bus::channels(settings.bus.capacity);
-        let ingestor = Ingestor::new(db.clone(), bus.clone());
         let cancel = CancellationToken::new();
         let campaign_cancel = CancellationToken::new();
         let (leader, campaign) = crate::cluster::start(&db, &settings.cluster, campaign_cancel.clone());
+        let ingestor = Ingestor::new(db.clone(), bus.clone()).led_by(leader.clone());
         let scheduler = JobScheduler::new().await?;
         let optimizer = crate::optimize::Optimizer::new(
             db.clone(),

@@ -205,6 +205,24 @@ pub mod store {
     }
 }
 
+/// Wake-ups between processes through the database: whoever writes to the ledger without
+/// being the leader bumps a counter the leader's detective polls.
+pub mod wakeups {
+    use crate::db::schema::wakeups as w;
+    use crate::db::DbConn;
+    use diesel::prelude::*;
+
+    pub const LEDGER: &str = "ledger";
+
+    pub fn bump(conn: &mut DbConn, topic: &str) -> QueryResult<()> {
+        diesel::update(w::table.find(topic)).set(w::seq.eq(w::seq + 1)).execute(conn).map(|_| ())
+    }
+
+    pub fn seq(conn: &mut DbConn, topic: &str) -> QueryResult<i64> {
+        Ok(w::table.find(topic).select(w::seq).first(conn).optional()?.unwrap_or(0))
+    }
+}
+
 /// Holds an exclusive lock on `<database>.lock` beside a SQLite file for as long as the
 /// server runs: SQLite allows one writing process, so a second `serve` on the same file is
 /// refused with a clear message instead of fighting over the file.

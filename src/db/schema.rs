@@ -340,3 +340,10 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    wakeups (topic) {
+        topic -> Text,
+        seq -> BigInt,
+    }
+}

@@ -35,6 +35,9 @@ pub struct RunSummary {
     pub resolved: usize,
 }
 
+/// How often the leader's detective looks for ledger writes made by other processes.
+const WAKEUP_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Wake-ups for the detective's worker.
 #[derive(Debug, Clone)]
 pub enum Wake {
@@ -144,6 +147,7 @@ pub async fn work(
     cancel: CancellationToken,
 ) {
     let mut next = Some(Wake::Sweep);
+    let mut last_seq: Option<i64> = None;
     loop {
         // Followers drain their wake-ups; the leader sweeps when it takes over.
         if !leader.is_leader() {
@@ -166,6 +170,17 @@ pub async fn work(
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = leader.changed() => next = Some(Wake::Sweep),
+            // Ledger writes by other processes (a follower replica, a CLI import).
+            _ = tokio::time::sleep(WAKEUP_POLL), if leader.is_leader() => {
+                let db = detective.db.clone();
+                let seen = db.run(|c| crate::cluster::wakeups::seq(c, crate::cluster::wakeups::LEDGER).map_err(DbError::from)).await;
+                if let Ok(seq) = seen {
+                    if last_seq.is_some_and(|last| last != seq) {
+                        next = Some(Wake::Sweep);
+                    }
+                    last_seq = Some(seq);
+                }
+            }
             wake = wakes.recv() => match wake {
                 Some(w) => next = Some(w),
                 None => break,

@@ -44,11 +44,18 @@ impl From<diesel::result::Error> for IngestError {
 pub struct Ingestor {
     db: Db,
     bus: Bus,
+    /// The server's leadership; None in a CLI process, which never leads.
+    leader: Option<crate::cluster::Leadership>,
 }
 
 impl Ingestor {
     pub fn new(db: Db, bus: Bus) -> Self {
-        Ingestor { db, bus }
+        Ingestor { db, bus, leader: None }
+    }
+
+    /// In a server: writes on a follower wake the leader through the database.
+    pub fn led_by(self, leader: crate::cluster::Leadership) -> Self {
+        Ingestor { leader: Some(leader), ..self }
     }
 
     pub fn db(&self) -> &Db {
@@ -97,6 +104,19 @@ impl Ingestor {
     pub fn announce(&self, source: &str, summary: &WriteSummary) {
         if summary.changed() == 0 {
             return;
+        }
+        if !self.leader.as_ref().is_some_and(crate::cluster::Leadership::is_leader) {
+            // This process's bus reaches no detective that runs: tell the leader's. A lost
+            // wake-up only waits for the next sweep.
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                let bumped = db
+                    .run(|c| crate::cluster::wakeups::bump(c, crate::cluster::wakeups::LEDGER).map_err(DbError::from))
+                    .await;
+                if let Err(e) = bumped {
+                    tracing::debug!(error = %e, "could not wake the leader");
+                }
+            });
         }
         metrics::counter!("costguard_ledger_records_written_total", "source" => source.to_string(), "kind" => "inserted").increment(summary.inserted);
         metrics::counter!("costguard_ledger_records_written_total", "source" => source.to_string(), "kind" => "updated").increment(summary.updated);

@@ -122,12 +122,13 @@ pub fn start_cursors(conn: &mut DbConn) -> QueryResult<()> {
         let anomalies: Option<i64> = ev::table.select(diesel::dsl::max(ev::id)).first(c)?;
         let actions: Option<i64> = at::table.select(diesel::dsl::max(at::id)).first(c)?;
         for (stream, newest) in [("anomaly_events", anomalies), ("action_transitions", actions)] {
-            let exists: i64 = nc::table.filter(nc::stream.eq(stream)).count().get_result(c)?;
-            if exists == 0 {
-                diesel::insert_into(nc::table)
-                    .values((nc::stream.eq(stream), nc::last_id.eq(newest.unwrap_or(0))))
-                    .execute(c)?;
-            }
+            // Replicas may start together: the first row wins.
+            let row = (nc::stream.eq(stream), nc::last_id.eq(newest.unwrap_or(0)));
+            crate::per_backend!(c, |c| diesel::insert_into(nc::table)
+                .values(row)
+                .on_conflict(nc::stream)
+                .do_nothing()
+                .execute(c))?;
         }
         Ok(())
     })
@@ -137,7 +138,12 @@ pub fn start_cursors(conn: &mut DbConn) -> QueryResult<()> {
 fn cursor(conn: &mut DbConn, stream: &str) -> QueryResult<i64> {
     let stored: Option<i64> = nc::table.find(stream).select(nc::last_id).first(conn).optional()?;
     if stored.is_none() {
-        diesel::insert_into(nc::table).values((nc::stream.eq(stream), nc::last_id.eq(0))).execute(conn)?;
+        let row = (nc::stream.eq(stream), nc::last_id.eq(0));
+        crate::per_backend!(conn, |c| diesel::insert_into(nc::table)
+            .values(row)
+            .on_conflict(nc::stream)
+            .do_nothing()
+            .execute(c))?;
     }
     Ok(stored.unwrap_or(0))
 }

@@ -141,3 +141,46 @@ async fn a_second_server_on_one_sqlite_file_is_refused() {
     assert!(stderr.contains("another CostGuard server is already using"), "{stderr}");
     assert!(first.leads(&client).await == Some(true), "the first one carries on");
 }
+
+/// Ledger writes by a process that is not the leader (a follower, a CLI import) reach the
+/// leader's detective through the database within seconds, not at the next sweep.
+async fn writes_elsewhere_wake_the_leaders_detective(app: crate::helpers::Bare) {
+    use costguard::detect::{DetectSettings, Detective};
+    let (bus, _receivers) = costguard::bus::channels(100);
+    let (_wake_tx, wake_rx) = tokio::sync::mpsc::channel(10);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let detective = Detective::new(app.db.clone(), DetectSettings::default(), bus);
+    let worker = tokio::spawn(costguard::detect::work(
+        detective,
+        wake_rx,
+        costguard::cluster::Leadership::always(),
+        cancel.clone(),
+    ));
+    let series = || async {
+        use costguard::db::schema::detect_series as ds;
+        use diesel::prelude::*;
+        app.db.run(|c| ds::table.count().get_result::<i64>(c).map_err(costguard::db::DbError::from)).await.unwrap()
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(series().await, 0, "nothing to watch yet");
+    // Another process's ingestor: its own bus, which no detective hears.
+    let elsewhere = costguard::ingest::Ingestor::new(app.db.clone(), costguard::bus::channels(1).0);
+    let now = chrono::Utc::now();
+    let sim = costguard::config::SimulatedSettings { enabled: true, incidents: false, ..Default::default() };
+    let batch = costguard::ingest::providers::simulated::generate(
+        &sim,
+        now,
+        now - chrono::Duration::days(3),
+        now,
+        &Default::default(),
+    );
+    elsewhere.write("import", batch).await.unwrap();
+    until("the leader's detective to pick the write up", Duration::from_secs(15), async || {
+        (series().await > 0).then_some(())
+    })
+    .await;
+    cancel.cancel();
+    worker.await.unwrap();
+}
+
+crate::on_both_bare!(writes_elsewhere_wake_the_leaders_detective);
