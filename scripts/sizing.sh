@@ -23,11 +23,21 @@ measure() { # name, database url, sql runner
     COSTGUARD_PROVIDERS__SIMULATED__LIVE_INCIDENT_DELAY_SECS=-1 "$bin" serve 2>"$dir/log" &
   pid=$!
   local started; started=$(date +%s.%N)
-  # Backfilled once the simulated source has a success and detection has stored its series.
-  until [ "$($sql "SELECT COUNT(*) FROM detect_series")" -gt 0 ] 2>/dev/null \
-    && curl -fsS "http://127.0.0.1:$port/readyz" | grep -q '"last_success_at":"'; do sleep 1; done
+  # Backfilled once detection has stored its series and the ledger stopped growing for 5 s
+  # (the history arrives in chunks, then live data every 20 s).
+  local last=-1 same=0 now_rows
+  until [ "$same" -ge 5 ]; do
+    sleep 1
+    now_rows=$($sql "SELECT COUNT(*) FROM cost_records" 2>/dev/null || echo -1)
+    if [ "$now_rows" = "$last" ] && [ "$($sql "SELECT COUNT(*) FROM detect_series" 2>/dev/null || echo 0)" -gt 0 ]; then
+      same=$((same + 1))
+    else
+      same=0; last="$now_rows"
+    fi
+  done
   local first_wall first_cpu first_peak
-  first_wall=$(python3 -c "import time; print(round(time.time() - $started, 1))")
+  # Less the 5 quiet seconds that confirmed it.
+  first_wall=$(python3 -c "import time; print(round(time.time() - $started - 5, 1))")
   first_cpu=$(cpu_seconds $pid); first_peak=$(mem_mb $pid VmHWM)
   sleep "$steady"
   local steady_cpu rss rows llm series size

@@ -141,10 +141,11 @@ async fn campaign(db: Db, node: String, lease: Duration, tx: watch::Sender<bool>
             tracing::warn!(node, "lease not renewed in time; stopping leader work");
             let _ = tx.send(false);
         }
-        // Followers ask as often as leaders renew, so a free lease is taken quickly.
+        // Followers ask every two seconds (or as often as leaders renew, if that is more
+        // often), so a released lease is taken at once and an expired one soon after.
         let wait = match last_renewed {
             Some(t) => (t + renew_every).saturating_duration_since(Instant::now()),
-            None => renew_every,
+            None => renew_every.min(Duration::from_secs(2)),
         };
         tokio::select! {
             _ = cancel.cancelled() => break,

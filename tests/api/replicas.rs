@@ -184,3 +184,45 @@ async fn writes_elsewhere_wake_the_leaders_detective(app: crate::helpers::Bare) 
 }
 
 crate::on_both_bare!(writes_elsewhere_wake_the_leaders_detective);
+
+/// A cleanly stopped leader hands the lease over at once; a leader whose lease was taken (as
+/// after a pause long enough for it to expire and another replica to take it) stops leading
+/// at its next renewal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_lease_stops_the_leader() {
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    use costguard::cluster::{start, ClusterSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::helpers::Bare::at(&fresh_database(Backend::Postgres, dir.path()), dir.path()).await;
+    // A long lease: a hand-over faster than it can only come from the release.
+    let settings = |name: &str| ClusterSettings { lease_secs: 30, node_name: name.into() };
+    let (stop_one, stop_two) = (tokio_util::sync::CancellationToken::new(), tokio_util::sync::CancellationToken::new());
+    let (one, one_task) = start(&app.db, &settings("one"), stop_one.clone());
+    until("one to lead", Duration::from_secs(10), async || one.is_leader().then_some(())).await;
+    let (two, two_task) = start(&app.db, &settings("two"), stop_two.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(one.is_leader() && !two.is_leader());
+
+    stop_one.cancel();
+    one_task.unwrap().await.unwrap();
+    until("two to take over well within the lease", Duration::from_secs(6), async || two.is_leader().then_some(()))
+        .await;
+
+    app.db
+        .run(|c| {
+            use diesel::prelude::*;
+            diesel::sql_query("UPDATE leases SET holder = 'someone-else'")
+                .execute(c)
+                .map_err(costguard::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    until("two to step down", Duration::from_secs(15), async || (!two.is_leader()).then_some(())).await;
+    stop_two.cancel();
+    two_task.unwrap().await.unwrap();
+    let holder =
+        app.db.run(|c| costguard::cluster::store::leader(c).map_err(costguard::db::DbError::from)).await.unwrap();
+    assert_eq!(holder.as_deref(), Some("someone-else"), "a replica never releases what it does not hold");
+}
