@@ -70,12 +70,25 @@ impl Sources {
         let sources = Sources { scheduler, ingestor, entries: Arc::new(entries), leader };
         for name in sources.names() {
             let (enabled, schedule) = sources.effective(&name).await?;
-            if enabled {
-                tokio::spawn(sources.clone().scheduled_run(name.clone()));
-            }
             sources.reschedule(&name, enabled, &schedule).await?;
         }
+        tokio::spawn(sources.clone().run_on_taking_the_lead());
         Ok(sources)
+    }
+
+    /// Whenever this replica starts leading (at once on SQLite), every enabled source runs
+    /// once, as a first start would: a backfill must not wait for the first scheduled tick.
+    async fn run_on_taking_the_lead(self) {
+        let mut leader = self.leader.clone();
+        let never = tokio_util::sync::CancellationToken::new();
+        while leader.wait_to_lead(&never).await {
+            for name in self.names() {
+                if matches!(self.effective(&name).await, Ok((true, _))) {
+                    tokio::spawn(self.clone().scheduled_run(name));
+                }
+            }
+            leader.lost().await;
+        }
     }
 
     pub fn names(&self) -> Vec<String> {

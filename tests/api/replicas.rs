@@ -226,3 +226,43 @@ async fn a_lost_lease_stops_the_leader() {
         app.db.run(|c| costguard::cluster::store::leader(c).map_err(costguard::db::DbError::from)).await.unwrap();
     assert_eq!(holder.as_deref(), Some("someone-else"), "a replica never releases what it does not hold");
 }
+
+/// A replica that takes the lead runs each source once, as a first start would: a follower
+/// started with a source that has no schedule backfills when the leader goes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_run_once_when_a_replica_takes_the_lead() {
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(Backend::Postgres, dir.path());
+    let settings = |simulated: bool| {
+        let mut s = crate::helpers::test_settings(&url, dir.path());
+        (s.providers.simulated.enabled, s.providers.simulated.history_days) = (simulated, 2);
+        // Only at start-up (or on taking the lead): no tick would ever come.
+        s.providers.simulated.schedule = String::new();
+        s
+    };
+    let leader = costguard::app::Application::build(settings(false)).await.unwrap();
+    let (stop_leader, db) = (leader.stop_handle(), leader.db().clone());
+    let leader = tokio::spawn(leader.run_until_stopped());
+    until("a leader", Duration::from_secs(10), async || {
+        db.run(|c| costguard::cluster::store::leader(c).map_err(costguard::db::DbError::from)).await.unwrap()
+    })
+    .await;
+    let follower = costguard::app::Application::build(settings(true)).await.unwrap();
+    let stop_follower = follower.stop_handle();
+    let follower = tokio::spawn(follower.run_until_stopped());
+    let rows = || async {
+        use costguard::db::schema::cost_records as cr;
+        use diesel::prelude::*;
+        db.run(|c| cr::table.count().get_result::<i64>(c).map_err(costguard::db::DbError::from)).await.unwrap()
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(rows().await, 0, "the follower's source waits");
+    stop_leader.stop(true).await;
+    leader.await.unwrap().unwrap();
+    until("the new leader's backfill", Duration::from_secs(30), async || (rows().await > 0).then_some(())).await;
+    stop_follower.stop(true).await;
+    follower.await.unwrap().unwrap();
+}
