@@ -77,6 +77,17 @@ impl fmt::Display for Event {
     }
 }
 
+/// Whether an anomaly event is news worth telling. A replayed history (a backfill finding
+/// incidents whose latest anomalous point is older than `max_age` at `now`) is not; a
+/// resolution is news only for an anomaly people were told about.
+pub fn is_news(event: Event, last_out: DateTime<Utc>, now: DateTime<Utc>, max_age: Duration, announced: bool) -> bool {
+    match event {
+        Event::AnomalyResolved => announced,
+        Event::AnomalyOpened | Event::AnomalyEscalated => now - last_out <= max_age,
+        Event::ActionPending | Event::ActionSucceeded | Event::ActionFailed => true,
+    }
+}
+
 /// What routes match on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subject<'a> {
@@ -267,6 +278,17 @@ mod tests {
         for e in Event::ALL {
             assert_eq!(Event::parse(e.as_str()), Some(e));
         }
+    }
+
+    #[test]
+    fn replayed_history_is_not_news_and_resolutions_follow_what_was_said() {
+        let (now, day) = (at(12, 0), Duration::hours(24));
+        assert!(is_news(Event::AnomalyOpened, now - Duration::hours(30), now, Duration::hours(72), false));
+        assert!(!is_news(Event::AnomalyOpened, now - day * 5, now, Duration::hours(72), false));
+        assert!(!is_news(Event::AnomalyEscalated, now - day * 5, now, Duration::hours(72), true));
+        assert!(is_news(Event::AnomalyResolved, now - day * 5, now, Duration::hours(72), true));
+        assert!(!is_news(Event::AnomalyResolved, now, now, Duration::hours(72), false));
+        assert!(is_news(Event::ActionPending, now - day * 9, now, Duration::hours(72), false));
     }
 
     #[test]

@@ -104,7 +104,9 @@ impl Notifier {
                 let listeners: Vec<store::Listener<'_>> =
                     this.destinations.iter().map(|d| store::Listener { name: &d.name, route: &d.route }).collect();
                 let now = Utc::now();
-                let queued = store::enqueue(c, &listeners, this.settings.quiet(), &this.base_url, &this.policy, now)?;
+                let max_age = Duration::hours(i64::from(this.settings.max_age_hours));
+                let queued =
+                    store::enqueue(c, &listeners, this.settings.quiet(), &this.base_url, &this.policy, max_age, now)?;
                 Ok::<_, DbError>((queued, store::due(c, now, PER_PASS)?))
             })
             .await?;

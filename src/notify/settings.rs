@@ -25,6 +25,10 @@ pub struct NotifySettings {
     /// below wait until it ends. Empty: never quiet.
     pub quiet_hours: String,
     pub quiet_max_severity: Severity,
+    /// Anomalies whose latest anomalous point is older than this many hours when found (a
+    /// backfill replaying history) are not announced; their resolution neither. Keep it above
+    /// your slowest source's delay (billing exports lag a day or more).
+    pub max_age_hours: u32,
     /// Message templates that replace the built-in ones (templates/notify/*.txt), by file
     /// name. Empty: <data.dir>/templates/notify.
     pub templates_dir: String,
@@ -44,6 +48,7 @@ impl Default for NotifySettings {
             retry_base_ms: 5_000,
             quiet_hours: String::new(),
             quiet_max_severity: Severity::Low,
+            max_age_hours: 72,
             templates_dir: String::new(),
             slack: SlackSettings::default(),
             destinations: Vec::new(),

@@ -8,8 +8,8 @@ use crate::db::DbConn;
 use crate::detect::store::AnomalyRow;
 use crate::domain::approval::Policy;
 use crate::domain::detect::decision::Severity;
-use crate::domain::notify::{Event, QuietHours, Route, Subject};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use crate::domain::notify::{is_news, Event, QuietHours, Route, Subject};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
@@ -76,10 +76,11 @@ pub fn enqueue(
     quiet: Option<QuietHours>,
     base_url: &str,
     policy: &Policy,
+    max_age: Duration,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
     crate::db::write_transaction(conn, |c| {
-        let mut found = anomaly_events(c, base_url)?;
+        let mut found = anomaly_events(c, base_url, max_age, now)?;
         found.extend(action_events(c, base_url, policy, now)?);
         let mut queued = 0;
         for f in &found {
@@ -152,7 +153,7 @@ fn advance(conn: &mut DbConn, stream: &str, to: i64) -> QueryResult<()> {
     diesel::update(nc::table.find(stream)).set(nc::last_id.eq(to)).execute(conn).map(|_| ())
 }
 
-fn anomaly_events(conn: &mut DbConn, base_url: &str) -> QueryResult<Vec<Found>> {
+fn anomaly_events(conn: &mut DbConn, base_url: &str, max_age: Duration, now: DateTime<Utc>) -> QueryResult<Vec<Found>> {
     let from = cursor(conn, "anomaly_events")?;
     let rows: Vec<(i64, String, String, String, NaiveDateTime, String)> = ev::table
         .filter(ev::id.gt(from))
@@ -175,6 +176,10 @@ fn anomaly_events(conn: &mut DbConn, base_url: &str) -> QueryResult<Vec<Found>> 
             continue;
         };
         let Some(anomaly) = crate::detect::store::get(conn, anomaly_id)? else { continue };
+        let announced: i64 = n::table.filter(n::subject_id.eq(anomaly_id)).count().get_result(conn)?;
+        if !is_news(event, anomaly.last_out_at.and_utc(), now, max_age, announced > 0) {
+            continue;
+        }
         out.push(Found {
             stream: "anomaly_events",
             event_id: *id,

@@ -34,7 +34,17 @@ fn quick(s: &mut Settings, destinations: Vec<Destination>) {
 }
 
 async fn anomaly(app: &TestApp, severity: &str, provider: &str) -> String {
-    let body = json!({"severity": severity, "description": format!("{provider} spend jumped"), "provider": provider, "service": "BigQuery"});
+    anomaly_since(app, severity, provider, chrono::Utc::now()).await
+}
+
+async fn anomaly_since(
+    app: &TestApp,
+    severity: &str,
+    provider: &str,
+    started: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let body = json!({"severity": severity, "description": format!("{provider} spend jumped"), "provider": provider,
+        "service": "BigQuery", "started_at": started.to_rfc3339()});
     let r = app.post_json("/api/v1/anomalies", &body).await;
     assert_eq!(r.status(), 201);
     r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
@@ -204,6 +214,8 @@ async fn routes_and_quiet_hours_pick_what_goes_when(backend: Backend) {
         s.notify.quiet_hours = window;
     })
     .await;
+    // Found long after the fact (like a backfill replaying history): not news.
+    let old = anomaly_since(&app, "critical", "AWS", now - chrono::Duration::days(5)).await;
     let aws_critical = anomaly(&app, "critical", "AWS").await;
     let gcp_low = anomaly(&app, "low", "Google Cloud").await;
     let gcp_high = anomaly(&app, "high", "Google Cloud").await;
@@ -221,6 +233,7 @@ async fn routes_and_quiet_hours_pick_what_goes_when(backend: Backend) {
     expected.sort();
     assert_eq!(to_all, expected);
     assert_eq!(subjects(&gcp), [gcp_high]);
+    assert!(outbox(&app, &old).await.is_empty(), "history is not announced");
     // The low one waits for the end of the quiet hours, for "all" only (gcp-high never hears it).
     let held = outbox(&app, &gcp_low).await;
     assert_eq!(held.len(), 1);
