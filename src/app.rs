@@ -255,6 +255,12 @@ impl Application {
             runner,
             demo: sim.enabled,
             slack: settings.notify.slack.clone(),
+            notify_routes: settings
+                .notify
+                .destinations
+                .iter()
+                .map(|d| (d.name.clone(), d.kind, d.route.clone()))
+                .collect(),
             leader: leader.clone(),
             llm_prices: [
                 ("openai".to_string(), settings.providers.openai.prices.clone()),

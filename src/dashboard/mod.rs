@@ -42,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/providers/{name}/test", web::post().to(settings::test_provider))
         .route("/settings/demo/reseed", web::post().to(settings::reseed_demo))
         .route("/settings/safety", web::get().to(settings::safety))
+        .route("/settings/notifications", web::get().to(notifications::page))
         .route("/settings/users", web::get().to(users::list))
         .route("/settings/users", web::post().to(users::create))
         .route("/settings/users/{id}", web::post().to(users::update))

@@ -318,3 +318,8 @@ pub fn for_subject(conn: &mut DbConn, subject_id: &str) -> QueryResult<Vec<Notif
 pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
     n::table.group_by(n::status).select((n::status, diesel::dsl::count_star())).load(conn)
 }
+
+/// The newest messages, for the dashboard.
+pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<Notification>> {
+    n::table.order_by(n::id.desc()).limit(limit).select(Notification::as_select()).load(conn)
+}

@@ -33,6 +33,8 @@ pub struct AppState {
     pub demo: bool,
     /// Whether this replica runs the background work (`/readyz` says so).
     pub leader: crate::cluster::Leadership,
+    /// The notification destinations and routes, for the dashboard (no URLs or secrets).
+    pub notify_routes: Vec<crate::dashboard::views::notifications::RouteView>,
     /// Verifies and maps Slack button clicks (`slack`).
     pub slack: crate::notify::settings::SlackSettings,
     /// Token prices per provider ("openai", "anthropic"), to price pushed usage sent

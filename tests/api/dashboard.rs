@@ -40,6 +40,8 @@ enum Door {
     /// Anyone may call, but the form's own one-time token decides (log-in, set-up): without
     /// one every caller is refused.
     TokenForm,
+    /// Only a request signed with the Slack app's signing secret: every caller here is 401.
+    SlackSigned,
 }
 
 const X: &str = "00000000-0000-0000-0000-000000000000";
@@ -58,6 +60,7 @@ fn routes() -> Vec<(Method, &'static str, Door)> {
         (Method::GET, "/setup", TokenForm),
         (Method::POST, "/setup", TokenForm),
         (Method::GET, "/static/{name}", Public),
+        (Method::POST, "/slack/interactivity", SlackSigned),
         (Method::GET, "/api/v1/costs", Api(Viewer)),
         (Method::POST, "/api/v1/costs", Api(Approver)),
         (Method::POST, "/api/v1/costs/import", Api(Approver)),
@@ -93,6 +96,7 @@ fn routes() -> Vec<(Method, &'static str, Door)> {
         (Method::POST, "/settings/providers/{name}/test", Page(Admin)),
         (Method::POST, "/settings/demo/reseed", Page(Admin)),
         (Method::GET, "/settings/safety", Page(Admin)),
+        (Method::GET, "/settings/notifications", Page(Admin)),
         (Method::GET, "/settings/users", Page(Admin)),
         (Method::POST, "/settings/users", Page(Admin)),
         (Method::POST, "/settings/users/{id}", Page(Admin)),
@@ -182,6 +186,7 @@ async fn every_route_for_every_caller(app: TestApp) {
             let ok = match door {
                 Door::Public => status.is_success(),
                 Door::TokenForm => status == 403 || status == 404,
+                Door::SlackSigned => status == 401,
                 Door::Api(needed) if allowed(needed, who, true) => {
                     status != 401 && status != 403 && !status.is_server_error()
                 }
@@ -205,8 +210,11 @@ async fn every_route_for_every_caller(app: TestApp) {
 #[test]
 fn the_table_covers_every_route() {
     let table: Vec<String> = routes().iter().map(|(m, p, _)| format!("{m} {p}")).collect();
-    let sources =
-        [("", include_str!("../../src/dashboard/mod.rs")), ("/api/v1", include_str!("../../src/web/api/mod.rs"))];
+    let sources = [
+        ("", include_str!("../../src/dashboard/mod.rs")),
+        ("/api/v1", include_str!("../../src/web/api/mod.rs")),
+        ("", include_str!("../../src/web/mod.rs")),
+    ];
     for (scope, source) in sources {
         for line in source.lines().filter(|l| l.contains(".route(\"")) {
             let path = line.split('"').nth(1).unwrap();

@@ -85,6 +85,16 @@ async fn webhooks_are_signed_retried_and_sent_once(backend: Backend) {
     }
     let body = got[2].json();
     assert_eq!((body["event"].as_str(), body["severity"].as_str()), (Some("anomaly_opened"), Some("high")));
+    // Admins see the destination (never its URL or secret) and the delivery on the dashboard.
+    let (token, _) = crate::dashboard::session(&app, Role::Admin).await;
+    let page =
+        app.client.get(app.url("/settings/notifications")).header("cookie", format!("costguard_session={token}"));
+    let page = page.send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("<td>hooks</td>") && page.contains(">sent<") && page.contains(&format!("/anomalies/{id}")),
+        "{page}"
+    );
+    assert!(!page.contains(&hooks.url) && !page.contains(WEBHOOK_SECRET));
     assert_eq!(body["anomaly"]["id"], json!(id));
     assert_eq!(body["anomaly"]["url"], json!(format!("{}/anomalies/{id}", app.address)));
     assert!(body["text"].as_str().unwrap().contains("HIGH cost anomaly"), "{body}");

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod llm;
 pub mod login;
+pub mod notifications;
 pub mod overview;
 pub mod settings;
 pub mod users;

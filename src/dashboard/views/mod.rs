@@ -9,6 +9,7 @@ pub mod components;
 pub mod layout;
 pub mod llm;
 pub mod login;
+pub mod notifications;
 pub mod overview;
 pub mod settings;
 #[cfg(test)]

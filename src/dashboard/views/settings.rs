@@ -18,6 +18,7 @@ pub fn index(user: &SessionUser) -> Markup {
         ul.plain.links {
             li { a href="/settings/providers" { "Providers" } " — enable, schedule, credentials, test connection" }
             li { a href="/settings/safety" { "Safety policy" } " — the rules in force" }
+            li { a href="/settings/notifications" { "Notifications" } " — where messages go, and how the latest fared" }
             li { a href="/settings/users" { "Users" } " — who may log in, and their roles" }
             li { a href="/settings/api-keys" { "API keys" } " — for scripts and gateways" }
         }
