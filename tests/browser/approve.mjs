@@ -99,7 +99,7 @@ try {
   }
   assert.ok(await ann.locator("text=Chain verified").count() > 0 || (await ann.goto(`${base}/audit`), await ann.locator("text=Chain verified").count()) > 0);
   const ada = await logIn(who("ADMIN"));
-  for (const [name, path] of [["settings", "/settings"], ["providers", "/settings/providers"], ["safety", "/settings/safety"], ["users", "/settings/users"], ["api-keys", "/settings/api-keys"]]) {
+  for (const [name, path] of [["settings", "/settings"], ["providers", "/settings/providers"], ["safety", "/settings/safety"], ["notifications", "/settings/notifications"], ["users", "/settings/users"], ["api-keys", "/settings/api-keys"]]) {
     await ada.goto(`${base}${path}`);
     await shot(ada, name);
   }
