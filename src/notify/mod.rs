@@ -110,14 +110,33 @@ impl Notifier {
                 Ok::<_, DbError>((queued, store::due(c, now, PER_PASS)?))
             })
             .await?;
-        // Concurrently, so one hanging receiver costs at most one timeout per pass.
-        let results = futures_util::future::join_all(due.iter().map(|n| self.deliver(n))).await;
-        let mut sent = 0;
-        for (n, result) in due.iter().zip(results) {
-            self.record(n, result.as_ref().err().map(String::as_str)).await?;
-            sent += usize::from(result.is_ok());
+        // In order within each destination (people read "opened" before "approve?"), the
+        // destinations side by side; a destination stops at its first failure this pass, so a
+        // hanging receiver costs one timeout per pass and holds up no other.
+        let mut by_destination: Vec<(&str, Vec<&Notification>)> = Vec::new();
+        for n in &due {
+            match by_destination.iter_mut().find(|(d, _)| *d == n.destination) {
+                Some((_, queue)) => queue.push(n),
+                None => by_destination.push((&n.destination, vec![n])),
+            }
         }
-        Ok((queued, sent))
+        let sent =
+            futures_util::future::join_all(by_destination.into_iter().map(|(_, queue)| self.deliver_in_order(queue)))
+                .await;
+        Ok((queued, sent.into_iter().sum::<Result<usize, DbError>>()?))
+    }
+
+    async fn deliver_in_order(&self, queue: Vec<&Notification>) -> Result<usize, DbError> {
+        let mut sent = 0;
+        for n in queue {
+            let result = self.deliver(n).await;
+            self.record(n, result.as_ref().err().map(String::as_str)).await?;
+            if result.is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        Ok(sent)
     }
 
     async fn deliver(&self, n: &Notification) -> Result<(), String> {
