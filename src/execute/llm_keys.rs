@@ -197,13 +197,23 @@ impl Executor for LlmKeyExecutor {
         Ok(())
     }
 
+    /// Silence can only be seen once a whole minute bucket follows the disable.
+    fn verify_patience(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(150)
+    }
+
     async fn verify(&self, action: &ActionRow) -> anyhow::Result<Verification> {
         let id = Self::key_id(action)?;
         let done = match self.api {
             Api::Anthropic => {
                 let status = self.anthropic_key(id).await?["status"].as_str().unwrap_or_default().to_string();
-                status == Self::wanted_status(&action.kind)
-                    && (action.kind == ENABLE || self.anthropic_quiet(id).await?)
+                // After a crash (still `executing`) the question is whether the call landed;
+                // once executed, whether the key has gone quiet.
+                let landed = status == Self::wanted_status(&action.kind);
+                landed
+                    && (action.kind == ENABLE
+                        || action.status == "executing"
+                        || self.anthropic_quiet(id, action.updated_at.and_utc()).await?)
             }
             Api::OpenAi => !self.openai_key_exists(&self.openai_project(id).await?, id).await?,
         };
@@ -212,12 +222,18 @@ impl Executor for LlmKeyExecutor {
 }
 
 impl LlmKeyExecutor {
-    /// No tokens on the key in the minute buckets of the last two minutes.
-    async fn anthropic_quiet(&self, id: &str) -> anyhow::Result<bool> {
-        let now = chrono::Utc::now();
+    /// No tokens on the key in the minute buckets that started after it was disabled at
+    /// `disabled` (the bucket holding that moment still has the loop's last tokens); false
+    /// until such a bucket exists.
+    async fn anthropic_quiet(&self, id: &str, disabled: chrono::DateTime<chrono::Utc>) -> anyhow::Result<bool> {
+        use chrono::DurationRound;
+        let first = disabled.duration_trunc(chrono::Duration::minutes(1))? + chrono::Duration::minutes(1);
+        if chrono::Utc::now() < first {
+            return Ok(false);
+        }
         let rfc = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let query = [
-            ("starting_at", rfc(now - chrono::Duration::minutes(2))),
+            ("starting_at", rfc(first)),
             ("bucket_width", "1m".into()),
             ("api_key_ids[]", id.to_string()),
             ("group_by[]", "api_key_id".into()),

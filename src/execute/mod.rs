@@ -59,6 +59,11 @@ pub trait Executor: Send + Sync {
     fn call_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(60)
     }
+    /// At least how long verification keeps asking before it calls the action failed (the
+    /// effect of some actions can only be seen after a while).
+    fn verify_patience(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
     /// The target's tags as the cloud holds them now, for the protection check just before
     /// acting; None: use the tags the ledger last saw.
     async fn target_tags(&self, _action: &ActionRow) -> anyhow::Result<Option<BTreeMap<String, String>>> {
@@ -259,8 +264,12 @@ impl Runner {
                 .apply(&row.id, Command::VerificationFailed { reason: "no executor to verify".into() }, sim)
                 .await?);
         };
-        let mut wait = self.backoff;
-        for _ in 0..self.attempts.max(5) {
+        let (mut wait, started) = (self.backoff, std::time::Instant::now());
+        let patience = executor.verify_patience();
+        for attempt in 0.. {
+            if attempt >= self.attempts.max(5) && started.elapsed() >= patience {
+                break;
+            }
             let seen = executor.verify(row).await;
             count_call(
                 row,
@@ -279,7 +288,7 @@ impl Runner {
                 return Ok(store::ActionRow { recovered: Some(recovered), ..done });
             }
             tokio::time::sleep(wait).await;
-            wait *= 2;
+            wait = (wait * 2).min(std::time::Duration::from_secs(10));
         }
         let reason = format!("{} still looks active after the action", row.target);
         Ok(self.apply(&row.id, Command::VerificationFailed { reason }, sim).await?)

@@ -48,6 +48,8 @@ pub struct Key {
 struct State {
     rows: Vec<Row>,
     keys: HashMap<&'static str, Key>,
+    /// When each key was last set inactive: a live key spent in every minute before that.
+    inactive_since: HashMap<String, DateTime<Utc>>,
     key_calls: Vec<String>,
     billed: Vec<Billed>,
     calls: usize,
@@ -200,14 +202,18 @@ async fn anthropic(req: HttpRequest, state: web::Data<Arc<Mutex<State>>>) -> Htt
     let only: Vec<&str> = q.iter().filter(|(k, _)| k == "api_key_ids[]").map(|(_, v)| v.as_str()).collect();
     let (hours, width, next) = page(&q, start, end);
     let minutes = width == Duration::minutes(1);
-    let (mut rows, keys) = {
+    let (mut rows, keys, inactive_since) = {
         let s = state.lock().unwrap();
-        (s.rows.clone(), s.keys.clone())
+        (s.rows.clone(), s.keys.clone(), s.inactive_since.clone())
     };
-    // A key that is still active keeps spending in every minute bucket.
+    // A live key spends in every minute bucket while active, and in those that began before
+    // it was set inactive (the one holding that moment included, as on the real API).
     if minutes {
         for h in &hours {
-            for (id, key) in keys.iter().filter(|(_, k)| k.status == "active" && k.live) {
+            let spending = |id: &&str, k: &Key| {
+                k.live && (k.status == "active" || inactive_since.get(*id).is_some_and(|since| h <= since))
+            };
+            for (id, key) in keys.iter().filter(|(id, k)| spending(id, k)) {
                 rows.push(Row {
                     hour: *h,
                     key: id,
@@ -344,7 +350,16 @@ async fn anthropic_key(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<
             other => return HttpResponse::BadRequest().json(json!({"type": "error", "error": {"type": "invalid_request_error", "message": format!("status {other:?}")}})),
         }
     }
-    HttpResponse::Ok().json(json!({"id": id, "type": "api_key", "name": key.name, "workspace_id": key.project, "status": key.status, "partial_key_hint": "sk-ant-api03-R2D...igAA"}))
+    let answer = json!({"id": id, "type": "api_key", "name": key.name, "workspace_id": key.project, "status": key.status, "partial_key_hint": "sk-ant-api03-R2D...igAA"});
+    match key.status {
+        "inactive" => {
+            s.inactive_since.entry(id).or_insert_with(Utc::now);
+        }
+        _ => {
+            s.inactive_since.remove(&id);
+        }
+    }
+    HttpResponse::Ok().json(answer)
 }
 
 /// OpenAI: GET or DELETE /v1/organization/projects/{project}/api_keys/{id}.
