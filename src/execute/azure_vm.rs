@@ -52,6 +52,11 @@ impl Executor for AzureVmExecutor {
         format!("deallocate Azure VM {} (POST .../deallocate), then check its power state", action.target)
     }
 
+    /// Deallocation takes minutes on real Azure; the power state follows.
+    fn verify_patience(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(600)
+    }
+
     async fn target_tags(&self, action: &ActionRow) -> anyhow::Result<Option<BTreeMap<String, String>>> {
         let vm = self.get(&vm_path(&action.target)?).await?;
         let tags = vm["tags"]

@@ -66,6 +66,11 @@ impl Executor for BigQueryExecutor {
         format!("cancel BigQuery job {} (jobs.cancel), then check that it is DONE", action.target)
     }
 
+    /// A cancelled job reaches DONE on its own time, usually seconds.
+    fn verify_patience(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(120)
+    }
+
     async fn target_tags(&self, action: &ActionRow) -> anyhow::Result<Option<BTreeMap<String, String>>> {
         let job = self.get(&Self::job(action)?).await?;
         let labels = job.configuration.and_then(|c| c.labels).unwrap_or_default();
