@@ -90,10 +90,6 @@ impl Notifier {
         self.db.run(|c| store::start_cursors(c).map_err(DbError::from)).await
     }
 
-    pub fn templates(&self) -> &Templates {
-        &self.templates
-    }
-
     /// One pass: queue what happened since the last, then deliver what is due. Returns
     /// (queued, sent).
     pub async fn pass(&self) -> Result<(usize, usize), DbError> {

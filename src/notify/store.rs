@@ -164,20 +164,26 @@ fn anomaly_events(conn: &mut DbConn, base_url: &str, max_age: Duration, now: Dat
     let mut out = Vec::new();
     for (id, anomaly_id, kind, severity, at, actor) in &rows {
         let severity = Severity::parse(severity).unwrap_or(Severity::Low);
-        let previous: Option<String> = ev::table
-            .filter(ev::anomaly_id.eq(anomaly_id))
-            .filter(ev::id.lt(id))
-            .filter(ev::kind.ne("feedback"))
-            .order_by(ev::id.desc())
-            .select(ev::severity)
-            .first(conn)
-            .optional()?;
+        // Only an update needs the severity before it (is it an escalation?).
+        let previous: Option<String> = match kind.as_str() {
+            "updated" => ev::table
+                .filter(ev::anomaly_id.eq(anomaly_id))
+                .filter(ev::id.lt(id))
+                .filter(ev::kind.ne("feedback"))
+                .order_by(ev::id.desc())
+                .select(ev::severity)
+                .first(conn)
+                .optional()?,
+            _ => None,
+        };
         let Some(event) = Event::of_anomaly(kind, severity, previous.as_deref().and_then(Severity::parse)) else {
             continue;
         };
         let Some(anomaly) = crate::detect::store::get(conn, anomaly_id)? else { continue };
-        let announced: i64 = n::table.filter(n::subject_id.eq(anomaly_id)).count().get_result(conn)?;
-        if !is_news(event, anomaly.last_out_at.and_utc(), now, max_age, announced > 0) {
+        // Only a resolution asks whether the anomaly was announced.
+        let announced = event == Event::AnomalyResolved
+            && n::table.filter(n::subject_id.eq(anomaly_id)).count().get_result::<i64>(conn)? > 0;
+        if !is_news(event, anomaly.last_out_at.and_utc(), now, max_age, announced) {
             continue;
         }
         out.push(Found {
