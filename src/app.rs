@@ -124,6 +124,11 @@ pub fn connections(
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, crate::clock::Clock::system()).await
+    }
+
+    /// `build` with the clock every decision reads (tests pin it; see `clock`).
+    pub async fn build_with_clock(settings: Settings, clock: crate::clock::Clock) -> anyhow::Result<Application> {
         let url = settings.database_url()?;
         let sqlite_guard = match url.backend() {
             crate::db::Backend::Sqlite => {
@@ -144,7 +149,8 @@ impl Application {
             settings.optimizer.rules.clone(),
             settings.safety.clone(),
             settings.approval.clone(),
-        );
+        )
+        .with_clock(clock.clone());
         let mut workers: Vec<tokio::task::JoinHandle<()>> = Vec::new();
         workers.push(tokio::spawn(crate::optimize::work(
             optimizer,
@@ -153,7 +159,7 @@ impl Application {
             cancel.clone(),
         )));
         if settings.detect.enabled {
-            let detective = Detective::new(db.clone(), settings.detect.clone(), bus.clone());
+            let detective = Detective::new(db.clone(), settings.detect.clone(), bus.clone()).with_clock(clock.clone());
             let (wake_tx, wake_rx) = mpsc::channel(settings.bus.capacity);
             workers.push(tokio::spawn(detect::work(detective, wake_rx, leader.clone(), cancel.clone())));
             workers.push(tokio::spawn(detect::forward_ingests(
@@ -175,7 +181,8 @@ impl Application {
         let (sources, executors) = connections(&settings, &db, &vault);
         let sim = &settings.providers.simulated;
         let runner =
-            crate::execute::Runner::new(db.clone(), executors, settings.safety.clone(), settings.approval.clone());
+            crate::execute::Runner::new(db.clone(), executors, settings.safety.clone(), settings.approval.clone())
+                .with_clock(clock.clone());
         workers.push(tokio::spawn(crate::execute::work(
             runner.clone(),
             receivers.actions,
@@ -184,15 +191,17 @@ impl Application {
         )));
         let sources = schedule::Sources::start(scheduler.clone(), ingestor.clone(), sources, leader.clone()).await?;
         // The approval timer: proposals and approvals whose TTL lapsed become expired.
-        let (expiry_db, expiry_settings, expiry_leader) = (db.clone(), settings.approval.clone(), leader.clone());
+        let (expiry_db, expiry_settings, expiry_leader, expiry_clock) =
+            (db.clone(), settings.approval.clone(), leader.clone(), clock.clone());
         scheduler
             .add(Job::new_async("30 * * * * *", move |_, _| {
-                let (db, settings, leader) = (expiry_db.clone(), expiry_settings.clone(), expiry_leader.clone());
+                let (db, settings, leader, now) =
+                    (expiry_db.clone(), expiry_settings.clone(), expiry_leader.clone(), expiry_clock.now());
                 Box::pin(async move {
                     if !leader.is_leader() {
                         return;
                     }
-                    match crate::approval::expire_due(&db, &settings, chrono::Utc::now()).await {
+                    match crate::approval::expire_due(&db, &settings, now).await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(expired = n, "approval timer"),
                         Err(e) => tracing::warn!(error = %e, "approval timer failed"),
@@ -242,6 +251,7 @@ impl Application {
         }
         let state = actix_web::web::Data::new(AppState {
             db: db.clone(),
+            clock,
             ingestor,
             limits: settings.server.clone(),
             metrics,

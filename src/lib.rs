@@ -8,6 +8,7 @@ pub mod auth;
 pub mod build_info;
 pub mod bus;
 pub mod cli;
+pub mod clock;
 pub mod clouds;
 pub mod cluster;
 pub mod config;

@@ -34,6 +34,16 @@ pub async fn expire_due(db: &Db, settings: &ApprovalSettings, now: DateTime<Utc>
     .await
 }
 
+/// A person's decision on one action, as any door (API, dashboard, chat button) hands it in.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub action_id: String,
+    pub command: Command,
+    pub actor: String,
+    pub comment: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 /// A person's decision on an action (approve, reject, cancel), from the API, the dashboard or
 /// a chat button: one transaction, then its effects after commit (an approval that completes
 /// wakes the executors).
@@ -41,14 +51,12 @@ pub async fn decide(
     db: &Db,
     bus: &crate::bus::Bus,
     settings: &ApprovalSettings,
-    id: String,
-    command: Command,
-    actor: String,
-    comment: Option<String>,
+    decision: Decision,
 ) -> Result<Result<store::ActionRow, store::CommandError>, DbError> {
     let policy = settings.policy();
+    let Decision { action_id: id, command, actor, comment, at: now } = decision;
     let result = db
-        .run(move |c| Ok::<_, DbError>(store::apply(c, &id, &command, &actor, comment.as_deref(), &policy, Utc::now())))
+        .run(move |c| Ok::<_, DbError>(store::apply(c, &id, &command, &actor, comment.as_deref(), &policy, now)))
         .await?;
     Ok(result.map(|(row, transition)| {
         if transition.effects.contains(&crate::domain::approval::Effect::Execute) {

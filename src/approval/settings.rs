@@ -64,7 +64,8 @@ impl ApprovalSettings {
         let (y, m) = if now.month() == 12 { (now.year() + 1, 1) } else { (now.year(), now.month() + 1) };
         let month_end =
             chrono::NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
-        month_end.map_or(0, |end| u32::try_from((end - now).num_hours().max(0)).unwrap_or(0))
+        // Whole hours, rounded up: in the month's last hour there is still that hour to save.
+        month_end.map_or(1, |end| u32::try_from(((end - now).num_minutes() + 59) / 60).unwrap_or(0).max(1))
     }
 
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
@@ -117,5 +118,10 @@ mod tests {
         assert_eq!(month_end.recovery_hours(at), 4);
         let december = chrono::Utc.with_ymd_and_hms(2026, 12, 31, 0, 0, 0).single().unwrap_or_default();
         assert_eq!(month_end.recovery_hours(december), 24);
+        // The month's and the year's last hour still has time to save, rounded up.
+        let last_hour = chrono::Utc.with_ymd_and_hms(2026, 12, 31, 23, 40, 0).single().unwrap_or_default();
+        assert_eq!(month_end.recovery_hours(last_hour), 1);
+        let half_past = chrono::Utc.with_ymd_and_hms(2026, 11, 30, 21, 30, 0).single().unwrap_or_default();
+        assert_eq!(month_end.recovery_hours(half_past), 3);
     }
 }

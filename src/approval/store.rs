@@ -69,8 +69,17 @@ pub struct NewAction {
 }
 
 /// Stores a proposal (status `proposed`) and audits it. None when this anomaly already has a
-/// proposal of this kind for this target.
+/// proposal of this kind for this target, also when another writer stored it a moment ago
+/// (PostgreSQL's read committed lets both pass the check; the unique index stops the second).
 pub fn create(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> QueryResult<Option<ActionRow>> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match insert_proposal(conn, a, now) {
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) if a.anomaly_id.is_some() => Ok(None),
+        other => other,
+    }
+}
+
+fn insert_proposal(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> QueryResult<Option<ActionRow>> {
     let id = uuid::Uuid::now_v7().to_string();
     write_transaction(conn, |conn| {
         if let Some(anomaly) = &a.anomaly_id {

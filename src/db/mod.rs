@@ -74,6 +74,23 @@ where
     }
 }
 
+/// Inside a write transaction: waits until no other transaction holds `key`, and holds it
+/// until this one ends, so two writers that read, decide and write the same thing (two
+/// detective runs on one series) take turns instead of both inserting. PostgreSQL: a
+/// transaction-scoped advisory lock, across every process on the database. SQLite needs
+/// nothing more: `BEGIN IMMEDIATE` already lets one writer in at a time.
+pub fn lock_in_transaction(conn: &mut DbConn, key: &str) -> QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(_) => Ok(()),
+        DbConn::Postgres(pg) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(key)
+                .execute(pg)?;
+            Ok(())
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("database pool: {0}")]

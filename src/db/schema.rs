@@ -139,6 +139,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        mitigated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -181,6 +182,10 @@ diesel::table! {
         currency -> Text,
         updated_at -> Timestamp,
         history -> Text,
+        running_point_at -> Nullable<Timestamp>,
+        running_so_far -> Nullable<BigInt>,
+        running_seen_at -> Nullable<Timestamp>,
+        running_rate -> Nullable<BigInt>,
     }
 }
 

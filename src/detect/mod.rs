@@ -18,7 +18,8 @@ pub mod store;
 pub use settings::{DetectSettings, SeriesOverride};
 
 use crate::bus::{AnomalyChanged, Bus, CostsIngested};
-use crate::db::{Db, DbConn, DbError};
+use crate::db::{write_transaction, Db, DbConn, DbError};
+use crate::domain::detect::partial;
 use chrono::{DateTime, Duration, Utc};
 use plan::Change;
 use series::Scope;
@@ -52,11 +53,17 @@ pub struct Detective {
     db: Db,
     settings: DetectSettings,
     bus: Bus,
+    clock: crate::clock::Clock,
 }
 
 impl Detective {
     pub fn new(db: Db, settings: DetectSettings, bus: Bus) -> Self {
-        Detective { db, settings, bus }
+        Detective { db, settings, bus, clock: crate::clock::Clock::system() }
+    }
+
+    /// Measures "as of" `clock` when woken (the application's, shared with its other workers).
+    pub fn with_clock(self, clock: crate::clock::Clock) -> Self {
+        Detective { clock, ..self }
     }
 
     pub fn settings(&self) -> &DetectSettings {
@@ -89,7 +96,13 @@ fn run_blocking(
     let from = now - Duration::days(i64::from(settings.lookback_days));
     // Simulated and restated data may run ahead of the wall clock; take all of it.
     let to = now + Duration::days(2);
-    let all = series::load(conn, from, to, scope, &settings.tag_keys)?;
+    let mut all = series::load(conn, from, to, scope, &settings.tag_keys)?;
+    let sightings = store::sightings(conn)?;
+    for s in &mut all {
+        if let Some(&(at, so_far)) = s.points.last() {
+            s.running = partial::read(at, s.step_secs, so_far, now.timestamp(), sightings.get(&s.id.key()));
+        }
+    }
     let mut summary = RunSummary { series: all.len(), ..RunSummary::default() };
     let mut published = Vec::new();
     let mut states = Vec::with_capacity(all.len());
@@ -97,23 +110,36 @@ fn run_blocking(
         let key = s.id.key();
         let suppressed = store::suppressions_for(conn, &key)?;
         let replayed = replay::replay(s, &settings.rules_for(&s.id), &suppressed, true);
-        let stored = store::stored_for(conn, &key)?;
         let first = s.points.first().map_or(0, |p| p.0);
         let trusted_from = first + i64::from(settings.detector.model.warmup_points) * s.step_secs;
-        let changes = plan::plan(&stored, replayed.found, trusted_from);
-        let mut with_causes = Vec::with_capacity(changes.len());
-        for change in changes {
-            let causes = match &change {
-                Change::Insert(f) => Some(root_causes::compute(conn, &s.id, s.step_secs, f, first)?),
-                Change::Update { id, found } if stored.iter().any(|st| &st.id == id && st.differs(found)) => {
-                    Some(root_causes::compute(conn, &s.id, s.step_secs, found, first)?)
-                }
-                _ => None,
-            };
-            with_causes.push((change, causes));
-        }
         let facts = store::SeriesFacts { id: &s.id, currency: &s.currency, step_secs: s.step_secs };
-        for (id, lifecycle) in store::apply(conn, &facts, &with_causes, now)? {
+        // A quiet series (the usual case) needs no write transaction.
+        if plan::plan(&store::stored_for(conn, &key)?, replayed.found.clone(), trusted_from).is_empty() {
+            push_state(&mut states, s, &replayed, settings);
+            continue;
+        }
+        // Read what is stored, plan and write in one transaction that holds the series, so a
+        // second run meeting this one (the worker and a test, a sweep and a wake-up) waits and
+        // then finds this run's anomaly instead of inserting a second one.
+        let lifecycles = write_transaction(conn, |conn| {
+            crate::db::lock_in_transaction(conn, &key)?;
+            let stored = store::stored_for(conn, &key)?;
+            let changes = plan::plan(&stored, replayed.found.clone(), trusted_from);
+            let mut with_causes = Vec::with_capacity(changes.len());
+            for change in changes {
+                let abnormal = |f: &replay::Found| not_normal(&replayed.found, &stored, &suppressed, f, s.step_secs);
+                let causes = match &change {
+                    Change::Insert(f) => Some(root_causes::compute(conn, &s.id, s.step_secs, f, first, &abnormal(f))?),
+                    Change::Update { id, found } if stored.iter().any(|st| &st.id == id && st.differs(found)) => {
+                        Some(root_causes::compute(conn, &s.id, s.step_secs, found, first, &abnormal(found))?)
+                    }
+                    _ => None,
+                };
+                with_causes.push((change, causes));
+            }
+            store::apply(conn, &facts, &with_causes, now)
+        })?;
+        for (id, lifecycle) in lifecycles {
             match lifecycle {
                 store::Lifecycle::Opened => summary.opened += 1,
                 store::Lifecycle::Updated => summary.updated += 1,
@@ -121,21 +147,54 @@ fn run_blocking(
             }
             published.push((id, lifecycle));
         }
-        if let Some(last) = replayed.last {
-            let history = chart::History::from_outcomes(s, &replayed.outcomes, settings.detector.z_open);
-            states.push(store::SeriesState {
-                history: serde_json::to_string(&history).unwrap_or_default(),
-                id: &s.id,
-                step_secs: s.step_secs,
-                points: replayed.points,
-                ready: replayed.ready,
-                last,
-                currency: &s.currency,
-            });
-        }
+        push_state(&mut states, s, &replayed, settings);
     }
     store::save_series_states(conn, &states, now)?;
     Ok((summary, published))
+}
+
+/// Spans `[from, until)` of a series that must not serve as its normal when `f`'s root causes
+/// are measured: every other incident the replay found or the store holds (open ones run on),
+/// and the suppressed windows (spend someone marked expected).
+fn not_normal(
+    found: &[replay::Found],
+    stored: &[plan::Stored],
+    suppressed: &[(i64, i64)],
+    f: &replay::Found,
+    step: i64,
+) -> Vec<(i64, i64)> {
+    let others = found
+        .iter()
+        .filter(|o| o.started_at != f.started_at)
+        .map(|o| (o.started_at, o.resolved_at.map_or(i64::MAX, |r| r + step)));
+    let kept = stored
+        .iter()
+        .filter(|st| st.started_at != f.started_at)
+        .map(|st| (st.started_at, st.resolved_at.map_or(i64::MAX, |r| r + step)));
+    let quiet = suppressed.iter().map(|&(from, until)| (from + 1, until + 1));
+    others.chain(kept).chain(quiet).collect()
+}
+
+/// What the dashboard and the metrics show of a series after this run.
+fn push_state<'a>(
+    states: &mut Vec<store::SeriesState<'a>>,
+    s: &'a series::Series,
+    replayed: &replay::Replay,
+    settings: &DetectSettings,
+) {
+    if let Some(last) = replayed.last {
+        let history = chart::History::from_outcomes(s, &replayed.outcomes, settings.detector.z_open);
+        states.push(store::SeriesState {
+            history: serde_json::to_string(&history).unwrap_or_default(),
+            id: &s.id,
+            step_secs: s.step_secs,
+            points: replayed.points,
+            ready: replayed.ready,
+            last,
+            currency: &s.currency,
+            running: s.running.map(|r| r.sighting),
+        });
+    }
 }
 
 /// The worker: a full sweep at start-up (so nothing pending is lost across a restart), then
@@ -163,7 +222,7 @@ pub async fn work(
                 }
             }
             let scope = if sweep { Scope::default() } else { Scope::touched(&touched.into_iter().collect::<Vec<_>>()) };
-            if let Err(e) = detective.run(scope, Utc::now()).await {
+            if let Err(e) = detective.run(scope, detective.clock.now()).await {
                 tracing::error!(error = %e, "detection run failed; the next wake-up retries");
             }
         }

@@ -76,8 +76,12 @@ pub fn replay(series: &Series, rules: &Rules<'_>, suppressed: &Suppressions, kee
     let mut current: Option<usize> = None;
     let mut last_expected = 0.0;
     for &(at, total) in &series.points {
-        let actual = to_f64(total);
         let partial = series.last_is_partial && Some(at) == last_at;
+        // A point whose hour still runs is judged by its rate (a full point's worth), while
+        // the anomaly's amounts stay what was really spent so far.
+        let running = series.running.filter(|_| Some(at) == last_at);
+        let actual = running.map_or(to_f64(total), |r| to_f64(r.rate));
+        let elapsed = running.map_or(1.0, |r| r.elapsed);
         let may_open = |d: Direction, e: &crate::domain::detect::model::Expectation, a: f64| {
             // A partial newest point can only grow, so it may show a rise but never a drop.
             let allowed = match d {
@@ -108,7 +112,7 @@ pub fn replay(series: &Series, rules: &Rules<'_>, suppressed: &Suppressions, kee
             let f = &mut found[i];
             f.points += 1;
             f.actual = f.actual.plus(total);
-            f.expected = f.expected.plus(to_units(outcome.expectation.expected));
+            f.expected = f.expected.plus(to_units(outcome.expectation.expected * elapsed));
             let projected = to_units((actual - outcome.expectation.expected).abs() * per_day);
             if projected > f.projected_daily {
                 f.projected_daily = projected;
@@ -147,6 +151,7 @@ mod tests {
             step_secs: HOUR,
             points: values.iter().enumerate().map(|(i, v)| (i as i64 * HOUR, to_units(*v))).collect(),
             last_is_partial: partial,
+            running: None,
         }
     }
 
@@ -174,6 +179,32 @@ mod tests {
         // About $498/h over the expectation: ~$12k a day.
         assert_eq!(f.severity, Severity::Critical);
         assert!(r.ready);
+    }
+
+    #[test]
+    fn a_running_hour_is_judged_by_its_rate_while_its_amounts_stay_what_was_spent() {
+        use crate::domain::detect::partial::{Running, Sighting};
+        // Ten minutes into the hour, 100/h of usual spend plus a loop at 487.5/h since minute 8.
+        let mut s = series(&steady(200), true);
+        let so_far = to_units(100.0 / 6.0 + 487.5 * 2.0 / 60.0);
+        s.points.push((200 * HOUR, so_far));
+        let sighting = Sighting { point_at: 200 * HOUR, so_far, seen_at: 200 * HOUR + 600, rate: None };
+        s.running = Some(Running { rate: to_units(587.5), elapsed: 1.0 / 6.0, sighting });
+        let params = DetectorParams::default();
+        let severity = SeverityThresholds::default();
+        let rules =
+            Rules { params: &params, floors: Some(Floors::default()), severity: &severity, drop_to_fraction: 0.1 };
+        let r = replay(&s, &rules, &[], false);
+        let f = r.found.last().expect("the loop opens an incident");
+        assert_eq!(f.started_at, 200 * HOUR);
+        assert_eq!(f.actual, so_far, "what was really spent");
+        // The expectation for a sixth of the hour, so the excess is the loop's cost so far.
+        assert!((to_f64(f.impact()) - 487.5 * 2.0 / 60.0).abs() < 2.0, "{:?}", f.impact());
+        assert_eq!(f.severity, Severity::Critical, "487.5/h is 11,700 a day");
+        // Without the rate, ten minutes of the loop look like a small hour.
+        s.running = None;
+        let r = replay(&s, &rules, &[], false);
+        assert!(r.found.last().is_none_or(|f| f.severity < Severity::High), "{:?}", r.found);
     }
 
     #[test]

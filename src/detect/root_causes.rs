@@ -1,4 +1,6 @@
-//! Root-cause breakdowns from the ledger: the anomaly's points against the week before.
+//! Root-cause breakdowns from the ledger: the anomaly's cost per dimension value against its
+//! part of the detector's expectation, shared out by a clean week before (hours of other
+//! incidents and suppressions left out, so last Saturday's loop never serves as normal).
 
 use super::replay::Found;
 use crate::db::DbConn;
@@ -18,13 +20,15 @@ const COLUMNS: [&str; 7] =
 const NAMES: [&str; 6] = ["service", "sub_account", "sku", "resource", "region", "unit"];
 
 /// Top contributors of one found incident. `history_start` is the series' first point, so
-/// a young series compares against what it has.
+/// a young series compares against what it has; `excluded` are spans `[from, until)` that are
+/// not normal (other incidents of the series, suppressions).
 pub fn compute(
     conn: &mut DbConn,
     id: &SeriesId,
     step_secs: i64,
     found: &Found,
     history_start: i64,
+    excluded: &[(i64, i64)],
 ) -> diesel::QueryResult<Vec<Contributor>> {
     let (filter, tag) = match id {
         SeriesId::Service { provider, sub_account, service } => (
@@ -41,14 +45,19 @@ pub fn compute(
         SeriesId::Llm { .. } => return Ok(Vec::new()),
     };
     let start = found.started_at;
-    let end = found.resolved_at.unwrap_or(found.last_out_at).max(start) + step_secs;
+    // Exactly the points the replay measured, so the ledger and the expectation cover one span.
+    let end = start + step_secs * i64::from(found.points.max(1));
     let reference_start = (start - REFERENCE_SECS).max(history_start);
-    let (reference_points, incident_points) = ((start - reference_start) / step_secs, (end - start) / step_secs);
     let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
-    let reference = query::sum_effective_cost(conn, at(reference_start), at(start), false, &COLUMNS, &filter)?;
+    let reference = query::sum_effective_cost(conn, at(reference_start), at(start), true, &COLUMNS, &filter)?;
+    let normal = |row: &GroupSum| {
+        let hour = row.hour.map_or(0, |h| h.timestamp());
+        !excluded.iter().any(|(from, until)| hour >= *from && hour < *until)
+    };
     let incident = query::sum_effective_cost(conn, at(start), at(end), false, &COLUMNS, &filter)?;
     let mut cells: BTreeMap<(String, String), (i128, i128)> = BTreeMap::new();
-    for (rows, is_incident) in [(reference, false), (incident, true)] {
+    let reference = reference.into_iter().filter(normal);
+    for (rows, is_incident) in [(reference.collect::<Vec<_>>(), false), (incident, true)] {
         for row in rows {
             if tag.is_some_and(|(k, v)| tag_value(&row, k).as_deref() != Some(v.as_str())) {
                 continue;
@@ -68,8 +77,7 @@ pub fn compute(
         .map(|((dimension, value), (reference, incident))| Breakdown { dimension, value, reference, incident })
         .collect();
     let up = found.direction == crate::domain::detect::incident::Direction::Up;
-    let (rp, ip) = (u32::try_from(reference_points).unwrap_or(0), u32::try_from(incident_points).unwrap_or(0));
-    Ok(contributors(&rows, rp, ip, up, TOP))
+    Ok(contributors(&rows, found.expected.units(), up, TOP))
 }
 
 fn tags_of(row: &GroupSum) -> serde_json::Map<String, serde_json::Value> {

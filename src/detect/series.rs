@@ -22,6 +22,9 @@ pub struct Series {
     pub points: Vec<(i64, Total)>,
     /// The last point is the newest data of its provider and may still grow.
     pub last_is_partial: bool,
+    /// The last point read as a rate while its hour runs (set by the detective from the
+    /// clock and its earlier sighting); None: take it as it is.
+    pub running: Option<crate::domain::detect::partial::Running>,
 }
 
 /// Which series one run looks at.
@@ -152,7 +155,7 @@ fn build(id: SeriesId, hours: Hours, horizon: i64) -> Option<Series> {
         points.push((t, sum));
         t += step;
     }
-    Some(Series { id, currency, step_secs: step, points, last_is_partial: true })
+    Some(Series { id, currency, step_secs: step, points, last_is_partial: true, running: None })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use super::replay::Found;
 use crate::db::schema::{anomalies as an, anomaly_events as ev, anomaly_suppressions as sup, detect_series as ds};
 use crate::db::{write_transaction, DbConn};
 use crate::domain::detect::incident::Direction;
+use crate::domain::detect::partial::Sighting;
 use crate::domain::detect::root_cause::Contributor;
 use crate::domain::detect::series::SeriesId;
 use crate::domain::money::{serialize_units as units, Total};
@@ -61,6 +62,10 @@ pub struct AnomalyRow {
     #[schema(value_type = String)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    /// When an action on it was verified ("fixed, watching" until resolved).
+    #[serde(serialize_with = "utc_opt")]
+    #[schema(value_type = Option<String>)]
+    pub mitigated_at: Option<NaiveDateTime>,
 }
 
 /// Stored times are UTC; say so on the wire.
@@ -167,18 +172,16 @@ pub struct SeriesFacts<'a> {
     pub step_secs: i64,
 }
 
-/// Apply one series' changes in one transaction; returns what to publish.
+/// Apply one series' changes; returns what to publish. Runs inside the caller's write
+/// transaction, the one that read `stored_for` and planned these changes.
 pub fn apply(
     conn: &mut DbConn,
     facts: &SeriesFacts<'_>,
     changes: &[(Change, Option<Vec<Contributor>>)],
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<(String, Lifecycle)>> {
-    if changes.is_empty() {
-        return Ok(Vec::new());
-    }
-    write_transaction(conn, |conn| {
-        let mut published = Vec::new();
+    let mut published = Vec::new();
+    {
         for (change, causes) in changes {
             match change {
                 Change::Insert(f) => {
@@ -222,8 +225,8 @@ pub fn apply(
                 }
             }
         }
-        Ok(published)
-    })
+    }
+    Ok(published)
 }
 
 fn insert_detected(
@@ -371,6 +374,29 @@ pub struct SeriesState<'a> {
     pub currency: &'a str,
     /// `chart::History` as JSON.
     pub history: String,
+    /// The newest point's sighting while its hour runs, for the next run's rate.
+    pub running: Option<Sighting>,
+}
+
+/// The sightings of running points the last run kept, by series key.
+pub fn sightings(conn: &mut DbConn) -> QueryResult<std::collections::HashMap<String, Sighting>> {
+    type Row = (String, Option<NaiveDateTime>, Option<i64>, Option<NaiveDateTime>, Option<i64>);
+    let rows: Vec<Row> = ds::table
+        .filter(ds::running_point_at.is_not_null())
+        .select((ds::series_key, ds::running_point_at, ds::running_so_far, ds::running_seen_at, ds::running_rate))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(key, at, so_far, seen, rate)| {
+            let sighting = Sighting {
+                point_at: at?.and_utc().timestamp(),
+                so_far: Total::from_units(so_far?.into()),
+                seen_at: seen?.and_utc().timestamp(),
+                rate: rate.map(|r| Total::from_units(r.into())),
+            };
+            Some((key, sighting))
+        })
+        .collect())
 }
 
 /// Every series' state of one run, in one transaction.
@@ -392,6 +418,10 @@ fn save_series_state(conn: &mut DbConn, s: &SeriesState<'_>, now: DateTime<Utc>)
         ds::currency.eq(s.currency),
         ds::updated_at.eq(now.naive_utc()),
         ds::history.eq(&s.history),
+        ds::running_point_at.eq(s.running.map(|r| naive(r.point_at))),
+        ds::running_so_far.eq(s.running.map(|r| saturate(r.so_far))),
+        ds::running_seen_at.eq(s.running.map(|r| naive(r.seen_at))),
+        ds::running_rate.eq(s.running.and_then(|r| r.rate).map(saturate)),
     );
     crate::per_backend!(conn, |c| {
         diesel::insert_into(ds::table)

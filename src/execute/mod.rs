@@ -17,7 +17,7 @@ use crate::db::schema::{action_transitions as tr, actions as ac};
 use crate::db::{Db, DbError};
 use crate::domain::approval::safety::{self, Context, SafetyRules, Stage, Target};
 use crate::domain::approval::{Command, Status};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -97,11 +97,25 @@ pub struct Runner {
     /// Attempts per execute or verify call, with doubling backoff from `backoff`.
     attempts: u32,
     backoff: std::time::Duration,
+    clock: crate::clock::Clock,
 }
 
 impl Runner {
     pub fn new(db: Db, executors: Vec<Arc<dyn Executor>>, safety: SafetyRules, approval: ApprovalSettings) -> Self {
-        Runner { db, executors, safety, approval, attempts: 3, backoff: std::time::Duration::from_millis(200) }
+        Runner {
+            db,
+            executors,
+            safety,
+            approval,
+            attempts: 3,
+            backoff: std::time::Duration::from_millis(200),
+            clock: crate::clock::Clock::system(),
+        }
+    }
+
+    /// Reads "now" from `clock` (the application's, shared with its other workers).
+    pub fn with_clock(self, clock: crate::clock::Clock) -> Self {
+        Runner { clock, ..self }
     }
 
     /// How this action would run (dry_run or live) and the executor's plan in words, for
@@ -119,10 +133,9 @@ impl Runner {
 
     async fn apply(&self, id: &str, command: Command, on: &Where) -> Result<ActionRow, CommandError> {
         let (id, policy) = (id.to_string(), self.approval.policy_for(on.simulated, on.provider.as_deref()));
-        let result = self
-            .db
-            .run(move |c| Ok::<_, DbError>(store::apply(c, &id, &command, ACTOR, None, &policy, Utc::now())))
-            .await;
+        let now = self.clock.now();
+        let result =
+            self.db.run(move |c| Ok::<_, DbError>(store::apply(c, &id, &command, ACTOR, None, &policy, now))).await;
         match result {
             Ok(r) => r.map(|(row, _)| row),
             Err(e) => Err(CommandError::Db(diesel::result::Error::QueryBuilderError(e.to_string().into()))),
@@ -130,7 +143,7 @@ impl Runner {
     }
 
     async fn executed_since(&self, since: Duration) -> Result<u32, DbError> {
-        let from = (Utc::now() - since).naive_utc();
+        let from = (self.clock.now() - since).naive_utc();
         self.db
             .run(move |c| {
                 let n: i64 =
@@ -282,7 +295,7 @@ impl Runner {
             );
             if let Ok(Verification::Done) = seen {
                 let done = self.apply(&row.id, Command::Verified, sim).await?;
-                let (id, hours) = (row.id.clone(), self.approval.recovery_hours(Utc::now()));
+                let (id, hours) = (row.id.clone(), self.approval.recovery_hours(self.clock.now()));
                 let recovered =
                     self.db.run(move |c| store::record_recovery(c, &id, hours).map_err(DbError::from)).await?;
                 return Ok(store::ActionRow { recovered: Some(recovered), ..done });
@@ -321,6 +334,7 @@ impl Runner {
         detail: Option<String>,
     ) -> Result<(), DbError> {
         let target = format!("action {} / {} {}", row.id, row.kind, row.target);
+        let now = self.clock.now();
         self.db
             .run(move |c| {
                 crate::db::write_transaction(c, |c| {
@@ -332,7 +346,7 @@ impl Runner {
                         detail: detail.as_deref(),
                         ..crate::audit::Event::default()
                     };
-                    crate::audit::append(c, &event, Utc::now())
+                    crate::audit::append(c, &event, now)
                 })
                 .map(|_| ())
                 .map_err(DbError::from)

@@ -14,7 +14,6 @@ use crate::domain::approval::Command;
 use crate::domain::detect::series::SeriesId;
 use crate::domain::money::UNITS_PER_WHOLE;
 use crate::domain::optimizer::{propose, AnomalyFacts, Rule};
-use chrono::Utc;
 use diesel::prelude::*;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -41,6 +40,7 @@ pub struct Optimizer {
     rules: Vec<Rule>,
     safety: SafetyRules,
     approval: ApprovalSettings,
+    clock: crate::clock::Clock,
 }
 
 /// What handling one anomaly did.
@@ -52,7 +52,12 @@ pub struct Outcome {
 
 impl Optimizer {
     pub fn new(db: Db, rules: Vec<Rule>, safety: SafetyRules, approval: ApprovalSettings) -> Self {
-        Optimizer { db, rules, safety, approval }
+        Optimizer { db, rules, safety, approval, clock: crate::clock::Clock::system() }
+    }
+
+    /// Reads "now" from `clock` (the application's, shared with its other workers).
+    pub fn with_clock(self, clock: crate::clock::Clock) -> Self {
+        Optimizer { clock, ..self }
     }
 
     /// Brings one anomaly's actions in line with its current state.
@@ -89,14 +94,15 @@ impl Optimizer {
     fn handle_blocking(&self, c: &mut DbConn, id: &str) -> diesel::QueryResult<Outcome> {
         let Some(a) = anomalies::get(c, id)? else { return Ok(Outcome::default()) };
         let policy = self.approval.policy();
+        let now = self.clock.now();
         if a.state != "open" {
             let waiting: Vec<String> =
                 ac::table.filter(ac::anomaly_id.eq(id)).filter(ac::status.eq_any(WAITING)).select(ac::id).load(c)?;
-            store::confirm_cost_back_in_band(c, id, Utc::now())?;
+            store::confirm_cost_back_in_band(c, id, now)?;
             let mut withdrawn = 0;
             for action in waiting {
                 // Losing a race to an approver or executor is fine: that one decides.
-                if store::apply(c, &action, &Command::Withdraw, ACTOR, None, &policy, Utc::now()).is_ok() {
+                if store::apply(c, &action, &Command::Withdraw, ACTOR, None, &policy, now).is_ok() {
                     withdrawn += 1;
                 }
             }
@@ -122,7 +128,7 @@ impl Optimizer {
                 estimated_saving_per_hour: (p.estimated_saving_per_hour * UNITS_PER_WHOLE as f64).round() as i64,
                 proposed_by: ACTOR.to_string(),
             };
-            let Some(created) = store::create(c, &new, Utc::now())? else { continue };
+            let Some(created) = store::create(c, &new, now)? else { continue };
             let target = Target {
                 provider: a.provider.clone().unwrap_or_default(),
                 account: a.sub_account.clone().unwrap_or_default(),
@@ -136,7 +142,7 @@ impl Optimizer {
             };
             let blocked =
                 safety::check(&self.safety, &target, &ctx, Stage::Routing).into_iter().map(|b| b.to_string()).collect();
-            match store::apply(c, &created.id, &Command::Route { blocked }, ACTOR, None, &policy, Utc::now()) {
+            match store::apply(c, &created.id, &Command::Route { blocked }, ACTOR, None, &policy, now) {
                 Ok(_) => proposed += 1,
                 Err(store::CommandError::Db(e)) => return Err(e),
                 Err(e) => tracing::warn!(action = %created.id, error = %e, "could not route a proposal"),

@@ -16,6 +16,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// "Now" for every decision on anomalies and actions (the workers share it).
+    pub clock: crate::clock::Clock,
     pub ingestor: Ingestor,
     pub limits: ServerSettings,
     pub metrics: PrometheusHandle,

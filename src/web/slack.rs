@@ -97,10 +97,13 @@ async fn decide(state: &AppState, slack_user: &str, action_id: &str, command: &s
         &state.db,
         &state.bus,
         &state.approval,
-        action_id.to_string(),
-        cmd,
-        name.clone(),
-        comment,
+        crate::approval::Decision {
+            action_id: action_id.to_string(),
+            command: cmd,
+            actor: name.clone(),
+            comment,
+            at: state.clock.now(),
+        },
     )
     .await;
     match result {

@@ -17,6 +17,9 @@ pub enum Backend {
 pub struct TestApp {
     pub address: String,
     pub db: Db,
+    /// The app's clock: on the wall clock until a test pins it (`clock.set`), after which
+    /// the app's own workers and the test's direct calls share one "now".
+    pub clock: costguard::clock::Clock,
     pub client: reqwest::Client,
     pub admin_key: String,
     pub database_url: String,
@@ -38,6 +41,29 @@ macro_rules! both_backends {
             async fn postgres() {
                 if $crate::helpers::postgres_admin_url().is_some() {
                     super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
+                }
+            }
+        }
+    )*};
+}
+
+/// `both_backends_with!(adjust => name)`: as `both_backends!`, the settings changed by
+/// `fn adjust(&mut Settings)` first (a path as seen from inside the generated module:
+/// `super::adjust`).
+#[macro_export]
+macro_rules! both_backends_with {
+    ($adjust:path => $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $adjust).await;
+                super::$name(app).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::helpers::postgres_admin_url().is_some() {
+                    let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $adjust).await;
+                    super::$name(app).await
                 }
             }
         }
@@ -101,12 +127,24 @@ impl TestApp {
         let mut settings = test_settings(&database_url, dir.path());
         adjust(&mut settings);
         costguard::telemetry::init_logging(&settings.log.level, "text");
-        let app = Application::build(settings).await.expect("app builds");
+        let clock = costguard::clock::Clock::system();
+        let app = Application::build_with_clock(settings, clock.clone()).await.expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.db().clone();
         tokio::spawn(app.run_until_stopped());
         let admin_key = create_key(&db, "test-admin", Role::Admin).await;
-        TestApp { address, db, client: reqwest::Client::new(), admin_key, database_url, backend, _dir: dir }
+        TestApp { address, db, clock, client: reqwest::Client::new(), admin_key, database_url, backend, _dir: dir }
+    }
+
+    /// One detection run over everything as of `now`, after pinning the app's clock there,
+    /// so the app's own detective (woken by the writes) measures the same world.
+    pub async fn detect_at(&self, now: chrono::DateTime<chrono::Utc>) -> costguard::detect::RunSummary {
+        self.clock.set(now);
+        let (bus, _r) = costguard::bus::channels(10_000);
+        costguard::detect::Detective::new(self.db.clone(), costguard::detect::DetectSettings::default(), bus)
+            .run(costguard::detect::series::Scope::default(), now)
+            .await
+            .expect("detection run")
     }
 
     pub fn url(&self, path: &str) -> String {

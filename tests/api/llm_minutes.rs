@@ -20,11 +20,14 @@ async fn a_runaway_key_is_flagged_minutes_after_it_starts(app: Bare) {
     let now = Utc::now();
     let this_hour = now.duration_trunc(Duration::hours(1)).unwrap();
     let mut rows = Vec::new();
-    // Three days of ordinary hours (about $1.20 an hour per key, with a daily rhythm)...
+    // Three days of ordinary hours (about $1.20 an hour per key, with a daily rhythm), the
+    // current one as far as it has run...
+    let elapsed = (now - this_hour).num_seconds() as f64 / 3_600.0;
     for back in 0..72 {
         let hour = this_hour - Duration::hours(back);
         let rhythm = 1.0 + 0.2 * (f64::from(chrono::Timelike::hour(&hour)) / 24.0 * std::f64::consts::TAU).sin();
-        let input = (200_000.0 * rhythm) as i64;
+        let so_far = if back == 0 { elapsed } else { 1.0 };
+        let input = (200_000.0 * rhythm * so_far) as i64;
         for key in [RUNAWAY, STEADY] {
             rows.push(Row { hour, key, project: "wrkspc_agents", model: MODEL, input, cached: 0, output: input / 5 });
         }

@@ -55,12 +55,17 @@ try {
   await ann.click("a.banner");
   await ann.waitForSelector("figure.chart svg");
   const anomalyUrl = ann.url();
-  await until(ann, anomalyUrl, "the proposed cancel", async (p) => (await p.locator("a[href^='/actions/']").count()) > 0, 90);
+  // Wait for the state the next step needs: the cancel itself (not a notify-only item),
+  // routed and pending approval, however long a busy machine takes to get there.
+  const pendingCancel = "li:has(a[href^='/actions/']:has-text('cancel bigquery job')):has(.badge:has-text('pending approval'))";
+  await until(ann, anomalyUrl, "the proposed cancel, pending approval",
+    async (p) => (await p.locator(pendingCancel).count()) > 0, 120);
   await shot(ann, "anomaly");
-  await ann.locator("a[href^='/actions/']").first().click();
+  await ann.locator(`${pendingCancel} a[href^='/actions/']`).first().click();
   await ann.waitForSelector("text=Safety checks");
   const actionUrl = ann.url();
   assert.ok(await ann.locator("text=cancel bigquery job").count() > 0);
+  await until(ann, actionUrl, "the approve form", async (p) => (await p.locator("form[action$='/approve'] input[name=comment]").count()) > 0, 60);
   await shot(ann, "action-pending");
 
   // A viewer sees the same action with no Approve button, and a forged approve is refused.
@@ -77,7 +82,7 @@ try {
   await shot(vic, "action-as-viewer");
 
   // The approver approves; the executor cancels the job and verifies it.
-  await ann.goto(actionUrl);
+  await until(ann, actionUrl, "the approve form", async (p) => (await p.locator("form[action$='/approve'] input[name=comment]").count()) > 0, 60);
   await ann.fill("form[action$='/approve'] input[name=comment]", "cancel the loop");
   await Promise.all([ann.waitForURL(/notice=approved/), ann.click("button:has-text('Approve')")]);
   await until(ann, actionUrl, "the action to succeed",

@@ -97,10 +97,13 @@ async fn decide(
         &state.db,
         &state.bus,
         &state.approval,
-        id.clone(),
-        make(actor.clone()),
-        actor,
-        comment,
+        crate::approval::Decision {
+            action_id: id.clone(),
+            command: make(actor.clone()),
+            actor,
+            comment,
+            at: state.clock.now(),
+        },
     )
     .await?;
     match result {

@@ -10,7 +10,6 @@ use crate::detect::store::{self, Feedback, ListFilter};
 use crate::domain::role::Role;
 use crate::web::AppState;
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
 
 pub async fn list(user: Signed, state: web::Data<AppState>, q: web::Query<Filters>) -> Result<HttpResponse, PageError> {
     let f = q.into_inner();
@@ -35,12 +34,12 @@ pub async fn detail(
     id: web::Path<String>,
     q: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let (id, settings) = (id.into_inner(), state.detect.clone());
+    let (id, settings, now) = (id.into_inner(), state.detect.clone(), state.clock.now());
     let found = state
         .db
         .run(move |c| {
             let Some(anomaly) = store::get(c, &id)? else { return Ok(None) };
-            let chart = chart::for_anomaly(c, &settings, &anomaly, Utc::now())?;
+            let chart = chart::for_anomaly(c, &settings, &anomaly, now)?;
             let events = store::events(c, &id)?;
             let actions = actions::list(c, None, Some(&id), 100)?;
             Ok::<_, crate::db::DbError>(Some((anomaly, chart, events, actions)))
@@ -73,7 +72,7 @@ pub async fn feedback(
                 .map_err(|_| PageError::BadRequest("suppress_days must be a whole number of days".into()))?,
         ),
     };
-    let now = Utc::now();
+    let now = state.clock.now();
     let feedback = Feedback::parse(&posted.form.kind, days, now)
         .map_err(|(field, m)| PageError::BadRequest(format!("{field} {m}")))?;
     let (id, actor) = (id.into_inner(), posted.user.0.name.clone());

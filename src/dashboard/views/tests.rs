@@ -53,6 +53,7 @@ fn anomaly() -> AnomalyRow {
         created_at: at(0),
         updated_at: at(2),
         version: 3,
+        mitigated_at: None,
     }
 }
 

@@ -5,5 +5,6 @@ pub mod alternatives;
 pub mod decision;
 pub mod incident;
 pub mod model;
+pub mod partial;
 pub mod root_cause;
 pub mod series;

@@ -1,9 +1,13 @@
 //! Root causes: which SKU, resource, region, unit or tag value carries an anomaly's excess.
 //!
 //! Each dimension partitions the series' cost (missing values count as "(none)"), so within a
-//! dimension the contributions add up to the whole excess. The baseline of each value is its
-//! average per point over a reference period before the anomaly; its contribution is what it
-//! cost during the anomaly minus that average times the anomaly's points.
+//! dimension the contributions add up to the whole excess. The whole excess is the anomaly's
+//! cost over what the detector *expected* for those points (its seasonal baseline, not the raw
+//! week before, which may hold last week's incident). That expectation is shared out among a
+//! dimension's values by their part of the cost in a clean reference period (hours of other
+//! anomalies and suppressions left out by the caller); a value's contribution is what it cost
+//! during the anomaly minus its part of the expectation. A job that did not run in the
+//! reference period is expected to cost nothing, so a new looping job carries its whole cost.
 //!
 //! A dimension with a single value across the series (its own service, a region everything
 //! runs in, the team tag of a team's series) explains everything and says nothing, so it is
@@ -33,8 +37,8 @@ pub struct Contributor {
     /// Cost during the anomaly minus its usual cost over the same number of points.
     #[schema(value_type = String, example = "512.25")]
     pub delta: Total,
-    /// delta as a fraction of the anomaly's whole excess (0..1 for the main causes; negative
-    /// when the value went the other way).
+    /// delta as a fraction of the anomaly's whole excess over its expectation (in (0, 1] for
+    /// the causes of a rise; the causes listed in one dimension add up to about 1).
     pub share: f64,
 }
 
@@ -46,17 +50,26 @@ fn rank(dimension: &str) -> usize {
 }
 
 /// The top `limit` contributors in the direction of the anomaly (`up`: the largest increases).
-pub fn contributors(
-    rows: &[Breakdown],
-    reference_points: u32,
-    incident_points: u32,
-    up: bool,
-    limit: usize,
-) -> Vec<Contributor> {
-    if reference_points == 0 || incident_points == 0 {
+/// `expected` is what the detector expected over the anomaly's points, in the same units and
+/// over the same span as the rows' `incident` amounts.
+pub fn contributors(rows: &[Breakdown], expected: Units, up: bool, limit: usize) -> Vec<Contributor> {
+    let Some(first) = rows.first() else { return Vec::new() };
+    // Every dimension partitions the same cost; the first one present gives the totals.
+    let in_first = || rows.iter().filter(|b| b.dimension == first.dimension);
+    let (reference_total, incident_total): (Units, Units) =
+        in_first().fold((0, 0), |(r, i), b| (r + b.reference, i + b.incident));
+    let total = incident_total - expected;
+    if total == 0 {
         return Vec::new();
     }
-    let delta = |b: &Breakdown| b.incident - b.reference * Units::from(incident_points) / Units::from(reference_points);
+    // Each value's part of the expectation: its part of the clean reference, or (with no
+    // reference at all) its part of the anomaly's own cost.
+    let expected_of = |b: &Breakdown| match reference_total {
+        0 if incident_total != 0 => b.incident * expected / incident_total,
+        0 => 0,
+        r => b.reference * expected / r,
+    };
+    let delta = |b: &Breakdown| b.incident - expected_of(b);
     let mut values_per_dimension: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for b in rows {
         *values_per_dimension.entry(b.dimension.as_str()).or_default() += 1;
@@ -66,11 +79,6 @@ pub fn contributors(
     let any_informative = values_per_dimension.values().any(|n| *n > 1);
     let informative =
         |b: &&Breakdown| !any_informative || values_per_dimension.get(b.dimension.as_str()).is_some_and(|n| *n > 1);
-    // Every dimension partitions the same cost; the first one present gives the total.
-    let total: Units = match rows.first() {
-        Some(first) => rows.iter().filter(|b| b.dimension == first.dimension).map(delta).sum(),
-        None => 0,
-    };
     let mut all: Vec<Contributor> = rows
         .iter()
         .filter(informative)
@@ -80,7 +88,7 @@ pub fn contributors(
                 dimension: b.dimension.clone(),
                 value: b.value.clone(),
                 delta: Total::from_units(d),
-                share: if total != 0 { d as f64 / total as f64 } else { 0.0 },
+                share: d as f64 / total as f64,
             }
         })
         .filter(|c| if up { c.delta.units() > 0 } else { c.delta.units() < 0 })
@@ -111,31 +119,58 @@ mod tests {
 
     #[test]
     fn the_value_carrying_the_excess_comes_first_with_its_share() {
-        // Reference: 10 points; incident: 2 points.
+        // The detector expected 1000 over the anomaly; it cost 2000. A new job carries it.
         let rows = vec![
-            b("region", "US", 1_000, 1_200),
-            b("service", "BigQuery", 600, 1_150),
-            b("service", "Storage", 400, 50),
-            b("sku", "Analysis", 500, 1_100),
-            b("sku", "Storage", 500, 100),
+            b("region", "US", 10_000, 2_000),
+            b("service", "BigQuery", 6_000, 1_600),
+            b("service", "Storage", 4_000, 400),
+            b("sku", "Analysis", 5_000, 1_500),
+            b("sku", "Storage", 5_000, 500),
             b("resource", "job-1", 0, 1_000),
-            b("resource", "(none)", 1_000, 200),
+            b("resource", "(none)", 10_000, 1_000),
         ];
-        let top = contributors(&rows, 10, 2, true, 10);
-        // Whole excess: 1200 - 1000*2/10 = 1000. BigQuery: 1150 - 120 = 1030.
-        assert_eq!((top[0].dimension.as_str(), top[0].value.as_str()), ("service", "BigQuery"));
-        assert_eq!(top[0].delta.units(), 1_030);
-        assert!((top[0].share - 1.03).abs() < 1e-12);
-        assert_eq!(top[1].dimension, "sku", "ties go to the earlier dimension");
-        assert_eq!((top[1].value.as_str(), top[1].delta.units()), ("Analysis", 1_000));
-        assert_eq!((top[2].value.as_str(), top[2].delta.units()), ("job-1", 1_000));
+        let top = contributors(&rows, 1_000, true, 10);
+        let at = |v: &str| top.iter().find(|c| c.value == v).unwrap_or_else(|| panic!("{v} in {top:?}"));
+        // BigQuery: 1600 - 6000/10000 * 1000 = 1000 of an excess of 1000.
+        assert_eq!(at("BigQuery").delta.units(), 1_000);
+        assert!((at("job-1").share - 1.0).abs() < 1e-12, "a job absent from the reference carries its cost");
+        assert!((at("Analysis").share - 1.0).abs() < 1e-12);
+        assert_eq!(top[0].dimension, "service", "ties go to the earlier dimension");
         assert_eq!(top.len(), 3, "values that fell are not causes of a rise, and the single region says nothing");
+    }
+
+    #[test]
+    fn a_contaminated_week_left_out_by_the_caller_no_longer_inflates_the_reference() {
+        // Clean reference: the usual job only. The anomaly: usual 100 + a new loop 500,
+        // expected 100. The loop's share is its cost over the excess: 1.
+        let rows = vec![b("resource", "usual", 2_400, 100), b("resource", "loop", 0, 500)];
+        let top = contributors(&rows, 100, true, 10);
+        assert_eq!((top[0].value.as_str(), top[0].delta.units()), ("loop", 500));
+        assert!((top[0].share - 1.0).abs() < 1e-12);
+        assert!(top.iter().all(|c| c.share > 0.0 && c.share <= 1.0 + 1e-9), "{top:?}");
+    }
+
+    #[test]
+    fn the_shares_of_one_dimension_add_up_to_the_whole_excess() {
+        let rows = vec![
+            b("resource", "a", 300, 200),
+            b("resource", "b", 300, 450),
+            b("resource", "c", 400, 350),
+            b("resource", "d", 0, 150),
+        ];
+        let expected = 900;
+        let all = contributors(&rows, expected, true, 10);
+        let rising: f64 = all.iter().map(|c| c.share).sum();
+        // Rising values carry at least the whole excess (falling ones give some back).
+        assert!(rising >= 1.0 - 1e-9, "{all:?}");
+        let exact: Units = rows.iter().map(|r| r.incident - r.reference * expected / 1_000).sum();
+        assert_eq!(exact, 1_150 - 900);
     }
 
     #[test]
     fn drops_rank_the_largest_falls() {
         let rows = vec![b("region", "eu", 600, 0), b("region", "us", 400, 0)];
-        let top = contributors(&rows, 10, 1, false, 10);
+        let top = contributors(&rows, 100, false, 10);
         assert_eq!(top.iter().map(|c| c.value.as_str()).collect::<Vec<_>>(), ["eu", "us"]);
         assert!((top[0].share - 0.6).abs() < 1e-12);
     }
@@ -143,16 +178,23 @@ mod tests {
     #[test]
     fn a_series_with_no_discriminating_dimension_keeps_its_single_values() {
         let rows = vec![b("service", "OpenAI API", 100, 300), b("region", "global", 100, 300)];
-        let top = contributors(&rows, 10, 1, true, 10);
+        let top = contributors(&rows, 100, true, 10);
         assert_eq!(top.iter().map(|c| c.dimension.as_str()).collect::<Vec<_>>(), ["service", "region"]);
+    }
+
+    #[test]
+    fn without_any_clean_reference_the_expectation_is_shared_by_cost() {
+        let rows = vec![b("resource", "a", 0, 300), b("resource", "b", 0, 100)];
+        let top = contributors(&rows, 200, true, 10);
+        assert_eq!(top.iter().map(|c| c.delta.units()).collect::<Vec<_>>(), [150, 50]);
     }
 
     #[test]
     fn limit_and_degenerate_inputs() {
         let rows: Vec<Breakdown> = (0..20).map(|i| b("resource", &format!("r{i:02}"), 0, 10 + i)).collect();
-        assert_eq!(contributors(&rows, 5, 1, true, 10).len(), 10);
-        assert_eq!(contributors(&rows, 0, 1, true, 10), vec![]);
-        assert_eq!(contributors(&[], 5, 1, true, 10), vec![]);
+        assert_eq!(contributors(&rows, 5, true, 10).len(), 10);
+        assert_eq!(contributors(&rows, 390, true, 10), vec![], "no excess, no cause");
+        assert_eq!(contributors(&[], 5, true, 10), vec![]);
     }
 
     #[test]

@@ -13,7 +13,6 @@ use crate::web::error::ApiError;
 use crate::web::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -136,7 +135,7 @@ pub async fn create(
         estimated_saving_per_hour: 0,
         proposed_by: caller.name.clone(),
     };
-    let (policy, rules) = (state.approval.policy(), state.safety.clone());
+    let (policy, rules, now) = (state.approval.policy(), state.safety.clone(), state.clock.now());
     let row = state
         .db
         .run(move |c| -> Result<_, DbError> {
@@ -152,8 +151,8 @@ pub async fn create(
                 .filter(|b| b.rule != "below_budget_floor")
                 .map(|b| b.to_string())
                 .collect();
-            let Some(created) = store::create(c, &new, Utc::now())? else { return Ok(None) };
-            let routed = store::apply(c, &created.id, &Command::Route { blocked }, "policy", None, &policy, Utc::now());
+            let Some(created) = store::create(c, &new, now)? else { return Ok(None) };
+            let routed = store::apply(c, &created.id, &Command::Route { blocked }, "policy", None, &policy, now);
             Ok(Some(routed.map(|(row, _)| row).map_err(|e| e.to_string())))
         })
         .await?;
@@ -185,8 +184,19 @@ async fn command(
         return Err(ApiError::invalid(json!({ "field": "comment", "message": "at most 2000 characters" })));
     }
     let cmd = make(caller.name.clone());
-    let result =
-        crate::approval::decide(&state.db, &state.bus, &state.approval, id, cmd, caller.name.clone(), comment).await?;
+    let result = crate::approval::decide(
+        &state.db,
+        &state.bus,
+        &state.approval,
+        crate::approval::Decision {
+            action_id: id,
+            command: cmd,
+            actor: caller.name.clone(),
+            comment,
+            at: state.clock.now(),
+        },
+    )
+    .await?;
     match result {
         Ok(row) => Ok(HttpResponse::Ok().json(row)),
         Err(CommandError::NotFound) => Err(ApiError::not_found("no action with this id")),

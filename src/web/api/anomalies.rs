@@ -12,7 +12,6 @@ use crate::web::auth::{Caller, WithBody};
 use crate::web::error::ApiError;
 use crate::web::AppState;
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -112,14 +111,14 @@ pub async fn detail(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
-    let settings = state.detect.clone();
+    let (settings, now) = (state.detect.clone(), state.clock.now());
     let id = id.into_inner();
     let found = state
         .db
         .run(move |c| -> Result<_, crate::db::DbError> {
             let Some(a) = store::get(c, &id)? else { return Ok(None) };
             let timeline = store::events(c, &id)?;
-            let series = chart::for_anomaly(c, &settings, &a, Utc::now())?;
+            let series = chart::for_anomaly(c, &settings, &a, now)?;
             Ok(Some((a, timeline, series)))
         })
         .await?;
@@ -154,7 +153,7 @@ pub async fn create(
     if description.is_empty() || description.len() > 2_000 {
         return Err(invalid("description", "must be 1 to 2000 characters".into()));
     }
-    let now = Utc::now();
+    let now = state.clock.now();
     let started_at =
         body.started_at.as_deref().map(parse_utc).transpose().map_err(|e| invalid("started_at", e.0))?.unwrap_or(now);
     let manual = Manual {
@@ -190,7 +189,7 @@ pub async fn feedback(
     WithBody(caller, body): WithBody<web::Json<FeedbackBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let invalid = |field: &str, message: &str| ApiError::invalid(json!({ "field": field, "message": message }));
-    let now = Utc::now();
+    let now = state.clock.now();
     let feedback =
         Feedback::parse(&body.kind, body.suppress_days, now).map_err(|(field, message)| invalid(field, message))?;
     if body.comment.as_ref().is_some_and(|c| c.len() > 2_000) {

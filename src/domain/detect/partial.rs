@@ -1,0 +1,148 @@
+//! The newest point of a series while its hour is still running: its cost so far says little
+//! (eight minutes of a loop look like a small hour), so severity, floors and estimates read
+//! the *rate* the point is growing at instead, as a full point's worth.
+//!
+//! The rate comes from the growth of the point between two detective runs that saw new data
+//! (the marginal rate, which shows a loop at its full speed from its second sighting even when
+//! it began late in the hour). Without a usable earlier sighting it is the cost so far divided
+//! by the elapsed fraction of the hour, with the fraction never taken below a twelfth, so a
+//! point seen seconds into its hour is not multiplied a hundredfold.
+
+use crate::domain::money::Total;
+
+/// A sighting of a running point, kept between runs (`detect_series`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sighting {
+    /// The point's start (epoch seconds).
+    pub point_at: i64,
+    /// Its cost so far when seen.
+    pub so_far: Total,
+    /// When it was seen (epoch seconds).
+    pub seen_at: i64,
+    /// The rate taken then, per step; None until one was measured.
+    pub rate: Option<Total>,
+}
+
+/// How a running point is read now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Running {
+    /// A full point's worth at the current rate.
+    pub rate: Total,
+    /// How much of the point has elapsed, in (0, 1].
+    pub elapsed: f64,
+    /// What to keep for the next run.
+    pub sighting: Sighting,
+}
+
+/// Shortest interval a marginal rate is measured over; closer runs reuse the last rate.
+pub const MIN_INTERVAL_SECS: i64 = 10;
+/// A point that has not grown for this long is read from its cost so far again (its spend
+/// may really have stopped).
+pub const STALE_AFTER_SECS: i64 = 600;
+
+/// Reads the point starting at `point_at` (length `step`) with `so_far` as of `now`. None when
+/// the clock says the point is not running (already over, or not begun: data from a source
+/// running ahead of the clock), so it is taken as it is.
+pub fn read(point_at: i64, step: i64, so_far: Total, now: i64, before: Option<&Sighting>) -> Option<Running> {
+    let elapsed_secs = now - point_at;
+    if step <= 0 || elapsed_secs <= 0 || elapsed_secs >= step {
+        return None;
+    }
+    let elapsed = elapsed_secs as f64 / step as f64;
+    let fresh = Sighting { point_at, so_far, seen_at: now, rate: None };
+    let from_so_far = || scale(so_far, step, elapsed_secs.max(step / 12).max(1));
+    let before = before.filter(|b| b.point_at == point_at && b.seen_at < now);
+    let (rate, sighting) = match before {
+        None => (from_so_far(), fresh),
+        Some(b) if so_far.units() < b.so_far.units() => (from_so_far(), fresh),
+        Some(b) if so_far == b.so_far => match b.rate {
+            // No new data since: keep the rate and the older sighting to measure from.
+            Some(rate) if now - b.seen_at < STALE_AFTER_SECS => (rate, *b),
+            _ => (from_so_far(), Sighting { rate: None, ..*b }),
+        },
+        Some(b) if now - b.seen_at < MIN_INTERVAL_SECS => match b.rate {
+            Some(rate) => (rate, *b),
+            None => (from_so_far(), *b),
+        },
+        Some(b) => {
+            let grown = Total::from_units(so_far.units() - b.so_far.units());
+            let rate = scale(grown, step, now - b.seen_at);
+            (rate, Sighting { rate: Some(rate), ..fresh })
+        }
+    };
+    Some(Running { rate, elapsed, sighting })
+}
+
+/// `amount` accrued over `secs`, as a full `step`'s worth (exact integer arithmetic).
+fn scale(amount: Total, step: i64, secs: i64) -> Total {
+    Total::from_units(amount.units() * i128::from(step) / i128::from(secs.max(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600;
+    fn usd(v: i128) -> Total {
+        Total::from_units(v * 100_000_000_000)
+    }
+
+    #[test]
+    fn a_point_that_is_over_or_not_begun_is_taken_as_it_is() {
+        assert_eq!(read(0, H, usd(5), H, None), None);
+        assert_eq!(read(0, H, usd(5), 2 * H, None), None);
+        assert_eq!(read(10 * H, H, usd(5), H, None), None, "a source ahead of the clock");
+    }
+
+    #[test]
+    fn first_sight_divides_the_cost_so_far_by_the_elapsed_fraction() {
+        let r = read(0, H, usd(25), H / 4, None).unwrap();
+        assert_eq!(r.rate, usd(100));
+        assert!((r.elapsed - 0.25).abs() < 1e-9);
+        assert_eq!(r.sighting, Sighting { point_at: 0, so_far: usd(25), seen_at: H / 4, rate: None });
+    }
+
+    #[test]
+    fn seconds_into_the_hour_the_fraction_is_at_least_a_twelfth() {
+        let r = read(0, H, usd(1), 30, None).unwrap();
+        assert_eq!(r.rate, usd(12));
+    }
+
+    #[test]
+    fn a_loop_that_began_late_in_the_hour_shows_its_full_rate_from_the_second_sighting() {
+        // Base 100/h all hour; a loop of 487.5/h from minute 52. Seen at 53:00 and 53:20.
+        let base = |secs: i128| 100 * secs * 100_000_000_000 / 3_600;
+        let lp = |secs: i128| 4875 * secs * 10_000_000_000 / 3_600;
+        let at1 = 53 * 60;
+        let first = read(0, H, Total::from_units(base(at1 as i128) + lp(60)), at1, None).unwrap();
+        assert!(first.rate.units() < usd(120).units(), "cost so far alone hides it: {:?}", first.rate);
+        let at2 = at1 + 20;
+        let second = read(0, H, Total::from_units(base(at2 as i128) + lp(80)), at2, Some(&first.sighting)).unwrap();
+        let full = base(3_600) + lp(3_600);
+        assert!((second.rate.units() - full).abs() < 1_000_000, "100 + 487.5 an hour: {:?}", second.rate);
+        assert_eq!(second.sighting.rate, Some(second.rate));
+    }
+
+    #[test]
+    fn without_new_data_the_last_rate_and_its_sighting_are_kept_until_stale() {
+        let before = Sighting { point_at: 0, so_far: usd(10), seen_at: 600, rate: Some(usd(300)) };
+        let r = read(0, H, usd(10), 900, Some(&before)).unwrap();
+        assert_eq!((r.rate, r.sighting), (usd(300), before));
+        let stale = read(0, H, usd(10), 600 + STALE_AFTER_SECS, Some(&before)).unwrap();
+        assert_eq!(stale.rate, scale(usd(10), H, 600 + STALE_AFTER_SECS));
+    }
+
+    #[test]
+    fn runs_closer_than_the_minimum_interval_reuse_the_rate() {
+        let before = Sighting { point_at: 0, so_far: usd(10), seen_at: 600, rate: Some(usd(300)) };
+        let r = read(0, H, usd(11), 605, Some(&before)).unwrap();
+        assert_eq!((r.rate, r.sighting), (usd(300), before));
+    }
+
+    #[test]
+    fn a_restated_lower_point_or_another_hour_starts_over() {
+        let before = Sighting { point_at: 0, so_far: usd(10), seen_at: 600, rate: Some(usd(300)) };
+        assert_eq!(read(0, H, usd(5), 1_200, Some(&before)).unwrap().rate, usd(15));
+        assert_eq!(read(H, H, usd(5), H + 1_200, Some(&before)).unwrap().rate, usd(15));
+    }
+}
