@@ -69,8 +69,9 @@ pub struct NewAction {
 }
 
 /// Stores a proposal (status `proposed`) and audits it. None when this anomaly already has a
-/// proposal of this kind for this target, also when another writer stored it a moment ago
+/// live action of this kind for this target, also when another writer stored it a moment ago
 /// (PostgreSQL's read committed lets both pass the check; the unique index stops the second).
+/// Whether an ended one stands in the way is the caller's rule (`may_propose_again`).
 pub fn create(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> QueryResult<Option<ActionRow>> {
     use diesel::result::{DatabaseErrorKind, Error};
     match insert_proposal(conn, a, now) {
@@ -87,6 +88,7 @@ fn insert_proposal(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> Quer
                 .filter(ac::anomaly_id.eq(anomaly))
                 .filter(ac::kind.eq(&a.kind))
                 .filter(ac::target.eq(&a.target))
+                .filter(ac::status.eq_any(LIVE))
                 .select(ac::id)
                 .first::<String>(conn)
                 .optional()?;
@@ -127,6 +129,30 @@ fn insert_proposal(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> Quer
         audit::append(conn, &event, now)?;
         ac::table.find(&id).select(ActionRow::as_select()).first(conn).optional()
     })
+}
+
+/// Statuses of an action that has not ended; at most one per anomaly, kind and target
+/// (the `actions_one_live_per_target` index).
+pub const LIVE: [&str; 5] = ["proposed", "pending_approval", "approved", "executing", "verifying"];
+
+/// The newest action of this kind for this target on the anomaly: its status, and whether it
+/// was ever routed to people.
+pub fn latest_for_target(
+    conn: &mut DbConn,
+    anomaly_id: &str,
+    kind: &str,
+    target: &str,
+) -> QueryResult<Option<(Status, bool)>> {
+    let row: Option<(String, Option<NaiveDateTime>)> = ac::table
+        .filter(ac::anomaly_id.eq(anomaly_id))
+        .filter(ac::kind.eq(kind))
+        .filter(ac::target.eq(target))
+        .order_by(ac::created_at.desc())
+        .select((ac::status, ac::routed_at))
+        .first(conn)
+        .optional()?;
+    // An unknown stored status counts as live: nothing new is proposed beside it.
+    Ok(row.map(|(status, routed)| (Status::parse(&status).unwrap_or(Status::PendingApproval), routed.is_some())))
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> QueryResult<Option<ActionRow>> {

@@ -107,7 +107,8 @@ pub fn for_anomaly(
 ) -> diesel::QueryResult<Option<Vec<ChartPoint>>> {
     let Some(id) = SeriesId::parse_key(&a.series_key) else { return Ok(None) };
     let start = a.started_at.and_utc();
-    let shown_from = start - Duration::days(3);
+    // A day of context before it: enough to see the usual rhythm, not last week's incident.
+    let shown_from = start - Duration::days(1);
     let shown_to = a.resolved_at.map_or(now, |t| t.and_utc()) + Duration::days(1);
     let within = |p: &ChartPoint| p.at >= shown_from && p.at <= shown_to;
     if let Some(h) = super::store::history(conn, &a.series_key)? {

@@ -76,6 +76,7 @@ impl Detective {
         let settings = self.settings.clone();
         let (summary, published) =
             self.db.run(move |conn| run_blocking(conn, &settings, &scope, now).map_err(DbError::from)).await?;
+        self.log_changes(&published).await;
         for (id, lifecycle) in published {
             metrics::counter!("costguard_anomaly_events_total", "event" => format!("{lifecycle:?}").to_lowercase())
                 .increment(1);
@@ -84,6 +85,43 @@ impl Detective {
         metrics::histogram!("costguard_detection_duration_seconds").record(started.elapsed().as_secs_f64());
         tracing::debug!(?summary, "detection run");
         Ok(summary)
+    }
+}
+
+impl Detective {
+    /// One line per change people care about (opened, escalated, resolved), naming the series,
+    /// severity and money; re-measures stay at debug, and so does history a first start
+    /// replays (incidents opened and resolved within this one run).
+    async fn log_changes(&self, published: &[(String, store::Lifecycle)]) {
+        use store::Lifecycle::*;
+        let replayed = |id: &str| published.iter().filter(|(i, _)| i == id).count() > 1;
+        let wanted: Vec<(String, store::Lifecycle)> = published
+            .iter()
+            .filter(|(id, l)| matches!(l, Opened | Escalated | Resolved) && !replayed(id))
+            .cloned()
+            .collect();
+        tracing::debug!(changes = published.len(), "detection run published");
+        if wanted.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = wanted.iter().map(|(id, _)| id.clone()).collect();
+        let rows = self.db.run(move |c| store::get_many(c, &ids).map_err(DbError::from)).await.unwrap_or_default();
+        for (id, lifecycle) in &wanted {
+            let Some(a) = rows.iter().find(|a| &a.id == id) else { continue };
+            let per_day = crate::domain::money::Total::from_units(a.projected_daily.into());
+            let (series, severity, currency) = (&a.label, &a.severity, &a.currency);
+            match lifecycle {
+                Opened => {
+                    tracing::info!(anomaly = %id, %series, %severity, projected_per_day = %per_day, %currency, "anomaly opened")
+                }
+                Escalated => {
+                    tracing::info!(anomaly = %id, %series, %severity, projected_per_day = %per_day, %currency, "anomaly escalated")
+                }
+                _ => {
+                    tracing::info!(anomaly = %id, %series, %severity, projected_per_day = %per_day, %currency, "anomaly resolved")
+                }
+            }
+        }
     }
 }
 
@@ -113,8 +151,11 @@ fn run_blocking(
         let first = s.points.first().map_or(0, |p| p.0);
         let trusted_from = first + i64::from(settings.detector.model.warmup_points) * s.step_secs;
         let facts = store::SeriesFacts { id: &s.id, currency: &s.currency, step_secs: s.step_secs };
+        // The newest point back within the band (what a mitigated anomaly waits for).
+        let z_close = settings.detector.z_close;
+        let calm_at = replayed.outcomes.last().filter(|o| o.expectation.z(o.actual) < z_close).map(|o| o.at);
         // A quiet series (the usual case) needs no write transaction.
-        if plan::plan(&store::stored_for(conn, &key)?, replayed.found.clone(), trusted_from).is_empty() {
+        if plan::plan(&store::stored_for(conn, &key)?, replayed.found.clone(), trusted_from, calm_at).is_empty() {
             push_state(&mut states, s, &replayed, settings);
             continue;
         }
@@ -124,7 +165,7 @@ fn run_blocking(
         let lifecycles = write_transaction(conn, |conn| {
             crate::db::lock_in_transaction(conn, &key)?;
             let stored = store::stored_for(conn, &key)?;
-            let changes = plan::plan(&stored, replayed.found.clone(), trusted_from);
+            let changes = plan::plan(&stored, replayed.found.clone(), trusted_from, calm_at);
             let mut with_causes = Vec::with_capacity(changes.len());
             for change in changes {
                 let abnormal = |f: &replay::Found| not_normal(&replayed.found, &stored, &suppressed, f, s.step_secs);
@@ -142,7 +183,7 @@ fn run_blocking(
         for (id, lifecycle) in lifecycles {
             match lifecycle {
                 store::Lifecycle::Opened => summary.opened += 1,
-                store::Lifecycle::Updated => summary.updated += 1,
+                store::Lifecycle::Updated | store::Lifecycle::Escalated => summary.updated += 1,
                 store::Lifecycle::Resolved => summary.resolved += 1,
             }
             published.push((id, lifecycle));

@@ -17,6 +17,8 @@ pub struct Stored {
     pub actual: i128,
     pub points: u32,
     pub severity: crate::domain::detect::decision::Severity,
+    /// An action on it was verified: it resolves as soon as its cost is back in its band.
+    pub mitigated: bool,
 }
 
 impl Stored {
@@ -44,10 +46,14 @@ pub enum Change {
 /// Match each found incident to a stored anomaly of the same direction whose span overlaps;
 /// unmatched ones are new. Open stored anomalies that started after `trusted_from` (where the
 /// replay's baseline is warm) and match nothing have vanished.
-pub fn plan(stored: &[Stored], found: Vec<Found>, trusted_from: i64) -> Vec<Change> {
+///
+/// A mitigated anomaly (its action verified) does not wait for the detector's run of calm
+/// points: it resolves at `calm_at`, the newest point when that one is back within the band,
+/// and stays resolved while the replay's incident winds down.
+pub fn plan(stored: &[Stored], found: Vec<Found>, trusted_from: i64, calm_at: Option<i64>) -> Vec<Change> {
     let mut used = vec![false; stored.len()];
     let mut changes = Vec::new();
-    for f in found {
+    for mut f in found {
         let f_end = f.resolved_at.unwrap_or(i64::MAX);
         let matched = stored.iter().enumerate().find(|(i, s)| {
             !used[*i]
@@ -58,6 +64,9 @@ pub fn plan(stored: &[Stored], found: Vec<Found>, trusted_from: i64) -> Vec<Chan
         match matched {
             Some((i, s)) => {
                 used[i] = true;
+                if s.mitigated && f.resolved_at.is_none() {
+                    f.resolved_at = if s.open { calm_at.filter(|t| *t >= s.started_at) } else { s.resolved_at };
+                }
                 if s.changed_by(&f) {
                     changes.push(Change::Update { id: s.id.clone(), found: f });
                 }
@@ -104,18 +113,34 @@ mod tests {
             actual: 1,
             points: 1,
             severity: Severity::Low,
+            mitigated: false,
         }
     }
 
     #[test]
+    fn a_mitigated_anomaly_resolves_once_its_newest_point_is_calm_and_stays_resolved() {
+        let mitigated = Stored { mitigated: true, ..stored("a", 100, None) };
+        let same = || Found { actual: Total::from_units(1), ..found(100, None) };
+        let open = plan(std::slice::from_ref(&mitigated), vec![same()], 0, None);
+        assert!(open.is_empty(), "still out of band: still open, nothing changed");
+        let calm = plan(std::slice::from_ref(&mitigated), vec![same()], 0, Some(400));
+        assert!(matches!(&calm[..], [Change::Update { found, .. }] if found.resolved_at == Some(400)));
+        // Next run: the detector's own incident still runs, the anomaly stays resolved.
+        let resolved = Stored { open: false, resolved_at: Some(400), ..mitigated.clone() };
+        assert!(plan(&[resolved], vec![same()], 0, None).is_empty());
+        // Without mitigation the detector decides.
+        assert!(plan(&[stored("b", 100, None)], vec![same()], 0, Some(400)).is_empty());
+    }
+
+    #[test]
     fn a_replay_of_the_same_incident_updates_it() {
-        let changes = plan(&[stored("a", 100, None)], vec![found(100, None)], 0);
+        let changes = plan(&[stored("a", 100, None)], vec![found(100, None)], 0, None);
         assert!(matches!(&changes[..], [Change::Update { id, .. }] if id == "a"));
     }
 
     #[test]
     fn a_slightly_shifted_start_still_matches_by_overlap() {
-        let changes = plan(&[stored("a", 100, Some(200))], vec![found(90, Some(150))], 0);
+        let changes = plan(&[stored("a", 100, Some(200))], vec![found(90, Some(150))], 0, None);
         assert!(matches!(&changes[..], [Change::Update { id, .. }] if id == "a"));
     }
 
@@ -123,19 +148,19 @@ mod tests {
     fn an_unchanged_re_measurement_is_no_change() {
         let mut same = found(100, None);
         same.actual = Total::from_units(1);
-        assert_eq!(plan(&[stored("a", 100, None)], vec![same], 0), vec![]);
+        assert_eq!(plan(&[stored("a", 100, None)], vec![same], 0, None), vec![]);
     }
 
     #[test]
     fn a_later_incident_is_new_and_an_earlier_resolved_one_is_left_alone() {
-        let changes = plan(&[stored("a", 100, Some(200))], vec![found(300, None)], 0);
+        let changes = plan(&[stored("a", 100, Some(200))], vec![found(300, None)], 0, None);
         assert!(matches!(&changes[..], [Change::Insert(f)] if f.started_at == 300));
     }
 
     #[test]
     fn an_open_anomaly_the_replay_no_longer_sees_vanishes_only_where_the_replay_is_trusted() {
         let s = [stored("old", 50, None), stored("new", 500, None)];
-        let changes = plan(&s, vec![], 100);
+        let changes = plan(&s, vec![], 100, None);
         assert_eq!(changes, vec![Change::Vanished { id: "new".into() }]);
     }
 
@@ -143,13 +168,13 @@ mod tests {
     fn directions_do_not_match_each_other() {
         let mut down = stored("d", 100, None);
         down.direction = Direction::Down;
-        let changes = plan(&[down], vec![found(100, None)], 1_000);
+        let changes = plan(&[down], vec![found(100, None)], 1_000, None);
         assert!(matches!(&changes[..], [Change::Insert(_)]));
     }
 
     #[test]
     fn one_stored_anomaly_absorbs_only_one_incident() {
-        let changes = plan(&[stored("a", 0, None)], vec![found(10, Some(20)), found(30, None)], 0);
+        let changes = plan(&[stored("a", 0, None)], vec![found(10, Some(20)), found(30, None)], 0, None);
         assert!(matches!(&changes[0], Change::Update { .. }));
         assert!(matches!(&changes[1], Change::Insert(_)));
     }

@@ -4,6 +4,7 @@ use super::plan::{Change, Stored};
 use super::replay::Found;
 use crate::db::schema::{anomalies as an, anomaly_events as ev, anomaly_suppressions as sup, detect_series as ds};
 use crate::db::{write_transaction, DbConn};
+use crate::domain::detect::decision::Severity;
 use crate::domain::detect::incident::Direction;
 use crate::domain::detect::partial::Sighting;
 use crate::domain::detect::root_cause::Contributor;
@@ -80,7 +81,35 @@ fn utc_opt<S: serde::Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::O
     }
 }
 
+/// Where an anomaly is in its life, as people see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyState {
+    Open,
+    /// An action on it was verified; watching until its cost is back in its band.
+    Mitigated,
+    Resolved,
+}
+
+impl AnomalyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnomalyState::Open => "open",
+            AnomalyState::Mitigated => "mitigated",
+            AnomalyState::Resolved => "resolved",
+        }
+    }
+}
+
 impl AnomalyRow {
+    pub fn lifecycle(&self) -> AnomalyState {
+        match (self.state.as_str(), self.mitigated_at) {
+            ("open", None) => AnomalyState::Open,
+            ("open", Some(_)) => AnomalyState::Mitigated,
+            _ => AnomalyState::Resolved,
+        }
+    }
+
     pub fn impact(&self) -> Total {
         Total::from_units(i128::from(self.actual) - i128::from(self.expected))
     }
@@ -122,7 +151,10 @@ pub struct AnomalyEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifecycle {
     Opened,
+    /// Re-measured: it grew, or its root causes changed (no timeline entry).
     Updated,
+    /// Re-measured into a higher severity.
+    Escalated,
     Resolved,
 }
 
@@ -132,6 +164,11 @@ fn naive(epoch: i64) -> NaiveDateTime {
 
 fn saturate(t: Total) -> i64 {
     i64::try_from(t.units()).unwrap_or(if t.units() < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Several anomalies by id (any order).
+pub fn get_many(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<AnomalyRow>> {
+    an::table.filter(an::id.eq_any(ids)).select(AnomalyRow::as_select()).load(conn)
 }
 
 /// Detected anomalies of one series, for matching.
@@ -153,9 +190,29 @@ pub fn stored_for(conn: &mut DbConn, series_key: &str) -> QueryResult<Vec<Stored
             points: u32::try_from(r.points).unwrap_or(u32::MAX),
             severity: crate::domain::detect::decision::Severity::parse(&r.severity)
                 .unwrap_or(crate::domain::detect::decision::Severity::Low),
+            mitigated: r.mitigated_at.is_some(),
             id: r.id,
         })
         .collect())
+}
+
+/// Marks an open anomaly mitigated: an action on it was verified ("fixed, watching"); the
+/// detective resolves it once its cost is back in its band. One timeline entry says what.
+pub fn mark_mitigated(conn: &mut DbConn, id: &str, by: &str, what: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+    let n = diesel::update(an::table.find(id).filter(an::state.eq("open")).filter(an::mitigated_at.is_null()))
+        .set((
+            an::mitigated_at.eq(Some(now.naive_utc())),
+            an::updated_at.eq(now.naive_utc()),
+            an::version.eq(an::version + 1),
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    let row: AnomalyRow = an::table.find(id).select(AnomalyRow::as_select()).first(conn)?;
+    let detail = format!("mitigated: {what} verified; watching until the cost is back in its band");
+    record_event(conn, id, "updated", now.naive_utc(), by, &row.severity, saturate(row.impact()), Some(&detail))?;
+    Ok(true)
 }
 
 /// Suppression windows `(from, until]` of one series, in epoch seconds.
@@ -311,12 +368,18 @@ fn update_detected(
         ))
         .execute(conn)?;
     let resolved_now = row.state == "open" && state == "resolved";
-    let (kind, at) = match f.resolved_at {
-        Some(at) if resolved_now => ("resolved", naive(at)),
-        _ => ("updated", now.naive_utc()),
-    };
-    event(conn, id, kind, at, "detective", f, None)?;
-    Ok(Some(if resolved_now { Lifecycle::Resolved } else { Lifecycle::Updated }))
+    if resolved_now {
+        event(conn, id, "resolved", naive(f.resolved_at.unwrap_or_default()), "detective", f, None)?;
+        return Ok(Some(Lifecycle::Resolved));
+    }
+    // The timeline says what changed for people (severity, state), not every re-measure.
+    let was = Severity::parse(&row.severity).unwrap_or(Severity::Low);
+    if f.severity == was && row.state == state {
+        return Ok(Some(Lifecycle::Updated));
+    }
+    let detail = format!("{was} → {}", f.severity);
+    event(conn, id, "updated", now.naive_utc(), "detective", f, Some(&detail))?;
+    Ok(Some(if f.severity > was { Lifecycle::Escalated } else { Lifecycle::Updated }))
 }
 
 fn finite(z: f64) -> f64 {

@@ -17,6 +17,7 @@ use crate::db::schema::{action_transitions as tr, actions as ac};
 use crate::db::{Db, DbError};
 use crate::domain::approval::safety::{self, Context, SafetyRules, Stage, Target};
 use crate::domain::approval::{Command, Status};
+use crate::domain::optimizer::ActionKind;
 use chrono::Duration;
 use diesel::prelude::*;
 use std::collections::BTreeMap;
@@ -295,9 +296,24 @@ impl Runner {
             );
             if let Ok(Verification::Done) = seen {
                 let done = self.apply(&row.id, Command::Verified, sim).await?;
-                let (id, hours) = (row.id.clone(), self.approval.recovery_hours(self.clock.now()));
-                let recovered =
-                    self.db.run(move |c| store::record_recovery(c, &id, hours).map_err(DbError::from)).await?;
+                let now = self.clock.now();
+                let (id, hours) = (row.id.clone(), self.approval.recovery_hours(now));
+                // An acknowledged notify-only item changes nothing in the cloud: no mitigation.
+                let anomaly = row.anomaly_id.clone().filter(|_| row.kind != ActionKind::NotifyOnly.as_str());
+                let what = format!("{} {}", row.kind.replace('_', " "), row.target);
+                let recovered = self
+                    .db
+                    .run(move |c| {
+                        crate::db::write_transaction(c, |c| {
+                            let recovered = store::record_recovery(c, &id, hours)?;
+                            if let Some(anomaly) = &anomaly {
+                                crate::detect::store::mark_mitigated(c, anomaly, ACTOR, &what, now)?;
+                            }
+                            Ok::<_, diesel::result::Error>(recovered)
+                        })
+                        .map_err(DbError::from)
+                    })
+                    .await?;
                 return Ok(store::ActionRow { recovered: Some(recovered), ..done });
             }
             tokio::time::sleep(wait).await;

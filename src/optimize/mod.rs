@@ -10,10 +10,10 @@ use crate::db::schema::{actions as ac, anomalies as an};
 use crate::db::{Db, DbConn, DbError};
 use crate::detect::store::{self as anomalies, AnomalyRow};
 use crate::domain::approval::safety::{self, Context, SafetyRules, Stage, Target};
-use crate::domain::approval::Command;
+use crate::domain::approval::{may_propose_again, Command, Status, Withdrawal};
 use crate::domain::detect::series::SeriesId;
 use crate::domain::money::UNITS_PER_WHOLE;
-use crate::domain::optimizer::{propose, AnomalyFacts, Rule};
+use crate::domain::optimizer::{propose, ActionKind, AnomalyFacts, Proposal, Rule};
 use diesel::prelude::*;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -93,69 +93,120 @@ impl Optimizer {
 
     fn handle_blocking(&self, c: &mut DbConn, id: &str) -> diesel::QueryResult<Outcome> {
         let Some(a) = anomalies::get(c, id)? else { return Ok(Outcome::default()) };
-        let policy = self.approval.policy();
         let now = self.clock.now();
         if a.state != "open" {
-            let waiting: Vec<String> =
-                ac::table.filter(ac::anomaly_id.eq(id)).filter(ac::status.eq_any(WAITING)).select(ac::id).load(c)?;
             store::confirm_cost_back_in_band(c, id, now)?;
-            let mut withdrawn = 0;
-            for action in waiting {
-                // Losing a race to an approver or executor is fine: that one decides.
-                if store::apply(c, &action, &Command::Withdraw, ACTOR, None, &policy, now).is_ok() {
-                    withdrawn += 1;
-                }
-            }
+            let withdrawn = self.withdraw_waiting(c, id, None, &Withdrawal::AnomalyResolved)?;
             return Ok(Outcome { proposed: 0, withdrawn });
         }
-        if a.origin != "detected" || a.direction != "up" {
+        // A verified action is watching it ("mitigated"); nothing more to propose.
+        if a.origin != "detected" || a.direction != "up" || a.mitigated_at.is_some() {
             return Ok(Outcome::default());
         }
         let Some(series) = SeriesId::parse_key(&a.series_key) else { return Ok(Outcome::default()) };
         let causes = a.root_causes();
-        let excess_per_hour = excess_per_hour(&a);
-        let proposals = propose(&self.rules, &AnomalyFacts { series: &series, root_causes: &causes, excess_per_hour });
-        let mut proposed = 0;
-        for p in proposals {
-            let new = NewAction {
-                anomaly_id: Some(a.id.clone()),
-                kind: p.kind.as_str().to_string(),
-                target: p.target.clone(),
-                provider: a.provider.clone(),
-                account: a.sub_account.clone(),
-                params: serde_json::to_string(&p.params).unwrap_or_else(|_| "{}".into()),
-                risk: p.risk,
-                estimated_saving_per_hour: (p.estimated_saving_per_hour * UNITS_PER_WHOLE as f64).round() as i64,
-                proposed_by: ACTOR.to_string(),
-            };
-            let Some(created) = store::create(c, &new, now)? else { continue };
-            let target = Target {
-                provider: a.provider.clone().unwrap_or_default(),
-                account: a.sub_account.clone().unwrap_or_default(),
-                resource_id: p.target.clone(),
-                tags: crate::ledger::query::resource_tags(c, &p.target)?,
-            };
-            let ctx = Context {
-                projected_daily_overspend: a.projected_daily as f64 / UNITS_PER_WHOLE as f64,
-                cost_impact_per_hour: p.estimated_saving_per_hour,
-                ..Context::default()
-            };
-            let blocked =
-                safety::check(&self.safety, &target, &ctx, Stage::Routing).into_iter().map(|b| b.to_string()).collect();
-            match store::apply(c, &created.id, &Command::Route { blocked }, ACTOR, None, &policy, now) {
-                Ok(_) => proposed += 1,
-                Err(store::CommandError::Db(e)) => return Err(e),
-                Err(e) => tracing::warn!(action = %created.id, error = %e, "could not route a proposal"),
+        let facts = AnomalyFacts { series: &series, root_causes: &causes, excess_per_hour: excess_per_hour(&a) };
+        let mut outcome = Outcome::default();
+        for p in propose(&self.rules, &facts) {
+            if let Some(row) = self.propose_one(c, &a, &p, now)? {
+                outcome.proposed += 1;
+                // An action to approve replaces the notify-only acknowledgement.
+                if p.kind != ActionKind::NotifyOnly && row.status == Status::PendingApproval.as_str() {
+                    let why =
+                        Withdrawal::Superseded { by: format!("{} {}", p.kind.as_str().replace('_', " "), p.target) };
+                    outcome.withdrawn += self.withdraw_waiting(c, id, Some(ActionKind::NotifyOnly), &why)?;
+                }
             }
         }
-        Ok(Outcome { proposed, withdrawn: 0 })
+        Ok(outcome)
+    }
+
+    /// Proposes and routes one action unless an earlier one for the same target stands
+    /// (`may_propose_again`): a proposal follows its anomaly as it grows, and an early refusal
+    /// by the policy never blocks the right action once the facts allow it.
+    fn propose_one(
+        &self,
+        c: &mut DbConn,
+        a: &AnomalyRow,
+        p: &Proposal,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> diesel::QueryResult<Option<store::ActionRow>> {
+        let target = Target {
+            provider: a.provider.clone().unwrap_or_default(),
+            account: a.sub_account.clone().unwrap_or_default(),
+            resource_id: p.target.clone(),
+            tags: crate::ledger::query::resource_tags(c, &p.target)?,
+        };
+        let ctx = Context {
+            projected_daily_overspend: a.projected_daily as f64 / UNITS_PER_WHOLE as f64,
+            cost_impact_per_hour: p.estimated_saving_per_hour,
+            ..Context::default()
+        };
+        let blocked: Vec<String> =
+            safety::check(&self.safety, &target, &ctx, Stage::Routing).into_iter().map(|b| b.to_string()).collect();
+        let prior = store::latest_for_target(c, &a.id, p.kind.as_str(), &p.target)?;
+        if !may_propose_again(prior, !blocked.is_empty()) {
+            return Ok(None);
+        }
+        let new = NewAction {
+            anomaly_id: Some(a.id.clone()),
+            kind: p.kind.as_str().to_string(),
+            target: p.target.clone(),
+            provider: a.provider.clone(),
+            account: a.sub_account.clone(),
+            params: serde_json::to_string(&p.params).unwrap_or_else(|_| "{}".into()),
+            risk: p.risk,
+            estimated_saving_per_hour: (p.estimated_saving_per_hour * UNITS_PER_WHOLE as f64).round() as i64,
+            proposed_by: ACTOR.to_string(),
+        };
+        let Some(created) = store::create(c, &new, now)? else { return Ok(None) };
+        let policy = self.approval.policy();
+        match store::apply(c, &created.id, &Command::Route { blocked }, ACTOR, None, &policy, now) {
+            Ok((row, _)) => Ok(Some(row)),
+            Err(store::CommandError::Db(e)) => Err(e),
+            Err(e) => {
+                tracing::warn!(action = %created.id, error = %e, "could not route a proposal");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Withdraws what waits on the anomaly (of one kind, or all); returns how many.
+    fn withdraw_waiting(
+        &self,
+        c: &mut DbConn,
+        anomaly_id: &str,
+        kind: Option<ActionKind>,
+        why: &Withdrawal,
+    ) -> diesel::QueryResult<usize> {
+        let mut query = ac::table.filter(ac::anomaly_id.eq(anomaly_id)).filter(ac::status.eq_any(WAITING)).into_boxed();
+        if let Some(kind) = kind {
+            query = query.filter(ac::kind.eq(kind.as_str()));
+        }
+        let waiting: Vec<String> = query.select(ac::id).load(c)?;
+        let (policy, now) = (self.approval.policy(), self.clock.now());
+        let mut withdrawn = 0;
+        for action in waiting {
+            let command = Command::Withdraw { why: why.clone() };
+            // Losing a race to an approver or executor is fine: that one decides.
+            if store::apply(c, &action, &command, ACTOR, None, &policy, now).is_ok() {
+                withdrawn += 1;
+            }
+        }
+        Ok(withdrawn)
     }
 }
 
 /// Statuses in which an action has not started and can still be withdrawn.
 const WAITING: [&str; 3] = ["proposed", "pending_approval", "approved"];
 
+/// The anomaly's excess per hour at its peak rate (a running hour is read at its rate, so a
+/// loop's estimate is right from its first minutes), in currency units.
 fn excess_per_hour(a: &AnomalyRow) -> f64 {
+    let per_hour = a.projected_daily as f64 / UNITS_PER_WHOLE as f64 / 24.0;
+    if per_hour > 0.0 {
+        return per_hour;
+    }
     let points = a.points.max(1) as f64;
     let hours_per_point = a.step_secs.max(1) as f64 / 3_600.0;
     a.impact().units() as f64 / UNITS_PER_WHOLE as f64 / points / hours_per_point
@@ -182,7 +233,7 @@ pub async fn work(
             _ = leader.changed() => reconcile = true,
             message = changes.recv() => match message {
                 Some(m) if leader.is_leader() => {
-                    tracing::info!(anomaly = %m.anomaly_id, lifecycle = ?m.lifecycle, "anomaly");
+                    tracing::debug!(anomaly = %m.anomaly_id, lifecycle = ?m.lifecycle, "anomaly changed");
                     if let Err(e) = optimizer.handle(&m.anomaly_id).await {
                         tracing::error!(anomaly = %m.anomaly_id, error = %e, "optimizer failed; the next sweep retries");
                     }

@@ -252,7 +252,41 @@ async fn manual_anomalies_and_their_validation(app: TestApp) {
     assert_eq!(r.status(), 200);
 }
 
+/// Two detective runs that meet on the same series (the app's worker, a sweep, a test or a
+/// CLI import's wake-up) end with one anomaly per incident and no error, however they
+/// interleave: each holds the series while it reads, plans and writes.
+async fn runs_that_meet_on_a_series_end_with_one_anomaly(app: TestApp) {
+    app.clock.set(epoch());
+    let ingestor = Ingestor::new(app.db.clone(), costguard::bus::channels(10_000).0);
+    let mut from = epoch() - Duration::days(30);
+    while from < epoch() {
+        let to = (from + Duration::days(7)).min(epoch());
+        ingestor.write("simulated", generate(&simulated(true), epoch(), from, to, &HashMap::new())).await.unwrap();
+        from = to;
+    }
+    let run = || {
+        let (bus, _r) = costguard::bus::channels(10_000);
+        let detective = Detective::new(app.db.clone(), DetectSettings::default(), bus);
+        async move { detective.run(Scope::default(), epoch()).await }
+    };
+    for round in 0..3 {
+        let (a, b, c) = tokio::join!(run(), run(), run());
+        for (i, r) in [a, b, c].into_iter().enumerate() {
+            assert!(r.is_ok(), "round {round}, run {i}: {r:?}");
+        }
+    }
+    let all = ListFilter { limit: 1_000, ..ListFilter::default() };
+    let found = app.db.run(move |c| store::list(c, &all).map_err(costguard::db::DbError::from)).await.unwrap();
+    let mut per_incident: HashMap<(String, String, chrono::NaiveDateTime), usize> = HashMap::new();
+    for a in &found {
+        *per_incident.entry((a.series_key.clone(), a.direction.clone(), a.started_at)).or_default() += 1;
+    }
+    assert!(!found.is_empty());
+    assert!(per_incident.values().all(|n| *n == 1), "{per_incident:?}");
+}
+
 both_backends!(
+    runs_that_meet_on_a_series_end_with_one_anomaly,
     every_scripted_incident_is_detected_with_its_service_as_top_root_cause,
     a_normal_month_raises_nothing_above_low,
     an_ingested_spike_becomes_an_anomaly_with_series_and_feedback,

@@ -44,8 +44,12 @@ async function until(page, url, what, check, seconds = 120) {
 try {
   // The on-call approver logs in and sees the BigQuery anomaly on the overview.
   const ann = await logIn(who("APPROVER"));
-  await until(ann, `${base}/`, "the BigQuery anomaly banner",
-    async (p) => (await p.locator("a.banner", { hasText: "BigQuery" }).count()) > 0);
+  // The live loop's cancel waits for approval and its anomaly heads the overview (the
+  // backfill's own Saturday loop may be open for a moment first; that is not the story).
+  const liveCancel = ".card li:has(a:has-text('cancel bigquery job · bquxjob_7d3e9b21_live_loop'))";
+  await until(ann, `${base}/`, "the BigQuery anomaly banner and the live loop's cancel",
+    async (p) => (await p.locator("a.banner", { hasText: "BigQuery" }).count()) > 0
+      && (await p.locator(liveCancel).count()) > 0, 180);
   // Times show in the viewer's zone, UTC on hover.
   const title = await ann.locator("main time").first().getAttribute("title");
   assert.match(title, /UTC$/);
@@ -57,7 +61,7 @@ try {
   const anomalyUrl = ann.url();
   // Wait for the state the next step needs: the cancel itself (not a notify-only item),
   // routed and pending approval, however long a busy machine takes to get there.
-  const pendingCancel = "li:has(a[href^='/actions/']:has-text('cancel bigquery job')):has(.badge:has-text('pending approval'))";
+  const pendingCancel = "li:has(a[href^='/actions/']:has-text('cancel bigquery job · bquxjob_7d3e9b21_live_loop')):has(.badge:has-text('pending approval'))";
   await until(ann, anomalyUrl, "the proposed cancel, pending approval",
     async (p) => (await p.locator(pendingCancel).count()) > 0, 120);
   await shot(ann, "anomaly");

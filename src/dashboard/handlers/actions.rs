@@ -70,8 +70,20 @@ pub async fn detail(
     if mode == "dry_run" {
         plan.push("Dry run for this provider: the steps above are recorded, not performed.".into());
     }
-    let detail =
-        Detail { action, currency, history, checks, plan, mode: mode.to_string(), notice: q.into_inner().notice };
+    let machine = action.machine();
+    let approvers_needed = state.approval.policy().approvers_needed(machine.risk);
+    let approved_by = machine.approvals.len();
+    let detail = Detail {
+        action,
+        currency,
+        history,
+        checks,
+        plan,
+        mode: mode.to_string(),
+        approvers_needed,
+        approved_by,
+        notice: q.into_inner().notice,
+    };
     Ok(html(view::detail(&user.0, &detail)))
 }
 

@@ -120,7 +120,12 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
                     .cmp(&severity_rank(&b.severity))
                     .then(b.projected_daily.cmp(&a.projected_daily))
             });
-            let pending = actions::list(c, Some("pending_approval"), None, 20)?;
+            // A notify-only item asks for an acknowledgement, not an approval.
+            let pending: Vec<_> = actions::list(c, Some("pending_approval"), None, 40)?
+                .into_iter()
+                .filter(|a| a.kind != crate::domain::optimizer::ActionKind::NotifyOnly.as_str())
+                .take(20)
+                .collect();
             let pending = actions::with_currencies(c, pending)?;
             let recovered = actions::total_recovered(c)?;
             Ok::<_, crate::db::DbError>((series, open, pending, recovered))

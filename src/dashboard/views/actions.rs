@@ -74,6 +74,10 @@ pub struct Detail {
     pub plan: Vec<String>,
     /// dry_run or live: how the executor runs for this action's provider.
     pub mode: String,
+    /// Distinct approvers this action needs (high risk: `approval.high_risk_approvers`).
+    pub approvers_needed: usize,
+    /// Approvals it has so far.
+    pub approved_by: usize,
     pub notice: Option<String>,
 }
 
@@ -81,6 +85,7 @@ pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
     let a = &d.action;
     let status = Status::parse(&a.status);
     let waiting = status == Some(Status::PendingApproval);
+    let notify_only = a.kind == crate::domain::optimizer::ActionKind::NotifyOnly.as_str();
     // A succeeded action still waits for its anomaly's cost to come back within the band.
     let settled =
         status.is_some_and(|s| s.is_terminal()) && (status != Some(Status::Succeeded) || a.cost_verified_at.is_some());
@@ -112,10 +117,16 @@ pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
         }
         @if waiting && user.role.allows(Role::Approver) {
             h2 { "Decide" }
+            @if notify_only {
+                p.muted { "Nothing will change in the cloud: acknowledge that you have seen it." }
+            } @else if d.approvers_needed > 1 {
+                p { strong { "Needs " (d.approvers_needed) " approvers" } " (" (a.risk) " risk); "
+                    (d.approvers_needed.saturating_sub(d.approved_by)) " more to go. The proposer cannot approve their own." }
+            }
             form.decide method="post" action=(format!("/actions/{}/approve", a.id)) {
                 (csrf(&user.csrf_token))
                 label { "Comment (optional) " input type="text" name="comment" maxlength="2000"; }
-                button.primary type="submit" { "Approve" }
+                button.primary type="submit" { @if notify_only { "Acknowledge" } @else { "Approve" } }
             }
             form.decide method="post" action=(format!("/actions/{}/reject", a.id)) {
                 (csrf(&user.csrf_token))

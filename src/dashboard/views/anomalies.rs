@@ -55,7 +55,7 @@ pub fn list(user: &SessionUser, f: &Filters, rows: &[AnomalyRow], has_more: bool
                         tr {
                             td { a href=(format!("/anomalies/{}", a.id)) { (a.label) } }
                             td { (badge(&a.severity)) }
-                            td { (badge(&a.state)) }
+                            td { (badge(a.lifecycle().as_str())) }
                             td { (naive_time(a.started_at)) }
                             td.num { (money(a.impact(), &a.currency)) }
                             td.num { (money_units(a.projected_daily, &a.currency)) }
@@ -85,7 +85,7 @@ pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
         dl.facts {
             dt { "Series" } dd { (a.label) }
             dt { "Severity" } dd { (badge(&a.severity)) }
-            dt { "State" } dd { (badge(&a.state)) @if let Some(f) = &a.feedback { " · marked " (f) " by " (a.feedback_by.clone().unwrap_or_default()) } }
+            dt { "State" } dd { (badge(a.lifecycle().as_str())) @if let Some(at) = a.mitigated_at { " since " (naive_time(at)) } @if let Some(f) = &a.feedback { " · marked " (f) " by " (a.feedback_by.clone().unwrap_or_default()) } }
             dt { "Started" } dd { (naive_time(a.started_at)) }
             dt { "Resolved" } dd { (opt_time(a.resolved_at)) }
             dt { "Actual / expected" } dd { (money_units(a.actual, &a.currency)) " / " (money_units(a.expected, &a.currency)) }

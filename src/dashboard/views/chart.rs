@@ -42,9 +42,13 @@ pub fn series(title: &str, points: &[ChartPoint], marker: Option<DateTime<Utc>>,
         return html! { p.muted { "Not enough data to draw " (title) " yet." } };
     }
     let (t0, t1) = (points[0].at.timestamp() as f64, points[points.len() - 1].at.timestamp() as f64);
-    let top = points.iter().map(|p| as_f64(p.actual).max(as_f64(p.upper))).fold(0.0, f64::max).max(1e-9) * 1.05;
+    // With a marker (an anomaly's start) the y-axis is the anomaly's own: its points and the
+    // band, so an older, larger incident in view is clipped at the top instead of flattening it.
+    let framed = |p: &&ChartPoint| marker.is_none_or(|m| p.at >= m);
+    let peak = points.iter().filter(framed).map(|p| as_f64(p.actual)).fold(0.0, f64::max);
+    let top = points.iter().map(|p| as_f64(p.upper)).fold(peak, f64::max).max(1e-9) * 1.05;
     let x = |t: DateTime<Utc>| LEFT + (t.timestamp() as f64 - t0) / (t1 - t0).max(1.0) * (W - LEFT - 8.0);
-    let y = |v: f64| 8.0 + (1.0 - v / top) * (H - BOTTOM - 8.0);
+    let y = |v: f64| 8.0 + (1.0 - v.min(top) / top) * (H - BOTTOM - 8.0);
     let upper: Vec<_> = points.iter().map(|p| (x(p.at), y(as_f64(p.upper)))).collect();
     let lower: Vec<_> = points.iter().rev().map(|p| (x(p.at), y(as_f64(p.lower)))).collect();
     let band = format!("{} L{} Z", path(&upper), &path(&lower)[1..]);

@@ -61,7 +61,7 @@ pub fn versus(actual: Total, expected: Total, currency: &str) -> Markup {
 pub fn badge(text: &str) -> Markup {
     let class = match text {
         "critical" | "high" | "failed" | "open" => "badge bad",
-        "medium" | "pending_approval" | "executing" | "verifying" | "approved" => "badge warn",
+        "medium" | "mitigated" | "pending_approval" | "executing" | "verifying" | "approved" => "badge warn",
         "succeeded" | "resolved" | "low" => "badge good",
         _ => "badge",
     };

@@ -112,6 +112,8 @@ fn action_detail(status: &str) -> actions::Detail {
         checks: vec![],
         plan: vec!["Cancel BigQuery job bquxjob_loop.".into()],
         mode: "live".into(),
+        approvers_needed: 1,
+        approved_by: 0,
         notice: None,
     }
 }

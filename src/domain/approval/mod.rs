@@ -186,8 +186,10 @@ pub enum Command {
     Cancel {
         by: String,
     },
-    /// Its anomaly resolved before it ran.
-    Withdraw,
+    /// The optimizer takes it back before it ran.
+    Withdraw {
+        why: Withdrawal,
+    },
     /// The timer's check: the proposal or its approvals lapsed.
     Expire,
     /// An executor claims it; the safety policy was checked again just now.
@@ -211,7 +213,7 @@ impl Command {
             Command::Approve { .. } => "approve",
             Command::Reject { .. } => "reject",
             Command::Cancel { .. } => "cancel",
-            Command::Withdraw => "withdraw",
+            Command::Withdraw { .. } => "withdraw",
             Command::Expire => "expire",
             Command::Start { .. } => "start",
             Command::Executed => "executed",
@@ -219,6 +221,42 @@ impl Command {
             Command::Verified => "verified",
             Command::VerificationFailed { .. } => "verification_failed",
         }
+    }
+}
+
+/// Why the optimizer withdraws an action that has not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// Its anomaly resolved before anyone approved it.
+    AnomalyResolved,
+    /// A notify-only item whose anomaly now has an action to approve.
+    Superseded { by: String },
+}
+
+impl std::fmt::Display for Withdrawal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Withdrawal::AnomalyResolved => f.write_str("its anomaly resolved first"),
+            Withdrawal::Superseded { by } => write!(f, "superseded by the proposal to {by}"),
+        }
+    }
+}
+
+/// Whether the optimizer may propose an action of a kind for a target again, given the
+/// latest earlier one for the same anomaly (`prior`: its status, and whether it was ever
+/// routed to people) and whether the safety policy would block the new one. A live or done
+/// action, or one a person rejected, stands; one the policy rejected is proposed again once
+/// the policy would let it through (the facts changed); a lapsed, failed or withdrawn one is
+/// proposed again, since its anomaly is still open.
+pub fn may_propose_again(prior: Option<(Status, bool)>, policy_would_block: bool) -> bool {
+    match prior {
+        None => true,
+        Some((status, _)) if !status.is_terminal() => false,
+        Some((Status::Succeeded | Status::DryRun, _)) => false,
+        Some((Status::Rejected, true)) => false,
+        Some((Status::Rejected, false)) => !policy_would_block,
+        Some((Status::Expired | Status::Failed | Status::Withdrawn, _)) => true,
+        Some(_) => false,
     }
 }
 
@@ -305,8 +343,8 @@ pub fn transition(
         (S::Proposed | S::PendingApproval | S::Approved, Command::Cancel { by }) => {
             to(&mut next, S::Withdrawn, ended(S::Withdrawn), Some(format!("cancelled by {by}")))
         }
-        (S::Proposed | S::PendingApproval | S::Approved, Command::Withdraw) => {
-            to(&mut next, S::Withdrawn, ended(S::Withdrawn), Some("its anomaly resolved first".into()))
+        (S::Proposed | S::PendingApproval | S::Approved, Command::Withdraw { why }) => {
+            to(&mut next, S::Withdrawn, ended(S::Withdrawn), Some(why.to_string()))
         }
         (S::PendingApproval, Command::Expire) => {
             let waited_out = action.routed_at.is_none_or(|at| now >= at + policy.approval_ttl);

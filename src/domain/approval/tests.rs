@@ -33,7 +33,7 @@ fn commands() -> Vec<Command> {
         Command::Approve { by: "carol".into() },
         Command::Reject { by: "carol".into() },
         Command::Cancel { by: "alice".into() },
-        Command::Withdraw,
+        Command::Withdraw { why: Withdrawal::AnomalyResolved },
         Command::Expire,
         Command::Start { blocked: vec![] },
         Command::Start { blocked: vec!["rate limit".into()] },
@@ -162,7 +162,7 @@ fn any_command() -> impl Strategy<Value = Command> {
         who.clone().prop_map(|by| Command::Approve { by }),
         who.clone().prop_map(|by| Command::Reject { by }),
         who.prop_map(|by| Command::Cancel { by }),
-        Just(Command::Withdraw),
+        Just(Command::Withdraw { why: Withdrawal::AnomalyResolved }),
         Just(Command::Expire),
         reasons.prop_map(|blocked| Command::Start { blocked }),
         Just(Command::Executed),
@@ -221,4 +221,43 @@ proptest! {
             action = t.action;
         }
     }
+}
+
+#[test]
+fn a_proposal_is_made_again_only_when_nothing_stands_in_its_way() {
+    for status in Status::ALL {
+        for routed in [false, true] {
+            for would_block in [false, true] {
+                let again = may_propose_again(Some((status, routed)), would_block);
+                let expected = match status {
+                    Status::Proposed
+                    | Status::PendingApproval
+                    | Status::Approved
+                    | Status::Executing
+                    | Status::Verifying => false,
+                    Status::Succeeded | Status::DryRun => false,
+                    // A person said no: that stands. The policy said no: ask again once it would pass.
+                    Status::Rejected => !routed && !would_block,
+                    Status::Expired | Status::Failed | Status::Withdrawn => true,
+                };
+                assert_eq!(again, expected, "{status:?}, routed {routed}, would block {would_block}");
+            }
+        }
+    }
+    assert!(may_propose_again(None, true), "a first proposal is always made (the policy then routes it)");
+}
+
+#[test]
+fn withdrawals_say_why() {
+    let a = Action {
+        status: Status::PendingApproval,
+        risk: Risk::Low,
+        proposed_by: "optimizer".into(),
+        routed_at: Some(t0()),
+        approvals: vec![],
+    };
+    let why = Withdrawal::Superseded { by: "cancel bigquery job bquxjob_1".into() };
+    let t = transition(&a, &Command::Withdraw { why }, &policy(Mode::Live), t0()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.action.status, Status::Withdrawn);
+    assert_eq!(t.reason.as_deref(), Some("superseded by the proposal to cancel bigquery job bquxjob_1"));
 }

@@ -68,11 +68,13 @@ pub struct AnomalySummary {
     /// actual - expected over the anomaly so far.
     #[schema(value_type = String)]
     pub impact: crate::domain::money::Total,
+    /// open, mitigated (an action on it was verified; watching) or resolved.
+    pub lifecycle: store::AnomalyState,
 }
 
 impl From<AnomalyRow> for AnomalySummary {
     fn from(anomaly: AnomalyRow) -> Self {
-        AnomalySummary { impact: anomaly.impact(), anomaly }
+        AnomalySummary { impact: anomaly.impact(), lifecycle: anomaly.lifecycle(), anomaly }
     }
 }
 

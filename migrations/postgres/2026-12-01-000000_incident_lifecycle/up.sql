@@ -1,3 +1,5 @@
+-- The incident story (issue 16): running hours read by their rate, mitigated anomalies, and
+-- proposals that follow their anomaly.
 -- The newest point of a series while its hour still runs: the last sighting the detective
 -- measured its rate from (src/domain/detect/partial.rs), so the next run can take the
 -- marginal rate. Amounts in 1e-11 currency units per point.
@@ -7,3 +9,8 @@ ALTER TABLE detect_series ADD COLUMN running_seen_at TIMESTAMP;
 ALTER TABLE detect_series ADD COLUMN running_rate BIGINT;
 -- When an action on the anomaly was verified: "fixed, watching" until its cost is back in band.
 ALTER TABLE anomalies ADD COLUMN mitigated_at TIMESTAMP;
+-- One live action per anomaly, kind and target; an ended one (expired, failed, refused by the
+-- policy when the facts were different) no longer keeps the right action from being proposed.
+DROP INDEX actions_one_per_target;
+CREATE UNIQUE INDEX actions_one_live_per_target ON actions (anomaly_id, kind, target)
+    WHERE anomaly_id IS NOT NULL AND status IN ('proposed', 'pending_approval', 'approved', 'executing', 'verifying');
