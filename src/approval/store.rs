@@ -155,6 +155,61 @@ pub fn latest_for_target(
     Ok(row.map(|(status, routed)| (Status::parse(&status).unwrap_or(Status::PendingApproval), routed.is_some())))
 }
 
+/// The estimate of a proposal still waiting for a decision, brought up to date when it is
+/// off by more than a tenth (the anomaly grew, or its hour's rate became clear), with an
+/// audit entry. What is approved is never changed. Returns whether it changed.
+pub fn revise_estimate(
+    conn: &mut DbConn,
+    anomaly_id: &str,
+    kind: &str,
+    target: &str,
+    per_hour: i64,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    write_transaction(conn, |conn| {
+        let waiting: Option<ActionRow> = ac::table
+            .filter(ac::anomaly_id.eq(anomaly_id))
+            .filter(ac::kind.eq(kind))
+            .filter(ac::target.eq(target))
+            .filter(ac::status.eq_any([Status::Proposed.as_str(), Status::PendingApproval.as_str()]))
+            .select(ActionRow::as_select())
+            .first(conn)
+            .optional()?;
+        let Some(row) = waiting else { return Ok(false) };
+        let old = i128::from(row.estimated_saving_per_hour);
+        if (i128::from(per_hour) - old).abs() * 10 <= old.abs() {
+            return Ok(false);
+        }
+        let n = diesel::update(ac::table.find(&row.id).filter(ac::version.eq(row.version)))
+            .set((
+                ac::estimated_saving_per_hour.eq(per_hour),
+                ac::updated_at.eq(now.naive_utc()),
+                ac::version.eq(row.version + 1),
+            ))
+            .execute(conn)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let target = format!("action {} / {} {}", row.id, row.kind, row.target);
+        let detail = format!(
+            "estimated saving {} → {} per hour",
+            crate::domain::money::Total::from_units(old),
+            crate::domain::money::Total::from_units(per_hour.into())
+        );
+        let event = audit::Event {
+            actor,
+            action: "action.revise",
+            target: &target,
+            result: "ok",
+            detail: Some(&detail),
+            ..audit::Event::default()
+        };
+        audit::append(conn, &event, now)?;
+        Ok(true)
+    })
+}
+
 pub fn get(conn: &mut DbConn, id: &str) -> QueryResult<Option<ActionRow>> {
     ac::table.find(id).select(ActionRow::as_select()).first(conn).optional()
 }

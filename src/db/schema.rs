@@ -140,6 +140,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         mitigated_at -> Nullable<Timestamp>,
+        merged_into -> Nullable<Text>,
     }
 }
 

@@ -29,7 +29,8 @@ impl Stored {
 
     /// Whether a re-measurement changes anything stored at all.
     pub fn changed_by(&self, found: &Found) -> bool {
-        self.differs(found) || self.points != found.points || self.severity != found.severity
+        // Severity only ever rises within one anomaly (the store keeps the peak).
+        self.differs(found) || self.points != found.points || self.severity < found.severity
     }
 }
 

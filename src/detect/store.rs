@@ -8,6 +8,7 @@ use crate::domain::detect::decision::Severity;
 use crate::domain::detect::incident::Direction;
 use crate::domain::detect::partial::Sighting;
 use crate::domain::detect::root_cause::Contributor;
+use crate::domain::detect::same_incident::explained_by_service;
 use crate::domain::detect::series::SeriesId;
 use crate::domain::money::{serialize_units as units, Total};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -67,6 +68,8 @@ pub struct AnomalyRow {
     #[serde(serialize_with = "utc_opt")]
     #[schema(value_type = Option<String>)]
     pub mitigated_at: Option<NaiveDateTime>,
+    /// The anomaly of another series that explains this one (one incident, one anomaly).
+    pub merged_into: Option<String>,
 }
 
 /// Stored times are UTC; say so on the wire.
@@ -243,12 +246,22 @@ pub fn apply(
             match change {
                 Change::Insert(f) => {
                     let id = uuid::Uuid::now_v7().to_string();
-                    insert_detected(conn, &id, facts, f, causes.as_deref().unwrap_or_default(), now)?;
+                    let causes = causes.as_deref().unwrap_or_default();
+                    insert_detected(conn, &id, facts, f, causes, now)?;
+                    if let Some(primary) = explaining_service(conn, facts, f, causes)? {
+                        // Kept for matching, silent: the service's anomaly speaks for both.
+                        diesel::update(an::table.find(&id)).set(an::merged_into.eq(Some(primary))).execute(conn)?;
+                        continue;
+                    }
                     event(conn, &id, "opened", naive(f.started_at), "detective", f, None)?;
                     published.push((id.clone(), Lifecycle::Opened));
                     if let Some(at) = f.resolved_at {
                         event(conn, &id, "resolved", naive(at), "detective", f, None)?;
-                        published.push((id, Lifecycle::Resolved));
+                        published.push((id.clone(), Lifecycle::Resolved));
+                    }
+                    // A tag anomaly that opened before this service's joins it.
+                    for tag in explained_tags(conn, facts, f, &id)? {
+                        published.push((tag, Lifecycle::Updated));
                     }
                 }
                 Change::Update { id, found } => {
@@ -284,6 +297,68 @@ pub fn apply(
         }
     }
     Ok(published)
+}
+
+/// For a new tag-series incident: the service-series anomaly that explains it, if any
+/// (`domain::detect::same_incident`).
+fn explaining_service(
+    conn: &mut DbConn,
+    facts: &SeriesFacts<'_>,
+    f: &Found,
+    causes: &[Contributor],
+) -> QueryResult<Option<String>> {
+    if !matches!(facts.id, SeriesId::Tag { .. }) {
+        return Ok(None);
+    }
+    let near = near_in_time(f.started_at, facts.step_secs);
+    let candidates: Vec<AnomalyRow> = an::table
+        .filter(an::series_kind.eq("service"))
+        .filter(an::origin.eq("detected"))
+        .filter(an::direction.eq(f.direction.as_str()))
+        .filter(an::merged_into.is_null())
+        .filter(an::started_at.between(near.0, near.1))
+        .select(AnomalyRow::as_select())
+        .load(conn)?;
+    Ok(candidates
+        .into_iter()
+        .find(|a| {
+            let service = a.service.as_deref().unwrap_or_default();
+            explained_by_service(causes, f.started_at, service, a.started_at.and_utc().timestamp(), facts.step_secs)
+        })
+        .map(|a| a.id))
+}
+
+/// For a new service-series incident stored as `id`: the tag anomalies it explains, which
+/// join it (their waiting proposals are withdrawn by the optimizer). Returns their ids.
+fn explained_tags(conn: &mut DbConn, facts: &SeriesFacts<'_>, f: &Found, id: &str) -> QueryResult<Vec<String>> {
+    let SeriesId::Service { service, .. } = facts.id else { return Ok(Vec::new()) };
+    let near = near_in_time(f.started_at, facts.step_secs);
+    let tags: Vec<AnomalyRow> = an::table
+        .filter(an::series_kind.eq("tag"))
+        .filter(an::origin.eq("detected"))
+        .filter(an::direction.eq(f.direction.as_str()))
+        .filter(an::merged_into.is_null())
+        .filter(an::started_at.between(near.0, near.1))
+        .select(AnomalyRow::as_select())
+        .load(conn)?;
+    let mut joined = Vec::new();
+    for tag in tags {
+        let start = tag.started_at.and_utc().timestamp();
+        if explained_by_service(&tag.root_causes(), start, service, f.started_at, facts.step_secs) {
+            diesel::update(an::table.find(&tag.id)).set(an::merged_into.eq(Some(id))).execute(conn)?;
+            joined.push(tag.id);
+        }
+    }
+    Ok(joined)
+}
+
+fn near_in_time(at: i64, step: i64) -> (NaiveDateTime, NaiveDateTime) {
+    (naive(at - step), naive(at + step))
+}
+
+/// The anomalies merged into this one: the other series the same incident affected.
+pub fn also_affected(conn: &mut DbConn, id: &str) -> QueryResult<Vec<String>> {
+    an::table.filter(an::merged_into.eq(id)).order_by(an::label.asc()).select(an::label).load(conn)
 }
 
 fn insert_detected(
@@ -340,6 +415,14 @@ fn update_detected(
     now: DateTime<Utc>,
 ) -> QueryResult<Option<Lifecycle>> {
     let row: AnomalyRow = an::table.find(id).select(AnomalyRow::as_select()).first(conn)?;
+    // Severity and the projection are the peak the anomaly reached: each replay starts afresh,
+    // and a running hour read at a lower rate a minute later does not undo the page it caused.
+    let peak = |stored: &str| Severity::parse(stored).unwrap_or(Severity::Low).max(f.severity);
+    let f = &Found {
+        severity: peak(&row.severity),
+        projected_daily: Total::from_units(i128::from(row.projected_daily).max(f.projected_daily.units())),
+        ..f.clone()
+    };
     let state = if f.resolved_at.is_some() { "resolved" } else { "open" };
     let unchanged = row.state == state
         && row.points == i64::from(f.points)
@@ -368,6 +451,10 @@ fn update_detected(
         ))
         .execute(conn)?;
     let resolved_now = row.state == "open" && state == "resolved";
+    if row.merged_into.is_some() {
+        // Its primary anomaly speaks for it: no timeline, no messages.
+        return Ok(None);
+    }
     if resolved_now {
         event(conn, id, "resolved", naive(f.resolved_at.unwrap_or_default()), "detective", f, None)?;
         return Ok(Some(Lifecycle::Resolved));
@@ -526,7 +613,8 @@ pub struct ListFilter {
 
 /// Newest first.
 pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<Vec<AnomalyRow>> {
-    let mut q = an::table.select(AnomalyRow::as_select()).into_boxed();
+    // An anomaly merged into another is shown there, as "also affected".
+    let mut q = an::table.filter(an::merged_into.is_null()).select(AnomalyRow::as_select()).into_boxed();
     if let Some(s) = &f.state {
         q = q.filter(an::state.eq(s.clone()));
     }
@@ -729,6 +817,7 @@ pub fn list_series(conn: &mut DbConn) -> QueryResult<Vec<SeriesRow>> {
 pub fn open_by_severity(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
     an::table
         .filter(an::state.eq("open"))
+        .filter(an::merged_into.is_null())
         .group_by(an::severity)
         .select((an::severity, diesel::dsl::count_star()))
         .load(conn)

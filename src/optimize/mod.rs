@@ -74,6 +74,7 @@ impl Optimizer {
             .run(|c| {
                 let mut ids: Vec<String> =
                     an::table.filter(an::origin.eq("detected")).filter(an::state.eq("open")).select(an::id).load(c)?;
+                // Merged anomalies are covered by their primary; only what waits on them matters.
                 let waiting: Vec<Option<String>> =
                     ac::table.filter(ac::status.eq_any(WAITING)).select(ac::anomaly_id).distinct().load(c)?;
                 ids.extend(waiting.into_iter().flatten());
@@ -94,6 +95,10 @@ impl Optimizer {
     fn handle_blocking(&self, c: &mut DbConn, id: &str) -> diesel::QueryResult<Outcome> {
         let Some(a) = anomalies::get(c, id)? else { return Ok(Outcome::default()) };
         let now = self.clock.now();
+        if let Some(primary) = &a.merged_into {
+            let why = Withdrawal::Merged { into: primary.clone() };
+            return Ok(Outcome { proposed: 0, withdrawn: self.withdraw_waiting(c, id, None, &why)? });
+        }
         if a.state != "open" {
             store::confirm_cost_back_in_band(c, id, now)?;
             let withdrawn = self.withdraw_waiting(c, id, None, &Withdrawal::AnomalyResolved)?;
@@ -145,7 +150,10 @@ impl Optimizer {
         let blocked: Vec<String> =
             safety::check(&self.safety, &target, &ctx, Stage::Routing).into_iter().map(|b| b.to_string()).collect();
         let prior = store::latest_for_target(c, &a.id, p.kind.as_str(), &p.target)?;
+        let estimate = (p.estimated_saving_per_hour * UNITS_PER_WHOLE as f64).round() as i64;
         if !may_propose_again(prior, !blocked.is_empty()) {
+            // A proposal still waiting for its approver follows the anomaly's numbers.
+            store::revise_estimate(c, &a.id, p.kind.as_str(), &p.target, estimate, ACTOR, now)?;
             return Ok(None);
         }
         let new = NewAction {
@@ -156,7 +164,7 @@ impl Optimizer {
             account: a.sub_account.clone(),
             params: serde_json::to_string(&p.params).unwrap_or_else(|_| "{}".into()),
             risk: p.risk,
-            estimated_saving_per_hour: (p.estimated_saving_per_hour * UNITS_PER_WHOLE as f64).round() as i64,
+            estimated_saving_per_hour: estimate,
             proposed_by: ACTOR.to_string(),
         };
         let Some(created) = store::create(c, &new, now)? else { return Ok(None) };

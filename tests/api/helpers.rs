@@ -236,18 +236,29 @@ impl Node {
         Node { url: format!("http://127.0.0.1:{port}"), database_url, port }
     }
 
-    /// The binary with this node's settings plus `env` (later entries win).
+    /// The binary with this node's settings plus `env` (later entries win), in an accelerated
+    /// world: 10 days of history, an hour per second, the live loop after 2 s.
     pub fn command(&self, env: &[(&str, &str)]) -> std::process::Command {
+        let mut c = self.shipped_command(&[]);
+        c.env("COSTGUARD_PROVIDERS__SIMULATED__HISTORY_DAYS", "10")
+            .env("COSTGUARD_PROVIDERS__SIMULATED__SPEED", "3600")
+            .env("COSTGUARD_PROVIDERS__SIMULATED__SCHEDULE", "* * * * * *")
+            .env("COSTGUARD_PROVIDERS__SIMULATED__LIVE_INCIDENT_DELAY_SECS", "2");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// The binary exactly as shipped (config.toml) but for this node's database, address and
+    /// log level, plus `env`.
+    pub fn shipped_command(&self, env: &[(&str, &str)]) -> std::process::Command {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_costguard"));
         c.arg("--config")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))
             .env("COSTGUARD_DATABASE__URL", &self.database_url)
             .env("COSTGUARD_SERVER__BIND", format!("127.0.0.1:{}", self.port))
             .env("COSTGUARD_LOG__LEVEL", "warn")
-            .env("COSTGUARD_PROVIDERS__SIMULATED__HISTORY_DAYS", "10")
-            .env("COSTGUARD_PROVIDERS__SIMULATED__SPEED", "3600")
-            .env("COSTGUARD_PROVIDERS__SIMULATED__SCHEDULE", "* * * * * *")
-            .env("COSTGUARD_PROVIDERS__SIMULATED__LIVE_INCIDENT_DELAY_SECS", "2")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         if self.database_url.starts_with("sqlite://") {

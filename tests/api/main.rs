@@ -35,4 +35,5 @@ mod notify;
 mod operations;
 mod optimize;
 mod replicas;
+mod shipped_story;
 mod simulator;

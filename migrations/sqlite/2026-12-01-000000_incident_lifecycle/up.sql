@@ -14,3 +14,7 @@ ALTER TABLE anomalies ADD COLUMN mitigated_at TIMESTAMP;
 DROP INDEX actions_one_per_target;
 CREATE UNIQUE INDEX actions_one_live_per_target ON actions (anomaly_id, kind, target)
     WHERE anomaly_id IS NOT NULL AND status IN ('proposed', 'pending_approval', 'approved', 'executing', 'verifying');
+-- One incident, one anomaly: a tag series' anomaly that another series' anomaly explains (the
+-- same excess, at the same time) is kept for matching but shown only as "also affected".
+ALTER TABLE anomalies ADD COLUMN merged_into TEXT REFERENCES anomalies (id) ON DELETE SET NULL;
+CREATE INDEX anomalies_by_merged_into ON anomalies (merged_into);

@@ -42,14 +42,16 @@ pub async fn detail(
             let chart = chart::for_anomaly(c, &settings, &anomaly, now)?;
             let events = store::events(c, &id)?;
             let actions = actions::list(c, None, Some(&id), 100)?;
-            Ok::<_, crate::db::DbError>(Some((anomaly, chart, events, actions)))
+            let also_affected = store::also_affected(c, &id)?;
+            Ok::<_, crate::db::DbError>(Some((anomaly, chart, events, actions, also_affected)))
         })
         .await?;
-    let Some((anomaly, chart, events, actions)) = found else {
+    let Some((anomaly, chart, events, actions, also_affected)) = found else {
         return Err(PageError::NotFound("no anomaly with this id".into()));
     };
     let causes = anomaly.root_causes();
-    let detail = Detail { anomaly, chart, causes, events, actions, notice: q.into_inner().notice };
+    let notice = q.into_inner().notice;
+    let detail = Detail { anomaly, chart, causes, events, actions, also_affected, notice };
     Ok(html(view::detail(&user.0, &detail)))
 }
 

@@ -76,6 +76,8 @@ pub struct Detail {
     pub events: Vec<AnomalyEvent>,
     pub actions: Vec<ActionRow>,
     pub notice: Option<String>,
+    /// Other series the same incident raised.
+    pub also_affected: Vec<String>,
 }
 
 pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
@@ -85,6 +87,7 @@ pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
         dl.facts {
             dt { "Series" } dd { (a.label) }
             dt { "Severity" } dd { (badge(&a.severity)) }
+            @if !d.also_affected.is_empty() { dt { "Also affected" } dd { (d.also_affected.join(", ")) } }
             dt { "State" } dd { (badge(a.lifecycle().as_str())) @if let Some(at) = a.mitigated_at { " since " (naive_time(at)) } @if let Some(f) = &a.feedback { " · marked " (f) " by " (a.feedback_by.clone().unwrap_or_default()) } }
             dt { "Started" } dd { (naive_time(a.started_at)) }
             dt { "Resolved" } dd { (opt_time(a.resolved_at)) }

@@ -54,6 +54,7 @@ fn anomaly() -> AnomalyRow {
         updated_at: at(2),
         version: 3,
         mitigated_at: None,
+        merged_into: None,
     }
 }
 
@@ -160,6 +161,7 @@ fn anomaly_detail_snapshot_with_chart_and_causes() {
         chart: Some(points),
         events: vec![event],
         actions: vec![action("pending_approval")],
+        also_affected: vec!["tag team=data".into()],
         notice: Some("feedback".into()),
     };
     let html = pretty(anomalies::detail(&user(Role::Approver), &detail));

@@ -231,6 +231,8 @@ pub enum Withdrawal {
     AnomalyResolved,
     /// A notify-only item whose anomaly now has an action to approve.
     Superseded { by: String },
+    /// Its anomaly turned out to be part of another one's incident (which has its own).
+    Merged { into: String },
 }
 
 impl std::fmt::Display for Withdrawal {
@@ -238,6 +240,7 @@ impl std::fmt::Display for Withdrawal {
         match self {
             Withdrawal::AnomalyResolved => f.write_str("its anomaly resolved first"),
             Withdrawal::Superseded { by } => write!(f, "superseded by the proposal to {by}"),
+            Withdrawal::Merged { into } => write!(f, "its anomaly is part of anomaly {into}"),
         }
     }
 }

@@ -7,4 +7,5 @@ pub mod incident;
 pub mod model;
 pub mod partial;
 pub mod root_cause;
+pub mod same_incident;
 pub mod series;

@@ -42,8 +42,14 @@ pub struct Contributor {
     pub share: f64,
 }
 
-/// Dimension order, used to break ties so the most actionable dimension comes first.
-pub const DIMENSIONS: [&str; 6] = ["service", "sub_account", "sku", "resource", "region", "unit"];
+/// Dimension order among causes that carry about the same share: the most actionable first
+/// (a job or an instance can be stopped; a SKU names what it bought; a service the bill line;
+/// the account, region and unit only say where).
+pub const DIMENSIONS: [&str; 6] = ["resource", "sku", "service", "sub_account", "region", "unit"];
+
+/// Causes carrying at least this fraction of the largest share count as the main causes,
+/// ordered by dimension; below it, by share.
+const MAIN_CAUSE: f64 = 0.9;
 
 fn rank(dimension: &str) -> usize {
     DIMENSIONS.iter().position(|d| *d == dimension).unwrap_or(DIMENSIONS.len())
@@ -93,15 +99,17 @@ pub fn contributors(rows: &[Breakdown], expected: Units, up: bool, limit: usize)
         })
         .filter(|c| if up { c.delta.units() > 0 } else { c.delta.units() < 0 })
         .collect();
-    // Largest share first, to the nearest 5% so that near-equal explanations are ordered by
-    // how actionable their dimension is (a service before the account it runs in), then the
-    // exact amount.
-    let bucket = |c: &Contributor| (c.share * 20.0).floor() as i64;
+    // The main causes (about the largest share: a job and the SKU it bought usually explain
+    // the same excess) first, the most actionable dimension first among them; then the rest
+    // by share; then the exact amount.
+    let best = all.iter().map(|c| c.share).fold(0.0, f64::max);
+    let main = |c: &Contributor| c.share >= MAIN_CAUSE * best;
     all.sort_by(|a, b| {
         let (ka, kb) = if up { (b.delta, a.delta) } else { (a.delta, b.delta) };
-        bucket(b)
-            .cmp(&bucket(a))
-            .then_with(|| rank(&a.dimension).cmp(&rank(&b.dimension)))
+        main(b)
+            .cmp(&main(a))
+            .then_with(|| if main(a) { rank(&a.dimension).cmp(&rank(&b.dimension)) } else { std::cmp::Ordering::Equal })
+            .then_with(|| b.share.total_cmp(&a.share))
             .then_with(|| ka.cmp(&kb))
             .then_with(|| a.value.cmp(&b.value))
     });
@@ -135,7 +143,8 @@ mod tests {
         assert_eq!(at("BigQuery").delta.units(), 1_000);
         assert!((at("job-1").share - 1.0).abs() < 1e-12, "a job absent from the reference carries its cost");
         assert!((at("Analysis").share - 1.0).abs() < 1e-12);
-        assert_eq!(top[0].dimension, "service", "ties go to the earlier dimension");
+        assert_eq!(top[0].value, "job-1", "among equal shares the job comes first: it can be stopped");
+        assert_eq!(top[1].dimension, "sku");
         assert_eq!(top.len(), 3, "values that fell are not causes of a rise, and the single region says nothing");
     }
 
@@ -180,6 +189,20 @@ mod tests {
         let rows = vec![b("service", "OpenAI API", 100, 300), b("region", "global", 100, 300)];
         let top = contributors(&rows, 100, true, 10);
         assert_eq!(top.iter().map(|c| c.dimension.as_str()).collect::<Vec<_>>(), ["service", "region"]);
+    }
+
+    #[test]
+    fn a_job_carrying_nearly_all_of_the_excess_leads_its_sku() {
+        // The looping job carries 97 %; its SKU a little more (other queries grew too).
+        let rows = vec![
+            b("sku", "Analysis", 1_000, 4_300),
+            b("sku", "Storage", 100, 100),
+            b("resource", "loop", 0, 3_200),
+            b("resource", "(none)", 1_100, 1_200),
+        ];
+        let top = contributors(&rows, 1_100, true, 10);
+        assert_eq!((top[0].dimension.as_str(), top[0].value.as_str()), ("resource", "loop"), "{top:?}");
+        assert_eq!(top[1].value, "Analysis");
     }
 
     #[test]

@@ -102,6 +102,8 @@ pub struct AnomalyDetail {
     pub timeline: Vec<AnomalyEvent>,
     /// The series around the anomaly with the expected value and band (absent for manual ones).
     pub series: Option<Vec<ChartPoint>>,
+    /// Other series the same incident raised (e.g. the team tag of a looping job's service).
+    pub also_affected: Vec<String>,
 }
 
 /// One anomaly with its series, band, root causes and timeline.
@@ -121,11 +123,15 @@ pub async fn detail(
             let Some(a) = store::get(c, &id)? else { return Ok(None) };
             let timeline = store::events(c, &id)?;
             let series = chart::for_anomaly(c, &settings, &a, now)?;
-            Ok(Some((a, timeline, series)))
+            let also_affected = store::also_affected(c, &id)?;
+            Ok(Some((a, timeline, series, also_affected)))
         })
         .await?;
-    let Some((a, timeline, series)) = found else { return Err(ApiError::not_found("no anomaly with this id")) };
-    Ok(HttpResponse::Ok().json(AnomalyDetail { root_causes: a.root_causes(), summary: a.into(), timeline, series }))
+    let Some((a, timeline, series, also_affected)) = found else {
+        return Err(ApiError::not_found("no anomaly with this id"));
+    };
+    let root_causes = a.root_causes();
+    Ok(HttpResponse::Ok().json(AnomalyDetail { root_causes, summary: a.into(), timeline, series, also_affected }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
