@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/anomalies", web::get().to(anomalies::list))
         .route("/anomalies/{id}", web::get().to(anomalies::detail))
         .route("/anomalies/{id}/feedback", web::post().to(anomalies::feedback))
+        .route("/anomalies/{id}/resolve", web::post().to(anomalies::resolve))
         .route("/actions", web::get().to(actions::list))
         .route("/actions/{id}", web::get().to(actions::detail))
         .route("/actions/{id}/approve", web::post().to(actions::approve))

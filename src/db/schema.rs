@@ -141,6 +141,7 @@ diesel::table! {
         version -> BigInt,
         mitigated_at -> Nullable<Timestamp>,
         merged_into -> Nullable<Text>,
+        verdict -> Nullable<Text>,
     }
 }
 

@@ -316,3 +316,40 @@ pub async fn forward_ingests(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::detect::decision::Severity;
+    use crate::domain::detect::incident::Direction;
+    use crate::domain::money::Total;
+
+    const H: i64 = 3_600;
+
+    fn found(start: i64, resolved: Option<i64>) -> replay::Found {
+        replay::Found {
+            direction: Direction::Up,
+            started_at: start,
+            last_out_at: start,
+            resolved_at: resolved,
+            points: 1,
+            actual: Total::ZERO,
+            expected: Total::ZERO,
+            projected_daily: Total::ZERO,
+            severity: Severity::Critical,
+            peak_z: 9.0,
+        }
+    }
+
+    #[test]
+    fn last_weeks_incident_and_suppressed_spend_never_serve_as_normal() {
+        // Today's loop at hour 200; last Saturday's at hours 26..58; a suppression (40, 50].
+        let today = found(200 * H, None);
+        let last_week = found(26 * H, Some(58 * H));
+        let spans = not_normal(&[last_week, today.clone()], &[], &[(40 * H, 50 * H)], &today, H);
+        assert_eq!(spans, vec![(26 * H, 59 * H), (40 * H + 1, 50 * H + 1)]);
+        let normal = |hour: i64| !spans.iter().any(|(f, u)| hour * H >= *f && hour * H < *u);
+        assert!(normal(25) && !normal(26) && !normal(58) && normal(59), "the loop's hours, not the rest");
+        assert!(normal(199), "the hours before today's anomaly are its reference");
+    }
+}

@@ -19,6 +19,8 @@ pub struct Stored {
     pub severity: crate::domain::detect::decision::Severity,
     /// An action on it was verified: it resolves as soon as its cost is back in its band.
     pub mitigated: bool,
+    /// A person closed it (expected, false positive): the detector does not reopen it.
+    pub closed_by_person: bool,
 }
 
 impl Stored {
@@ -65,8 +67,13 @@ pub fn plan(stored: &[Stored], found: Vec<Found>, trusted_from: i64, calm_at: Op
         match matched {
             Some((i, s)) => {
                 used[i] = true;
-                if s.mitigated && f.resolved_at.is_none() {
-                    f.resolved_at = if s.open { calm_at.filter(|t| *t >= s.started_at) } else { s.resolved_at };
+                // Resolved by mitigation or closed by a person: it stays resolved while the
+                // replay's incident winds down.
+                if (s.mitigated || s.closed_by_person) && !s.open && f.resolved_at.is_none() {
+                    f.resolved_at = s.resolved_at;
+                }
+                if s.mitigated && s.open && f.resolved_at.is_none() {
+                    f.resolved_at = calm_at.filter(|t| *t >= s.started_at);
                 }
                 if s.changed_by(&f) {
                     changes.push(Change::Update { id: s.id.clone(), found: f });
@@ -115,6 +122,7 @@ mod tests {
             points: 1,
             severity: Severity::Low,
             mitigated: false,
+            closed_by_person: false,
         }
     }
 
@@ -129,6 +137,9 @@ mod tests {
         // Next run: the detector's own incident still runs, the anomaly stays resolved.
         let resolved = Stored { open: false, resolved_at: Some(400), ..mitigated.clone() };
         assert!(plan(&[resolved], vec![same()], 0, None).is_empty());
+        // Closed by a person (expected, false positive): the replay does not reopen it.
+        let closed = Stored { open: false, resolved_at: Some(300), closed_by_person: true, ..stored("c", 100, None) };
+        assert!(plan(&[closed], vec![same()], 0, None).is_empty());
         // Without mitigation the detector decides.
         assert!(plan(&[stored("b", 100, None)], vec![same()], 0, Some(400)).is_empty());
     }

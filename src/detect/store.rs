@@ -52,6 +52,8 @@ pub struct AnomalyRow {
     pub peak_z: f64,
     #[serde(skip)]
     pub root_causes: String,
+    /// The verdict people gave: expected, false_positive or confirmed.
+    #[diesel(column_name = verdict)]
     pub feedback: Option<String>,
     pub feedback_by: Option<String>,
     #[serde(serialize_with = "utc_opt")]
@@ -194,6 +196,7 @@ pub fn stored_for(conn: &mut DbConn, series_key: &str) -> QueryResult<Vec<Stored
             severity: crate::domain::detect::decision::Severity::parse(&r.severity)
                 .unwrap_or(crate::domain::detect::decision::Severity::Low),
             mitigated: r.mitigated_at.is_some(),
+            closed_by_person: r.feedback.as_deref().is_some_and(|v| CLOSING_VERDICTS.contains(&v)),
             id: r.id,
         })
         .collect())
@@ -699,19 +702,20 @@ pub fn insert_manual(conn: &mut DbConn, m: &Manual, actor: &str, now: DateTime<U
     })
 }
 
-/// `expected` or `confirmed`, with who said so.
+/// A person's verdict on an anomaly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feedback {
-    /// Not a problem: no new anomaly on this series until `until`.
-    Expected {
-        until: DateTime<Utc>,
-    },
+    /// Not a problem: closes it, and no new anomaly on this series until `until`.
+    Expected { until: DateTime<Utc> },
+    /// The detector was wrong: closes it; kept for evaluating the detector.
+    FalsePositive,
+    /// A real problem (it stays as it is).
     Confirmed,
 }
 
 impl Feedback {
     /// From what a person sent: "expected" (muting the series for `suppress_days`, default 7,
-    /// 1 to 90) or "confirmed". Errors name the field.
+    /// 1 to 90), "false_positive" or "confirmed". Errors name the field.
     pub fn parse(
         kind: &str,
         suppress_days: Option<u32>,
@@ -725,11 +729,28 @@ impl Feedback {
                 }
                 Ok(Feedback::Expected { until: now + chrono::Duration::days(i64::from(days)) })
             }
+            "false_positive" => Ok(Feedback::FalsePositive),
             "confirmed" => Ok(Feedback::Confirmed),
-            _ => Err(("kind", "must be expected or confirmed")),
+            _ => Err(("kind", "must be expected, false_positive or confirmed")),
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feedback::Expected { .. } => "expected",
+            Feedback::FalsePositive => "false_positive",
+            Feedback::Confirmed => "confirmed",
+        }
+    }
+
+    /// Whether this verdict closes the anomaly (for good: the detector does not reopen it).
+    pub fn closes(self) -> bool {
+        !matches!(self, Feedback::Confirmed)
+    }
 }
+
+/// Verdicts that closed an anomaly for good.
+pub const CLOSING_VERDICTS: [&str; 2] = ["expected", "false_positive"];
 
 /// Records feedback (and for `expected` a suppression from the anomaly's start); returns the
 /// updated anomaly, or None when there is no such anomaly.
@@ -743,13 +764,10 @@ pub fn add_feedback(
 ) -> QueryResult<Option<AnomalyRow>> {
     write_transaction(conn, |conn| {
         let Some(row) = get(conn, id)? else { return Ok(None) };
-        let kind = match feedback {
-            Feedback::Expected { .. } => "expected",
-            Feedback::Confirmed => "confirmed",
-        };
+        let kind = feedback.as_str();
         diesel::update(an::table.find(id))
             .set((
-                an::feedback.eq(kind),
+                an::verdict.eq(kind),
                 an::feedback_by.eq(actor),
                 an::feedback_at.eq(now.naive_utc()),
                 an::updated_at.eq(now.naive_utc()),
@@ -780,7 +798,59 @@ pub fn add_feedback(
             saturate(row.impact()),
             Some(&detail),
         )?;
+        if feedback.closes() && row.state == "open" {
+            close(conn, &row, actor, &format!("closed: marked {} by {actor}", kind.replace('_', " ")), now)?;
+        }
         get(conn, id)
+    })
+}
+
+/// Resolves an open anomaly now, by a person, with a timeline entry saying why.
+fn close(conn: &mut DbConn, row: &AnomalyRow, actor: &str, why: &str, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(an::table.find(&row.id).filter(an::state.eq("open")))
+        .set((
+            an::state.eq("resolved"),
+            an::resolved_at.eq(Some(now.naive_utc())),
+            an::updated_at.eq(now.naive_utc()),
+            an::version.eq(an::version + 1),
+        ))
+        .execute(conn)?;
+    record_event(conn, &row.id, "resolved", now.naive_utc(), actor, &row.severity, saturate(row.impact()), Some(why))
+}
+
+/// Why a person could not resolve an anomaly by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveRefusal {
+    #[error(
+        "detected anomalies resolve when their cost is back in the band, or by a verdict (expected, false_positive)"
+    )]
+    Detected,
+    #[error("the anomaly is already resolved")]
+    AlreadyResolved,
+}
+
+/// Resolves a manual anomaly by hand; None when there is no such anomaly.
+pub fn resolve_manual(
+    conn: &mut DbConn,
+    id: &str,
+    actor: &str,
+    comment: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<Result<AnomalyRow, ResolveRefusal>>> {
+    write_transaction(conn, |conn| {
+        let Some(row) = get(conn, id)? else { return Ok(None) };
+        if row.origin != "manual" {
+            return Ok(Some(Err(ResolveRefusal::Detected)));
+        }
+        if row.state != "open" {
+            return Ok(Some(Err(ResolveRefusal::AlreadyResolved)));
+        }
+        let why = match comment {
+            Some(c) => format!("resolved by {actor}: {c}"),
+            None => format!("resolved by {actor}"),
+        };
+        close(conn, &row, actor, &why, now)?;
+        Ok(get(conn, id)?.map(Ok))
     })
 }
 

@@ -37,12 +37,14 @@ pub fn message(event: Event, text: &str, payload: &Value) -> Value {
     });
     match (event, payload["action"]["id"].as_str()) {
         (Event::ActionPending, Some(id)) => {
+            // A notify-only item changes nothing: it is acknowledged, not approved.
+            let verb = if payload["action"]["kind"] == "notify_only" { "Acknowledge" } else { "Approve" };
             let mut buttons = vec![
                 json!({"type": "button", "action_id": APPROVE, "style": "primary", "value": id,
-                    "text": {"type": "plain_text", "text": "Approve"},
-                    "confirm": {"title": {"type": "plain_text", "text": "Approve this action?"},
+                    "text": {"type": "plain_text", "text": verb},
+                    "confirm": {"title": {"type": "plain_text", "text": format!("{verb} this?")},
                         "text": {"type": "mrkdwn", "text": "CostGuard will run it once enough people approved."},
-                        "confirm": {"type": "plain_text", "text": "Approve"}, "deny": {"type": "plain_text", "text": "Cancel"}}}),
+                        "confirm": {"type": "plain_text", "text": verb}, "deny": {"type": "plain_text", "text": "Cancel"}}}),
                 json!({"type": "button", "action_id": REJECT, "style": "danger", "value": id,
                     "text": {"type": "plain_text", "text": "Reject"}}),
             ];

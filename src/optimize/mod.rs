@@ -72,9 +72,13 @@ impl Optimizer {
         let ids: Vec<String> = self
             .db
             .run(|c| {
-                let mut ids: Vec<String> =
-                    an::table.filter(an::origin.eq("detected")).filter(an::state.eq("open")).select(an::id).load(c)?;
                 // Merged anomalies are covered by their primary; only what waits on them matters.
+                let mut ids: Vec<String> = an::table
+                    .filter(an::origin.eq("detected"))
+                    .filter(an::state.eq("open"))
+                    .filter(an::merged_into.is_null())
+                    .select(an::id)
+                    .load(c)?;
                 let waiting: Vec<Option<String>> =
                     ac::table.filter(ac::status.eq_any(WAITING)).select(ac::anomaly_id).distinct().load(c)?;
                 ids.extend(waiting.into_iter().flatten());

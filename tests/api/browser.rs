@@ -1,5 +1,6 @@
 //! The browser flow (tests/browser/approve.mjs): Debian's Chromium, driven by playwright-core,
-//! against the real binary with the simulated clouds at an hour per second. An approver sees
+//! against the real binary on the shipped config.toml (60 days of history, speed 1), with only
+//! the live loop's start-up delay shortened. An approver sees
 //! the BigQuery anomaly, approves the cancel, and watches it execute, verify and resolve; a
 //! viewer finds no Approve button and a forged approve is refused. Screenshots of every page
 //! go to a folder the test prints (CI keeps it as an artifact).
@@ -26,7 +27,7 @@ async fn approve_in_the_browser() {
     for (name, role, password) in people {
         node.create_user(name, role, password);
     }
-    let mut server = node.serve(&[]);
+    let mut server = node.serve_shipped(&[("COSTGUARD_PROVIDERS__SIMULATED__LIVE_INCIDENT_DELAY_SECS", "15")]);
     let client = reqwest::Client::new();
     until("the server", Duration::from_secs(30), async || {
         client.get(format!("{}/healthz", node.url)).send().await.ok()

@@ -220,8 +220,15 @@ async fn an_ingested_spike_becomes_an_anomaly_with_series_and_feedback(app: Test
     assert_eq!(r.status(), 200);
     let after: Value = r.json().await.unwrap();
     assert_eq!((after["feedback"].as_str(), after["feedback_by"].as_str()), (Some("expected"), Some("test-admin")));
+    assert_eq!(after["lifecycle"], "resolved", "expected closes it");
     let detail = app.get_json(&format!("/api/v1/anomalies/{id}")).await;
-    assert_eq!(detail["timeline"].as_array().unwrap().last().unwrap()["kind"], "feedback");
+    let kinds: Vec<&str> = detail["timeline"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(&kinds[kinds.len() - 2..], ["feedback", "resolved"], "{kinds:?}");
+    // The detective's next run does not reopen what a person closed.
+    let (bus, _r) = costguard::bus::channels(100);
+    Detective::new(app.db.clone(), DetectSettings::default(), bus).run(Scope::default(), Utc::now()).await.unwrap();
+    let still = app.get_json(&format!("/api/v1/anomalies/{id}")).await;
+    assert_eq!(still["lifecycle"], "resolved", "{still}");
     let bad = app.post_json(&path, &json!({"kind": "maybe"})).await;
     assert_eq!(bad.status(), 422);
     assert_eq!(app.get(&format!("/api/v1/anomalies/{}", uuid::Uuid::new_v4())).await.status(), 404);
@@ -252,6 +259,18 @@ async fn manual_anomalies_and_their_validation(app: TestApp) {
         assert_eq!(e["detail"]["field"], field);
     }
     assert_eq!(app.post_json("/api/v1/anomalies", &json!({"severity": "low"})).await.status(), 400);
+    // A manual anomaly is resolved by hand, once; a viewer may not.
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/api/v1/anomalies/{id}/resolve");
+    let viewer = app.key("viewer-1", Role::Viewer).await;
+    assert_eq!(app.post_raw(&path, &viewer, "application/json", "{}").await.status(), 403);
+    let r = app.post_json(&path, &json!({"comment": "fixed the query"})).await;
+    assert_eq!(r.status(), 200);
+    let resolved: Value = r.json().await.unwrap();
+    assert_eq!((resolved["state"].as_str(), resolved["lifecycle"].as_str()), (Some("resolved"), Some("resolved")));
+    assert_eq!(app.post_json(&path, &json!({})).await.status(), 409, "already resolved");
+    let unknown = format!("/api/v1/anomalies/{}/resolve", uuid::Uuid::new_v4());
+    assert_eq!(app.post_json(&unknown, &json!({})).await.status(), 404);
     assert_eq!(app.get("/api/v1/anomalies?state=closed").await.status(), 400);
     assert_eq!(app.get("/api/v1/anomalies?limit=0").await.status(), 400);
     let viewer = app.key("viewer", Role::Viewer).await;

@@ -292,6 +292,11 @@ impl Node {
         self.command(env).arg("serve").spawn().unwrap()
     }
 
+    /// `costguard serve` on the shipped configuration, plus `env`.
+    pub fn serve_shipped(&self, env: &[(&str, &str)]) -> std::process::Child {
+        self.shipped_command(env).arg("serve").spawn().unwrap()
+    }
+
     /// Creates a dashboard user through the CLI, the password on standard input.
     pub fn create_user(&self, name: &str, role: &str, password: &str) {
         use std::io::Write;

@@ -102,6 +102,7 @@ async fn story(backend: Backend) {
     let anomaly_id = action["anomaly_id"].as_str().unwrap().to_string();
     let after = get(&client, &admin, api(&format!("/anomalies/{anomaly_id}"))).await.unwrap();
     assert!(after["mitigated_at"].is_string(), "mitigated at once: {after}");
+    assert_eq!(money(&after["recovered"]), recovered, "recovered, shown on the anomaly");
     assert!(matches!(after["lifecycle"].as_str(), Some("mitigated" | "resolved")), "{}", after["lifecycle"]);
     println!(
         "shipped story ({backend:?}): succeeded and mitigated {:.0} s after the approval, {recovered:.2} USD recovered",

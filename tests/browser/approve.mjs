@@ -1,6 +1,6 @@
 // The 2 AM story in a real browser: Debian's Chromium driven by playwright-core against the
-// real costguard binary (started by tests/api/browser.rs with the simulated clouds at an hour
-// per second). Env: BASE_URL, APPROVER, VIEWER, ADMIN ("name:password"), SHOTS (a folder).
+// real costguard binary (started by tests/api/browser.rs on the shipped config.toml, with only
+// the live loop's start-up delay shortened). Env: BASE_URL, APPROVER, VIEWER, ADMIN ("name:password"), SHOTS (a folder).
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import assert from "node:assert/strict";
@@ -53,6 +53,7 @@ try {
   // Times show in the viewer's zone, UTC on hover.
   const title = await ann.locator("main time").first().getAttribute("title");
   assert.match(title, /UTC$/);
+  assert.equal(await ann.locator(".card li", { hasText: "notify only" }).count(), 0, "nothing notify-only waits for approval");
   await shot(ann, "overview");
 
   // Open it: chart, root causes and the proposed cancel.
@@ -92,6 +93,10 @@ try {
   await until(ann, actionUrl, "the action to succeed",
     async (p) => (await p.locator("dl.facts .badge", { hasText: "succeeded" }).count()) > 0, 90);
   await shot(ann, "action-succeeded");
+  // Fixed, watching: mitigated at once, resolved when the cost is back in its band.
+  await ann.goto(anomalyUrl);
+  assert.ok(await ann.locator("dl.facts .badge", { hasText: /mitigated|resolved/ }).count() > 0, "mitigated after the verified cancel");
+  await shot(ann, "anomaly-mitigated");
   await until(ann, anomalyUrl, "the anomaly to resolve",
     async (p) => (await p.locator("dl.facts .badge", { hasText: "resolved" }).count()) > 0, 120);
   await shot(ann, "anomaly-resolved");

@@ -18,3 +18,9 @@ CREATE UNIQUE INDEX actions_one_live_per_target ON actions (anomaly_id, kind, ta
 -- same excess, at the same time) is kept for matching but shown only as "also affected".
 ALTER TABLE anomalies ADD COLUMN merged_into TEXT REFERENCES anomalies (id) ON DELETE SET NULL;
 CREATE INDEX anomalies_by_merged_into ON anomalies (merged_into);
+-- Verdicts people give an anomaly: expected (closes it, mutes the series), false_positive
+-- (closes it; kept for evaluation), confirmed. The old `feedback` column's CHECK cannot
+-- change on SQLite without rebuilding the table, so verdicts move to a column of their own;
+-- `feedback` stays, unused.
+ALTER TABLE anomalies ADD COLUMN verdict TEXT CHECK (verdict IN ('expected', 'false_positive', 'confirmed'));
+UPDATE anomalies SET verdict = feedback;

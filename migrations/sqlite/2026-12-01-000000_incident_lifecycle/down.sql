@@ -1,3 +1,5 @@
+UPDATE anomalies SET feedback = verdict WHERE verdict IN ('expected', 'confirmed');
+ALTER TABLE anomalies DROP COLUMN verdict;
 DROP INDEX anomalies_by_merged_into;
 ALTER TABLE anomalies DROP COLUMN merged_into;
 DROP INDEX actions_one_live_per_target;

@@ -88,3 +88,26 @@ pub async fn feedback(
         None => Err(PageError::NotFound("no anomaly with this id".into())),
     }
 }
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ResolveForm {}
+
+/// Resolves a manual anomaly by hand (approvers).
+pub async fn resolve(
+    posted: Posted<ResolveForm>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    posted.user.require(Role::Approver)?;
+    let (id, actor, now) = (id.into_inner(), posted.user.0.name.clone(), state.clock.now());
+    let target = id.clone();
+    let result = state
+        .db
+        .run(move |c| store::resolve_manual(c, &target, &actor, None, now).map_err(crate::db::DbError::from))
+        .await?;
+    match result {
+        Some(Ok(_)) => Ok(redirect(&format!("/anomalies/{id}?notice=resolved"))),
+        Some(Err(refusal)) => Err(PageError::Conflict(refusal.to_string())),
+        None => Err(PageError::NotFound("no anomaly with this id".into())),
+    }
+}

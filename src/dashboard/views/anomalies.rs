@@ -9,6 +9,7 @@ use crate::auth::sessions::SessionUser;
 use crate::detect::chart::ChartPoint;
 use crate::detect::store::{AnomalyEvent, AnomalyRow};
 use crate::domain::detect::root_cause::Contributor;
+use crate::domain::money::Total;
 use crate::domain::role::Role;
 use maud::{html, Markup};
 
@@ -80,6 +81,12 @@ pub struct Detail {
     pub also_affected: Vec<String>,
 }
 
+/// What the anomaly's succeeded actions recovered, exactly; None before any did.
+fn recovered(actions: &[crate::approval::store::ActionRow]) -> Option<Total> {
+    let values: Vec<i128> = actions.iter().filter_map(|x| x.recovered).map(i128::from).collect();
+    (!values.is_empty()).then(|| Total::from_units(values.iter().sum()))
+}
+
 pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
     let a = &d.anomaly;
     let content = html! {
@@ -93,6 +100,9 @@ pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
             dt { "Resolved" } dd { (opt_time(a.resolved_at)) }
             dt { "Actual / expected" } dd { (money_units(a.actual, &a.currency)) " / " (money_units(a.expected, &a.currency)) }
             dt { "Projected overspend" } dd { (money_units(a.projected_daily, &a.currency)) " per day" }
+            @if let Some(recovered) = recovered(&d.actions) {
+                dt { "Cost recovered" } dd { (money(recovered, &a.currency)) " by its verified actions" }
+            }
         }
         @if let Some(text) = &a.description { p { (text) } }
         @match &d.chart {
@@ -142,8 +152,19 @@ pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
             }
             form.inline method="post" action=(format!("/anomalies/{}/feedback", a.id)) {
                 (csrf(&user.csrf_token))
+                input type="hidden" name="kind" value="false_positive";
+                button type="submit" { "False alarm: close it" }
+            }
+            form.inline method="post" action=(format!("/anomalies/{}/feedback", a.id)) {
+                (csrf(&user.csrf_token))
                 input type="hidden" name="kind" value="confirmed";
                 button type="submit" { "Confirm: it is a real problem" }
+            }
+        }
+        @if user.role.allows(Role::Approver) && a.origin == "manual" && a.state == "open" {
+            form.inline method="post" action=(format!("/anomalies/{}/resolve", a.id)) {
+                (csrf(&user.csrf_token))
+                button type="submit" { "Resolve" }
             }
         }
     };

@@ -98,6 +98,7 @@ pub fn notice(code: Option<&str>) -> Markup {
         Some("approved") => "Approved. The executor picks it up now.",
         Some("rejected") => "Rejected.",
         Some("feedback") => "Thanks: your verdict is recorded.",
+        Some("resolved") => "Resolved.",
         Some("saved") => "Saved.",
         Some("created") => "Created.",
         Some("revoked") => "Revoked.",

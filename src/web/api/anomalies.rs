@@ -104,6 +104,9 @@ pub struct AnomalyDetail {
     pub series: Option<Vec<ChartPoint>>,
     /// Other series the same incident raised (e.g. the team tag of a looping job's service).
     pub also_affected: Vec<String>,
+    /// What its succeeded actions recovered.
+    #[schema(value_type = String)]
+    pub recovered: crate::domain::money::Total,
 }
 
 /// One anomaly with its series, band, root causes and timeline.
@@ -124,14 +127,20 @@ pub async fn detail(
             let timeline = store::events(c, &id)?;
             let series = chart::for_anomaly(c, &settings, &a, now)?;
             let also_affected = store::also_affected(c, &id)?;
-            Ok(Some((a, timeline, series, also_affected)))
+            let recovered: i128 = crate::approval::store::list(c, None, Some(&id), 100)?
+                .iter()
+                .filter_map(|x| x.recovered)
+                .map(i128::from)
+                .sum();
+            Ok(Some((a, timeline, series, also_affected, recovered)))
         })
         .await?;
-    let Some((a, timeline, series, also_affected)) = found else {
+    let Some((a, timeline, series, also_affected, recovered)) = found else {
         return Err(ApiError::not_found("no anomaly with this id"));
     };
-    let root_causes = a.root_causes();
-    Ok(HttpResponse::Ok().json(AnomalyDetail { root_causes, summary: a.into(), timeline, series, also_affected }))
+    let (root_causes, recovered) = (a.root_causes(), crate::domain::money::Total::from_units(recovered));
+    let summary = a.into();
+    Ok(HttpResponse::Ok().json(AnomalyDetail { root_causes, summary, timeline, series, also_affected, recovered }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -181,14 +190,17 @@ pub async fn create(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackBody {
-    /// expected (not a problem: suppress new alerts on this series for `suppress_days`) or confirmed.
+    /// expected (not a problem: closes it, and no new alerts on this series for
+    /// `suppress_days`), false_positive (closes it) or confirmed.
     kind: String,
     /// Days to suppress for `expected` (default 7, at most 90).
     suppress_days: Option<u32>,
     comment: Option<String>,
 }
 
-/// Marks an anomaly expected or confirmed (approver role); who and when are recorded.
+/// A verdict on an anomaly (approver role): expected (closes it and mutes the series for
+/// `suppress_days`), false_positive (closes it; kept for evaluating the detector) or confirmed.
+/// Who and when are recorded.
 #[utoipa::path(post, path = "/api/v1/anomalies/{id}/feedback", tag = "anomalies", request_body = FeedbackBody,
     responses((status = 200, body = AnomalySummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn feedback(
@@ -212,6 +224,38 @@ pub async fn feedback(
         .await?;
     match row {
         Some(row) => Ok(HttpResponse::Ok().json(AnomalySummary::from(row))),
+        None => Err(ApiError::not_found("no anomaly with this id")),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveBody {
+    comment: Option<String>,
+}
+
+/// Resolves a manual anomaly by hand (approver role). Detected anomalies resolve when their
+/// cost is back in the band, or by a closing verdict (409 here).
+#[utoipa::path(post, path = "/api/v1/anomalies/{id}/resolve", tag = "anomalies", request_body = ResolveBody,
+    responses((status = 200, body = AnomalySummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn resolve(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    WithBody(caller, body): WithBody<web::Json<ResolveBody>>,
+) -> Result<HttpResponse, ApiError> {
+    if body.comment.as_ref().is_some_and(|c| c.len() > 2_000) {
+        return Err(ApiError::invalid(json!({ "field": "comment", "message": "at most 2000 characters" })));
+    }
+    let (actor, comment, id, now) = (caller.name.clone(), body.comment.clone(), id.into_inner(), state.clock.now());
+    let result = state
+        .db
+        .run(move |c| store::resolve_manual(c, &id, &actor, comment.as_deref(), now).map_err(crate::db::DbError::from))
+        .await?;
+    match result {
+        Some(Ok(row)) => Ok(HttpResponse::Ok().json(AnomalySummary::from(row))),
+        Some(Err(refusal)) => {
+            Err(ApiError::new(actix_web::http::StatusCode::CONFLICT, "conflict", refusal.to_string()))
+        }
         None => Err(ApiError::not_found("no anomaly with this id")),
     }
 }

@@ -19,7 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
     paths(
         costs::post_costs, costs::import_costs, costs::get_costs,
         llm_usage::post_llm_usage, llm_usage::get_llm_usage,
-        anomalies::list, anomalies::detail, anomalies::create, anomalies::feedback, anomalies::series,
+        anomalies::list, anomalies::detail, anomalies::create, anomalies::feedback, anomalies::resolve, anomalies::series,
         actions::list, actions::detail, actions::create, actions::approve, actions::reject, actions::cancel,
         actions::recovered, audit::page,
         health::healthz, health::readyz, health::version,
@@ -29,7 +29,7 @@ use utoipa_swagger_ui::SwaggerUi;
         llm_usage::LlmUsageResponse, llm_usage::LlmTotal, crate::ledger::query::LlmBucket, llm_usage::LlmUsageItem,
         actions::NewActionBody, actions::CommentBody, crate::domain::approval::safety::Block,
         crate::domain::audit::Entry, crate::domain::audit::Record,
-        anomalies::AnomalySummary, anomalies::AnomalyDetail, anomalies::NewAnomaly, anomalies::FeedbackBody,
+        anomalies::AnomalySummary, anomalies::AnomalyDetail, anomalies::NewAnomaly, anomalies::FeedbackBody, anomalies::ResolveBody,
         crate::detect::store::AnomalyRow, crate::detect::store::AnomalyEvent, crate::detect::store::SeriesRow,
         crate::detect::chart::ChartPoint, crate::domain::detect::root_cause::Contributor,
         health::Readiness, health::SourceStatus, crate::build_info::BuildInfo, ErrorBody,
@@ -84,6 +84,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/anomalies/series", web::get().to(anomalies::series))
             .route("/anomalies/{id}", web::get().to(anomalies::detail))
             .route("/anomalies/{id}/feedback", web::post().to(anomalies::feedback))
+            .route("/anomalies/{id}/resolve", web::post().to(anomalies::resolve))
             .route("/actions", web::get().to(actions::list))
             .route("/actions", web::post().to(actions::create))
             .route("/actions/recovered", web::get().to(actions::recovered))
