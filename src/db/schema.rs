@@ -142,6 +142,7 @@ diesel::table! {
         mitigated_at -> Nullable<Timestamp>,
         merged_into -> Nullable<Text>,
         verdict -> Nullable<Text>,
+        provisional -> Bool,
     }
 }
 
@@ -188,6 +189,7 @@ diesel::table! {
         running_so_far -> Nullable<BigInt>,
         running_seen_at -> Nullable<Timestamp>,
         running_rate -> Nullable<BigInt>,
+        running_settled -> Nullable<Bool>,
     }
 }
 

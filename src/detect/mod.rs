@@ -338,6 +338,7 @@ mod tests {
             projected_daily: Total::ZERO,
             severity: Severity::Critical,
             peak_z: 9.0,
+            provisional: false,
         }
     }
 

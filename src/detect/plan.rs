@@ -21,6 +21,8 @@ pub struct Stored {
     pub mitigated: bool,
     /// A person closed it (expected, false positive): the detector does not reopen it.
     pub closed_by_person: bool,
+    /// Measured only on an unconfirmed running rate.
+    pub provisional: bool,
 }
 
 impl Stored {
@@ -32,7 +34,10 @@ impl Stored {
     /// Whether a re-measurement changes anything stored at all.
     pub fn changed_by(&self, found: &Found) -> bool {
         // Severity only ever rises within one anomaly (the store keeps the peak).
-        self.differs(found) || self.points != found.points || self.severity < found.severity
+        self.differs(found)
+            || self.points != found.points
+            || self.severity < found.severity
+            || self.provisional != found.provisional
     }
 }
 
@@ -108,6 +113,7 @@ mod tests {
             projected_daily: Total::ZERO,
             severity: Severity::Low,
             peak_z: 0.0,
+            provisional: false,
         }
     }
 
@@ -123,6 +129,7 @@ mod tests {
             severity: Severity::Low,
             mitigated: false,
             closed_by_person: false,
+            provisional: false,
         }
     }
 

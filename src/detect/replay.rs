@@ -22,6 +22,9 @@ pub struct Found {
     pub projected_daily: Total,
     pub severity: Severity,
     pub peak_z: f64,
+    /// Its newest point is running and its rate not yet confirmed (`partial::Running::settled`):
+    /// the numbers may still move a lot, so nothing is proposed on them yet.
+    pub provisional: bool,
 }
 
 impl Found {
@@ -105,6 +108,7 @@ pub fn replay(series: &Series, rules: &Rules<'_>, suppressed: &Suppressions, kee
                 projected_daily: Total::ZERO,
                 severity: Severity::Low,
                 peak_z: 0.0,
+                provisional: false,
             });
             current = Some(found.len() - 1);
         }
@@ -118,6 +122,7 @@ pub fn replay(series: &Series, rules: &Rules<'_>, suppressed: &Suppressions, kee
                 f.projected_daily = projected;
             }
             f.severity = severity.classify(to_f64(f.projected_daily));
+            f.provisional = running.is_some_and(|r| !r.settled);
             let snapshot = tracker.open_incident().or_else(|| tracker.resolved_incidents().last());
             if let Some(inc) = snapshot {
                 f.last_out_at = inc.last_out_at;
@@ -188,8 +193,8 @@ mod tests {
         let mut s = series(&steady(200), true);
         let so_far = to_units(100.0 / 6.0 + 487.5 * 2.0 / 60.0);
         s.points.push((200 * HOUR, so_far));
-        let sighting = Sighting { point_at: 200 * HOUR, so_far, seen_at: 200 * HOUR + 600, rate: None };
-        s.running = Some(Running { rate: to_units(587.5), elapsed: 1.0 / 6.0, sighting });
+        let sighting = Sighting { point_at: 200 * HOUR, so_far, seen_at: 200 * HOUR + 600, rate: None, settled: false };
+        s.running = Some(Running { rate: to_units(587.5), elapsed: 1.0 / 6.0, settled: true, sighting });
         let params = DetectorParams::default();
         let severity = SeverityThresholds::default();
         let rules =

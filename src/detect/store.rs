@@ -72,6 +72,9 @@ pub struct AnomalyRow {
     pub mitigated_at: Option<NaiveDateTime>,
     /// The anomaly of another series that explains this one (one incident, one anomaly).
     pub merged_into: Option<String>,
+    /// Measured only on a running hour's unconfirmed rate: its numbers may still move, so the
+    /// optimizer waits for the next measurement before proposing.
+    pub provisional: bool,
 }
 
 /// Stored times are UTC; say so on the wire.
@@ -197,6 +200,7 @@ pub fn stored_for(conn: &mut DbConn, series_key: &str) -> QueryResult<Vec<Stored
                 .unwrap_or(crate::domain::detect::decision::Severity::Low),
             mitigated: r.mitigated_at.is_some(),
             closed_by_person: r.feedback.as_deref().is_some_and(|v| CLOSING_VERDICTS.contains(&v)),
+            provisional: r.provisional,
             id: r.id,
         })
         .collect())
@@ -251,6 +255,7 @@ pub fn apply(
                     let id = uuid::Uuid::now_v7().to_string();
                     let causes = causes.as_deref().unwrap_or_default();
                     insert_detected(conn, &id, facts, f, causes, now)?;
+                    diesel::update(an::table.find(&id)).set(an::provisional.eq(f.provisional)).execute(conn)?;
                     if let Some(primary) = explaining_service(conn, facts, f, causes)? {
                         // Kept for matching, silent: the service's anomaly speaks for both.
                         diesel::update(an::table.find(&id)).set(an::merged_into.eq(Some(primary))).execute(conn)?;
@@ -431,6 +436,7 @@ fn update_detected(
         && row.points == i64::from(f.points)
         && row.actual == saturate(f.actual)
         && row.severity == f.severity.as_str()
+        && row.provisional == f.provisional
         && row.resolved_at == f.resolved_at.map(naive);
     if unchanged {
         return Ok(None);
@@ -448,6 +454,7 @@ fn update_detected(
             an::expected.eq(saturate(f.expected)),
             an::projected_daily.eq(saturate(f.projected_daily)),
             an::peak_z.eq(finite(f.peak_z)),
+            an::provisional.eq(f.provisional),
             an::root_causes.eq(root_causes),
             an::updated_at.eq(now.naive_utc()),
             an::version.eq(an::version + 1),
@@ -533,19 +540,27 @@ pub struct SeriesState<'a> {
 
 /// The sightings of running points the last run kept, by series key.
 pub fn sightings(conn: &mut DbConn) -> QueryResult<std::collections::HashMap<String, Sighting>> {
-    type Row = (String, Option<NaiveDateTime>, Option<i64>, Option<NaiveDateTime>, Option<i64>);
+    type Row = (String, Option<NaiveDateTime>, Option<i64>, Option<NaiveDateTime>, Option<i64>, Option<bool>);
     let rows: Vec<Row> = ds::table
         .filter(ds::running_point_at.is_not_null())
-        .select((ds::series_key, ds::running_point_at, ds::running_so_far, ds::running_seen_at, ds::running_rate))
+        .select((
+            ds::series_key,
+            ds::running_point_at,
+            ds::running_so_far,
+            ds::running_seen_at,
+            ds::running_rate,
+            ds::running_settled,
+        ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(key, at, so_far, seen, rate)| {
+        .filter_map(|(key, at, so_far, seen, rate, settled)| {
             let sighting = Sighting {
                 point_at: at?.and_utc().timestamp(),
                 so_far: Total::from_units(so_far?.into()),
                 seen_at: seen?.and_utc().timestamp(),
                 rate: rate.map(|r| Total::from_units(r.into())),
+                settled: settled.unwrap_or(false),
             };
             Some((key, sighting))
         })
@@ -575,6 +590,7 @@ fn save_series_state(conn: &mut DbConn, s: &SeriesState<'_>, now: DateTime<Utc>)
         ds::running_so_far.eq(s.running.map(|r| saturate(r.so_far))),
         ds::running_seen_at.eq(s.running.map(|r| naive(r.seen_at))),
         ds::running_rate.eq(s.running.and_then(|r| r.rate).map(saturate)),
+        ds::running_settled.eq(s.running.map(|r| r.settled)),
     );
     crate::per_backend!(conn, |c| {
         diesel::insert_into(ds::table)

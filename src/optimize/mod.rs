@@ -117,6 +117,13 @@ impl Optimizer {
         let facts = AnomalyFacts { series: &series, root_causes: &causes, excess_per_hour: excess_per_hour(&a) };
         let mut outcome = Outcome::default();
         for p in propose(&self.rules, &facts) {
+            if a.provisional {
+                // Its rate is not confirmed yet (a loop seen for seconds): revise what waits,
+                // propose nothing new on numbers that may be far off; the next run confirms.
+                let estimate = (p.estimated_saving_per_hour * UNITS_PER_WHOLE as f64).round() as i64;
+                store::revise_estimate(c, &a.id, p.kind.as_str(), &p.target, estimate, ACTOR, now)?;
+                continue;
+            }
             if let Some(row) = self.propose_one(c, &a, &p, now)? {
                 outcome.proposed += 1;
                 // An action to approve replaces the notify-only acknowledgement.

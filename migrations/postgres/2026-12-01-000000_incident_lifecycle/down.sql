@@ -1,3 +1,5 @@
+ALTER TABLE anomalies DROP COLUMN provisional;
+ALTER TABLE detect_series DROP COLUMN running_settled;
 UPDATE anomalies SET feedback = verdict WHERE verdict IN ('expected', 'confirmed');
 ALTER TABLE anomalies DROP COLUMN verdict;
 DROP INDEX anomalies_by_merged_into;

@@ -24,3 +24,7 @@ CREATE INDEX anomalies_by_merged_into ON anomalies (merged_into);
 -- `feedback` stays, unused.
 ALTER TABLE anomalies ADD COLUMN verdict TEXT CHECK (verdict IN ('expected', 'false_positive', 'confirmed'));
 UPDATE anomalies SET verdict = feedback;
+-- Whether the running point's rate was confirmed by two agreeing measurements; an anomaly
+-- measured only on an unconfirmed rate is provisional: the optimizer waits before proposing.
+ALTER TABLE detect_series ADD COLUMN running_settled BOOLEAN;
+ALTER TABLE anomalies ADD COLUMN provisional BOOLEAN NOT NULL DEFAULT FALSE;

@@ -55,6 +55,7 @@ fn anomaly() -> AnomalyRow {
         version: 3,
         mitigated_at: None,
         merged_into: None,
+        provisional: false,
     }
 }
 

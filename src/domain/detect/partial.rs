@@ -7,6 +7,11 @@
 //! it began late in the hour). Without a usable earlier sighting it is the cost so far divided
 //! by the elapsed fraction of the hour, with the fraction never taken below a twelfth, so a
 //! point seen seconds into its hour is not multiplied a hundredfold.
+//!
+//! A rate is *settled* once two marginal measurements in a row agree (within a quarter): the
+//! first interval a loop appears in holds only part of it (it began somewhere inside), so the
+//! first reading is low. Until then an anomaly measured on it is provisional and nothing is
+//! proposed on its numbers.
 
 use crate::domain::money::Total;
 
@@ -21,6 +26,8 @@ pub struct Sighting {
     pub seen_at: i64,
     /// The rate taken then, per step; None until one was measured.
     pub rate: Option<Total>,
+    /// That rate agreed with the one measured before it.
+    pub settled: bool,
 }
 
 /// How a running point is read now.
@@ -30,9 +37,14 @@ pub struct Running {
     pub rate: Total,
     /// How much of the point has elapsed, in (0, 1].
     pub elapsed: f64,
+    /// The rate is confirmed by two agreeing measurements.
+    pub settled: bool,
     /// What to keep for the next run.
     pub sighting: Sighting,
 }
+
+/// Two marginal rates within this fraction of each other confirm each other.
+pub const AGREEMENT: f64 = 0.25;
 
 /// Shortest interval a marginal rate is measured over; closer runs reuse the last rate.
 pub const MIN_INTERVAL_SECS: i64 = 10;
@@ -49,7 +61,7 @@ pub fn read(point_at: i64, step: i64, so_far: Total, now: i64, before: Option<&S
         return None;
     }
     let elapsed = elapsed_secs as f64 / step as f64;
-    let fresh = Sighting { point_at, so_far, seen_at: now, rate: None };
+    let fresh = Sighting { point_at, so_far, seen_at: now, rate: None, settled: false };
     let from_so_far = || scale(so_far, step, elapsed_secs.max(step / 12).max(1));
     let before = before.filter(|b| b.point_at == point_at && b.seen_at < now);
     let (rate, sighting) = match before {
@@ -67,10 +79,16 @@ pub fn read(point_at: i64, step: i64, so_far: Total, now: i64, before: Option<&S
         Some(b) => {
             let grown = Total::from_units(so_far.units() - b.so_far.units());
             let rate = scale(grown, step, now - b.seen_at);
-            (rate, Sighting { rate: Some(rate), ..fresh })
+            let settled = b.rate.is_some_and(|r| agree(r, rate));
+            (rate, Sighting { rate: Some(rate), settled, ..fresh })
         }
     };
-    Some(Running { rate, elapsed, sighting })
+    Some(Running { rate, elapsed, settled: sighting.settled && sighting.rate == Some(rate), sighting })
+}
+
+fn agree(a: Total, b: Total) -> bool {
+    let (a, b) = (a.units() as f64, b.units() as f64);
+    (a - b).abs() <= AGREEMENT * a.abs().max(b.abs())
 }
 
 /// `amount` accrued over `secs`, as a full `step`'s worth (exact integer arithmetic).
@@ -99,7 +117,8 @@ mod tests {
         let r = read(0, H, usd(25), H / 4, None).unwrap();
         assert_eq!(r.rate, usd(100));
         assert!((r.elapsed - 0.25).abs() < 1e-9);
-        assert_eq!(r.sighting, Sighting { point_at: 0, so_far: usd(25), seen_at: H / 4, rate: None });
+        assert_eq!(r.sighting, Sighting { point_at: 0, so_far: usd(25), seen_at: H / 4, rate: None, settled: false });
+        assert!(!r.settled, "a first sight is never settled");
     }
 
     #[test]
@@ -121,12 +140,30 @@ mod tests {
         let full = base(3_600) + lp(3_600);
         assert!((second.rate.units() - full).abs() < 1_000_000, "100 + 487.5 an hour: {:?}", second.rate);
         assert_eq!(second.sighting.rate, Some(second.rate));
+        assert!(!second.settled, "one marginal rate is not yet confirmed");
+        // The third sighting agrees with the second: settled.
+        let at3 = at2 + 20;
+        let third = read(0, H, Total::from_units(base(at3 as i128) + lp(100)), at3, Some(&second.sighting)).unwrap();
+        assert!(third.settled, "{third:?}");
+    }
+
+    #[test]
+    fn a_first_interval_holding_part_of_a_loop_does_not_settle_the_next_one() {
+        // 20 s pulls over 100/h of usual spend; a 487.5/h loop began 3 s before a sighting:
+        // that interval reads about 173/h, the next one 587.5/h.
+        let first = Sighting { point_at: 0, so_far: usd(10), seen_at: 600, rate: Some(usd(100)), settled: true };
+        let partial_loop = read(0, H, Total::from_units(usd(10).units() + 96_200_000_000), 620, Some(&first)).unwrap();
+        assert!(!partial_loop.settled, "100/h then about 173/h disagree");
+        let full = Total::from_units(partial_loop.sighting.so_far.units() + 326_400_000_000);
+        let next = read(0, H, full, 640, Some(&partial_loop.sighting)).unwrap();
+        assert!(!next.settled, "the partial interval's rate does not confirm the full one");
     }
 
     #[test]
     fn without_new_data_the_last_rate_and_its_sighting_are_kept_until_stale() {
-        let before = Sighting { point_at: 0, so_far: usd(10), seen_at: 600, rate: Some(usd(300)) };
+        let before = Sighting { point_at: 0, so_far: usd(10), seen_at: 600, rate: Some(usd(300)), settled: true };
         let r = read(0, H, usd(10), 900, Some(&before)).unwrap();
+        assert!(r.settled, "a settled rate stays settled without new data");
         assert_eq!((r.rate, r.sighting), (usd(300), before));
         let stale = read(0, H, usd(10), 600 + STALE_AFTER_SECS, Some(&before)).unwrap();
         assert_eq!(stale.rate, scale(usd(10), H, 600 + STALE_AFTER_SECS));
@@ -134,14 +171,14 @@ mod tests {
 
     #[test]
     fn runs_closer_than_the_minimum_interval_reuse_the_rate() {
-        let before = Sighting { point_at: 0, so_far: usd(10), seen_at: 600, rate: Some(usd(300)) };
+        let before = Sighting { point_at: 0, so_far: usd(10), seen_at: 600, rate: Some(usd(300)), settled: false };
         let r = read(0, H, usd(11), 605, Some(&before)).unwrap();
         assert_eq!((r.rate, r.sighting), (usd(300), before));
     }
 
     #[test]
     fn a_restated_lower_point_or_another_hour_starts_over() {
-        let before = Sighting { point_at: 0, so_far: usd(10), seen_at: 600, rate: Some(usd(300)) };
+        let before = Sighting { point_at: 0, so_far: usd(10), seen_at: 600, rate: Some(usd(300)), settled: false };
         assert_eq!(read(0, H, usd(5), 1_200, Some(&before)).unwrap().rate, usd(15));
         assert_eq!(read(H, H, usd(5), H + 1_200, Some(&before)).unwrap().rate, usd(15));
     }
