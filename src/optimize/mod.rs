@@ -117,9 +117,10 @@ impl Optimizer {
         let facts = AnomalyFacts { series: &series, root_causes: &causes, excess_per_hour: excess_per_hour(&a) };
         let mut outcome = Outcome::default();
         for p in propose(&self.rules, &facts) {
-            if a.provisional {
+            if a.provisional && now.naive_utc() - a.created_at < PROVISIONAL_WAIT {
                 // Its rate is not confirmed yet (a loop seen for seconds): revise what waits,
-                // propose nothing new on numbers that may be far off; the next run confirms.
+                // propose nothing new on numbers that may be far off; the next measurement
+                // confirms it, or the wait runs out.
                 let estimate = (p.estimated_saving_per_hour * UNITS_PER_WHOLE as f64).round() as i64;
                 store::revise_estimate(c, &a.id, p.kind.as_str(), &p.target, estimate, ACTOR, now)?;
                 continue;
@@ -216,6 +217,13 @@ impl Optimizer {
     }
 }
 
+/// How long an anomaly measured only on an unconfirmed running rate waits for the next
+/// measurement before its proposal is made anyway (some sources report a running hour once).
+const PROVISIONAL_WAIT: chrono::Duration = chrono::Duration::seconds(30);
+
+/// How often the worker goes over every open anomaly, besides its wake-ups.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Statuses in which an action has not started and can still be withdrawn.
 const WAITING: [&str; 3] = ["proposed", "pending_approval", "approved"];
 
@@ -239,6 +247,11 @@ pub async fn work(
     cancel: CancellationToken,
 ) {
     let mut reconcile = true;
+    // A provisional anomaly gets its proposal when a new measurement confirms it, or when
+    // none came within `PROVISIONAL_WAIT` (a source that reports a running hour once); this
+    // pass is what notices the second case, and catches up on any dropped wake-up.
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if reconcile && leader.is_leader() {
             reconcile = false;
@@ -250,6 +263,7 @@ pub async fn work(
             _ = cancel.cancelled() => break,
             // Whoever becomes leader catches up from the database.
             _ = leader.changed() => reconcile = true,
+            _ = recheck.tick() => reconcile = true,
             message = changes.recv() => match message {
                 Some(m) if leader.is_leader() => {
                     tracing::debug!(anomaly = %m.anomaly_id, lifecycle = ?m.lifecycle, "anomaly changed");
