@@ -158,6 +158,8 @@ pub type Pool = r2d2::Pool<Manager>;
 pub struct Db {
     pool: Pool,
     backend: Backend,
+    /// One detective run at a time on this database in this process (see `detective_turn`).
+    detective_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -167,6 +169,14 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
+    /// Held for a whole detective run: two runs that overlap (the worker and a sweep, a test's
+    /// own run) would each load the ledger before writing, and the one that loaded older data
+    /// could commit last and undo what the newer one stored. Taking turns makes the order of
+    /// loads the order of commits. Other processes never run the detective beside the leader.
+    pub fn detective_turn(&self) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        self.detective_turn.clone()
+    }
+
     /// Runs pending migrations on a dedicated connection, then builds the pool.
     pub fn open(url: &DatabaseUrl, pool_size: u32, busy_timeout: Duration) -> Result<Db, DbError> {
         let manager = Manager { url: url.clone(), busy_timeout };
@@ -176,7 +186,7 @@ impl Db {
         drop(conn);
         let pool =
             r2d2::Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(30)).build(manager)?;
-        Ok(Db { pool, backend: url.backend() })
+        Ok(Db { pool, backend: url.backend(), detective_turn: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {

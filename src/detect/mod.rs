@@ -72,6 +72,8 @@ impl Detective {
 
     /// One run over `scope`, as of `now`; publishes every lifecycle change after its commit.
     pub async fn run(&self, scope: Scope, now: DateTime<Utc>) -> Result<RunSummary, DbError> {
+        let turn = self.db.detective_turn();
+        let _held = turn.lock().await;
         let started = std::time::Instant::now();
         let settings = self.settings.clone();
         let (summary, published) =
