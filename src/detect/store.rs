@@ -318,15 +318,7 @@ fn explaining_service(
     if !matches!(facts.id, SeriesId::Tag { .. }) {
         return Ok(None);
     }
-    let near = near_in_time(f.started_at, facts.step_secs);
-    let candidates: Vec<AnomalyRow> = an::table
-        .filter(an::series_kind.eq("service"))
-        .filter(an::origin.eq("detected"))
-        .filter(an::direction.eq(f.direction.as_str()))
-        .filter(an::merged_into.is_null())
-        .filter(an::started_at.between(near.0, near.1))
-        .select(AnomalyRow::as_select())
-        .load(conn)?;
+    let candidates = unmerged_near(conn, "service", f, facts.step_secs)?;
     Ok(candidates
         .into_iter()
         .find(|a| {
@@ -340,15 +332,7 @@ fn explaining_service(
 /// join it (their waiting proposals are withdrawn by the optimizer). Returns their ids.
 fn explained_tags(conn: &mut DbConn, facts: &SeriesFacts<'_>, f: &Found, id: &str) -> QueryResult<Vec<String>> {
     let SeriesId::Service { service, .. } = facts.id else { return Ok(Vec::new()) };
-    let near = near_in_time(f.started_at, facts.step_secs);
-    let tags: Vec<AnomalyRow> = an::table
-        .filter(an::series_kind.eq("tag"))
-        .filter(an::origin.eq("detected"))
-        .filter(an::direction.eq(f.direction.as_str()))
-        .filter(an::merged_into.is_null())
-        .filter(an::started_at.between(near.0, near.1))
-        .select(AnomalyRow::as_select())
-        .load(conn)?;
+    let tags = unmerged_near(conn, "tag", f, facts.step_secs)?;
     let mut joined = Vec::new();
     for tag in tags {
         let start = tag.started_at.and_utc().timestamp();
@@ -360,8 +344,17 @@ fn explained_tags(conn: &mut DbConn, facts: &SeriesFacts<'_>, f: &Found, id: &st
     Ok(joined)
 }
 
-fn near_in_time(at: i64, step: i64) -> (NaiveDateTime, NaiveDateTime) {
-    (naive(at - step), naive(at + step))
+/// Detected, unmerged anomalies of one series kind in `f`'s direction that started within a
+/// step of it: the candidates for being the same incident.
+fn unmerged_near(conn: &mut DbConn, kind: &str, f: &Found, step: i64) -> QueryResult<Vec<AnomalyRow>> {
+    an::table
+        .filter(an::series_kind.eq(kind))
+        .filter(an::origin.eq("detected"))
+        .filter(an::direction.eq(f.direction.as_str()))
+        .filter(an::merged_into.is_null())
+        .filter(an::started_at.between(naive(f.started_at - step), naive(f.started_at + step)))
+        .select(AnomalyRow::as_select())
+        .load(conn)
 }
 
 /// The anomalies merged into this one: the other series the same incident affected.

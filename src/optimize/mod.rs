@@ -121,8 +121,7 @@ impl Optimizer {
                 // Its rate is not confirmed yet (a loop seen for seconds): revise what waits,
                 // propose nothing new on numbers that may be far off; the next measurement
                 // confirms it, or the wait runs out.
-                let estimate = (p.estimated_saving_per_hour * UNITS_PER_WHOLE as f64).round() as i64;
-                store::revise_estimate(c, &a.id, p.kind.as_str(), &p.target, estimate, ACTOR, now)?;
+                store::revise_estimate(c, &a.id, p.kind.as_str(), &p.target, saving_units(&p), ACTOR, now)?;
                 continue;
             }
             if let Some(row) = self.propose_one(c, &a, &p, now)? {
@@ -162,7 +161,7 @@ impl Optimizer {
         let blocked: Vec<String> =
             safety::check(&self.safety, &target, &ctx, Stage::Routing).into_iter().map(|b| b.to_string()).collect();
         let prior = store::latest_for_target(c, &a.id, p.kind.as_str(), &p.target)?;
-        let estimate = (p.estimated_saving_per_hour * UNITS_PER_WHOLE as f64).round() as i64;
+        let estimate = saving_units(p);
         if !may_propose_again(prior, !blocked.is_empty()) {
             // A proposal still waiting for its approver follows the anomaly's numbers.
             store::revise_estimate(c, &a.id, p.kind.as_str(), &p.target, estimate, ACTOR, now)?;
@@ -215,6 +214,11 @@ impl Optimizer {
         }
         Ok(withdrawn)
     }
+}
+
+/// A proposal's estimated saving per hour in the ledger's exact units.
+fn saving_units(p: &Proposal) -> i64 {
+    (p.estimated_saving_per_hour * UNITS_PER_WHOLE as f64).round() as i64
 }
 
 /// How long an anomaly measured only on an unconfirmed running rate waits for the next
