@@ -276,6 +276,11 @@ pub fn apply(
                     if let Some(kind) = update_detected(conn, id, found, causes.as_deref(), now)? {
                         published.push((id.clone(), kind));
                     }
+                    // A tag anomaly first measured on a few minutes of a loop may not have shown
+                    // the service as its cause yet; it joins the service's once it does.
+                    if join_explaining_service(conn, facts, id, found, causes.as_deref())? {
+                        published.push((id.clone(), Lifecycle::Updated));
+                    }
                 }
                 Change::Vanished { id } => {
                     let n = diesel::update(an::table.filter(an::id.eq(id)).filter(an::state.eq("open")))
@@ -326,6 +331,26 @@ fn explaining_service(
             explained_by_service(causes, f.started_at, service, a.started_at.and_utc().timestamp(), facts.step_secs)
         })
         .map(|a| a.id))
+}
+
+/// For a re-measured tag anomaly `id` with fresh root causes: merges it into the service
+/// anomaly that now explains it, if it is open, unmerged and one does. Returns whether it joined.
+fn join_explaining_service(
+    conn: &mut DbConn,
+    facts: &SeriesFacts<'_>,
+    id: &str,
+    f: &Found,
+    causes: Option<&[Contributor]>,
+) -> QueryResult<bool> {
+    let Some(causes) = causes else { return Ok(false) };
+    if f.resolved_at.is_some() {
+        return Ok(false);
+    }
+    let Some(primary) = explaining_service(conn, facts, f, causes)? else { return Ok(false) };
+    let joined = diesel::update(an::table.find(id).filter(an::merged_into.is_null()).filter(an::state.eq("open")))
+        .set(an::merged_into.eq(Some(primary)))
+        .execute(conn)?;
+    Ok(joined > 0)
 }
 
 /// For a new service-series incident stored as `id`: the tag anomalies it explains, which

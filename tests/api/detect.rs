@@ -315,7 +315,69 @@ async fn runs_that_meet_on_a_series_end_with_one_anomaly(app: TestApp) {
     assert!(per_incident.values().all(|n| *n == 1), "{per_incident:?}");
 }
 
+/// A tag anomaly first measured on a few minutes of a loop may show the service as a minor
+/// cause; once re-measured with the service as its main one, it joins the service's anomaly
+/// (one incident, one proposal), and says so to the optimizer.
+async fn a_tag_anomaly_joins_its_service_when_a_remeasure_shows_it(app: TestApp) {
+    use costguard::detect::plan::Change;
+    use costguard::detect::replay::Found;
+    use costguard::detect::store::{Lifecycle, SeriesFacts};
+    use costguard::domain::detect::decision::Severity;
+    use costguard::domain::detect::incident::Direction;
+    use costguard::domain::detect::root_cause::Contributor;
+    use costguard::domain::detect::series::SeriesId;
+    use costguard::domain::money::Total;
+
+    let start = epoch().timestamp();
+    let found = move |actual: i128| Found {
+        direction: Direction::Up,
+        started_at: start,
+        last_out_at: start,
+        resolved_at: None,
+        points: 1,
+        actual: Total::from_units(actual),
+        expected: Total::from_units(1_000_000_000),
+        projected_daily: Total::from_units(actual * 24),
+        severity: Severity::High,
+        peak_z: 9.0,
+        provisional: false,
+    };
+    let cause = |value: &str, share: f64| Contributor {
+        dimension: "service".into(),
+        value: value.into(),
+        delta: Total::ZERO,
+        share,
+    };
+    let service = SeriesId::Service { provider: "gcp".into(), sub_account: "p".into(), service: "BigQuery".into() };
+    let tag = SeriesId::Tag { key: "team".into(), value: "data".into() };
+    let at = epoch();
+    let (ids, first, again) = app
+        .db
+        .run(move |c| {
+            let facts = |id| SeriesFacts { id, currency: "USD", step_secs: 3_600 };
+            let on_service =
+                store::apply(c, &facts(&service), &[(Change::Insert(found(9_000_000_000)), Some(vec![]))], at)?;
+            // Seconds into the loop, the team's other services weigh more than BigQuery.
+            let weak = vec![cause("Dataflow", 0.6), cause("BigQuery", 0.4)];
+            let on_tag = store::apply(c, &facts(&tag), &[(Change::Insert(found(3_000_000_000)), Some(weak))], at)?;
+            let tag_id = on_tag[0].0.clone();
+            let first = store::get(c, &tag_id)?.unwrap().merged_into;
+            let strong = vec![cause("BigQuery", 0.95), cause("Dataflow", 0.05)];
+            let update = Change::Update { id: tag_id.clone(), found: found(9_500_000_000) };
+            let published = store::apply(c, &facts(&tag), &[(update, Some(strong))], at)?;
+            let again = store::get(c, &tag_id)?.unwrap().merged_into;
+            Ok::<_, costguard::db::DbError>(((on_service[0].0.clone(), tag_id, published), first, again))
+        })
+        .await
+        .unwrap();
+    let (service_id, tag_id, published) = ids;
+    assert_eq!(first, None, "a minor share is not yet the same incident");
+    assert_eq!(again.as_deref(), Some(service_id.as_str()), "joined once the service is its main cause");
+    assert!(published.iter().any(|(id, l)| id == &tag_id && *l == Lifecycle::Updated), "{published:?}");
+}
+
 both_backends!(
+    a_tag_anomaly_joins_its_service_when_a_remeasure_shows_it,
     runs_that_meet_on_a_series_end_with_one_anomaly,
     every_scripted_incident_is_detected_with_its_service_as_top_root_cause,
     a_normal_month_raises_nothing_above_low,

@@ -65,7 +65,18 @@ async fn story(backend: Backend) {
     assert!(share > 0.5 && share <= 1.1, "the job's share of the excess: {share}");
     let pending = get(&client, &admin, api("/actions?status=pending_approval")).await.unwrap();
     let notify_only: Vec<&Value> = pending.as_array().unwrap().iter().filter(|a| a["kind"] == "notify_only").collect();
-    assert!(notify_only.is_empty(), "nothing notify-only waits for approval: {notify_only:?}");
+    if !notify_only.is_empty() {
+        // Say which anomaly it waits on: the usual cause is a series of the same incident
+        // that was not recognised as such.
+        let mut on = Vec::new();
+        for a in &notify_only {
+            let id = a["anomaly_id"].as_str().unwrap_or_default();
+            on.push(get(&client, &admin, api(&format!("/anomalies/{id}"))).await);
+        }
+        panic!(
+            "nothing notify-only waits for approval: {notify_only:?}\non anomalies {on:#?}\nthe cancel's: {anomaly:#}"
+        );
+    }
     // One incident, one anomaly: the team=data tag series is listed on it, not beside it.
     let open = get(&client, &admin, api("/anomalies?state=open")).await.unwrap();
     let incident: Vec<&Value> = open
