@@ -37,7 +37,15 @@ fn fill(series: u64) -> Series {
         out.push((t, to_units(level * daily * weekend * noise * spike)));
     }
     let id = SeriesId::Service { provider: "bench".into(), sub_account: series.to_string(), service: "s".into() };
-    Series { id, currency: "USD".into(), step_secs: HOUR, points: out, last_is_partial: true, running: None }
+    Series {
+        id,
+        currency: "USD".into(),
+        step_secs: HOUR,
+        points: out,
+        last_is_partial: true,
+        running: None,
+        last_as_of: None,
+    }
 }
 
 fn peak_rss_kb() -> u64 {

@@ -77,6 +77,10 @@ pub enum Command {
         /// NAB windows file: {"group/file.csv": [[start, end], ...]}.
         #[arg(long)]
         windows: PathBuf,
+        /// The spans with their kinds (`kinds.json` from `costguard scenarios`): figures per
+        /// incident kind, and alerts on benign charges counted apart.
+        #[arg(long)]
+        kinds: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "standard")]
         profile: crate::eval::Profile,
         /// The baseline to score (the others are kept for comparison).
@@ -88,6 +92,18 @@ pub enum Command {
         /// Print the summary as one JSON object on the last line.
         #[arg(long)]
         json: bool,
+    },
+    /// Write labelled hourly cost scenarios (for `costguard eval --kinds`): series shapes,
+    /// benign recurring charges and incidents of every kind, drawn from one seed.
+    Scenarios {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 60)]
+        series: usize,
+        #[arg(long, default_value_t = 90)]
+        days: i64,
     },
 }
 
@@ -206,34 +222,79 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Version => Ok(()),
-        Command::Eval { data, windows, profile, method, out, json } => {
-            eval(&settings, &data, &windows, (method, profile), out.as_deref(), json)
+        Command::Eval { data, windows, kinds, profile, method, out, json } => {
+            let input = crate::eval::Labelled { data: &data, windows: &windows, kinds: kinds.as_deref() };
+            eval(&settings, &input, (method, profile), out.as_deref(), json)
+        }
+        Command::Scenarios { out, seed, series, days } => {
+            anyhow::ensure!(series > 0 && (28..=400).contains(&days), "--series must be positive and --days 28 to 400");
+            let spec = crate::eval::scenarios::ScenarioSpec { seed, series, days };
+            crate::eval::scenarios::write(&out, &crate::eval::scenarios::generate(spec))?;
+            println!("{series} series of {days} days (seed {seed}) written to {}", out.display());
+            Ok(())
         }
     }
 }
 
 fn eval(
     settings: &Settings,
-    data: &std::path::Path,
-    windows: &std::path::Path,
+    input: &crate::eval::Labelled<'_>,
     (method, profile): (crate::eval::Method, crate::eval::Profile),
     out: Option<&std::path::Path>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let result = crate::eval::evaluate(data, windows, &settings.detect.detector, method, profile, out)?;
+    let result = crate::eval::evaluate(input, &settings.detect, method, profile, out)?;
     for (name, f) in &result.files {
         println!(
             "{name:<60} windows {:>2}  detected {:>2}  false positives {:>3}  raw {:>7.3}",
             f.windows, f.detected_windows, f.false_positives, f.raw
         );
     }
+    let i = &result.incidents;
+    for (kind, k) in &i.by_kind {
+        println!(
+            "{kind:<16} incidents {:>4}  found {:>4} ({:.2})  within 1 h {:>4}  mean delay {:>6.1} h  re-alerts {:>4}",
+            k.incidents,
+            k.found,
+            k.recall(),
+            k.found_within_hour,
+            k.mean_delay_hours(),
+            k.re_alerts
+        );
+    }
+    if i.benign_charges > 0 {
+        println!("benign charges {}  alerted on {}", i.benign_charges, i.benign_charges_alerted);
+    }
+    println!(
+        "{method:?}: incidents {}  recall {:.3}  within 1 h {:.3}  mean delay {:.1} h  false alarms {} ({:.3} per series-month)  re-alerts {:.2} per incident",
+        i.all.incidents,
+        i.all.recall(),
+        i.all.found_within_hour as f64 / i.all.incidents.max(1) as f64,
+        i.all.mean_delay_hours(),
+        i.false_alarms,
+        i.false_alarms_per_series_month(),
+        i.all.re_alerts as f64 / i.all.incidents.max(1) as f64,
+    );
     let c = &result.corpus;
     println!(
         "{method:?}: NAB score ({profile:?}) {:.1}  precision {:.3}  recall {:.3}  false positives {}  mean delay {:.1} points  files {}",
         c.score, c.precision, c.recall, c.false_positives, c.mean_delay_points, c.files
     );
     if json {
-        println!("{}", serde_json::to_string(c)?);
+        let mut summary = serde_json::to_value(c)?;
+        summary["incidents"] = serde_json::json!({
+            "incidents": i.all.incidents,
+            "recall": i.all.recall(),
+            "within_hour": i.all.found_within_hour,
+            "mean_delay_hours": i.all.mean_delay_hours(),
+            "false_alarms": i.false_alarms,
+            "false_alarms_per_series_month": i.false_alarms_per_series_month(),
+            "re_alerts": i.all.re_alerts,
+            "benign_charges": i.benign_charges,
+            "benign_charges_alerted": i.benign_charges_alerted,
+            "by_kind": i.by_kind,
+        });
+        println!("{summary}");
     }
     Ok(())
 }

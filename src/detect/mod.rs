@@ -140,7 +140,11 @@ fn run_blocking(
     let sightings = store::sightings(conn)?;
     for s in &mut all {
         if let Some(&(at, so_far)) = s.points.last() {
-            s.running = partial::read(at, s.step_secs, so_far, now.timestamp(), sightings.get(&s.id.key()));
+            // The cost so far is true as of its pull, which may be seconds before this run
+            // (a run waits its turn behind another one): measuring the rate against the run's
+            // clock would stretch or squeeze the interval, most of all on a busy machine.
+            let seen = s.last_as_of.filter(|t| *t > at && *t <= now.timestamp()).unwrap_or(now.timestamp());
+            s.running = partial::read(at, s.step_secs, so_far, seen, now.timestamp(), sightings.get(&s.id.key()));
         }
     }
     let mut summary = RunSummary { series: all.len(), ..RunSummary::default() };

@@ -4,6 +4,7 @@
 use super::series::Series;
 use crate::domain::detect::decision::{Floors, Severity, SeverityThresholds};
 use crate::domain::detect::incident::{DetectorParams, Direction, PointOutcome, Tracker};
+use crate::domain::detect::model::BaselineModel;
 use crate::domain::money::{Total, UNITS_PER_WHOLE};
 
 /// An incident found in the replay, ready to persist.
@@ -69,8 +70,19 @@ pub struct Rules<'a> {
 
 /// Run the series through a fresh tracker. `keep_outcomes` keeps every point's expectation.
 pub fn replay(series: &Series, rules: &Rules<'_>, suppressed: &Suppressions, keep_outcomes: bool) -> Replay {
-    let (params, floors, severity) = (rules.params, rules.floors, rules.severity);
-    let mut tracker = Tracker::new(*params, series.step_secs);
+    replay_with(Tracker::new(*rules.params, series.step_secs), series, rules, suppressed, keep_outcomes)
+}
+
+/// As `replay`, over the given tracker: `costguard eval` runs production's rules (the fall
+/// rule, suppressions, severity) through this one path, also over the comparison baselines.
+pub fn replay_with<B: BaselineModel>(
+    mut tracker: Tracker<B>,
+    series: &Series,
+    rules: &Rules<'_>,
+    suppressed: &Suppressions,
+    keep_outcomes: bool,
+) -> Replay {
+    let (floors, severity) = (rules.floors, rules.severity);
     let per_day = 86_400.0 / series.step_secs as f64;
     let last_at = series.points.last().map(|p| p.0);
     let mut outcomes = Vec::new();
@@ -157,6 +169,7 @@ mod tests {
             points: values.iter().enumerate().map(|(i, v)| (i as i64 * HOUR, to_units(*v))).collect(),
             last_is_partial: partial,
             running: None,
+            last_as_of: None,
         }
     }
 

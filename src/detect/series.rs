@@ -25,6 +25,9 @@ pub struct Series {
     /// The last point read as a rate while its hour runs (set by the detective from the
     /// clock and its earlier sighting); None: take it as it is.
     pub running: Option<crate::domain::detect::partial::Running>,
+    /// When the last point's newest row was pulled (epoch seconds): its cost so far is true
+    /// as of then, not as of the detective's run, which may come seconds later.
+    pub last_as_of: Option<i64>,
 }
 
 /// Which series one run looks at.
@@ -114,22 +117,30 @@ type Hours = BTreeMap<i64, BTreeMap<String, Total>>;
 /// "horizon group" whose newest hour bounds the series (its provider).
 fn assemble(rows: Vec<GroupSum>, identify: impl Fn(&[Option<String>]) -> Option<(SeriesId, String)>) -> Vec<Series> {
     let mut horizons: HashMap<String, i64> = HashMap::new();
-    let mut by_series: BTreeMap<SeriesId, (String, Hours)> = BTreeMap::new();
+    // Per series: its horizon group, its cost per hour, and when each hour's newest row was pulled.
+    let mut by_series: BTreeMap<SeriesId, (String, Hours, BTreeMap<i64, i64>)> = BTreeMap::new();
     for row in rows {
         let Some(hour) = row.hour else { continue };
         let Some((id, horizon_group)) = identify(&row.keys) else { continue };
         let at = hour.timestamp();
         let h = horizons.entry(horizon_group.clone()).or_insert(at);
         *h = (*h).max(at);
-        let entry = by_series.entry(id).or_insert_with(|| (horizon_group, BTreeMap::new()));
+        let entry = by_series.entry(id).or_insert_with(|| (horizon_group, BTreeMap::new(), BTreeMap::new()));
         let cell = entry.1.entry(at).or_default().entry(row.currency).or_default();
         *cell = cell.plus(row.effective_cost);
+        if let Some(t) = row.as_of {
+            let newest = entry.2.entry(at).or_insert(t.timestamp());
+            *newest = (*newest).max(t.timestamp());
+        }
     }
     by_series
         .into_iter()
-        .filter_map(|(id, (group, hours))| {
+        .filter_map(|(id, (group, hours, pulled))| {
             let horizon = *horizons.get(&group)?;
-            build(id, hours, horizon)
+            let mut series = build(id, hours, horizon)?;
+            let last_at = series.points.last().map(|p| p.0)?;
+            series.last_as_of = pulled.range(last_at..last_at + series.step_secs).map(|(_, t)| *t).max();
+            Some(series)
         })
         .collect()
 }
@@ -155,7 +166,7 @@ fn build(id: SeriesId, hours: Hours, horizon: i64) -> Option<Series> {
         points.push((t, sum));
         t += step;
     }
-    Some(Series { id, currency, step_secs: step, points, last_is_partial: true, running: None })
+    Some(Series { id, currency, step_secs: step, points, last_is_partial: true, running: None, last_as_of: None })
 }
 
 #[cfg(test)]
@@ -168,6 +179,7 @@ mod tests {
             keys: vec![Some(provider.into()), Some("acct".into()), Some("svc".into())],
             currency: "USD".into(),
             effective_cost: Total::from_units(cost),
+            as_of: None,
         }
     }
 
@@ -201,6 +213,7 @@ mod tests {
             keys: vec![Some(r#"{"team":"data","env":"prod","cost":3}"#.into())],
             currency: "USD".into(),
             effective_cost: Total::from_units(9),
+            as_of: None,
         };
         let out = split_tags(vec![tagged], &["team".into(), "cost".into(), "owner".into()]);
         let keys: Vec<Vec<Option<String>>> = out.iter().map(|r| r.keys.clone()).collect();

@@ -1,12 +1,21 @@
-//! `costguard eval`: the production detector, without impact floors, over labelled series in
-//! the Numenta Anomaly Benchmark layout, scored with NAB's scheme.
+//! `costguard eval`: the production detector (`detect::replay`, with production's fall rule,
+//! severity and parameters, without impact floors) over labelled series in the Numenta
+//! Anomaly Benchmark layout, scored with NAB's scheme and by incident (recall, delay, false
+//! alarms per series-month, re-alerts; per kind when the labels say it). `scenarios` makes
+//! labelled hourly cost series of our own to report on.
 
+pub mod incidents;
 pub mod nab;
+pub mod scenarios;
 
+use crate::detect::replay::{self, Rules};
+use crate::detect::series::Series as DetectorSeries;
+use crate::detect::DetectSettings;
 use crate::domain::detect::alternatives::{EwmaGaussian, SeasonalMedian};
 use crate::domain::detect::decision::Floors;
-use crate::domain::detect::incident::{DetectorParams, Tracker};
-use crate::domain::detect::model::{Baseline, BaselineModel};
+use crate::domain::detect::incident::Tracker;
+use crate::domain::detect::model::Baseline;
+use crate::domain::detect::series::SeriesId;
 use chrono::NaiveDateTime;
 use std::collections::BTreeMap;
 use std::fs;
@@ -47,57 +56,113 @@ struct Series {
 pub struct Evaluation {
     pub corpus: CorpusScore,
     pub files: Vec<(String, nab::FileScore)>,
+    /// By incident, over every file.
+    pub incidents: incidents::IncidentScore,
 }
 
-/// Run the detector over every CSV under `data`, scored against `windows`.
+/// What to evaluate: the series, their NAB windows and, optionally, the spans with their
+/// kinds (`kinds.json` from `costguard scenarios`).
+pub struct Labelled<'a> {
+    pub data: &'a Path,
+    pub windows: &'a Path,
+    pub kinds: Option<&'a Path>,
+}
+
+/// Run the detector over every CSV under `input.data`, scored against its windows.
 pub fn evaluate(
-    data: &Path,
-    windows: &Path,
-    params: &DetectorParams,
+    input: &Labelled<'_>,
+    settings: &DetectSettings,
     method: Method,
     profile: Profile,
     out: Option<&Path>,
 ) -> Result<Evaluation, EvalError> {
-    let labels = read_windows(windows)?;
+    let labels = read_windows(input.windows)?;
+    let kinds = input.kinds.map(read_kinds).transpose()?;
     let mut files = Vec::new();
-    for path in csv_files(data)? {
-        let series = read_series(data, &path)?;
+    let mut by_incident = incidents::IncidentScore::default();
+    for path in csv_files(input.data)? {
+        let series = read_series(input.data, &path)?;
         let Some(raw_windows) = labels.get(&series.name) else {
-            return Err(input_error(&path, format!("no entry for {} in {}", series.name, windows.display())));
+            return Err(input_error(&path, format!("no entry for {} in {}", series.name, input.windows.display())));
         };
-        let windows = window_rows(&series, raw_windows).map_err(|e| input_error(windows, e))?;
-        let detections = detect(&series, params, method);
+        let windows = window_rows(&series, raw_windows).map_err(|e| input_error(input.windows, e))?;
+        let epochs: Vec<i64> = series.timestamps.iter().map(|t| t.and_utc().timestamp()).collect();
+        let step = median_step(&epochs);
+        let alerts = detect(&series, &epochs, step, settings, method);
+        let detections: Vec<bool> = epochs.iter().map(|t| alerts.binary_search(t).is_ok()).collect();
         if let Some(dir) = out {
             write_results(dir, &series, &detections, &windows)?;
         }
+        let spans = match kinds.as_ref().and_then(|k| k.get(&series.name)) {
+            Some(labelled) => labelled.iter().filter_map(incidents::Span::from_label).collect(),
+            None => unlabelled_spans(raw_windows),
+        };
+        by_incident.add(&incidents::score(&alerts, &epochs, step, &spans));
         files.push((series.name, nab::score_file(&detections, &windows, profile)));
     }
     let scores: Vec<nab::FileScore> = files.iter().map(|(_, s)| s.clone()).collect();
-    Ok(Evaluation { corpus: nab::score_corpus(&scores, profile), files })
+    Ok(Evaluation { corpus: nab::score_corpus(&scores, profile), files, incidents: by_incident })
 }
 
-/// One flag per row: true where the detector opened an anomaly.
-fn detect(series: &Series, params: &DetectorParams, method: Method) -> Vec<bool> {
-    let epochs: Vec<i64> = series.timestamps.iter().map(|t| t.and_utc().timestamp()).collect();
-    let step = median_step(&epochs);
-    match method {
-        Method::RobustHw => {
-            run(Tracker::with_baseline(*params, Baseline::new(params.model, step)), &epochs, series, step)
-        }
-        Method::SeasonalMedian => {
-            run(Tracker::with_baseline(*params, SeasonalMedian::new(&params.model, step)), &epochs, series, step)
-        }
-        Method::Ewma => run(Tracker::with_baseline(*params, EwmaGaussian::new(&params.model)), &epochs, series, step),
+fn unlabelled_spans(windows: &[(String, String)]) -> Vec<incidents::Span> {
+    let epoch = |s: &str| parse_time(s).map(|t| t.and_utc().timestamp());
+    windows.iter().filter_map(|(s, e)| Some(incidents::Span { kind: None, start: epoch(s)?, end: epoch(e)? })).collect()
+}
+
+/// The epochs (sorted) at which production's replay opened an incident, any direction.
+fn detect(series: &Series, epochs: &[i64], step: i64, settings: &DetectSettings, method: Method) -> Vec<i64> {
+    let params = &settings.detector;
+    let points = epochs.iter().zip(&series.values).map(|(&at, &v)| (at, replay::to_units(v))).collect::<Vec<_>>();
+    let input = DetectorSeries {
+        id: SeriesId::Tag { key: "eval".into(), value: series.name.clone() },
+        currency: "USD".into(),
+        step_secs: step,
+        points,
+        last_is_partial: false,
+        running: None,
+        last_as_of: None,
+    };
+    // Impact floors are about money; NAB's values are not, and the scenarios are scored on
+    // what the statistics see. Everything else is production's.
+    let rules = Rules {
+        params,
+        floors: Some(Floors::NONE),
+        severity: &settings.severity,
+        drop_to_fraction: settings.drop_to_fraction,
+    };
+    let found = match method {
+        Method::RobustHw => replay::replay_with(
+            Tracker::with_baseline(*params, Baseline::new(params.model, step)),
+            &input,
+            &rules,
+            &[],
+            false,
+        ),
+        Method::SeasonalMedian => replay::replay_with(
+            Tracker::with_baseline(*params, SeasonalMedian::new(&params.model, step)),
+            &input,
+            &rules,
+            &[],
+            false,
+        ),
+        Method::Ewma => replay::replay_with(
+            Tracker::with_baseline(*params, EwmaGaussian::new(&params.model)),
+            &input,
+            &rules,
+            &[],
+            false,
+        ),
     }
+    .found;
+    let mut alerts: Vec<i64> = found.iter().map(|f| f.started_at).collect();
+    alerts.sort_unstable();
+    alerts.dedup();
+    alerts
 }
 
-fn run<B: BaselineModel>(mut tracker: Tracker<B>, epochs: &[i64], series: &Series, step: i64) -> Vec<bool> {
-    let points_per_day = 86_400.0 / step as f64;
-    epochs
-        .iter()
-        .zip(&series.values)
-        .map(|(&at, &v)| tracker.observe(at, v, |_, e, a| Floors::NONE.pass(e.expected, a, points_per_day)).opened)
-        .collect()
+fn read_kinds(path: &Path) -> Result<BTreeMap<String, Vec<scenarios::LabelledSpan>>, EvalError> {
+    let text = fs::read_to_string(path).map_err(|e| input_error(path, e))?;
+    serde_json::from_str(&text).map_err(|e| input_error(path, format!("not a kinds file: {e}")))
 }
 
 /// The typical spacing of the points, in seconds.
@@ -135,7 +200,7 @@ fn csv_files(dir: &Path) -> Result<Vec<PathBuf>, EvalError> {
     Ok(found)
 }
 
-fn parse_time(s: &str) -> Option<NaiveDateTime> {
+pub(crate) fn parse_time(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))

@@ -284,6 +284,9 @@ pub struct GroupSum {
     pub keys: Vec<Option<String>>,
     pub currency: String,
     pub effective_cost: Total,
+    /// When the newest row in the group was pulled (its `updated_at`): the time the sum is
+    /// true as of, which a running hour's rate is measured against.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// Columns the detective may group by.
@@ -320,7 +323,7 @@ pub fn sum_effective_cost(
         Backend::Sqlite => format!("json_array({list})"),
         Backend::Postgres => format!("CAST(json_build_array({list}) AS TEXT)"),
     };
-    let select = format!("{hour}, {keys}, billing_currency, {}", split_sum_sql("effective_cost"));
+    let select = format!("{hour}, {keys}, billing_currency, {}, MAX(updated_at)", split_sum_sql("effective_cost"));
     let mut group: Vec<String> = Vec::new();
     if hourly {
         group.push(hour.clone());
@@ -333,7 +336,7 @@ pub fn sum_effective_cost(
         let mut query = cr::table
             .filter(cr::charge_period_start.ge(from))
             .filter(cr::charge_period_start.lt(to))
-            .select(sql::<(Nullable<Text>, Text, Text, Nullable<Text>, Nullable<Text>)>(&select))
+            .select(sql::<GroupSql>(&select))
             .group_by(sql::<Text>(&group_by))
             .order_by(sql::<Text>("1"))
             .into_boxed();
@@ -369,7 +372,7 @@ pub fn sum_llm_cost_by_key_model(
         Backend::Sqlite => "json_array(provider, api_key_id, model)",
         Backend::Postgres => "CAST(json_build_array(provider, api_key_id, model) AS TEXT)",
     };
-    let select = format!("{hour}, {keys}, currency, {}", split_sum_sql("cost"));
+    let select = format!("{hour}, {keys}, currency, {}, MAX(updated_at)", split_sum_sql("cost"));
     let group_by = format!("{hour}, provider, api_key_id, model, currency");
     let (from, to) = (from.naive_utc(), to.naive_utc());
     let rows: Vec<GroupRow> = per_backend!(conn, |c| {
@@ -377,7 +380,7 @@ pub fn sum_llm_cost_by_key_model(
             .filter(lu::bucket_start.ge(from))
             .filter(lu::bucket_start.lt(to))
             .filter(lu::cost.is_not_null())
-            .select(sql::<(Nullable<Text>, Text, Text, Nullable<Text>, Nullable<Text>)>(&select))
+            .select(sql::<GroupSql>(&select))
             .group_by(sql::<Text>(&group_by))
             .order_by(sql::<Text>("1"))
             .into_boxed();
@@ -389,15 +392,18 @@ pub fn sum_llm_cost_by_key_model(
     Ok(rows.into_iter().map(group_sum).collect())
 }
 
-/// (hour, keys as JSON, currency, whole units, fraction) as the grouped queries return them.
-type GroupRow = (Option<String>, String, String, Option<String>, Option<String>);
+/// (hour, keys as JSON, currency, whole units, fraction, newest updated_at) as the grouped
+/// queries return them.
+type GroupRow = (Option<String>, String, String, Option<String>, Option<String>, Option<chrono::NaiveDateTime>);
+type GroupSql = (Nullable<Text>, Text, Text, Nullable<Text>, Nullable<Text>, Nullable<diesel::sql_types::Timestamp>);
 
-fn group_sum((hour, keys, currency, whole, fraction): GroupRow) -> GroupSum {
+fn group_sum((hour, keys, currency, whole, fraction, as_of): GroupRow) -> GroupSum {
     GroupSum {
         hour: hour.as_deref().and_then(parse_bucket),
         keys: serde_json::from_str(&keys).unwrap_or_default(),
         currency,
         effective_cost: recombine(whole, fraction),
+        as_of: as_of.map(|t| t.and_utc()),
     }
 }
 

@@ -3,6 +3,7 @@
 //! incidents, which is how restated data is handled (the detective replays a window).
 
 use super::model::{Baseline, BaselineModel, Expectation, ModelParams};
+use super::recurring::RecurringCharges;
 use serde::{Deserialize, Serialize};
 
 /// Which way the series left its band.
@@ -48,6 +49,9 @@ pub struct DetectorParams {
     /// ...and a point must also exceed it times this factor to open an incident, so a series
     /// whose normal life is spiky is judged against its own spikes.
     pub tail_factor: f64,
+    /// A lone excess repeating one seen a week or a calendar month earlier is a recurring
+    /// charge, not an incident (`recurring`).
+    pub recurring_charges: bool,
 }
 
 impl Default for DetectorParams {
@@ -63,6 +67,7 @@ impl Default for DetectorParams {
             detect_drops: true,
             tail_quantile: 0.99,
             tail_factor: 1.5,
+            recurring_charges: true,
         }
     }
 }
@@ -118,6 +123,10 @@ pub struct Tracker<B: BaselineModel = Baseline> {
     calm: u32,
     index: usize,
     closed: Vec<Incident>,
+    /// Lone out-of-band points seen before, so a recurring charge pages once, not monthly.
+    recurring: RecurringCharges,
+    /// The last point's lone excess, remembered if this point is back in band: (at, excess).
+    lone: Option<(i64, f64)>,
 }
 
 impl Tracker<Baseline> {
@@ -138,6 +147,8 @@ impl<B: BaselineModel> Tracker<B> {
             calm: 0,
             index: 0,
             closed: Vec::new(),
+            recurring: RecurringCharges::default(),
+            lone: None,
         }
     }
 
@@ -155,6 +166,15 @@ impl<B: BaselineModel> Tracker<B> {
         let index = self.index;
         self.index += 1;
         let mut opened = false;
+        // The point before was out of band alone (a charge, or the opening of a spike): once
+        // this one is back, it is remembered as a possible recurring charge.
+        if let Some((lone_at, excess)) = self.lone.take() {
+            let back = z < self.params.z_close;
+            let only_point = self.open.as_ref().is_none_or(|i| i.opened_at == lone_at && i.points == 1);
+            if back && only_point {
+                self.recurring.remember(lone_at, excess);
+            }
+        }
         if let Some(mut incident) = self.open.take() {
             Self::extend(&mut incident, at, actual, &e, z);
             let back = match incident.direction {
@@ -179,10 +199,17 @@ impl<B: BaselineModel> Tracker<B> {
                 self.open = Some(incident);
             }
         } else {
+            let z_open = self.params.z_open.max(self.params.tail_factor * self.tail);
+            if self.params.recurring_charges && z >= z_open && e.ready && self.recurring.recurs(at, actual - e.expected)
+            {
+                // The same charge as a week or a month ago: normal, but not a point to learn
+                // the baseline from, nor to push the CUSUM.
+                self.lone = Some((at, actual - e.expected));
+                return PointOutcome { at, actual, expectation: e, opened, in_incident: false };
+            }
             let zc = z.clamp(-self.params.z_open, self.params.z_open);
             self.cusum_up = (self.cusum_up + zc - self.params.cusum_drift).max(0.0);
             self.cusum_down = (self.cusum_down - zc - self.params.cusum_drift).max(0.0);
-            let z_open = self.params.z_open.max(self.params.tail_factor * self.tail);
             let direction = if z >= z_open || self.cusum_up >= self.params.cusum_limit {
                 Some(Direction::Up)
             } else if self.params.detect_drops && (z <= -z_open || self.cusum_down >= self.params.cusum_limit) {
@@ -212,6 +239,9 @@ impl<B: BaselineModel> Tracker<B> {
                     };
                     Self::extend(&mut incident, at, actual, &e, z);
                     self.open = Some(incident);
+                    if d == Direction::Up {
+                        self.lone = Some((at, actual - e.expected));
+                    }
                 }
                 _ => {
                     self.learn_tail(z);
@@ -304,6 +334,39 @@ mod tests {
         assert_eq!(done[0].points, 30 + DetectorParams::default().resolve_points, "30 out plus the calm points");
         assert_eq!(done[0].last_out_at, 429 * HOUR);
         assert!((done[0].excess() - 30.0 * 300.0).abs() < 200.0, "{}", done[0].excess());
+    }
+
+    /// Hourly from 2026-01-05 (a Monday) 00:00, with `fee` added at 00:00 on each 1st.
+    fn with_monthly_fee(hours: i64, fee: f64, extra: impl Fn(i64) -> f64) -> Vec<i64> {
+        use chrono::{Datelike, Timelike};
+        let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap().timestamp();
+        let mut t = Tracker::new(DetectorParams::default(), HOUR);
+        let mut opened = vec![];
+        for i in 0..hours {
+            let at = start + i * HOUR;
+            let when = chrono::DateTime::from_timestamp(at, 0).unwrap();
+            let due = when.day() == 1 && when.hour() == 0;
+            let v = noisy(i) + if due { fee } else { 0.0 } + extra(i);
+            if t.observe(at, v, always).opened {
+                opened.push(i);
+            }
+        }
+        opened
+    }
+
+    #[test]
+    fn a_monthly_fee_pages_once_then_is_known() {
+        // Feb 1st is hour 648, Mar 1st 1320, Apr 1st 2064.
+        assert_eq!(with_monthly_fee(2_200, 2_000.0, |_| 0.0), vec![648], "only the first time");
+        // A fee of another size is news.
+        let opened = with_monthly_fee(2_200, 2_000.0, |i| if i == 1_320 { 8_000.0 } else { 0.0 });
+        assert!(opened.contains(&1_320), "{opened:?}");
+    }
+
+    #[test]
+    fn a_loop_that_begins_at_a_known_fee_opens_an_hour_later() {
+        let opened = with_monthly_fee(1_400, 2_000.0, |i| if (1_320..1_330).contains(&i) { 400.0 } else { 0.0 });
+        assert_eq!(opened, vec![648, 1_321]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod decision;
 pub mod incident;
 pub mod model;
 pub mod partial;
+pub mod recurring;
 pub mod root_cause;
 pub mod same_incident;
 pub mod series;
