@@ -10,7 +10,7 @@
 //! `windows.json` (NAB windows: each incident's span) and `kinds.json` (the same spans with
 //! their kinds, plus the benign charges, which are not incidents).
 
-use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc, Weekday};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,7 @@ const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 /// Where every scenario starts: a Monday 00:00, two months before a 1st (so the series sees
 /// monthly charges before incidents start).
 pub fn epoch() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).single().expect("valid date")
+    DateTime::from_timestamp(1_767_571_200, 0).unwrap_or_default() // 2026-01-05T00:00:00Z
 }
 
 /// Incidents start after three weeks, when every baseline has seen weekdays and weekends.
@@ -264,10 +264,10 @@ fn apply_incident(
                 saturday += 24;
             }
             let end = (saturday + 47).min(last);
-            for h in saturday..=end {
+            for (h, v) in values.iter_mut().enumerate().take(end + 1).skip(saturday) {
                 let at = epoch() + Duration::hours(h as i64);
                 let friday = at - Duration::days(if at.weekday() == Weekday::Sat { 1 } else { 2 });
-                values[h] *= usual(shape, friday, p) / usual(shape, at, p);
+                *v *= usual(shape, friday, p) / usual(shape, at, p);
             }
             (saturday, end)
         }
@@ -309,4 +309,42 @@ pub fn write(dir: &Path, scenarios: &[Scenario]) -> std::io::Result<()> {
     std::fs::write(dir.join("windows.json"), serde_json::to_string_pretty(&windows)?)?;
     std::fs::write(dir.join("kinds.json"), serde_json::to_string_pretty(&kinds)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> DateTime<Utc> {
+        chrono::NaiveDateTime::parse_from_str(s, TIME_FORMAT).unwrap().and_utc()
+    }
+
+    #[test]
+    fn a_seed_is_one_draw_and_its_labels_say_what_was_drawn() {
+        let spec = ScenarioSpec { seed: 7, series: 40, days: 90 };
+        let (a, b) = (generate(spec), generate(spec));
+        assert_eq!(a.iter().map(|s| &s.values).collect::<Vec<_>>(), b.iter().map(|s| &s.values).collect::<Vec<_>>());
+        let other = generate(ScenarioSpec { seed: 8, ..spec });
+        assert_ne!(a[0].values, other[0].values);
+        let mut incidents = 0;
+        for s in &a {
+            assert_eq!(s.values.len(), 90 * 24);
+            assert!(s.values.iter().all(|v| v.is_finite() && *v >= 0.0), "{}", s.name);
+            for l in &s.spans {
+                let (start, end) = (parse(&l.start), parse(&l.end));
+                assert!(start <= end && start >= epoch() && end < epoch() + Duration::days(90));
+                match l.kind {
+                    SpanKind::BenignCharge => assert_eq!((start.hour(), start == end), (0, true)),
+                    SpanKind::WeekendBreak => {
+                        assert_eq!((start.weekday(), start.hour(), (end - start).num_hours()), (Weekday::Sat, 0, 47))
+                    }
+                    _ => {
+                        incidents += 1;
+                        assert!(start >= epoch() + Duration::days(FIRST_INCIDENT_DAY), "after the warm-up");
+                    }
+                }
+            }
+        }
+        assert!(incidents >= 40, "one or two incidents per series: {incidents}");
+    }
 }

@@ -70,3 +70,34 @@ fn bad_input_is_a_clear_error() {
     let output = eval(&["--data", &d, "--windows", w.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("no entry for a.csv"));
 }
+
+/// `costguard scenarios` writes labelled cost series that `costguard eval --kinds` scores by
+/// incident: recall, delay, false alarms per series-month and per kind, benign charges apart.
+#[test]
+fn generated_cost_scenarios_are_scored_by_incident_and_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let made = Command::new(env!("CARGO_BIN_EXE_costguard"))
+        .args(["scenarios", "--out", out, "--seed", "5", "--series", "12", "--days", "60"])
+        .env("COSTGUARD_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (windows, kinds) = (dir.path().join("windows.json"), dir.path().join("kinds.json"));
+    let output =
+        eval(&["--data", out, "--windows", windows.to_str().unwrap(), "--kinds", kinds.to_str().unwrap(), "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let i = &summary["incidents"];
+    assert_eq!(summary["files"], 12);
+    assert!(i["incidents"].as_u64().unwrap() >= 12, "{i}");
+    let recall = i["recall"].as_f64().unwrap();
+    assert!(recall > 0.5 && recall <= 1.0, "{i}");
+    assert!(i["false_alarms_per_series_month"].is_number(), "{i}");
+    let by_kind = i["by_kind"].as_object().unwrap();
+    assert!(by_kind.keys().all(|k| ["runaway", "spike", "level_shift", "ramp", "weekend_break"].contains(&k.as_str())));
+    let found: u64 = by_kind.values().map(|k| k["found"].as_u64().unwrap()).sum();
+    assert_eq!(found as f64, (recall * i["incidents"].as_f64().unwrap()).round());
+    assert!(stdout.contains("recall") && stdout.contains("per series-month"), "{stdout}");
+}
