@@ -95,7 +95,7 @@ pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
             dt { "Series" } dd { (a.label) }
             dt { "Severity" } dd { (badge(&a.severity)) }
             @if !d.also_affected.is_empty() { dt { "Also affected" } dd { (d.also_affected.join(", ")) } }
-            dt { "State" } dd { (badge(a.lifecycle().as_str())) @if let Some(at) = a.mitigated_at { " since " (naive_time(at)) } @if a.provisional { " · measuring its rate (a proposal waits for it to be confirmed, 30 s at most)" } @if let Some(f) = &a.feedback { " · marked " (f) " by " (a.feedback_by.clone().unwrap_or_default()) } }
+            dt { "State" } dd { (badge(a.lifecycle().as_str())) @if let Some(at) = a.mitigated_at { " since " (naive_time(at)) } @if a.provisional && a.state == "open" && a.mitigated_at.is_none() { " · measuring its rate (a proposal waits for it to be confirmed, 30 s at most)" } @if let Some(f) = &a.feedback { " · marked " (f) " by " (a.feedback_by.clone().unwrap_or_default()) } }
             dt { "Started" } dd { (naive_time(a.started_at)) }
             dt { "Resolved" } dd { (opt_time(a.resolved_at)) }
             dt { "Actual / expected" } dd { (money_units(a.actual, &a.currency)) " / " (money_units(a.expected, &a.currency)) }

@@ -175,6 +175,23 @@ fn anomaly_detail_snapshot_with_chart_and_causes() {
 }
 
 #[test]
+fn a_provisional_rate_is_mentioned_only_while_a_proposal_may_wait_for_it() {
+    let detail = |provisional: bool, mitigated: bool| anomalies::Detail {
+        anomaly: AnomalyRow { provisional, mitigated_at: mitigated.then(|| at(1)), ..anomaly() },
+        causes: vec![],
+        chart: None,
+        events: vec![],
+        actions: vec![],
+        also_affected: vec![],
+        notice: None,
+    };
+    let shown = |d| pretty(anomalies::detail(&user(Role::Approver), &d)).contains("measuring its rate");
+    assert!(shown(detail(true, false)));
+    assert!(!shown(detail(false, false)));
+    assert!(!shown(detail(true, true)), "mitigated: nothing waits for its rate any more");
+}
+
+#[test]
 fn overview_snapshot_and_empty_state() {
     let pair = |a: i64, e: i64| overview::Pair {
         actual: Total::from_units(usd(a).into()),
