@@ -369,6 +369,38 @@ mod tests {
         assert_eq!(opened, vec![648, 1_321]);
     }
 
+    /// Weekdays busy 08–19 h, everything else at a fifth; from hour `broken` a weekend runs
+    /// its weekdays' pattern. Returns the hours that opened an incident.
+    fn business_hours(params: DetectorParams, broken: Option<i64>) -> Vec<i64> {
+        let mut t = Tracker::new(params, HOUR);
+        let mut opened = vec![];
+        // Hour 0 is a Monday 00:00 (1970-01-05).
+        let monday = 4 * 24;
+        for i in 0..(6 * 7 * 24) {
+            let (day, hour) = (i / 24 % 7, i % 24);
+            let weekend = day >= 5 && !broken.is_some_and(|b| (b..b + 48).contains(&i));
+            let busy = !weekend && (8..19).contains(&hour);
+            let v = if busy { 100.0 } else { 20.0 } * (1.0 + ((i * 7919) % 7 - 3) as f64 / 100.0);
+            // Rises only: production opens a fall only when spend all but stops.
+            if t.observe((monday + i) * HOUR, v, |d, _, _| d == Direction::Up).opened {
+                opened.push(i);
+            }
+        }
+        opened
+    }
+
+    #[test]
+    fn a_weekend_that_runs_like_a_weekday_is_an_incident_with_the_hour_of_week_profile() {
+        let saturday = 4 * 7 * 24 + 5 * 24; // the fifth week's Saturday 00:00
+        let mut with = DetectorParams::default();
+        with.model.hour_of_week = true;
+        assert_eq!(business_hours(with, None), Vec::<i64>::new(), "normal weeks are quiet");
+        let opened = business_hours(with, Some(saturday));
+        assert_eq!(opened.first(), Some(&(saturday + 8)), "at its first busy hour: {opened:?}");
+        let without = DetectorParams::default();
+        assert!(business_hours(without, Some(saturday)).is_empty(), "one offset per weekday cannot see it");
+    }
+
     #[test]
     fn no_alert_during_warm_up() {
         let mut t = Tracker::new(DetectorParams::default(), HOUR);
