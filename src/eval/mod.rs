@@ -14,7 +14,7 @@ use crate::detect::DetectSettings;
 use crate::domain::detect::alternatives::{EwmaGaussian, SeasonalMedian};
 use crate::domain::detect::decision::Floors;
 use crate::domain::detect::incident::Tracker;
-use crate::domain::detect::model::Baseline;
+use crate::domain::detect::model::{Baseline, BaselineModel};
 use crate::domain::detect::series::SeriesId;
 use chrono::NaiveDateTime;
 use std::collections::BTreeMap;
@@ -131,33 +131,19 @@ fn detect(series: &Series, epochs: &[i64], step: i64, settings: &DetectSettings,
         drop_to_fraction: settings.drop_to_fraction,
     };
     let found = match method {
-        Method::RobustHw => replay::replay_with(
-            Tracker::with_baseline(*params, Baseline::new(params.model, step)),
-            &input,
-            &rules,
-            &[],
-            false,
-        ),
-        Method::SeasonalMedian => replay::replay_with(
-            Tracker::with_baseline(*params, SeasonalMedian::new(&params.model, step)),
-            &input,
-            &rules,
-            &[],
-            false,
-        ),
-        Method::Ewma => replay::replay_with(
-            Tracker::with_baseline(*params, EwmaGaussian::new(&params.model)),
-            &input,
-            &rules,
-            &[],
-            false,
-        ),
-    }
-    .found;
+        Method::RobustHw => opened(Baseline::new(params.model, step), &input, &rules),
+        Method::SeasonalMedian => opened(SeasonalMedian::new(&params.model, step), &input, &rules),
+        Method::Ewma => opened(EwmaGaussian::new(&params.model), &input, &rules),
+    };
     let mut alerts: Vec<i64> = found.iter().map(|f| f.started_at).collect();
     alerts.sort_unstable();
     alerts.dedup();
     alerts
+}
+
+/// The incidents production's replay finds in `input` over `baseline`.
+fn opened<B: BaselineModel>(baseline: B, input: &DetectorSeries, rules: &Rules<'_>) -> Vec<replay::Found> {
+    replay::replay_with(Tracker::with_baseline(*rules.params, baseline), input, rules, &[], false).found
 }
 
 fn read_kinds(path: &Path) -> Result<BTreeMap<String, Vec<scenarios::LabelledSpan>>, EvalError> {
