@@ -242,60 +242,78 @@ pub fn apply(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<(ActionRow, Transition), CommandError> {
-    let applied = write_transaction(conn, |conn| {
-        let row = get(conn, id)?.ok_or(CommandError::NotFound)?;
-        let t = transition(&row.machine(), command, policy, now)?;
-        let approvals = serde_json::to_string(&t.action.approvals).unwrap_or_else(|_| "[]".into());
-        let n = now.naive_utc();
-        let updated = diesel::update(
-            ac::table.filter(ac::id.eq(id)).filter(ac::status.eq(&row.status)).filter(ac::version.eq(row.version)),
-        )
-        .set((
-            ac::status.eq(t.action.status.as_str()),
-            ac::approvals.eq(&approvals),
-            ac::routed_at.eq(t.action.routed_at.map(|t| t.naive_utc())),
-            ac::reason.eq(t.reason.as_deref().or(row.reason.as_deref())),
-            ac::updated_at.eq(n),
-            ac::version.eq(row.version + 1),
-        ))
-        .execute(conn)?;
-        if updated != 1 {
-            return Err(CommandError::Conflict);
-        }
-        let sha = crate::build_info::info().git_sha;
-        diesel::insert_into(tr::table)
-            .values((
-                tr::action_id.eq(id),
-                tr::from_status.eq(&row.status),
-                tr::to_status.eq(t.action.status.as_str()),
-                tr::command.eq(command.name()),
-                tr::actor.eq(actor),
-                tr::at.eq(n),
-                tr::comment.eq(comment),
-                tr::reason.eq(t.reason.as_deref()),
-                tr::build_sha.eq(sha),
-            ))
-            .execute(conn)?;
-        let target = format!("action {id} / {} {}", row.kind, row.target);
-        let action = format!("action.{}", command.name());
-        let event = audit::Event {
-            actor,
-            action: &action,
-            target: &target,
-            before: Some(&row.status),
-            after: Some(t.action.status.as_str()),
-            result: "ok",
-            detail: t.reason.as_deref().or(comment),
-        };
-        audit::append(conn, &event, now)?;
-        let row = get(conn, id)?.ok_or(CommandError::NotFound)?;
-        Ok((row, t))
-    });
+    let applied = write_transaction(conn, |conn| apply_in_transaction(conn, id, command, actor, comment, policy, now));
     if let Ok((row, _)) = &applied {
-        metrics::counter!("costguard_action_transitions_total", "command" => command.name(), "to" => row.status.clone())
-            .increment(1);
+        count_transition(command, row);
     }
     applied
+}
+
+/// `apply` inside a write transaction the caller opened, so what follows from a transition
+/// (a verified action's recovery and its anomaly's mitigation) commits with it or not at all.
+/// The caller counts the committed transition with `count_transition`.
+pub fn apply_in_transaction(
+    conn: &mut DbConn,
+    id: &str,
+    command: &Command,
+    actor: &str,
+    comment: Option<&str>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<(ActionRow, Transition), CommandError> {
+    let row = get(conn, id)?.ok_or(CommandError::NotFound)?;
+    let t = transition(&row.machine(), command, policy, now)?;
+    let approvals = serde_json::to_string(&t.action.approvals).unwrap_or_else(|_| "[]".into());
+    let n = now.naive_utc();
+    let updated = diesel::update(
+        ac::table.filter(ac::id.eq(id)).filter(ac::status.eq(&row.status)).filter(ac::version.eq(row.version)),
+    )
+    .set((
+        ac::status.eq(t.action.status.as_str()),
+        ac::approvals.eq(&approvals),
+        ac::routed_at.eq(t.action.routed_at.map(|t| t.naive_utc())),
+        ac::reason.eq(t.reason.as_deref().or(row.reason.as_deref())),
+        ac::updated_at.eq(n),
+        ac::version.eq(row.version + 1),
+    ))
+    .execute(conn)?;
+    if updated != 1 {
+        return Err(CommandError::Conflict);
+    }
+    let sha = crate::build_info::info().git_sha;
+    diesel::insert_into(tr::table)
+        .values((
+            tr::action_id.eq(id),
+            tr::from_status.eq(&row.status),
+            tr::to_status.eq(t.action.status.as_str()),
+            tr::command.eq(command.name()),
+            tr::actor.eq(actor),
+            tr::at.eq(n),
+            tr::comment.eq(comment),
+            tr::reason.eq(t.reason.as_deref()),
+            tr::build_sha.eq(sha),
+        ))
+        .execute(conn)?;
+    let target = format!("action {id} / {} {}", row.kind, row.target);
+    let action = format!("action.{}", command.name());
+    let event = audit::Event {
+        actor,
+        action: &action,
+        target: &target,
+        before: Some(&row.status),
+        after: Some(t.action.status.as_str()),
+        result: "ok",
+        detail: t.reason.as_deref().or(comment),
+    };
+    audit::append(conn, &event, now)?;
+    let row = get(conn, id)?.ok_or(CommandError::NotFound)?;
+    Ok((row, t))
+}
+
+/// Counts a committed transition on `costguard_action_transitions_total`.
+pub fn count_transition(command: &Command, row: &ActionRow) {
+    metrics::counter!("costguard_action_transitions_total", "command" => command.name(), "to" => row.status.clone())
+        .increment(1);
 }
 
 /// One row of an action's history.

@@ -295,32 +295,42 @@ impl Runner {
                 },
             );
             if let Ok(Verification::Done) = seen {
-                let done = self.apply(&row.id, Command::Verified, sim).await?;
-                let now = self.clock.now();
-                let (id, hours) = (row.id.clone(), self.approval.recovery_hours(now));
-                // An acknowledged notify-only item changes nothing in the cloud: no mitigation.
-                let anomaly = row.anomaly_id.clone().filter(|_| row.kind != ActionKind::NotifyOnly.as_str());
-                let what = format!("{} {}", row.kind.replace('_', " "), row.target);
-                let recovered = self
-                    .db
-                    .run(move |c| {
-                        crate::db::write_transaction(c, |c| {
-                            let recovered = store::record_recovery(c, &id, hours)?;
-                            if let Some(anomaly) = &anomaly {
-                                crate::detect::store::mark_mitigated(c, anomaly, ACTOR, &what, now)?;
-                            }
-                            Ok::<_, diesel::result::Error>(recovered)
-                        })
-                        .map_err(DbError::from)
-                    })
-                    .await?;
-                return Ok(store::ActionRow { recovered: Some(recovered), ..done });
+                return Ok(self.record_verified(row, sim).await?);
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(std::time::Duration::from_secs(10));
         }
         let reason = format!("{} still looks active after the action", row.target);
         Ok(self.apply(&row.id, Command::VerificationFailed { reason }, sim).await?)
+    }
+
+    /// Success, the cost recovered and the anomaly's mitigation, in one transaction: nobody
+    /// (a reader polling the action, a restart after a crash) ever sees a succeeded action
+    /// without its recovery, or its anomaly still unmitigated.
+    async fn record_verified(&self, row: &ActionRow, on: &Where) -> Result<ActionRow, CommandError> {
+        let now = self.clock.now();
+        let (id, hours) = (row.id.clone(), self.approval.recovery_hours(now));
+        let policy = self.approval.policy_for(on.simulated, on.provider.as_deref());
+        // An acknowledged notify-only item changes nothing in the cloud: no mitigation.
+        let anomaly = row.anomaly_id.clone().filter(|_| row.kind != ActionKind::NotifyOnly.as_str());
+        let what = format!("{} {}", row.kind.replace('_', " "), row.target);
+        let result = self
+            .db
+            .run(move |c| {
+                Ok::<_, DbError>(crate::db::write_transaction(c, |c| {
+                    store::apply_in_transaction(c, &id, &Command::Verified, ACTOR, None, &policy, now)?;
+                    store::record_recovery(c, &id, hours)?;
+                    if let Some(anomaly) = &anomaly {
+                        crate::detect::store::mark_mitigated(c, anomaly, ACTOR, &what, now)?;
+                    }
+                    store::get(c, &id)?.ok_or(CommandError::NotFound)
+                }))
+            })
+            .await;
+        let done =
+            result.map_err(|e| CommandError::Db(diesel::result::Error::QueryBuilderError(e.to_string().into())))??;
+        store::count_transition(&Command::Verified, &done);
+        Ok(done)
     }
 
     async fn ledger_tags(&self, resource: &str) -> Result<BTreeMap<String, String>, DbError> {
