@@ -31,10 +31,23 @@ async function shot(page, name) {
 }
 
 /** Reloads `url` until `check(page)` is true. */
+// An action page that is still settling refreshes itself (meta refresh), and that refresh can
+// fire while we leave the page: Playwright then reports our navigation as interrupted by it.
+// Going again is safe, since the refresh only reloads the page we were leaving.
+async function visit(page, url) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await page.goto(url);
+    } catch (e) {
+      if (attempt >= 3 || !/interrupted by another navigation/.test(e.message)) throw e;
+    }
+  }
+}
+
 async function until(page, url, what, check, seconds = 120) {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
-    await page.goto(url);
+    await visit(page, url);
     if (await check(page)) return;
     if (Date.now() > deadline) { await shot(page, `timeout-${what.replace(/\W+/g, "-")}`); throw new Error(`timed out waiting for ${what}`); }
     await page.waitForTimeout(1000);
@@ -94,7 +107,7 @@ try {
     async (p) => (await p.locator("dl.facts .badge", { hasText: "succeeded" }).count()) > 0, 90);
   await shot(ann, "action-succeeded");
   // Fixed, watching: mitigated at once, resolved when the cost is back in its band.
-  await ann.goto(anomalyUrl);
+  await visit(ann, anomalyUrl);
   assert.ok(await ann.locator("dl.facts .badge", { hasText: /mitigated|resolved/ }).count() > 0, "mitigated after the verified cancel");
   await shot(ann, "anomaly-mitigated");
   await until(ann, anomalyUrl, "the anomaly to resolve",
@@ -108,10 +121,10 @@ try {
 
   // Every other page renders.
   for (const [name, path] of [["anomalies", "/anomalies"], ["actions", "/actions"], ["audit", "/audit"], ["llm", "/llm"]]) {
-    await ann.goto(`${base}${path}`);
+    await visit(ann, `${base}${path}`);
     await shot(ann, name);
   }
-  assert.ok(await ann.locator("text=Chain verified").count() > 0 || (await ann.goto(`${base}/audit`), await ann.locator("text=Chain verified").count()) > 0);
+  assert.ok(await ann.locator("text=Chain verified").count() > 0 || (await visit(ann, `${base}/audit`), await ann.locator("text=Chain verified").count()) > 0);
   const ada = await logIn(who("ADMIN"));
   for (const [name, path] of [["settings", "/settings"], ["providers", "/settings/providers"], ["safety", "/settings/safety"], ["notifications", "/settings/notifications"], ["users", "/settings/users"], ["api-keys", "/settings/api-keys"]]) {
     await ada.goto(`${base}${path}`);
