@@ -137,10 +137,7 @@ impl Runner {
         let now = self.clock.now();
         let result =
             self.db.run(move |c| Ok::<_, DbError>(store::apply(c, &id, &command, ACTOR, None, &policy, now))).await;
-        match result {
-            Ok(r) => r.map(|(row, _)| row),
-            Err(e) => Err(CommandError::Db(diesel::result::Error::QueryBuilderError(e.to_string().into()))),
-        }
+        result.map_err(unavailable)?.map(|(row, _)| row)
     }
 
     async fn executed_since(&self, since: Duration) -> Result<u32, DbError> {
@@ -327,8 +324,7 @@ impl Runner {
                 }))
             })
             .await;
-        let done =
-            result.map_err(|e| CommandError::Db(diesel::result::Error::QueryBuilderError(e.to_string().into())))??;
+        let done = result.map_err(unavailable)??;
         store::count_transition(&Command::Verified, &done);
         Ok(done)
     }
@@ -460,4 +456,10 @@ async fn process_while_leading(runner: &Runner, id: &str, leader: &mut crate::cl
 fn count_call(row: &ActionRow, call: &'static str, outcome: &'static str) {
     metrics::counter!("costguard_executor_calls_total", "kind" => row.kind.clone(), "call" => call, "outcome" => outcome)
         .increment(1);
+}
+
+/// A database that could not be reached (no pool connection) while applying a command: the
+/// command failed for a storage reason, so it travels as one.
+fn unavailable(e: DbError) -> CommandError {
+    CommandError::Db(diesel::result::Error::QueryBuilderError(e.to_string().into()))
 }
