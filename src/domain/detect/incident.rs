@@ -392,13 +392,45 @@ mod tests {
     #[test]
     fn a_weekend_that_runs_like_a_weekday_is_an_incident_with_the_hour_of_week_profile() {
         let saturday = 4 * 7 * 24 + 5 * 24; // the fifth week's Saturday 00:00
-        let mut with = DetectorParams::default();
-        with.model.hour_of_week = true;
+        let with = DetectorParams::default();
+        assert!(with.model.hour_of_week, "the default");
         assert_eq!(business_hours(with, None), Vec::<i64>::new(), "normal weeks are quiet");
         let opened = business_hours(with, Some(saturday));
         assert_eq!(opened.first(), Some(&(saturday + 8)), "at its first busy hour: {opened:?}");
-        let without = DetectorParams::default();
+        let mut without = DetectorParams::default();
+        without.model.hour_of_week = false;
         assert!(business_hours(without, Some(saturday)).is_empty(), "one offset per weekday cannot see it");
+    }
+
+    /// Ten times the day's rate from 02:00 to 05:00 every night, each hour with 10 % noise
+    /// (deterministic, near normal): the noise of spend grows with its level. Returns the
+    /// openings.
+    fn nightly_batch(params: DetectorParams) -> Vec<i64> {
+        let mut t = Tracker::new(params, HOUR);
+        let mut opened = vec![];
+        let mut seed = 7_u64;
+        let mut uniform = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        for i in 0..(6 * 7 * 24) {
+            // A sum of four uniforms has a standard deviation of 0.577.
+            let wobble = (uniform() + uniform() + uniform() + uniform()) * 0.1 / 0.577;
+            let v = if (2..5).contains(&(i % 24)) { 100.0 } else { 10.0 } * (1.0 + wobble);
+            if t.observe(i * HOUR, v, |d, _, _| d == Direction::Up).opened {
+                opened.push(i);
+            }
+        }
+        opened
+    }
+
+    #[test]
+    fn a_nightly_batch_is_judged_against_the_wobble_of_its_own_hours() {
+        assert_eq!(nightly_batch(DetectorParams::default()), Vec::<i64>::new(), "a band per slot");
+        let mut one_band = DetectorParams::default();
+        one_band.model.band_per_slot = false;
+        // One band for all hours is the quiet hours' width, too narrow for the batch.
+        assert!(!nightly_batch(one_band).is_empty());
     }
 
     #[test]

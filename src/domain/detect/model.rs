@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 const SECONDS_PER_DAY: i64 = 86_400;
 /// Mean absolute deviation to standard deviation for a normal distribution.
 const MAD_TO_SIGMA: f64 = 1.2533;
+/// A slot's own band is trusted as if the series-wide one were worth this many visits...
+const BAND_PRIOR_VISITS: f64 = 4.0;
+/// ...and follows its slot's residuals at this rate per visit.
+const BAND_SLOT_RATE: f64 = 0.1;
 
 /// Tuning of the baseline; the defaults are what the evaluation chose.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -37,8 +41,12 @@ pub struct ModelParams {
     /// A floor on the scale, as a fraction of the level, so a perfectly flat series does not
     /// turn every rounding wobble into an infinite z-score.
     pub min_scale_ratio: f64,
-    /// Also run a candidate with one profile slot per hour of the week (opt-in for now).
+    /// Also run a candidate with one profile slot per hour of the week.
     pub hour_of_week: bool,
+    /// Each profile slot (time of day, or hour of the week) has a band of its own, learnt
+    /// from its residuals, instead of one width for every hour: spend's noise grows with its
+    /// level, so a nightly batch at ten times the day's rate wobbles ten times as much.
+    pub band_per_slot: bool,
 }
 
 impl Default for ModelParams {
@@ -52,9 +60,8 @@ impl Default for ModelParams {
             warmup_points: 48,
             min_slot_secs: 3_600,
             min_scale_ratio: 0.01,
-            // Off until it keeps the simulated clouds' incidents at their first hour and
-            // its extra false alarms are dealt with (docs/DETECTION.md).
-            hour_of_week: false,
+            hour_of_week: true,
+            band_per_slot: true,
         }
     }
 }
@@ -118,6 +125,8 @@ struct Candidate {
     weekly: Option<[(f64, u32); 7]>,
     /// Exponentially weighted mean absolute one-step residual: the band's width.
     mad: f64,
+    /// The same per profile slot, with its visits (`band_per_slot`).
+    slot_mad: Vec<(f64, u32)>,
     /// Exponentially weighted mean squared one-step residual over about a day: which candidate
     /// fits best. Squared, so a model that misses every daily ramp loses to one that does not.
     fit: f64,
@@ -148,6 +157,7 @@ impl Candidate {
             daily: vec![(0.0, 0); daily_slots],
             weekly: weekly.then_some([(0.0, 0); 7]),
             mad: 0.0,
+            slot_mad: vec![(0.0, 0); daily_slots],
             fit: 0.0,
             needs_span,
             hour_of_week: false,
@@ -168,9 +178,22 @@ impl Candidate {
         self.level + daily + weekly
     }
 
+    /// One standard deviation of the residual in `slot`, unfloored: the slot's own mean
+    /// absolute residual, shrunk towards the series-wide one while the slot has few visits.
+    fn sigma(&self, slot: Slot, p: &ModelParams) -> f64 {
+        let mad = match self.slot_mad.get(self.profile_slot(slot)) {
+            Some(&(own, visits)) if p.band_per_slot => {
+                let w = f64::from(visits) / (f64::from(visits) + BAND_PRIOR_VISITS);
+                w * own + (1.0 - w) * self.mad
+            }
+            _ => self.mad,
+        };
+        mad * MAD_TO_SIGMA
+    }
+
     fn learn(&mut self, slot: Slot, actual: f64, n: u32, learning: bool, fit_rate: f64, p: &ModelParams) {
         let residual = actual - self.predict(slot);
-        let limit = p.huber_k * self.mad * MAD_TO_SIGMA;
+        let limit = p.huber_k * self.sigma(slot, p);
         // Until its profiles have seen their history, a candidate learns unclipped: clipping a
         // daily ramp it has never seen would stop it from ever learning the ramp.
         let clipped = if !learning && limit > 0.0 { residual.clamp(-limit, limit) } else { residual };
@@ -190,6 +213,10 @@ impl Candidate {
         let rate = p.scale_rate.max(1.0 / f64::from(n.max(1)));
         let bounded = if limit > 0.0 { residual.abs().min(limit * 1.5) } else { residual.abs() };
         self.mad += rate * (bounded - self.mad);
+        if let Some(s) = self.slot_mad.get_mut(profile_slot) {
+            s.1 = s.1.saturating_add(1);
+            s.0 += BAND_SLOT_RATE.max(1.0 / f64::from(s.1)) * (bounded - s.0);
+        }
         self.fit += fit_rate.max(1.0 / f64::from(n.max(1))) * (residual * residual - self.fit);
     }
 }
@@ -270,7 +297,7 @@ impl Baseline {
         let floor = self.params.min_scale_ratio * self.magnitude.max(expected.abs());
         Expectation {
             expected,
-            sigma: (best.mad * MAD_TO_SIGMA).max(floor),
+            sigma: best.sigma(slot, &self.params).max(floor),
             ready: self.points >= self.params.warmup_points,
         }
     }
@@ -309,14 +336,14 @@ impl Baseline {
         self.points = self.points.saturating_add(1);
         self.first_at.get_or_insert(at_epoch_secs);
         let (n, params, fit_rate) = (self.points, self.params, self.fit_rate);
+        let rate = params.scale_rate.max(1.0 / f64::from(n.max(1)));
+        self.magnitude += rate * (actual.abs() - self.magnitude);
         let span = self.first_at.map_or(0, |first| at_epoch_secs - first);
         let warming = n <= params.warmup_points / 2;
         for c in &mut self.candidates {
             let learning = warming || span < c.needs_span;
             c.learn(slot, actual, n, learning, fit_rate, &params);
         }
-        let rate = params.scale_rate.max(1.0 / f64::from(n.max(1)));
-        self.magnitude += rate * (actual.abs() - self.magnitude);
     }
 }
 
