@@ -243,7 +243,12 @@ impl<B: BaselineModel> Tracker<B> {
                         self.lone = Some((at, actual - e.expected));
                     }
                 }
-                _ => {
+                other => {
+                    // Out of band but not allowed to open (warm-up, or too small to matter):
+                    // still a charge to recognise when it comes again.
+                    if other == Some(Direction::Up) && z >= z_open {
+                        self.lone = Some((at, actual - e.expected));
+                    }
                     self.learn_tail(z);
                     self.baseline.learn(at, actual)
                 }
@@ -361,6 +366,18 @@ mod tests {
         // A fee of another size is news.
         let opened = with_monthly_fee(2_200, 2_000.0, |i| if i == 1_320 { 8_000.0 } else { 0.0 });
         assert!(opened.contains(&1_320), "{opened:?}");
+    }
+
+    #[test]
+    fn a_weekly_fee_first_seen_in_warm_up_is_known_at_its_next_visit() {
+        // Hour 0 is a Monday 00:00 (1970-01-05) and the fee's first visit, before the series
+        // may alert; it comes again each Monday.
+        let monday = 4 * 24 * HOUR;
+        let mut t = Tracker::new(DetectorParams::default(), HOUR);
+        for i in 0..(4 * 7 * 24) {
+            let v = noisy(i) + if i % (7 * 24) == 0 { 2_000.0 } else { 0.0 };
+            assert!(!t.observe(monday + i * HOUR, v, always).opened, "hour {i}");
+        }
     }
 
     #[test]
