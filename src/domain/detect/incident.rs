@@ -52,6 +52,11 @@ pub struct DetectorParams {
     /// A lone excess repeating one seen a week or a calendar month earlier is a recurring
     /// charge, not an incident (`recurring`).
     pub recurring_charges: bool,
+    /// For its first this many days a series has not seen every weekday's shape, so its
+    /// expectation can be wrong in ways its band does not know (the Monday after a series'
+    /// first weekend, when a batch that skips weekends comes back). While young it opens only
+    /// on a point outside the range of every normal point it has seen. 0: off.
+    pub young_days: u32,
 }
 
 impl Default for DetectorParams {
@@ -68,6 +73,7 @@ impl Default for DetectorParams {
             tail_quantile: 0.99,
             tail_factor: 1.5,
             recurring_charges: true,
+            young_days: 14,
         }
     }
 }
@@ -127,6 +133,9 @@ pub struct Tracker<B: BaselineModel = Baseline> {
     recurring: RecurringCharges,
     /// The last point's lone excess, remembered if this point is back in band: (at, excess).
     lone: Option<(i64, f64)>,
+    /// The first point's time, and the range of the normal points learnt (`young_days`).
+    first_at: Option<i64>,
+    learnt_range: Option<(f64, f64)>,
 }
 
 impl Tracker<Baseline> {
@@ -149,6 +158,8 @@ impl<B: BaselineModel> Tracker<B> {
             closed: Vec::new(),
             recurring: RecurringCharges::default(),
             lone: None,
+            first_at: None,
+            learnt_range: None,
         }
     }
 
@@ -163,6 +174,7 @@ impl<B: BaselineModel> Tracker<B> {
     ) -> PointOutcome {
         let e = self.baseline.expect(at);
         let z = e.z(actual);
+        self.first_at.get_or_insert(at);
         let index = self.index;
         self.index += 1;
         let mut opened = false;
@@ -189,10 +201,10 @@ impl<B: BaselineModel> Tracker<B> {
                 incident.resolved_at = Some(at);
                 self.closed.push(incident);
                 self.reset_cusum();
-                self.baseline.learn(at, actual);
+                self.learn_normal(at, actual);
             } else {
                 if self.params.relearn_after_points > 0 && incident.points > self.params.relearn_after_points {
-                    self.baseline.learn(at, actual);
+                    self.learn_normal(at, actual);
                 } else {
                     self.baseline.learn_immature(at, actual);
                 }
@@ -218,7 +230,7 @@ impl<B: BaselineModel> Tracker<B> {
                 None
             };
             match direction {
-                Some(d) if e.ready && may_open(d, &e, actual) => {
+                Some(d) if e.ready && self.news_for_its_age(at, d, actual) && may_open(d, &e, actual) => {
                     // The opening point teaches the tail estimate (later incident points do not),
                     // so spikes that recur as part of normal life stop opening incidents.
                     self.learn_tail(z);
@@ -250,11 +262,33 @@ impl<B: BaselineModel> Tracker<B> {
                         self.lone = Some((at, actual - e.expected));
                     }
                     self.learn_tail(z);
-                    self.baseline.learn(at, actual)
+                    self.learn_normal(at, actual)
                 }
             }
         }
         PointOutcome { at, actual, expectation: e, opened, in_incident: self.open.is_some() || opened }
+    }
+
+    fn learn_normal(&mut self, at: i64, actual: f64) {
+        self.baseline.learn(at, actual);
+        if actual.is_finite() {
+            let (low, high) = self.learnt_range.unwrap_or((actual, actual));
+            self.learnt_range = Some((low.min(actual), high.max(actual)));
+        }
+    }
+
+    /// Whether a point out of band is news given how long the series has been watched: a
+    /// young series (`young_days`) opens only outside the range of its normal points.
+    fn news_for_its_age(&self, at: i64, direction: Direction, actual: f64) -> bool {
+        let young_secs = i64::from(self.params.young_days) * 86_400;
+        let young = self.first_at.is_some_and(|first| at - first < young_secs);
+        match (young, self.learnt_range) {
+            (true, Some((low, high))) => match direction {
+                Direction::Up => actual > high,
+                Direction::Down => actual < low,
+            },
+            _ => true,
+        }
     }
 
     fn extend(incident: &mut Incident, _at: i64, actual: f64, e: &Expectation, z: f64) {
@@ -448,6 +482,37 @@ mod tests {
         one_band.model.band_per_slot = false;
         // One band for all hours is the quiet hours' width, too narrow for the batch.
         assert!(!nightly_batch(one_band).is_empty());
+    }
+
+    /// A batch 02:00–05:00 on weekdays only, from a Monday (1970-01-05) for three weeks, plus
+    /// `extra` at some hours. Returns the openings.
+    fn young_weekday_batch(params: DetectorParams, extra: impl Fn(i64) -> f64) -> Vec<i64> {
+        let mut t = Tracker::new(params, HOUR);
+        let monday = 4 * 24;
+        let mut opened = vec![];
+        for i in 0..(3 * 7 * 24) {
+            let weekday = i / 24 % 7 < 5;
+            let v = if weekday && (2..5).contains(&(i % 24)) { 100.0 } else { 10.0 } + extra(i) + noisy(i) / 100.0;
+            if t.observe((monday + i) * HOUR, v, |d, _, _| d == Direction::Up).opened {
+                opened.push(i);
+            }
+        }
+        opened
+    }
+
+    #[test]
+    fn a_young_series_opens_only_outside_the_range_it_has_seen() {
+        let mut always_news = DetectorParams::default();
+        always_news.young_days = 0;
+        let second_monday_batch = 7 * 24 + 2;
+        assert!(
+            young_weekday_batch(always_news, |_| 0.0).contains(&second_monday_batch),
+            "the weekend taught the daily profile a quiet night"
+        );
+        assert_eq!(young_weekday_batch(DetectorParams::default(), |_| 0.0), Vec::<i64>::new());
+        let runaway = 3 * 24 + 12;
+        let loop_ = |i| if (runaway..runaway + 6).contains(&i) { 1_000.0 } else { 0.0 };
+        assert_eq!(young_weekday_batch(DetectorParams::default(), loop_).first(), Some(&runaway));
     }
 
     #[test]
