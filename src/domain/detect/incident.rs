@@ -5,6 +5,7 @@
 use super::model::{Baseline, BaselineModel, Expectation, ModelParams};
 use super::recurring::RecurringCharges;
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 /// Which way the series left its band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,9 +37,17 @@ pub struct DetectorParams {
     pub cusum_drift: f64,
     /// ...opens an incident when it reaches this sum.
     pub cusum_limit: f64,
-    /// An incident resolves after this many consecutive points back within `z_close`.
+    /// An incident resolves after this many consecutive points back within `z_close`...
     pub resolve_points: u32,
     pub z_close: f64,
+    /// ...whose mean (in the incident's direction) is also below this: a level shift whose
+    /// points are each inside the band but all on its high side is still the shift, not a
+    /// return to normal (resolving it would open it again an hour later).
+    pub resolve_mean_z: f64,
+    /// An incident of one point (a spike, a fee) closes at its next point when that one is
+    /// clearly normal again (below `resolve_mean_z`), so a second excess two hours later is
+    /// an incident of its own rather than hidden in the first.
+    pub close_lone_points: bool,
     /// After this many points an incident that is still open lets the baseline learn again
     /// (clipped), so a permanent change of level eventually becomes the new normal. 0: never.
     pub relearn_after_points: u32,
@@ -68,6 +77,8 @@ impl Default for DetectorParams {
             cusum_limit: 20.0,
             resolve_points: 12,
             z_close: 2.5,
+            resolve_mean_z: 1.0,
+            close_lone_points: true,
             relearn_after_points: 0,
             detect_drops: true,
             tail_quantile: 0.99,
@@ -127,6 +138,8 @@ pub struct Tracker<B: BaselineModel = Baseline> {
     tail: f64,
     open: Option<Incident>,
     calm: u32,
+    /// The direction-signed z-scores of the latest calm points (at most `resolve_points`).
+    calm_z: VecDeque<f64>,
     index: usize,
     closed: Vec<Incident>,
     /// Lone out-of-band points seen before, so a recurring charge pages once, not monthly.
@@ -154,6 +167,7 @@ impl<B: BaselineModel> Tracker<B> {
             tail: 0.0,
             open: None,
             calm: 0,
+            calm_z: VecDeque::new(),
             index: 0,
             closed: Vec::new(),
             recurring: RecurringCharges::default(),
@@ -196,8 +210,21 @@ impl<B: BaselineModel> Tracker<B> {
             self.calm = if back { self.calm + 1 } else { 0 };
             if !back {
                 incident.last_out_at = at;
+                self.calm_z.clear();
             }
-            if self.calm >= self.params.resolve_points {
+            let signed = if incident.direction == Direction::Up { z } else { -z };
+            if back {
+                self.calm_z.push_back(signed);
+                while self.calm_z.len() > self.params.resolve_points as usize {
+                    self.calm_z.pop_front();
+                }
+            }
+            let lone_point_over = self.params.close_lone_points
+                && incident.points == 2
+                && incident.last_out_at == incident.opened_at
+                && signed < self.params.resolve_mean_z;
+            if (self.calm >= self.params.resolve_points && self.settled()) || lone_point_over {
+                self.calm_z.clear();
                 incident.resolved_at = Some(at);
                 self.closed.push(incident);
                 self.reset_cusum();
@@ -236,6 +263,7 @@ impl<B: BaselineModel> Tracker<B> {
                     self.learn_tail(z);
                     opened = true;
                     self.calm = 0;
+                    self.calm_z.clear();
                     let mut incident = Incident {
                         direction: d,
                         opened_index: index,
@@ -267,6 +295,12 @@ impl<B: BaselineModel> Tracker<B> {
             }
         }
         PointOutcome { at, actual, expectation: e, opened, in_incident: self.open.is_some() || opened }
+    }
+
+    /// The latest calm points are centred on the expectation, not on one side of it.
+    fn settled(&self) -> bool {
+        let n = self.calm_z.len().max(1) as f64;
+        self.calm_z.iter().sum::<f64>() / n < self.params.resolve_mean_z
     }
 
     fn learn_normal(&mut self, at: i64, actual: f64) {
@@ -373,6 +407,48 @@ mod tests {
         assert_eq!(done[0].points, 30 + DetectorParams::default().resolve_points, "30 out plus the calm points");
         assert_eq!(done[0].last_out_at, 429 * HOUR);
         assert!((done[0].excess() - 30.0 * 300.0).abs() < 200.0, "{}", done[0].excess());
+    }
+
+    /// 300 normal points, then a spike that opens an incident, then 40 points `lift` standard
+    /// deviations above the expectation with a small wobble. Returns the tracker.
+    fn spike_then_lifted(params: DetectorParams, lift: f64) -> Tracker {
+        let mut t = Tracker::new(params, HOUR);
+        for i in 0..300 {
+            t.observe(i * HOUR, noisy(i), always);
+        }
+        assert!(t.observe(300 * HOUR, 1_000.0, always).opened);
+        for i in 301..341 {
+            let e = t.expect(i * HOUR);
+            let wobble = if i % 2 == 0 { 0.3 } else { -0.3 };
+            t.observe(i * HOUR, e.expected + (lift + wobble) * e.sigma, always);
+        }
+        t
+    }
+
+    #[test]
+    fn points_each_inside_the_band_but_all_on_its_high_side_keep_the_incident_open() {
+        let t = spike_then_lifted(DetectorParams::default(), 1.5);
+        assert!(t.open_incident().is_some(), "a shift, not a return to normal");
+        let t = spike_then_lifted(DetectorParams::default(), 0.0);
+        assert_eq!(t.resolved_incidents().len(), 1, "centred again: resolved");
+        let without = DetectorParams { resolve_mean_z: f64::INFINITY, ..DetectorParams::default() };
+        assert_eq!(spike_then_lifted(without, 1.5).resolved_incidents().len(), 1);
+    }
+
+    #[test]
+    fn a_second_spike_two_hours_after_the_first_is_an_incident_of_its_own() {
+        let run = |params: DetectorParams| {
+            let mut t = Tracker::new(params, HOUR);
+            (0..320)
+                .filter(|&i| {
+                    let v = if i == 300 || i == 302 { 1_000.0 } else { noisy(i) };
+                    t.observe(i * HOUR, v, always).opened
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(DetectorParams::default()), vec![300, 302]);
+        let without = DetectorParams { close_lone_points: false, ..DetectorParams::default() };
+        assert_eq!(run(without), vec![300], "hidden in the first one's open incident");
     }
 
     /// Hourly from 2026-01-05 (a Monday) 00:00, with `fee` added at 00:00 on each 1st.
