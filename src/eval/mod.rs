@@ -55,6 +55,9 @@ struct Series {
 /// The result per file and for the corpus.
 pub struct Evaluation {
     pub corpus: CorpusScore,
+    /// The corpus scored at the threshold on the continuous anomaly score that NAB's own
+    /// optimiser would pick (production's threshold is 0.5): (threshold, score).
+    pub best_threshold: (f64, CorpusScore),
     pub files: Vec<(String, nab::FileScore)>,
     /// By incident, over every file.
     pub incidents: incidents::IncidentScore,
@@ -79,6 +82,7 @@ pub fn evaluate(
     let labels = read_windows(input.windows)?;
     let kinds = input.kinds.map(read_kinds).transpose()?;
     let mut files = Vec::new();
+    let mut scored = Vec::new();
     let mut by_incident = incidents::IncidentScore::default();
     for path in csv_files(input.data)? {
         let series = read_series(input.data, &path)?;
@@ -88,10 +92,10 @@ pub fn evaluate(
         let windows = window_rows(&series, raw_windows).map_err(|e| input_error(input.windows, e))?;
         let epochs: Vec<i64> = series.timestamps.iter().map(|t| t.and_utc().timestamp()).collect();
         let step = median_step(&epochs);
-        let alerts = detect(&series, &epochs, step, settings, method);
+        let (alerts, scores) = detect(&series, &epochs, step, settings, method);
         let detections: Vec<bool> = epochs.iter().map(|t| alerts.binary_search(t).is_ok()).collect();
         if let Some(dir) = out {
-            write_results(dir, &series, &detections, &windows)?;
+            write_results(dir, &series, &scores, &windows)?;
         }
         let spans = match kinds.as_ref().and_then(|k| k.get(&series.name)) {
             Some(labelled) => labelled.iter().filter_map(incidents::Span::from_label).collect(),
@@ -99,9 +103,32 @@ pub fn evaluate(
         };
         by_incident.add(&incidents::score(&alerts, &epochs, step, &spans));
         files.push((series.name, nab::score_file(&detections, &windows, profile)));
+        scored.push((scores, windows));
     }
     let scores: Vec<nab::FileScore> = files.iter().map(|(_, s)| s.clone()).collect();
-    Ok(Evaluation { corpus: nab::score_corpus(&scores, profile), files, incidents: by_incident })
+    let corpus = nab::score_corpus(&scores, profile);
+    let best_threshold = best_threshold(&scored, profile);
+    Ok(Evaluation { corpus, best_threshold, files, incidents: by_incident })
+}
+
+/// NAB's optimiser: the threshold on the anomaly score that scores the corpus best, over a
+/// grid of twentieths (0.5, production's, among them).
+fn best_threshold(scored: &[(Vec<f64>, Vec<(usize, usize)>)], profile: Profile) -> (f64, CorpusScore) {
+    let at = |threshold: f64| {
+        let files: Vec<nab::FileScore> = scored
+            .iter()
+            .map(|(scores, windows)| {
+                let detections: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
+                nab::score_file(&detections, windows, profile)
+            })
+            .collect();
+        nab::score_corpus(&files, profile)
+    };
+    (1..20)
+        .map(|k| f64::from(k) / 20.0)
+        .map(|t| (t, at(t)))
+        .max_by(|a, b| a.1.score.total_cmp(&b.1.score))
+        .unwrap_or_else(|| (0.5, at(0.5)))
 }
 
 fn unlabelled_spans(windows: &[(String, String)]) -> Vec<incidents::Span> {
@@ -109,8 +136,15 @@ fn unlabelled_spans(windows: &[(String, String)]) -> Vec<incidents::Span> {
     windows.iter().filter_map(|(s, e)| Some(incidents::Span { kind: None, start: epoch(s)?, end: epoch(e)? })).collect()
 }
 
-/// The epochs (sorted) at which production's replay opened an incident, any direction.
-fn detect(series: &Series, epochs: &[i64], step: i64, settings: &DetectSettings, method: Method) -> Vec<i64> {
+/// The epochs (sorted) at which production's replay opened an incident, any direction, and
+/// every point's anomaly score.
+fn detect(
+    series: &Series,
+    epochs: &[i64],
+    step: i64,
+    settings: &DetectSettings,
+    method: Method,
+) -> (Vec<i64>, Vec<f64>) {
     let params = &settings.detector;
     let points = epochs.iter().zip(&series.values).map(|(&at, &v)| (at, replay::to_units(v))).collect::<Vec<_>>();
     let input = DetectorSeries {
@@ -130,20 +164,20 @@ fn detect(series: &Series, epochs: &[i64], step: i64, settings: &DetectSettings,
         severity: &settings.severity,
         drop_to_fraction: settings.drop_to_fraction,
     };
-    let found = match method {
-        Method::RobustHw => opened(Baseline::new(params.model, step), &input, &rules),
-        Method::SeasonalMedian => opened(SeasonalMedian::new(&params.model, step), &input, &rules),
-        Method::Ewma => opened(EwmaGaussian::new(&params.model), &input, &rules),
+    let replayed = match method {
+        Method::RobustHw => run(Baseline::new(params.model, step), &input, &rules),
+        Method::SeasonalMedian => run(SeasonalMedian::new(&params.model, step), &input, &rules),
+        Method::Ewma => run(EwmaGaussian::new(&params.model), &input, &rules),
     };
-    let mut alerts: Vec<i64> = found.iter().map(|f| f.started_at).collect();
+    let mut alerts: Vec<i64> = replayed.found.iter().map(|f| f.started_at).collect();
     alerts.sort_unstable();
     alerts.dedup();
-    alerts
+    (alerts, replayed.outcomes.iter().map(|o| o.anomaly_score()).collect())
 }
 
-/// The incidents production's replay finds in `input` over `baseline`.
-fn opened<B: BaselineModel>(baseline: B, input: &DetectorSeries, rules: &Rules<'_>) -> Vec<replay::Found> {
-    replay::replay_with(Tracker::with_baseline(*rules.params, baseline), input, rules, &[], false).found
+/// Production's replay of `input` over `baseline`, keeping every point's outcome.
+fn run<B: BaselineModel>(baseline: B, input: &DetectorSeries, rules: &Rules<'_>) -> replay::Replay {
+    replay::replay_with(Tracker::with_baseline(*rules.params, baseline), input, rules, &[], true)
 }
 
 fn read_kinds(path: &Path) -> Result<BTreeMap<String, Vec<scenarios::LabelledSpan>>, EvalError> {
@@ -231,12 +265,7 @@ fn window_rows(series: &Series, windows: &[(String, String)]) -> Result<Vec<(usi
     Ok(rows)
 }
 
-fn write_results(
-    dir: &Path,
-    series: &Series,
-    detections: &[bool],
-    windows: &[(usize, usize)],
-) -> Result<(), EvalError> {
+fn write_results(dir: &Path, series: &Series, scores: &[f64], windows: &[(usize, usize)]) -> Result<(), EvalError> {
     let rel = Path::new(&series.name);
     let file = format!("costguard_{}", rel.file_name().map(|f| f.to_string_lossy()).unwrap_or_default());
     let target = dir.join(rel.parent().unwrap_or(Path::new(""))).join(file);
@@ -251,7 +280,7 @@ fn write_results(
         w.write_record([
             t.format("%Y-%m-%d %H:%M:%S").to_string(),
             v.to_string(),
-            if detections[i] { "1".into() } else { "0".into() },
+            format!("{:.4}", scores.get(i).copied().unwrap_or(0.0)),
             if label { "1".into() } else { "0".into() },
         ])
         .map_err(fail)?;

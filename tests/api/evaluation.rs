@@ -43,7 +43,13 @@ fn scores_the_nab_corpus_and_writes_results_nab_can_rescore() {
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 4032);
     assert!(rows.iter().any(|r| r[3] == "1"), "labelled window rows");
-    assert!(rows.iter().all(|r| r[2] == "0" || r[2] == "1"));
+    // A continuous score for NAB's threshold optimiser: production's threshold is 0.5.
+    let scores: Vec<f64> = rows.iter().map(|r| r[2].parse().unwrap()).collect();
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)), "scores in [0, 1]");
+    assert!(scores.iter().any(|&s| s > 0.0 && s < 0.5), "near misses rank below the threshold");
+    let threshold = summary["best_threshold"]["threshold"].as_f64().unwrap();
+    assert!(threshold > 0.0 && threshold < 1.0, "{summary}");
+    assert!(summary["best_threshold"]["score"].as_f64().unwrap() >= score, "the optimiser never does worse");
 
     // Profiles change the weights, so the scores differ.
     let strict = eval(&["--data", data, "--windows", windows, "--json", "--profile", "reward_low_FP_rate"]);

@@ -126,6 +126,26 @@ pub struct PointOutcome {
     pub opened: bool,
     /// The point belongs to an open incident (including the one it opened).
     pub in_incident: bool,
+    /// How far the point went towards opening an incident, 1 at the threshold (the larger of
+    /// |z| over the opening z and the CUSUMs over their limit); 0 inside an open incident
+    /// and in warm-up.
+    pub surprise: f64,
+}
+
+impl PointOutcome {
+    /// A continuous anomaly score in [0, 1) for benchmarks whose scorer picks its own
+    /// threshold (NAB): 0.5 is production's own threshold. A point that opened an incident
+    /// scores at least 0.5, every other point below it by how close it came, so a lower
+    /// threshold trades more alarms for earlier ones.
+    pub fn anomaly_score(&self) -> f64 {
+        let r = self.surprise.max(0.0);
+        let score = if r.is_finite() { r / (1.0 + r) } else { 1.0 };
+        if self.opened {
+            score.max(0.5)
+        } else {
+            score.min(0.499)
+        }
+    }
 }
 
 /// The streaming detector for one series, over the production baseline unless another
@@ -194,6 +214,7 @@ impl<B: BaselineModel> Tracker<B> {
         let index = self.index;
         self.index += 1;
         let mut opened = false;
+        let mut surprise = 0.0;
         // The point before was out of band alone (a charge, or the opening of a spike): once
         // this one is back, it is remembered as a possible recurring charge.
         if let Some((lone_at, excess)) = self.lone.take() {
@@ -246,11 +267,16 @@ impl<B: BaselineModel> Tracker<B> {
                 // The same charge as a week or a month ago: normal, but not a point to learn
                 // the baseline from, nor to push the CUSUM.
                 self.lone = Some((at, actual - e.expected));
-                return PointOutcome { at, actual, expectation: e, opened, in_incident: false };
+                let surprise = z / z_open;
+                return PointOutcome { at, actual, expectation: e, opened, in_incident: false, surprise };
             }
             let zc = z.clamp(-self.params.z_open, self.params.z_open);
             self.cusum_up = (self.cusum_up + zc - self.params.cusum_drift).max(0.0);
             self.cusum_down = (self.cusum_down - zc - self.params.cusum_drift).max(0.0);
+            if e.ready {
+                let limit = self.params.cusum_limit.max(f64::MIN_POSITIVE);
+                surprise = (z.abs() / z_open).max(self.cusum_up / limit).max(self.cusum_down / limit);
+            }
             let direction = if z >= z_open || self.cusum_up >= self.params.cusum_limit {
                 Some(Direction::Up)
             } else if self.params.detect_drops && (z <= -z_open || self.cusum_down >= self.params.cusum_limit) {
@@ -296,7 +322,7 @@ impl<B: BaselineModel> Tracker<B> {
                 }
             }
         }
-        PointOutcome { at, actual, expectation: e, opened, in_incident: self.open.is_some() || opened }
+        PointOutcome { at, actual, expectation: e, opened, in_incident: self.open.is_some() || opened, surprise }
     }
 
     /// The latest calm points are centred on the expectation, not on one side of it.
@@ -409,6 +435,27 @@ mod tests {
         assert_eq!(done[0].points, 30 + DetectorParams::default().resolve_points, "30 out plus the calm points");
         assert_eq!(done[0].last_out_at, 429 * HOUR);
         assert!((done[0].excess() - 30.0 * 300.0).abs() < 200.0, "{}", done[0].excess());
+    }
+
+    #[test]
+    fn the_anomaly_score_is_half_at_production_s_threshold_and_ranks_the_near_misses() {
+        let mut t = Tracker::new(DetectorParams::default(), HOUR);
+        let mut scores = vec![];
+        for i in 0..320 {
+            let v = match i {
+                300 => 1_000.0,
+                290 => noisy(i) + 6.0,
+                _ => noisy(i),
+            };
+            let o = t.observe(i * HOUR, v, always);
+            scores.push((o.opened, o.anomaly_score()));
+        }
+        assert!(scores[..48].iter().all(|&(_, s)| s == 0.0), "warm-up");
+        assert!(scores[300].0 && scores[300].1 >= 0.5);
+        assert!(scores[301].1 == 0.0, "inside the open incident");
+        let calm = scores[250].1;
+        assert!(scores[290].1 > calm && scores[290].1 < 0.5, "a near miss: {} vs {calm}", scores[290].1);
+        assert!(scores.iter().filter(|s| !s.0).all(|&(_, s)| s < 0.5));
     }
 
     /// 300 normal points, then a spike that opens an incident, then 40 points `lift` standard
