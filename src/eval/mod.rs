@@ -111,9 +111,12 @@ pub fn evaluate(
     Ok(Evaluation { corpus, best_threshold, files, incidents: by_incident })
 }
 
+/// One file's anomaly scores (one per row) and its windows (inclusive row ranges).
+type ScoredFile = (Vec<f64>, Vec<(usize, usize)>);
+
 /// NAB's optimiser: the threshold on the anomaly score that scores the corpus best, over a
 /// grid of twentieths (0.5, production's, among them).
-fn best_threshold(scored: &[(Vec<f64>, Vec<(usize, usize)>)], profile: Profile) -> (f64, CorpusScore) {
+fn best_threshold(scored: &[ScoredFile], profile: Profile) -> (f64, CorpusScore) {
     let at = |threshold: f64| {
         let files: Vec<nab::FileScore> = scored
             .iter()

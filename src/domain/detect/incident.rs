@@ -629,8 +629,7 @@ mod tests {
 
     #[test]
     fn a_young_series_opens_only_outside_the_range_it_has_seen() {
-        let mut always_news = DetectorParams::default();
-        always_news.young_days = 0;
+        let always_news = DetectorParams { young_days: 0, ..DetectorParams::default() };
         let second_monday_batch = 7 * 24 + 2;
         assert!(
             young_weekday_batch(always_news, |_| 0.0).contains(&second_monday_batch),
