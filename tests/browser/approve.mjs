@@ -26,8 +26,18 @@ async function logIn(user) {
   return page;
 }
 
+// A screenshot is evidence, not a check: on a loaded machine under a shifted clock (the soak)
+// Chromium has been seen to take more than 30 s to hand one over, so it tries again before
+// failing the flow.
 async function shot(page, name) {
-  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true, timeout: 20000 });
+    } catch (e) {
+      if (attempt >= 3 || e.name !== "TimeoutError") throw e;
+      console.error(`screenshot ${name}: attempt ${attempt} timed out, trying again`);
+    }
+  }
 }
 
 /** Reloads `url` until `check(page)` is true. */
