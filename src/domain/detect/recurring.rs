@@ -2,15 +2,20 @@
 //! point far above the band, back to normal at the next point; the seasonal profiles cannot
 //! learn them (one hour a month), so without this every one of them would page someone.
 //! Once a charge has been seen as a lone out-of-band point, the same excess (within a factor
-//! of two) at the same time a week or a calendar month later is taken as that charge again:
+//! of two) at the same time one to four weeks or one or two calendar months later is taken
+//! as that charge again (a visit that fell inside an open incident was not remembered, and
+//! must not make the next one news):
 //! it opens nothing, and if the next point is still out of band, the detector opens there
 //! as usual (a loop that happens to begin at a fee's hour is an hour late, never missed).
 
 use chrono::{DateTime, Months};
 
-/// Lone excesses are remembered this long: a month and a bit, so a monthly charge finds its
-/// last occurrence.
-const MEMORY_SECS: i64 = 32 * 86_400;
+/// Lone excesses are remembered this long: two months and a bit, so a monthly charge finds
+/// the one before a visit it missed.
+const MEMORY_SECS: i64 = 63 * 86_400;
+/// A recurrence is looked for this many weeks and calendar months back.
+const WEEKS_BACK: i64 = 4;
+const MONTHS_BACK: u32 = 2;
 /// At most this many remembered, whatever the series (memory stays bounded).
 const CAPACITY: usize = 256;
 /// A recurrence's excess lies within this factor of the last one's.
@@ -35,18 +40,18 @@ impl RecurringCharges {
         self.seen.push((at, excess));
     }
 
-    /// Whether an excess at `at` repeats a remembered lone one a week or a calendar month
+    /// Whether an excess at `at` repeats a remembered lone one whole weeks or calendar months
     /// earlier.
     pub fn recurs(&self, at: i64, excess: f64) -> bool {
         if excess <= 0.0 {
             return false;
         }
-        let week_before = at - 7 * 86_400;
-        let month_before =
-            DateTime::from_timestamp(at, 0).and_then(|t| t.checked_sub_months(Months::new(1))).map(|t| t.timestamp());
-        self.seen.iter().any(|&(t, e)| {
-            (t == week_before || Some(t) == month_before) && excess <= e * SIMILAR && excess * SIMILAR >= e
-        })
+        let weeks_before = (1..=WEEKS_BACK).map(|k| at - k * 7 * 86_400);
+        let months_before = (1..=MONTHS_BACK).filter_map(|k| {
+            DateTime::from_timestamp(at, 0).and_then(|t| t.checked_sub_months(Months::new(k))).map(|t| t.timestamp())
+        });
+        let earlier: Vec<i64> = weeks_before.chain(months_before).collect();
+        self.seen.iter().any(|&(t, e)| earlier.contains(&t) && excess <= e * SIMILAR && excess * SIMILAR >= e)
     }
 }
 
@@ -66,6 +71,9 @@ mod tests {
         r.remember(at(2026, 2, 1, 0), 100.0);
         assert!(r.recurs(at(2026, 3, 1, 0), 120.0), "28 days later: the 1st of the next month");
         assert!(r.recurs(at(2026, 2, 8, 0), 60.0), "a week later");
+        assert!(r.recurs(at(2026, 2, 15, 0), 60.0), "two weeks later: last week's visit was missed");
+        assert!(r.recurs(at(2026, 4, 1, 0), 100.0), "two months later");
+        assert!(!r.recurs(at(2026, 2, 4, 0), 100.0), "three days later");
         assert!(!r.recurs(at(2026, 3, 1, 1), 100.0), "another hour");
         assert!(!r.recurs(at(2026, 3, 1, 0), 250.0), "far larger: not the same charge");
         assert!(!r.recurs(at(2026, 3, 1, 0), 40.0), "far smaller");
@@ -82,7 +90,7 @@ mod tests {
         assert!(r.seen.len() <= CAPACITY);
         let mut old = RecurringCharges::default();
         old.remember(at(2026, 1, 1, 0), 10.0);
-        old.remember(at(2026, 3, 1, 0), 10.0);
-        assert_eq!(old.seen.len(), 1, "two months ago is forgotten");
+        old.remember(at(2026, 4, 1, 0), 10.0);
+        assert_eq!(old.seen.len(), 1, "three months ago is forgotten");
     }
 }
