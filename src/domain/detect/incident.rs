@@ -251,10 +251,10 @@ impl<B: BaselineModel> Tracker<B> {
                 incident.resolved_at = Some(at);
                 self.closed.push(incident);
                 self.reset_cusum();
-                self.learn_normal(at, actual);
+                self.learn_normal(at, actual, e.ready);
             } else {
                 if self.params.relearn_after_points > 0 && incident.points > self.params.relearn_after_points {
-                    self.learn_normal(at, actual);
+                    self.learn_normal(at, actual, e.ready);
                 } else {
                     self.baseline.learn_immature(at, actual);
                 }
@@ -318,7 +318,7 @@ impl<B: BaselineModel> Tracker<B> {
                         self.lone = Some((at, actual - e.expected));
                     }
                     self.learn_tail(z);
-                    self.learn_normal(at, actual)
+                    self.learn_normal(at, actual, e.ready)
                 }
             }
         }
@@ -331,9 +331,12 @@ impl<B: BaselineModel> Tracker<B> {
         self.calm_z.iter().sum::<f64>() / n < self.params.resolve_mean_z
     }
 
-    fn learn_normal(&mut self, at: i64, actual: f64) {
+    /// Learn from a normal point. Only points judged (after warm-up) widen the range a young
+    /// series is held to: a loop during the first two days was never judged, and must not
+    /// become the normal that hides the next one.
+    fn learn_normal(&mut self, at: i64, actual: f64, judged: bool) {
         self.baseline.learn(at, actual);
-        if actual.is_finite() {
+        if judged && actual.is_finite() {
             let (low, high) = self.learnt_range.unwrap_or((actual, actual));
             self.learnt_range = Some((low.min(actual), high.max(actual)));
         }
@@ -639,6 +642,23 @@ mod tests {
         let runaway = 3 * 24 + 12;
         let loop_ = |i| if (runaway..runaway + 6).contains(&i) { 1_000.0 } else { 0.0 };
         assert_eq!(young_weekday_batch(DetectorParams::default(), loop_).first(), Some(&runaway));
+    }
+
+    #[test]
+    fn a_loop_in_warm_up_does_not_widen_the_range_a_young_series_is_held_to() {
+        // Hours 10–15 loop during warm-up (never judged); a smaller loop on day 5 still opens.
+        let first = 10..16;
+        let second = 5 * 24 + 2..5 * 24 + 8;
+        let loops = |i: i64| {
+            if first.contains(&i) {
+                1_000.0
+            } else if second.contains(&i) {
+                800.0
+            } else {
+                0.0
+            }
+        };
+        assert_eq!(young_weekday_batch(DetectorParams::default(), loops).first(), Some(&(5 * 24 + 2)));
     }
 
     #[test]
