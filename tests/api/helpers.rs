@@ -288,13 +288,13 @@ impl Node {
         String::from_utf8(created.stdout).unwrap().lines().last().unwrap().trim().to_string()
     }
 
-    pub fn serve(&self, env: &[(&str, &str)]) -> std::process::Child {
-        self.command(env).arg("serve").spawn().unwrap()
+    pub fn serve(&self, env: &[(&str, &str)]) -> Served {
+        Served(self.command(env).arg("serve").spawn().unwrap())
     }
 
     /// `costguard serve` on the shipped configuration, plus `env`.
-    pub fn serve_shipped(&self, env: &[(&str, &str)]) -> std::process::Child {
-        self.shipped_command(env).arg("serve").spawn().unwrap()
+    pub fn serve_shipped(&self, env: &[(&str, &str)]) -> Served {
+        Served(self.shipped_command(env).arg("serve").spawn().unwrap())
     }
 
     /// Creates a dashboard user through the CLI, the password on standard input.
@@ -416,5 +416,30 @@ pub async fn store_credentials(
         })
         .await
         .unwrap();
+    }
+}
+
+/// A `costguard serve` process that is killed when it goes out of scope, also when the test
+/// panics: a server left running holds the test binary's output open, and the run that
+/// failed would never end.
+pub struct Served(pub std::process::Child);
+
+impl std::ops::Deref for Served {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::helpers::{fresh_database, postgres_admin_url, until, Backend, Node};
 use serde_json::{json, Value};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
@@ -15,7 +15,7 @@ const LEASE_SECS: u64 = 6;
 
 struct Replica {
     node: Node,
-    child: Child,
+    child: crate::helpers::Served,
 }
 
 impl Replica {
