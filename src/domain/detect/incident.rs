@@ -159,8 +159,8 @@ pub struct Tracker<B: BaselineModel = Baseline> {
     /// Running estimate of the `tail_quantile` of |z| (stochastic quantile descent).
     tail: f64,
     open: Option<Incident>,
-    calm: u32,
-    /// The direction-signed z-scores of the latest calm points (at most `resolve_points`).
+    /// The direction-signed z-scores of the current run of calm points inside the open
+    /// incident, the latest `resolve_points` of them (its length is the run, capped).
     calm_z: VecDeque<f64>,
     index: usize,
     closed: Vec<Incident>,
@@ -188,7 +188,6 @@ impl<B: BaselineModel> Tracker<B> {
             cusum_down: 0.0,
             tail: 0.0,
             open: None,
-            calm: 0,
             calm_z: VecDeque::new(),
             index: 0,
             closed: Vec::new(),
@@ -230,7 +229,6 @@ impl<B: BaselineModel> Tracker<B> {
                 Direction::Up => z < self.params.z_close,
                 Direction::Down => z > -self.params.z_close,
             };
-            self.calm = if back { self.calm + 1 } else { 0 };
             if !back {
                 incident.last_out_at = at;
                 self.calm_z.clear();
@@ -246,7 +244,7 @@ impl<B: BaselineModel> Tracker<B> {
                 && incident.points == 2
                 && incident.last_out_at == incident.opened_at
                 && signed < self.params.resolve_mean_z;
-            if (self.calm >= self.params.resolve_points && self.settled()) || lone_point_over {
+            if (self.calm_z.len() >= self.params.resolve_points as usize && self.settled()) || lone_point_over {
                 self.calm_z.clear();
                 incident.resolved_at = Some(at);
                 self.closed.push(incident);
@@ -290,7 +288,6 @@ impl<B: BaselineModel> Tracker<B> {
                     // so spikes that recur as part of normal life stop opening incidents.
                     self.learn_tail(z);
                     opened = true;
-                    self.calm = 0;
                     self.calm_z.clear();
                     let mut incident = Incident {
                         direction: d,
