@@ -19,6 +19,10 @@ pub struct Stored {
     pub severity: crate::domain::detect::decision::Severity,
     /// An action on it was verified: it resolves as soon as its cost is back in its band.
     pub mitigated: bool,
+    /// An action on it is approved, executing or verifying: its outcome comes first, so the
+    /// anomaly stays open until then (the on-call hears "cancelled, checked" before
+    /// "resolved", and a failed action leaves an anomaly that is still open to act on).
+    pub acting: bool,
     /// A person closed it (expected, false positive): the detector does not reopen it.
     pub closed_by_person: bool,
     /// Measured only on an unconfirmed running rate.
@@ -57,7 +61,8 @@ pub enum Change {
 ///
 /// A mitigated anomaly (its action verified) does not wait for the detector's run of calm
 /// points: it resolves at `calm_at`, the newest point when that one is back within the band,
-/// and stays resolved while the replay's incident winds down.
+/// and stays resolved while the replay's incident winds down. An anomaly with an action under
+/// way neither resolves nor vanishes until the action has ended.
 pub fn plan(stored: &[Stored], found: Vec<Found>, trusted_from: i64, calm_at: Option<i64>) -> Vec<Change> {
     let mut used = vec![false; stored.len()];
     let mut changes = Vec::new();
@@ -80,6 +85,9 @@ pub fn plan(stored: &[Stored], found: Vec<Found>, trusted_from: i64, calm_at: Op
                 if s.mitigated && s.open && f.resolved_at.is_none() {
                     f.resolved_at = calm_at.filter(|t| *t >= s.started_at);
                 }
+                if s.acting && s.open {
+                    f.resolved_at = None;
+                }
                 if s.changed_by(&f) {
                     changes.push(Change::Update { id: s.id.clone(), found: f });
                 }
@@ -88,7 +96,7 @@ pub fn plan(stored: &[Stored], found: Vec<Found>, trusted_from: i64, calm_at: Op
         }
     }
     for (i, s) in stored.iter().enumerate() {
-        if !used[i] && s.open && s.started_at >= trusted_from {
+        if !used[i] && s.open && !s.acting && s.started_at >= trusted_from {
             changes.push(Change::Vanished { id: s.id.clone() });
         }
     }
@@ -128,6 +136,7 @@ mod tests {
             points: 1,
             severity: Severity::Low,
             mitigated: false,
+            acting: false,
             closed_by_person: false,
             provisional: false,
         }
@@ -149,6 +158,22 @@ mod tests {
         assert!(plan(&[closed], vec![same()], 0, None).is_empty());
         // Without mitigation the detector decides.
         assert!(plan(&[stored("b", 100, None)], vec![same()], 0, Some(400)).is_empty());
+    }
+
+    #[test]
+    fn an_anomaly_with_an_action_under_way_waits_for_the_action_before_it_resolves_or_vanishes() {
+        let acting = Stored { acting: true, ..stored("a", 100, None) };
+        // The detector sees the cost back in its band and ends its incident: the anomaly stays
+        // open (re-measured, but not resolved) while the executor still acts or checks.
+        let changes = plan(std::slice::from_ref(&acting), vec![found(100, Some(300))], 0, Some(300));
+        assert!(matches!(&changes[..], [Change::Update { found, .. }] if found.resolved_at.is_none()), "{changes:?}");
+        // Restated data no longer shows it: it does not vanish under the executor either.
+        assert!(plan(std::slice::from_ref(&acting), vec![], 0, None).is_empty());
+        // Once the action has ended, the detector decides again.
+        let ended = Stored { acting: false, ..acting };
+        let changes = plan(std::slice::from_ref(&ended), vec![found(100, Some(300))], 0, None);
+        assert!(matches!(&changes[..], [Change::Update { found, .. }] if found.resolved_at == Some(300)));
+        assert_eq!(plan(&[ended], vec![], 0, None), vec![Change::Vanished { id: "a".into() }]);
     }
 
     #[test]

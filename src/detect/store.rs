@@ -187,9 +187,11 @@ pub fn stored_for(conn: &mut DbConn, series_key: &str) -> QueryResult<Vec<Stored
         .order_by(an::started_at.asc())
         .select(AnomalyRow::as_select())
         .load(conn)?;
+    let acting = with_actions_under_way(conn, &rows)?;
     Ok(rows
         .into_iter()
         .map(|r| Stored {
+            acting: acting.contains(&r.id),
             direction: r.direction(),
             open: r.state == "open",
             started_at: r.started_at.and_utc().timestamp(),
@@ -204,6 +206,23 @@ pub fn stored_for(conn: &mut DbConn, series_key: &str) -> QueryResult<Vec<Stored
             id: r.id,
         })
         .collect())
+}
+
+/// Which of these open anomalies have an action the executor owns (approved, executing or
+/// verifying). Quiet series, the usual case, have no open anomaly and cost no query.
+fn with_actions_under_way(conn: &mut DbConn, rows: &[AnomalyRow]) -> QueryResult<Vec<String>> {
+    use crate::db::schema::actions as ac;
+    use crate::domain::approval::Status;
+    let open: Vec<&str> = rows.iter().filter(|r| r.state == "open").map(|r| r.id.as_str()).collect();
+    if open.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Option<String>> = ac::table
+        .filter(ac::anomaly_id.eq_any(open))
+        .filter(ac::status.eq_any(Status::UNDER_WAY.map(Status::as_str)))
+        .select(ac::anomaly_id)
+        .load(conn)?;
+    Ok(ids.into_iter().flatten().collect())
 }
 
 /// Marks an open anomaly mitigated: an action on it was verified ("fixed, watching"); the

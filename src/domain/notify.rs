@@ -60,6 +60,18 @@ impl Event {
         }
     }
 
+    /// Where an event goes among those one notifier pass finds (anomaly timelines and action
+    /// transitions are two streams): an anomaly's opening and escalation before the actions
+    /// it led to, its resolution after them. That is the order they happened in, since an
+    /// anomaly only resolves once no action on it is under way.
+    pub fn place_in_pass(self) -> u8 {
+        match self {
+            Event::AnomalyOpened | Event::AnomalyEscalated => 0,
+            Event::ActionPending | Event::ActionSucceeded | Event::ActionFailed => 1,
+            Event::AnomalyResolved => 2,
+        }
+    }
+
     /// The event an action transition stands for.
     pub fn of_action(to_status: &str) -> Option<Event> {
         match to_status {
@@ -278,6 +290,14 @@ mod tests {
         for e in Event::ALL {
             assert_eq!(Event::parse(e.as_str()), Some(e));
         }
+    }
+
+    #[test]
+    fn one_pass_tells_an_opening_before_its_actions_and_a_resolution_after_them() {
+        let mut pass = vec![Event::AnomalyResolved, Event::AnomalyOpened, Event::ActionSucceeded, Event::ActionPending];
+        pass.sort_by_key(|e| e.place_in_pass());
+        // Stable: the two action events keep the order their stream gave them.
+        assert_eq!(pass, [Event::AnomalyOpened, Event::ActionSucceeded, Event::ActionPending, Event::AnomalyResolved]);
     }
 
     #[test]

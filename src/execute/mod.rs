@@ -381,7 +381,7 @@ impl Runner {
         self.db
             .run(|c| {
                 ac::table
-                    .filter(ac::status.eq_any(["approved", "executing", "verifying"]))
+                    .filter(ac::status.eq_any(Status::UNDER_WAY.map(Status::as_str)))
                     .order_by(ac::updated_at.asc())
                     .select(ac::id)
                     .load(c)

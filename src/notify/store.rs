@@ -82,6 +82,7 @@ pub fn enqueue(
     crate::db::write_transaction(conn, |c| {
         let mut found = anomaly_events(c, base_url, max_age, now)?;
         found.extend(action_events(c, base_url, policy, now)?);
+        found.sort_by_key(|f| f.event.place_in_pass());
         let mut queued = 0;
         for f in &found {
             let subject = Subject {

@@ -40,13 +40,15 @@ async function shot(page, name) {
   }
 }
 
-/** Reloads `url` until `check(page)` is true. */
-// An action page that is still settling refreshes itself (meta refresh), and that refresh can
-// fire while we leave the page: Playwright then reports our navigation as interrupted by it.
-// Going again is safe, since the refresh only reloads the page we were leaving.
+// An action page that is still settling refreshes itself (meta refresh, 5 s), and on a loaded
+// machine that refresh can fire while the next page is still loading: it then wins and our
+// navigation is "interrupted by another navigation". Leaving such a page through about:blank
+// (which commits at once and drops the pending refresh) takes the race away; a retry stays for
+// anything else that interrupts.
 async function visit(page, url) {
   for (let attempt = 1; ; attempt++) {
     try {
+      if ((await page.locator("meta[http-equiv=refresh]").count()) > 0) await page.goto("about:blank");
       return await page.goto(url);
     } catch (e) {
       if (attempt >= 3 || !/interrupted by another navigation/.test(e.message)) throw e;
@@ -54,6 +56,7 @@ async function visit(page, url) {
   }
 }
 
+/** Reloads `url` until `check(page)` is true. */
 async function until(page, url, what, check, seconds = 120) {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {

@@ -49,6 +49,9 @@ impl Status {
         Status::DryRun,
     ];
 
+    /// Approved and not yet ended: the executor owns it (acting in the cloud or checking).
+    pub const UNDER_WAY: [Status; 3] = [Status::Approved, Status::Executing, Status::Verifying];
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
