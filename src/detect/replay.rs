@@ -3,7 +3,7 @@
 
 use super::series::Series;
 use crate::domain::detect::decision::{Floors, Severity, SeverityThresholds};
-use crate::domain::detect::incident::{DetectorParams, Direction, PointOutcome, Tracker};
+use crate::domain::detect::incident::{DetectorParams, Direction, Measured, PointOutcome, Tracker};
 use crate::domain::detect::model::BaselineModel;
 use crate::domain::money::{Total, UNITS_PER_WHOLE};
 
@@ -106,7 +106,8 @@ pub fn replay_with<B: BaselineModel>(
             let quiet = suppressed.iter().any(|(from, until)| at > *from && at <= *until);
             allowed && !quiet && floors.is_some_and(|f| f.pass(e.expected, a, per_day))
         };
-        let outcome = tracker.observe(at, actual, may_open);
+        let measured = if running.is_some() { Measured::RunningRate } else { Measured::Billed };
+        let outcome = tracker.observe_point(at, actual, measured, may_open);
         last_expected = outcome.expectation.expected;
         if outcome.opened {
             found.push(Found {

@@ -61,6 +61,12 @@ pub struct DetectorParams {
     /// A lone excess repeating one seen a week or a calendar month earlier is a recurring
     /// charge, not an incident (`recurring`).
     pub recurring_charges: bool,
+    /// Clouds book monthly fees (support plans, reservations, marketplace subscriptions) in
+    /// the first hour of a month, UTC. A billed point there that is out of band alone is
+    /// taken as such a fee: it opens an incident only if the next point is out of band too
+    /// (a loop that begins in that hour is an hour late, never missed). Points measured on a
+    /// running rate (live job metadata) are not billed fees and open at once.
+    pub month_start_fees: bool,
     /// For its first this many days a series has not seen every weekday's shape, so its
     /// expectation can be wrong in ways its band does not know (the Monday after a series'
     /// first weekend, when a batch that skips weekends comes back). While young it opens only
@@ -86,6 +92,7 @@ impl Default for DetectorParams {
             tail_quantile: 0.99,
             tail_factor: 1.5,
             recurring_charges: true,
+            month_start_fees: true,
             young_days: 14,
         }
     }
@@ -148,6 +155,21 @@ impl PointOutcome {
     }
 }
 
+/// How a point's cost was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measured {
+    /// Booked cost (billing data): what a fee lands in.
+    Billed,
+    /// Extrapolated from a running rate (live job metadata): never a fee.
+    RunningRate,
+}
+
+/// The first hour of a calendar month, UTC: when clouds book monthly fees.
+fn is_month_start(at: i64) -> bool {
+    use chrono::{Datelike, Timelike};
+    chrono::DateTime::from_timestamp(at, 0).is_some_and(|t| t.day() == 1 && t.hour() == 0)
+}
+
 /// The streaming detector for one series, over the production baseline unless another
 /// model is given (the evaluation compares them).
 #[derive(Debug, Clone)]
@@ -207,6 +229,17 @@ impl<B: BaselineModel> Tracker<B> {
         actual: f64,
         may_open: impl Fn(Direction, &Expectation, f64) -> bool,
     ) -> PointOutcome {
+        self.observe_point(at, actual, Measured::Billed, may_open)
+    }
+
+    /// Feed one point, saying how its cost was measured.
+    pub fn observe_point(
+        &mut self,
+        at: i64,
+        actual: f64,
+        measured: Measured,
+        may_open: impl Fn(Direction, &Expectation, f64) -> bool,
+    ) -> PointOutcome {
         let e = self.baseline.expect(at);
         let z = e.z(actual);
         self.first_at.get_or_insert(at);
@@ -260,11 +293,14 @@ impl<B: BaselineModel> Tracker<B> {
             }
         } else {
             let z_open = self.params.z_open.max(self.params.tail_factor * self.tail);
-            if self.params.recurring_charges && z >= z_open && e.ready && self.recurring.recurs(at, actual - e.expected)
-            {
-                // The same charge as a week or a month ago: normal, but not a point to learn
-                // the baseline from, nor to push the CUSUM.
-                self.lone = Some((at, actual - e.expected));
+            let excess = actual - e.expected;
+            let recurs = self.params.recurring_charges && self.recurring.recurs(at, excess);
+            let month_fee = self.params.month_start_fees && measured == Measured::Billed && is_month_start(at);
+            if z >= z_open && e.ready && (recurs || month_fee) {
+                // The same charge as a week or a month ago, or a month's fee: normal unless
+                // the next point is out too, and not a point to learn the baseline from, nor
+                // to push the CUSUM.
+                self.lone = Some((at, excess));
                 let surprise = z / z_open;
                 return PointOutcome { at, actual, expectation: e, opened, in_incident: false, surprise };
             }
@@ -502,31 +538,64 @@ mod tests {
         assert_eq!(run(DetectorParams::default()), vec![300], "off: hidden in the first one's open incident");
     }
 
-    /// Hourly from 2026-01-05 (a Monday) 00:00, with `fee` added at 00:00 on each 1st.
-    fn with_monthly_fee(hours: i64, fee: f64, extra: impl Fn(i64) -> f64) -> Vec<i64> {
+    /// Hourly from 2026-01-05 (a Monday) 00:00, with `fee` added at 00:00 on each 1st; hour
+    /// `running` (if any) is measured on a running rate. Returns the hours that opened.
+    fn with_monthly_fee(
+        params: DetectorParams,
+        hours: i64,
+        fee: f64,
+        running: Option<i64>,
+        extra: impl Fn(i64) -> f64,
+    ) -> Vec<i64> {
         use chrono::{Datelike, Timelike};
         let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap().timestamp();
-        let mut t = Tracker::new(DetectorParams::default(), HOUR);
+        let mut t = Tracker::new(params, HOUR);
         let mut opened = vec![];
         for i in 0..hours {
             let at = start + i * HOUR;
             let when = chrono::DateTime::from_timestamp(at, 0).unwrap();
             let due = when.day() == 1 && when.hour() == 0;
             let v = noisy(i) + if due { fee } else { 0.0 } + extra(i);
-            if t.observe(at, v, always).opened {
+            let measured = if running == Some(i) { Measured::RunningRate } else { Measured::Billed };
+            if t.observe_point(at, v, measured, always).opened {
                 opened.push(i);
             }
         }
         opened
     }
 
+    fn without_month_start_fees() -> DetectorParams {
+        DetectorParams { month_start_fees: false, ..DetectorParams::default() }
+    }
+
     #[test]
-    fn a_monthly_fee_pages_once_then_is_known() {
+    fn a_fee_in_a_months_first_hour_is_a_fee_from_its_first_visit() {
         // Feb 1st is hour 648, Mar 1st 1320, Apr 1st 2064.
-        assert_eq!(with_monthly_fee(2_200, 2_000.0, |_| 0.0), vec![648], "only the first time");
-        // A fee of another size is news.
-        let opened = with_monthly_fee(2_200, 2_000.0, |i| if i == 1_320 { 8_000.0 } else { 0.0 });
+        assert_eq!(with_monthly_fee(DetectorParams::default(), 2_200, 2_000.0, None, |_| 0.0), Vec::<i64>::new());
+        // Without the rule it pages once, then is known as a recurring charge...
+        assert_eq!(with_monthly_fee(without_month_start_fees(), 2_200, 2_000.0, None, |_| 0.0), vec![648]);
+        // ...and a fee of another size is news.
+        let opened =
+            with_monthly_fee(
+                without_month_start_fees(),
+                2_200,
+                2_000.0,
+                None,
+                |i| if i == 1_320 { 8_000.0 } else { 0.0 },
+            );
         assert!(opened.contains(&1_320), "{opened:?}");
+    }
+
+    #[test]
+    fn a_running_rate_in_a_months_first_hour_opens_at_once() {
+        // The Saturday loop seen by live job metadata just after midnight on the 1st.
+        let loop_from = |i: i64| if i >= 648 { 5_000.0 } else { 0.0 };
+        assert_eq!(with_monthly_fee(DetectorParams::default(), 700, 0.0, Some(648), loop_from), vec![648]);
+        assert_eq!(
+            with_monthly_fee(DetectorParams::default(), 700, 0.0, None, loop_from),
+            vec![649],
+            "billed: an hour later"
+        );
     }
 
     #[test]
@@ -543,8 +612,9 @@ mod tests {
 
     #[test]
     fn a_loop_that_begins_at_a_known_fee_opens_an_hour_later() {
-        let opened = with_monthly_fee(1_400, 2_000.0, |i| if (1_320..1_330).contains(&i) { 400.0 } else { 0.0 });
-        assert_eq!(opened, vec![648, 1_321]);
+        let in_march = |i: i64| if (1_320..1_330).contains(&i) { 400.0 } else { 0.0 };
+        assert_eq!(with_monthly_fee(without_month_start_fees(), 1_400, 2_000.0, None, in_march), vec![648, 1_321]);
+        assert_eq!(with_monthly_fee(DetectorParams::default(), 1_400, 2_000.0, None, in_march), vec![1_321]);
     }
 
     /// Weekdays busy 08–19 h, everything else at a fifth; from hour `broken` a weekend runs
