@@ -180,7 +180,7 @@ fn detect(
 
 /// Production's replay of `input` over `baseline`, keeping every point's outcome.
 fn run<B: BaselineModel>(baseline: B, input: &DetectorSeries, rules: &Rules<'_>) -> replay::Replay {
-    replay::replay_with(Tracker::with_baseline(*rules.params, baseline), input, rules, &[], true)
+    replay::replay_with(Tracker::with_baseline(*rules.params, baseline, input.step_secs), input, rules, &[], true)
 }
 
 fn read_kinds(path: &Path) -> Result<BTreeMap<String, Vec<scenarios::LabelledSpan>>, EvalError> {

@@ -3,7 +3,7 @@
 
 use crate::both_backends;
 use crate::helpers::TestApp;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, DurationRound, TimeZone, Timelike, Utc};
 use costguard::config::SimulatedSettings;
 use costguard::detect::series::Scope;
 use costguard::detect::store::{self, AnomalyRow, ListFilter};
@@ -176,9 +176,11 @@ async fn wait_for_anomalies(app: &TestApp, query: &str) -> Vec<Value> {
 }
 
 async fn an_ingested_spike_becomes_an_anomaly_with_series_and_feedback(app: TestApp) {
-    // Ending with the last whole hour (the running one would be judged by its rate).
-    let start = Utc::now() - Duration::days(6) - Duration::hours(1);
-    let start = start - Duration::seconds(start.timestamp() % 3600);
+    // Ending with the last whole hour (the running one would be judged by its rate), or the
+    // one before when that is a month's first hour (a lone excess there is taken as a fee).
+    let last_whole = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(1);
+    let month_start = last_whole.day() == 1 && last_whole.hour() == 0;
+    let start = last_whole - Duration::days(6) - Duration::hours(i64::from(month_start));
     // Six days at about $10/h, then one hour at $400.
     let history = hourly(start, 6 * 24, |h| format!("{}.{:02}", 10 + h % 3, h % 7));
     assert_eq!(app.post_json("/api/v1/costs", &history).await.status(), 200);
@@ -398,7 +400,7 @@ fn simulated_series(sim: &SimulatedSettings, days: i64) -> Vec<(String, Vec<(i64
     by.into_iter().map(|((_, _, service), hours)| (service, hours.into_iter().collect())).collect()
 }
 
-/// When each series opened incidents, for one baseline, without floors (raw statistics).
+/// When each series (hourly) opened incidents, for one baseline, without floors (raw statistics).
 fn openings<B: costguard::domain::detect::model::BaselineModel>(
     series: &[(String, Vec<(i64, f64)>)],
     make: impl Fn() -> B,
@@ -406,7 +408,7 @@ fn openings<B: costguard::domain::detect::model::BaselineModel>(
     use costguard::domain::detect::incident::{DetectorParams, Tracker};
     let mut out = Vec::new();
     for (service, points) in series {
-        let mut t = Tracker::with_baseline(DetectorParams::default(), make());
+        let mut t = Tracker::with_baseline(DetectorParams::default(), make(), 3_600);
         for (at, v) in points {
             if t.observe(*at, *v, |_, _, _| true).opened {
                 out.push((service.clone(), *at));

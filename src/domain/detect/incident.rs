@@ -62,7 +62,8 @@ pub struct DetectorParams {
     /// charge, not an incident (`recurring`).
     pub recurring_charges: bool,
     /// Clouds book monthly fees (support plans, reservations, marketplace subscriptions) in
-    /// the first hour of a month, UTC. A billed point there that is out of band alone is
+    /// the first hour of a month, UTC. A billed point there (of an hourly or finer series:
+    /// on a daily one the hold would cost a day) that is out of band alone is
     /// taken as such a fee: it opens an incident only if the next point is out of band too
     /// (a loop that begins in that hour is an hour late, never missed). Points measured on a
     /// running rate (live job metadata) are not billed fees and open at once.
@@ -175,6 +176,8 @@ fn is_month_start(at: i64) -> bool {
 #[derive(Debug, Clone)]
 pub struct Tracker<B: BaselineModel = Baseline> {
     params: DetectorParams,
+    /// Seconds per point: the month-start rule is for hourly or finer series.
+    step_secs: i64,
     baseline: B,
     cusum_up: f64,
     cusum_down: f64,
@@ -197,14 +200,15 @@ pub struct Tracker<B: BaselineModel = Baseline> {
 
 impl Tracker<Baseline> {
     pub fn new(params: DetectorParams, step_secs: i64) -> Self {
-        Tracker::with_baseline(params, Baseline::new(params.model, step_secs))
+        Tracker::with_baseline(params, Baseline::new(params.model, step_secs), step_secs)
     }
 }
 
 impl<B: BaselineModel> Tracker<B> {
-    pub fn with_baseline(params: DetectorParams, baseline: B) -> Self {
+    pub fn with_baseline(params: DetectorParams, baseline: B, step_secs: i64) -> Self {
         Tracker {
             params,
+            step_secs,
             baseline,
             cusum_up: 0.0,
             cusum_down: 0.0,
@@ -295,7 +299,10 @@ impl<B: BaselineModel> Tracker<B> {
             let z_open = self.params.z_open.max(self.params.tail_factor * self.tail);
             let excess = actual - e.expected;
             let recurs = self.params.recurring_charges && self.recurring.recurs(at, excess);
-            let month_fee = self.params.month_start_fees && measured == Measured::Billed && is_month_start(at);
+            let month_fee = self.params.month_start_fees
+                && measured == Measured::Billed
+                && self.step_secs <= 3_600
+                && is_month_start(at);
             if z >= z_open && e.ready && (recurs || month_fee) {
                 // The same charge as a week or a month ago, or a month's fee: normal unless
                 // the next point is out too, and not a point to learn the baseline from, nor
@@ -446,6 +453,7 @@ mod tests {
     use super::*;
 
     const HOUR: i64 = 3_600;
+    const DAY: i64 = 86_400;
     fn always(_: Direction, _: &Expectation, _: f64) -> bool {
         true
     }
@@ -596,6 +604,20 @@ mod tests {
             vec![649],
             "billed: an hour later"
         );
+    }
+
+    #[test]
+    fn on_a_daily_series_the_first_of_the_month_opens_at_once() {
+        // A day's total holds far more than a fee, and holding it would cost a day.
+        let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap().timestamp();
+        let mut t = Tracker::new(DetectorParams::default(), DAY);
+        let opened: Vec<i64> = (0..150)
+            .filter(|&i| {
+                let v = noisy(i) + if i == 116 { 5_000.0 } else { 0.0 }; // day 116: May 1st
+                t.observe(start + i * DAY, v, always).opened
+            })
+            .collect();
+        assert_eq!(opened, vec![116]);
     }
 
     #[test]
