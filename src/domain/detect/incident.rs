@@ -65,8 +65,8 @@ pub struct DetectorParams {
     /// the first hour of a month, UTC. A billed point there (of an hourly or finer series:
     /// on a daily one the hold would cost a day) that is out of band alone is
     /// taken as such a fee: it opens an incident only if the next point is out of band too
-    /// (a loop that begins in that hour is an hour late, never missed). Points measured on a
-    /// running rate (live job metadata) are not billed fees and open at once.
+    /// (a loop that begins in that hour is an hour late, never missed). A point whose hour
+    /// still runs is judged on its rate and opens at once (the Saturday loop at 00:05 on the 1st).
     pub month_start_fees: bool,
     /// For its first this many days a series has not seen every weekday's shape, so its
     /// expectation can be wrong in ways its band does not know (the Monday after a series'
@@ -161,7 +161,8 @@ impl PointOutcome {
 pub enum Measured {
     /// Booked cost (billing data): what a fee lands in.
     Billed,
-    /// Extrapolated from a running rate (live job metadata): never a fee.
+    /// Extrapolated from the rate of a point whose hour still runs (live job metadata, a
+    /// push of the current hour): judged at once, since a loop starting is what it shows.
     RunningRate,
 }
 
