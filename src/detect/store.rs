@@ -312,6 +312,13 @@ pub fn apply(
                         .execute(conn)?;
                     if n > 0 {
                         let row: AnomalyRow = an::table.find(id).select(AnomalyRow::as_select()).first(conn)?;
+                        // After a verified action the data usually changed because of it (a
+                        // cancelled job's cost stops growing), not because it was restated.
+                        let why = if row.mitigated_at.is_some() {
+                            "mitigated, and the detector no longer sees the incident in the data"
+                        } else {
+                            "no longer seen in restated data"
+                        };
                         record_event(
                             conn,
                             id,
@@ -320,7 +327,7 @@ pub fn apply(
                             "detective",
                             &row.severity,
                             saturate(row.impact()),
-                            Some("no longer seen in restated data"),
+                            Some(why),
                         )?;
                         published.push((id.clone(), Lifecycle::Resolved));
                     }

@@ -57,11 +57,15 @@ async fn demo(backend: Backend) {
     assert_eq!((total["recovered"].as_str(), total["actions"].as_u64()), (done["recovered"].as_str(), Some(1)));
 
     // Cost falls back into the band and the anomaly resolves.
-    until("the anomaly to resolve", Duration::from_secs(90), async || {
+    let resolved = until("the anomaly to resolve", Duration::from_secs(90), async || {
         let a = app.get_json(&format!("/api/v1/anomalies/{anomaly_id}")).await;
-        (a["state"] == "resolved").then_some(())
+        (a["state"] == "resolved").then_some(a)
     })
     .await;
+    // Its timeline tells the action's part, not a restatement nobody made.
+    let timeline = resolved["timeline"].as_array().unwrap();
+    let resolution = timeline.iter().rev().find(|e| e["kind"] == "resolved").unwrap();
+    assert!(!resolution["detail"].as_str().unwrap_or("").contains("restated"), "{resolution}");
 
     // ... and the action's second verification, cost back within the band, is recorded.
     until("the cost check", Duration::from_secs(30), async || {
