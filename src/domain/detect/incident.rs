@@ -299,12 +299,7 @@ impl<B: BaselineModel> Tracker<B> {
         } else {
             let z_open = self.params.z_open.max(self.params.tail_factor * self.tail);
             let excess = actual - e.expected;
-            let recurs = self.params.recurring_charges && self.recurring.recurs(at, excess);
-            let month_fee = self.params.month_start_fees
-                && measured == Measured::Billed
-                && self.step_secs <= 3_600
-                && is_month_start(at);
-            if z >= z_open && e.ready && (recurs || month_fee) {
+            if z >= z_open && e.ready && self.is_known_charge(at, excess, measured) {
                 // The same charge as a week or a month ago, or a month's fee: normal unless
                 // the next point is out too, and not a point to learn the baseline from, nor
                 // to push the CUSUM.
@@ -364,6 +359,19 @@ impl<B: BaselineModel> Tracker<B> {
             }
         }
         PointOutcome { at, actual, expectation: e, opened, in_incident: self.open.is_some() || opened, surprise }
+    }
+
+    /// Whether an out-of-band point is a charge rather than news: one seen a week or a month
+    /// ago, or a billed point in a month's first hour. Asked only about points out of band
+    /// (the recurrence search is not free, and this is the hot path).
+    fn is_known_charge(&self, at: i64, excess: f64, measured: Measured) -> bool {
+        let month_fee = || {
+            self.params.month_start_fees
+                && measured == Measured::Billed
+                && self.step_secs <= 3_600
+                && is_month_start(at)
+        };
+        (self.params.recurring_charges && self.recurring.recurs(at, excess)) || month_fee()
     }
 
     /// The latest calm points are centred on the expectation, not on one side of it.
