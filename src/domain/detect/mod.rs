@@ -3,6 +3,7 @@
 
 pub mod alternatives;
 pub mod decision;
+pub mod drift;
 pub mod incident;
 pub mod model;
 pub mod partial;
