@@ -9,7 +9,8 @@ use crate::db::Db;
 use crate::detect::{self, Detective};
 use crate::ingest::providers::Simulator;
 use crate::ingest::{schedule, Ingestor};
-use crate::web::{self, error, AppState};
+use crate::state::AppState;
+use crate::web::{self, error};
 use actix_web::dev::{Server, Service};
 use actix_web::{App, HttpServer};
 use std::net::TcpListener;
@@ -27,7 +28,7 @@ pub struct Application {
     workers: Vec<tokio::task::JoinHandle<()>>,
     cancel: CancellationToken,
     /// SQLite: the lock that keeps a second server off this data file, held until stopped.
-    _sqlite_guard: Option<crate::cluster::SqliteGuard>,
+    _sqlite_guard: Option<crate::db::single_server::SqliteGuard>,
     /// PostgreSQL: the leadership campaign, stopped (and the lease released) only after the
     /// workers have finished, so no other replica starts while this one still works.
     campaign: Option<(tokio::task::JoinHandle<()>, CancellationToken)>,
@@ -132,7 +133,7 @@ impl Application {
         let url = settings.database_url()?;
         let sqlite_guard = match url.backend() {
             crate::db::Backend::Sqlite => {
-                Some(crate::cluster::SqliteGuard::take(std::path::Path::new(url.sqlite_path()))?)
+                Some(crate::db::single_server::SqliteGuard::take(std::path::Path::new(url.sqlite_path()))?)
             }
             crate::db::Backend::Postgres => None,
         };
@@ -259,18 +260,11 @@ impl Application {
             approval: settings.approval.clone(),
             safety: settings.safety.clone(),
             bus: bus.clone(),
-            dashboard: settings.dashboard.clone(),
             cipher,
             sources,
             runner,
             demo: sim.enabled,
             slack: settings.notify.slack.clone(),
-            notify_routes: settings
-                .notify
-                .destinations
-                .iter()
-                .map(|d| (d.name.clone(), d.kind, d.route.clone()))
-                .collect(),
             leader: leader.clone(),
             llm_prices: [
                 ("openai".to_string(), settings.providers.openai.prices.clone()),
@@ -278,10 +272,20 @@ impl Application {
             ]
             .into(),
         });
+        let ui = actix_web::web::Data::new(crate::dashboard::DashboardState {
+            settings: settings.dashboard.clone(),
+            notify_routes: settings
+                .notify
+                .destinations
+                .iter()
+                .map(|d| (d.name.clone(), d.kind, d.route.clone()))
+                .collect(),
+        });
         let json_limit = settings.server.max_json_bytes;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(ui.clone())
                 .app_data(actix_web::web::JsonConfig::default().limit(json_limit).error_handler(error::json_error))
                 .app_data(actix_web::web::QueryConfig::default().error_handler(error::query_error))
                 .wrap_fn(|req, srv| {
@@ -294,6 +298,7 @@ impl Application {
                 })
                 .wrap_fn(web::observe)
                 .configure(web::configure)
+                .configure(crate::dashboard::configure)
                 .default_service(actix_web::web::route().to(error::not_found))
         })
         .listen(listener)?

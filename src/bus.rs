@@ -30,7 +30,7 @@ pub struct CostsIngested {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnomalyChanged {
     pub anomaly_id: String,
-    pub lifecycle: crate::detect::store::Lifecycle,
+    pub lifecycle: crate::domain::detect::lifecycle::Lifecycle,
 }
 
 /// The sending side, cloned into every producer.

@@ -33,7 +33,7 @@ pub struct Settings {
 pub struct SecretsSettings {
     /// Base64 of 32 bytes: the key that encrypts provider credentials stored in the database.
     /// Set it through the environment (COSTGUARD_SECRETS__ENCRYPTION_KEY), never in this file.
-    #[serde(serialize_with = "never_shown")]
+    #[serde(serialize_with = "crate::domain::redact::never_shown")]
     pub encryption_key: secrecy::SecretString,
     /// Used when `encryption_key` is empty: read, or created with mode 0600 on first start.
     /// Empty: <data.dir>/costguard.key.
@@ -47,10 +47,6 @@ impl Default for SecretsSettings {
 }
 
 /// Secrets serialize as empty (settings are serialized only as figment's defaults layer).
-pub(crate) fn never_shown<S: serde::Serializer>(_: &secrecy::SecretString, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str("")
-}
-
 impl SecretsSettings {
     pub fn key_path(&self, data_dir: &Path) -> PathBuf {
         if self.key_file.trim().is_empty() {
@@ -61,33 +57,8 @@ impl SecretsSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerSettings {
-    /// Address and port to listen on.
-    pub bind: String,
-    /// Largest JSON body accepted, in bytes.
-    pub max_json_bytes: usize,
-    /// Largest CSV import accepted over HTTP, in bytes (after gzip decompression too).
-    pub max_import_bytes: u64,
-    /// Seconds to let in-flight requests finish on shutdown.
-    pub shutdown_timeout_secs: u64,
-    /// Spend series with their own labels on /metrics (the biggest; the rest are summed
-    /// per provider), so the label sets stay bounded.
-    pub metrics_max_series: usize,
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        ServerSettings {
-            bind: "127.0.0.1:8080".into(),
-            max_json_bytes: 16 * 1024 * 1024,
-            max_import_bytes: 2 * 1024 * 1024 * 1024,
-            shutdown_timeout_secs: 30,
-            metrics_max_series: 100,
-        }
-    }
-}
+/// `[server]` belongs to the HTTP edge's shared state.
+pub use crate::state::ServerSettings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -158,43 +129,8 @@ pub struct ProviderSettings {
     pub anthropic: crate::clouds::llm::LlmSettings<crate::clouds::llm::Anthropic>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SimulatedSettings {
-    /// Generate realistic spend for a fictitious company across five providers.
-    pub enabled: bool,
-    /// Same seed, same data.
-    pub seed: u64,
-    /// Days of history generated on first start.
-    pub history_days: u32,
-    /// Simulated seconds per real second.
-    pub speed: f64,
-    /// When to pull new simulated data (6-field cron, seconds first).
-    pub schedule: String,
-    /// Real seconds after first start at which a BigQuery job starts looping live.
-    /// Negative disables the live incident.
-    pub live_incident_delay_secs: i64,
-    /// Play the scripted incidents (false: a quiet company, e.g. to see a normal month).
-    pub incidents: bool,
-    /// How long a simulated cloud API call takes to answer after its effect has landed, in
-    /// milliseconds (0: at once). Lets you watch, or kill, an action mid-execution.
-    pub api_latency_ms: u64,
-}
-
-impl Default for SimulatedSettings {
-    fn default() -> Self {
-        SimulatedSettings {
-            enabled: false,
-            seed: 42,
-            history_days: 60,
-            speed: 1.0,
-            schedule: "*/20 * * * * *".into(),
-            live_incident_delay_secs: 120,
-            incidents: true,
-            api_latency_ms: 0,
-        }
-    }
-}
+/// The simulated clouds' settings live with the simulator.
+pub use crate::ingest::providers::simulated::SimulatedSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -244,15 +180,7 @@ impl Settings {
         if self.bus.capacity == 0 {
             return Err(invalid("bus.capacity", "must be at least 1"));
         }
-        let sim = &self.providers.simulated;
-        if !(sim.speed.is_finite() && sim.speed > 0.0 && sim.speed <= 10_000.0) {
-            return Err(invalid("providers.simulated.speed", "must be a number above 0 and at most 10000"));
-        }
-        if sim.history_days > 3 * 366 {
-            return Err(invalid("providers.simulated.history_days", "at most 1098 days"));
-        }
-        crate::ingest::schedule::validate_cron(&sim.schedule)
-            .map_err(|e| invalid("providers.simulated.schedule", e))?;
+        self.providers.simulated.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.providers.aws.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.providers.gcp.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.providers.azure.validate().map_err(|(key, problem)| invalid(key, problem))?;

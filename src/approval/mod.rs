@@ -2,9 +2,11 @@
 //! applies the pure state machine (`domain::approval`) with a conditional update, records the
 //! transition and appends to the audit chain; effects run after commit.
 
+mod propose;
 mod settings;
 pub mod store;
 
+pub use propose::{propose, target, Proposed, Proposer};
 pub use settings::ApprovalSettings;
 
 use crate::db::schema::actions as ac;

@@ -4,6 +4,7 @@ use crate::audit;
 use crate::db::schema::{action_transitions as tr, actions as ac};
 use crate::db::{write_transaction, DbConn};
 use crate::domain::approval::{transition, Action, Approval, Command, Policy, Refusal, Risk, Status, Transition};
+use crate::domain::optimizer::ActionKind;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -13,13 +14,13 @@ use serde::Serialize;
 pub struct ActionRow {
     pub id: String,
     pub anomaly_id: Option<String>,
-    pub kind: String,
+    pub kind: ActionKind,
     pub target: String,
     pub provider: Option<String>,
     pub account: Option<String>,
     pub params: String,
-    pub risk: String,
-    pub status: String,
+    pub risk: Risk,
+    pub status: Status,
     #[serde(serialize_with = "crate::domain::money::serialize_units")]
     pub estimated_saving_per_hour: i64,
     pub proposed_by: String,
@@ -40,13 +41,9 @@ pub struct ActionRow {
 impl ActionRow {
     /// The state machine's view of this row.
     pub fn machine(&self) -> Action {
-        // The CHECK constraint admits only known risks; an unknown one is treated as the highest.
-        let risk = Risk::parse(&self.risk).unwrap_or(Risk::High);
         Action {
-            // The CHECK constraint admits only known statuses; an unknown one is treated as
-            // failed, which no command can leave.
-            status: Status::parse(&self.status).unwrap_or(Status::Failed),
-            risk,
+            status: self.status,
+            risk: self.risk,
             proposed_by: self.proposed_by.clone(),
             routed_at: self.routed_at.map(|t| t.and_utc()),
             approvals: serde_json::from_str::<Vec<Approval>>(&self.approvals).unwrap_or_default(),
@@ -58,7 +55,7 @@ impl ActionRow {
 #[derive(Debug, Clone)]
 pub struct NewAction {
     pub anomaly_id: Option<String>,
-    pub kind: String,
+    pub kind: ActionKind,
     pub target: String,
     pub provider: Option<String>,
     pub account: Option<String>,
@@ -86,7 +83,7 @@ fn insert_proposal(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> Quer
         if let Some(anomaly) = &a.anomaly_id {
             let exists = ac::table
                 .filter(ac::anomaly_id.eq(anomaly))
-                .filter(ac::kind.eq(&a.kind))
+                .filter(ac::kind.eq(a.kind.as_str()))
                 .filter(ac::target.eq(&a.target))
                 .filter(ac::status.eq_any(LIVE))
                 .select(ac::id)
@@ -101,7 +98,7 @@ fn insert_proposal(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> Quer
             .values((
                 ac::id.eq(&id),
                 ac::anomaly_id.eq(&a.anomaly_id),
-                ac::kind.eq(&a.kind),
+                ac::kind.eq(a.kind.as_str()),
                 ac::target.eq(&a.target),
                 ac::provider.eq(&a.provider),
                 ac::account.eq(&a.account),
@@ -140,12 +137,12 @@ pub const LIVE: [&str; 5] = ["proposed", "pending_approval", "approved", "execut
 pub fn latest_for_target(
     conn: &mut DbConn,
     anomaly_id: &str,
-    kind: &str,
+    kind: ActionKind,
     target: &str,
 ) -> QueryResult<Option<(Status, bool)>> {
     let row: Option<(String, Option<NaiveDateTime>)> = ac::table
         .filter(ac::anomaly_id.eq(anomaly_id))
-        .filter(ac::kind.eq(kind))
+        .filter(ac::kind.eq(kind.as_str()))
         .filter(ac::target.eq(target))
         .order_by(ac::created_at.desc())
         .select((ac::status, ac::routed_at))
@@ -161,7 +158,7 @@ pub fn latest_for_target(
 pub fn revise_estimate(
     conn: &mut DbConn,
     anomaly_id: &str,
-    kind: &str,
+    kind: ActionKind,
     target: &str,
     per_hour: i64,
     actor: &str,
@@ -170,7 +167,7 @@ pub fn revise_estimate(
     write_transaction(conn, |conn| {
         let waiting: Option<ActionRow> = ac::table
             .filter(ac::anomaly_id.eq(anomaly_id))
-            .filter(ac::kind.eq(kind))
+            .filter(ac::kind.eq(kind.as_str()))
             .filter(ac::target.eq(target))
             .filter(ac::status.eq_any([Status::Proposed.as_str(), Status::PendingApproval.as_str()]))
             .select(ActionRow::as_select())
@@ -266,7 +263,7 @@ pub fn apply_in_transaction(
     let approvals = serde_json::to_string(&t.action.approvals).unwrap_or_else(|_| "[]".into());
     let n = now.naive_utc();
     let updated = diesel::update(
-        ac::table.filter(ac::id.eq(id)).filter(ac::status.eq(&row.status)).filter(ac::version.eq(row.version)),
+        ac::table.filter(ac::id.eq(id)).filter(ac::status.eq(row.status.as_str())).filter(ac::version.eq(row.version)),
     )
     .set((
         ac::status.eq(t.action.status.as_str()),
@@ -284,7 +281,7 @@ pub fn apply_in_transaction(
     diesel::insert_into(tr::table)
         .values((
             tr::action_id.eq(id),
-            tr::from_status.eq(&row.status),
+            tr::from_status.eq(row.status.as_str()),
             tr::to_status.eq(t.action.status.as_str()),
             tr::command.eq(command.name()),
             tr::actor.eq(actor),
@@ -300,7 +297,7 @@ pub fn apply_in_transaction(
         actor,
         action: &action,
         target: &target,
-        before: Some(&row.status),
+        before: Some(row.status.as_str()),
         after: Some(t.action.status.as_str()),
         result: "ok",
         detail: t.reason.as_deref().or(comment),
@@ -312,7 +309,7 @@ pub fn apply_in_transaction(
 
 /// Counts a committed transition on `costguard_action_transitions_total`.
 pub fn count_transition(command: &Command, row: &ActionRow) {
-    metrics::counter!("costguard_action_transitions_total", "command" => command.name(), "to" => row.status.clone())
+    metrics::counter!("costguard_action_transitions_total", "command" => command.name(), "to" => row.status.as_str())
         .increment(1);
 }
 

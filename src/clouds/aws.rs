@@ -58,7 +58,7 @@ impl AwsSettings {
             return Err(("providers.aws.granularity", format!("'{}' is not auto, hourly or daily", self.granularity)));
         }
         if self.enabled {
-            crate::ingest::schedule::validate_cron(&self.schedule).map_err(|e| ("providers.aws.schedule", e))?;
+            crate::cron::validate_cron(&self.schedule).map_err(|e| ("providers.aws.schedule", e))?;
         }
         if self.backfill_days == 0 || self.backfill_days > 366 {
             return Err(("providers.aws.backfill_days", "must be between 1 and 366".into()));

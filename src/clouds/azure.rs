@@ -53,7 +53,7 @@ impl AzureSettings {
             return Err(("providers.azure.granularity", format!("'{}' is not Daily or Hourly", self.granularity)));
         }
         if self.enabled {
-            crate::ingest::schedule::validate_cron(&self.schedule).map_err(|e| ("providers.azure.schedule", e))?;
+            crate::cron::validate_cron(&self.schedule).map_err(|e| ("providers.azure.schedule", e))?;
             if self.scopes.is_empty() {
                 return Err(("providers.azure.scopes", "name at least one scope, e.g. \"subscriptions/<id>\"".into()));
             }

@@ -62,9 +62,8 @@ impl GcpSettings {
             .map_err(|e| ("providers.gcp.price_per_tib", format!("'{}': {e}", self.price_per_tib)))?;
         crate::domain::money::Currency::parse(&self.currency).map_err(|e| ("providers.gcp.currency", e.to_string()))?;
         if self.enabled {
-            crate::ingest::schedule::validate_cron(&self.schedule).map_err(|e| ("providers.gcp.schedule", e))?;
-            crate::ingest::schedule::validate_cron(&self.jobs_schedule)
-                .map_err(|e| ("providers.gcp.jobs_schedule", e))?;
+            crate::cron::validate_cron(&self.schedule).map_err(|e| ("providers.gcp.schedule", e))?;
+            crate::cron::validate_cron(&self.jobs_schedule).map_err(|e| ("providers.gcp.jobs_schedule", e))?;
             if self.table_parts().is_none() {
                 return Err((
                     "providers.gcp.billing_table",

@@ -109,9 +109,8 @@ impl<P> LlmSettings<P> {
             return Err((section, format!("bucket_width '{}' is not 1m, 1h or 1d", self.bucket_width)));
         }
         if self.enabled {
-            crate::ingest::schedule::validate_cron(&self.schedule).map_err(|e| (section, format!("schedule: {e}")))?;
-            crate::ingest::schedule::validate_cron(&self.costs_schedule)
-                .map_err(|e| (section, format!("costs_schedule: {e}")))?;
+            crate::cron::validate_cron(&self.schedule).map_err(|e| (section, format!("schedule: {e}")))?;
+            crate::cron::validate_cron(&self.costs_schedule).map_err(|e| (section, format!("costs_schedule: {e}")))?;
         }
         crate::domain::llm_prices::validate(&self.prices).map_err(|e| (section, format!("prices.{e}")))?;
         if self.max_attempts == 0 {

@@ -16,6 +16,16 @@ pub use settings::DashboardSettings;
 
 use actix_web::web;
 
+/// What only the dashboard's handlers read, beside the shared `AppState` (registered as its
+/// own app data, so the shared state holds no dashboard type).
+#[derive(Clone)]
+pub struct DashboardState {
+    pub settings: DashboardSettings,
+    /// The notification destinations and routes, for the notifications page (no URLs or
+    /// secrets).
+    pub notify_routes: Vec<views::notifications::RouteView>,
+}
+
 /// Registers every dashboard route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use handlers::*;

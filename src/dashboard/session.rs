@@ -6,8 +6,9 @@
 
 use super::error::PageError;
 use crate::auth::sessions::{self, SessionUser};
+use crate::dashboard::DashboardState;
 use crate::domain::role::Role;
-use crate::web::AppState;
+use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -37,13 +38,17 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, PageError> {
     req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| PageError::internal("application state missing"))
 }
 
+fn ui(req: &HttpRequest) -> Result<web::Data<DashboardState>, PageError> {
+    req.app_data::<web::Data<DashboardState>>().cloned().ok_or_else(|| PageError::internal("dashboard state missing"))
+}
+
 async fn signed(req: HttpRequest) -> Result<Signed, PageError> {
     let next = req.uri().path_and_query().map_or("/".to_string(), |p| p.to_string());
     let next = if req.method() == actix_web::http::Method::GET { next } else { "/".to_string() };
     let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
     let Some(token) = token else { return Err(PageError::SignIn { next }) };
     let state = state(&req)?;
-    let life = state.dashboard.lifetime();
+    let life = ui(&req)?.settings.lifetime();
     let found = state
         .db
         .run(move |c| sessions::resume(c, &token, life, chrono::Utc::now()).map_err(crate::db::DbError::from))
@@ -106,7 +111,7 @@ impl FromRequest for Client {
     type Future = std::future::Ready<Result<Client, PageError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let trust = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.dashboard.trust_forwarded_for);
+        let trust = req.app_data::<web::Data<DashboardState>>().is_some_and(|s| s.settings.trust_forwarded_for);
         let address = if trust {
             req.connection_info().realip_remote_addr().map(str::to_string)
         } else {

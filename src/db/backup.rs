@@ -44,7 +44,7 @@ pub fn restore(url: &DatabaseUrl, file: &Path) -> anyhow::Result<()> {
         Backend::Sqlite => {
             let target = Path::new(url.sqlite_path());
             // Refuses while a server holds the file.
-            let _guard = crate::cluster::SqliteGuard::take(target)?;
+            let _guard = crate::db::single_server::SqliteGuard::take(target)?;
             check_sqlite(file)?;
             let staged = target.with_extension("restoring");
             std::fs::copy(file, &staged)?;

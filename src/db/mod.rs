@@ -9,6 +9,8 @@
 pub mod backup;
 pub mod migrate;
 pub mod schema;
+pub mod single_server;
+mod states;
 pub mod types;
 mod url;
 

@@ -8,6 +8,7 @@
 //! cron sweep for everything.
 
 pub mod chart;
+pub mod history;
 pub mod plan;
 pub mod replay;
 pub mod root_causes;
@@ -230,7 +231,7 @@ fn push_state<'a>(
     settings: &DetectSettings,
 ) {
     if let Some(last) = replayed.last {
-        let history = chart::History::from_outcomes(s, &replayed.outcomes, settings.detector.z_open);
+        let history = history::History::from_outcomes(s, &replayed.outcomes, settings.detector.z_open);
         states.push(store::SeriesState {
             history: serde_json::to_string(&history).unwrap_or_default(),
             id: &s.id,

@@ -89,7 +89,7 @@ impl DetectSettings {
 
     /// Problems as (key, message), for the config loader.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        crate::ingest::schedule::validate_cron(&self.sweep_schedule).map_err(|e| ("detect.sweep_schedule", e))?;
+        crate::cron::validate_cron(&self.sweep_schedule).map_err(|e| ("detect.sweep_schedule", e))?;
         if !(1..=400).contains(&self.lookback_days) {
             return Err(("detect.lookback_days", "must be between 1 and 400".into()));
         }

@@ -13,5 +13,6 @@ pub mod money;
 pub mod notify;
 pub mod optimizer;
 pub mod record_key;
+pub mod redact;
 pub mod role;
 pub mod time;

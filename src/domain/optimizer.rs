@@ -22,6 +22,13 @@ pub enum ActionKind {
     NotifyOnly,
 }
 
+/// The stored word (`as_str`).
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl ActionKind {
     pub const ALL: [ActionKind; 8] = [
         ActionKind::CancelBigqueryJob,
@@ -45,6 +52,11 @@ impl ActionKind {
             ActionKind::EnableLlmKey => "enable_llm_key",
             ActionKind::NotifyOnly => "notify_only",
         }
+    }
+
+    /// For people: "cancel bigquery job".
+    pub fn words(self) -> String {
+        self.as_str().replace('_', " ")
     }
 
     pub fn parse(s: &str) -> Option<ActionKind> {

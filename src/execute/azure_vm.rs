@@ -6,9 +6,9 @@ use super::{Executor, Verification};
 use crate::approval::store::ActionRow;
 use crate::clouds::azure::{Arm, AzureSettings};
 use crate::clouds::Vault;
+use crate::domain::optimizer::ActionKind;
 use std::collections::BTreeMap;
 
-pub const DEALLOCATE: &str = "deallocate_azure_vm";
 const API_VERSION: &str = "2024-07-01";
 
 pub struct AzureVmExecutor {
@@ -44,8 +44,8 @@ pub fn power_state(view: &serde_json::Value) -> Option<&str> {
 
 #[async_trait::async_trait]
 impl Executor for AzureVmExecutor {
-    fn handles(&self, kind: &str) -> bool {
-        kind == DEALLOCATE
+    fn handles(&self, kind: ActionKind) -> bool {
+        kind == ActionKind::DeallocateAzureVm
     }
 
     fn plan(&self, action: &ActionRow) -> String {

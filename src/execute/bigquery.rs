@@ -9,10 +9,9 @@ use crate::approval::store::ActionRow;
 use crate::clouds::gcp::{client, transient, GcpSettings, JobRef};
 use crate::clouds::retry::{retrying, Backoff};
 use crate::clouds::Vault;
+use crate::domain::optimizer::ActionKind;
 use gcp_bigquery_client::model::job::Job;
 use std::collections::BTreeMap;
-
-pub const CANCEL: &str = "cancel_bigquery_job";
 
 pub struct BigQueryExecutor {
     settings: GcpSettings,
@@ -58,8 +57,8 @@ impl BigQueryExecutor {
 
 #[async_trait::async_trait]
 impl Executor for BigQueryExecutor {
-    fn handles(&self, kind: &str) -> bool {
-        kind == CANCEL
+    fn handles(&self, kind: ActionKind) -> bool {
+        kind == ActionKind::CancelBigqueryJob
     }
 
     fn plan(&self, action: &ActionRow) -> String {

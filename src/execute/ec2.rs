@@ -8,15 +8,12 @@ use super::{Executor, Verification};
 use crate::approval::store::ActionRow;
 use crate::clouds::aws::{sdk_config, AwsSettings};
 use crate::clouds::Vault;
+use crate::domain::optimizer::ActionKind;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{AttributeValue, Instance, InstanceStateName};
 use aws_sdk_ec2::Client;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-pub const STOP: &str = "stop_ec2_instance";
-pub const START: &str = "start_ec2_instance";
-pub const RESIZE: &str = "resize_ec2_instance";
 
 pub struct Ec2Executor {
     settings: AwsSettings,
@@ -36,15 +33,15 @@ pub enum Step {
 
 /// The next step for `kind`, given the instance's state and type. Pure, so every path of
 /// the resize (and its resumption after a crash) is tested without a cloud.
-pub fn next_step(kind: &str, state: &str, instance_type: &str, wanted_type: Option<&str>) -> Step {
+pub fn next_step(kind: ActionKind, state: &str, instance_type: &str, wanted_type: Option<&str>) -> Step {
     let transient = matches!(state, "pending" | "stopping" | "shutting-down");
     match kind {
-        STOP => match state {
+        ActionKind::StopEc2Instance => match state {
             "stopped" | "terminated" => Step::Done,
             _ if transient => Step::Wait,
             _ => Step::Stop,
         },
-        START => match state {
+        ActionKind::StartEc2Instance => match state {
             "running" => Step::Done,
             _ if transient => Step::Wait,
             _ => Step::Start,
@@ -64,7 +61,7 @@ pub fn next_step(kind: &str, state: &str, instance_type: &str, wanted_type: Opti
 }
 
 fn wanted_type(action: &ActionRow) -> anyhow::Result<Option<String>> {
-    if action.kind != RESIZE {
+    if action.kind != ActionKind::ResizeEc2Instance {
         return Ok(None);
     }
     let params: BTreeMap<String, String> = serde_json::from_str(&action.params).unwrap_or_default();
@@ -102,7 +99,7 @@ impl Ec2Executor {
 
     async fn step(&self, client: &Client, action: &ActionRow, wanted: Option<&str>) -> anyhow::Result<Step> {
         let instance = self.describe(client, &action.target).await?;
-        let step = next_step(&action.kind, state(&instance), instance_type(&instance), wanted);
+        let step = next_step(action.kind, state(&instance), instance_type(&instance), wanted);
         let id = action.target.as_str();
         match step {
             Step::Stop => {
@@ -148,17 +145,17 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
 
 #[async_trait::async_trait]
 impl Executor for Ec2Executor {
-    fn handles(&self, kind: &str) -> bool {
-        [STOP, START, RESIZE].contains(&kind)
+    fn handles(&self, kind: ActionKind) -> bool {
+        matches!(kind, ActionKind::StopEc2Instance | ActionKind::StartEc2Instance | ActionKind::ResizeEc2Instance)
     }
 
     fn plan(&self, action: &ActionRow) -> String {
-        match (action.kind.as_str(), wanted_type(action)) {
-            (RESIZE, Ok(Some(t))) => format!(
+        match (action.kind, wanted_type(action)) {
+            (ActionKind::ResizeEc2Instance, Ok(Some(t))) => format!(
                 "resize EC2 instance {} to {t} in {}: stop, wait until stopped, change the type, start, wait until running",
                 action.target, self.settings.region
             ),
-            (START, _) => format!("start EC2 instance {} in {}", action.target, self.settings.region),
+            (ActionKind::StartEc2Instance, _) => format!("start EC2 instance {} in {}", action.target, self.settings.region),
             _ => format!("stop EC2 instance {} in {}", action.target, self.settings.region),
         }
     }
@@ -178,8 +175,8 @@ impl Executor for Ec2Executor {
     async fn rehearse(&self, action: &ActionRow) -> anyhow::Result<String> {
         let client = self.client().await?;
         let id = action.target.as_str();
-        let result = match action.kind.as_str() {
-            START => client
+        let result = match action.kind {
+            ActionKind::StartEc2Instance => client
                 .start_instances()
                 .instance_ids(id)
                 .dry_run(true)
@@ -223,7 +220,7 @@ impl Executor for Ec2Executor {
     async fn verify(&self, action: &ActionRow) -> anyhow::Result<Verification> {
         let wanted = wanted_type(action)?;
         let instance = self.describe(&self.client().await?, &action.target).await?;
-        Ok(match next_step(&action.kind, state(&instance), instance_type(&instance), wanted.as_deref()) {
+        Ok(match next_step(action.kind, state(&instance), instance_type(&instance), wanted.as_deref()) {
             Step::Done => Verification::Done,
             _ => Verification::Pending,
         })
@@ -237,20 +234,20 @@ mod tests {
     #[test]
     fn resize_goes_stop_change_start_from_wherever_it_stands() {
         let w = Some("t3.small");
-        assert_eq!(next_step(RESIZE, "running", "m5.4xlarge", w), Step::Stop);
-        assert_eq!(next_step(RESIZE, "stopping", "m5.4xlarge", w), Step::Wait);
-        assert_eq!(next_step(RESIZE, "stopped", "m5.4xlarge", w), Step::ChangeType);
-        assert_eq!(next_step(RESIZE, "stopped", "t3.small", w), Step::Start);
-        assert_eq!(next_step(RESIZE, "pending", "t3.small", w), Step::Wait);
-        assert_eq!(next_step(RESIZE, "running", "t3.small", w), Step::Done);
+        assert_eq!(next_step(ActionKind::ResizeEc2Instance, "running", "m5.4xlarge", w), Step::Stop);
+        assert_eq!(next_step(ActionKind::ResizeEc2Instance, "stopping", "m5.4xlarge", w), Step::Wait);
+        assert_eq!(next_step(ActionKind::ResizeEc2Instance, "stopped", "m5.4xlarge", w), Step::ChangeType);
+        assert_eq!(next_step(ActionKind::ResizeEc2Instance, "stopped", "t3.small", w), Step::Start);
+        assert_eq!(next_step(ActionKind::ResizeEc2Instance, "pending", "t3.small", w), Step::Wait);
+        assert_eq!(next_step(ActionKind::ResizeEc2Instance, "running", "t3.small", w), Step::Done);
     }
 
     #[test]
     fn stop_and_start_are_done_once_there() {
-        assert_eq!(next_step(STOP, "running", "t3.small", None), Step::Stop);
-        assert_eq!(next_step(STOP, "stopping", "t3.small", None), Step::Wait);
-        assert_eq!(next_step(STOP, "stopped", "t3.small", None), Step::Done);
-        assert_eq!(next_step(START, "stopped", "t3.small", None), Step::Start);
-        assert_eq!(next_step(START, "running", "t3.small", None), Step::Done);
+        assert_eq!(next_step(ActionKind::StopEc2Instance, "running", "t3.small", None), Step::Stop);
+        assert_eq!(next_step(ActionKind::StopEc2Instance, "stopping", "t3.small", None), Step::Wait);
+        assert_eq!(next_step(ActionKind::StopEc2Instance, "stopped", "t3.small", None), Step::Done);
+        assert_eq!(next_step(ActionKind::StartEc2Instance, "stopped", "t3.small", None), Step::Start);
+        assert_eq!(next_step(ActionKind::StartEc2Instance, "running", "t3.small", None), Step::Done);
     }
 }

@@ -12,12 +12,11 @@ use crate::approval::store::ActionRow;
 use crate::clouds::llm::{admin_key, call_json, header, LlmSettings};
 use crate::clouds::retry::Backoff;
 use crate::clouds::Vault;
+use crate::domain::approval::Status;
+use crate::domain::optimizer::ActionKind;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-
-pub const DISABLE: &str = "disable_llm_key";
-pub const ENABLE: &str = "enable_llm_key";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Api {
@@ -117,8 +116,8 @@ impl LlmKeyExecutor {
         }
     }
 
-    fn wanted_status(kind: &str) -> &'static str {
-        if kind == ENABLE {
+    fn wanted_status(kind: ActionKind) -> &'static str {
+        if kind == ActionKind::EnableLlmKey {
             "active"
         } else {
             "inactive"
@@ -128,8 +127,8 @@ impl LlmKeyExecutor {
 
 #[async_trait::async_trait]
 impl Executor for LlmKeyExecutor {
-    fn handles(&self, kind: &str) -> bool {
-        kind == DISABLE || (kind == ENABLE && self.api == Api::Anthropic)
+    fn handles(&self, kind: ActionKind) -> bool {
+        kind == ActionKind::DisableLlmKey || (kind == ActionKind::EnableLlmKey && self.api == Api::Anthropic)
     }
 
     fn handles_provider(&self, provider: Option<&str>) -> bool {
@@ -141,8 +140,8 @@ impl Executor for LlmKeyExecutor {
     }
 
     fn plan(&self, action: &ActionRow) -> String {
-        match (self.api, action.kind.as_str()) {
-            (Api::Anthropic, ENABLE) => format!("set Anthropic API key {} active again", action.target),
+        match (self.api, action.kind) {
+            (Api::Anthropic, ActionKind::EnableLlmKey) => format!("set Anthropic API key {} active again", action.target),
             (Api::Anthropic, _) => format!("set Anthropic API key {} inactive (undo: enable_llm_key)", action.target),
             (Api::OpenAi, _) => format!(
                 "delete OpenAI project API key {} (OpenAI cannot pause a key; this cannot be undone, its owner issues a new one)",
@@ -183,7 +182,7 @@ impl Executor for LlmKeyExecutor {
         match self.api {
             Api::Anthropic => {
                 // Setting a status is idempotent.
-                let body = json!({"status": Self::wanted_status(&action.kind)});
+                let body = json!({"status": Self::wanted_status(action.kind)});
                 self.call(Method::POST, &format!("/v1/organizations/api_keys/{id}"), &[], Some(&body)).await?;
             }
             Api::OpenAi => {
@@ -209,10 +208,10 @@ impl Executor for LlmKeyExecutor {
                 let status = self.anthropic_key(id).await?["status"].as_str().unwrap_or_default().to_string();
                 // After a crash (still `executing`) the question is whether the call landed;
                 // once executed, whether the key has gone quiet.
-                let landed = status == Self::wanted_status(&action.kind);
+                let landed = status == Self::wanted_status(action.kind);
                 landed
-                    && (action.kind == ENABLE
-                        || action.status == "executing"
+                    && (action.kind == ActionKind::EnableLlmKey
+                        || action.status == Status::Executing
                         || self.anthropic_quiet(id, action.updated_at.and_utc()).await?)
             }
             Api::OpenAi => !self.openai_key_exists(&self.openai_project(id).await?, id).await?,

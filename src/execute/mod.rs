@@ -15,7 +15,7 @@ use crate::approval::store::{self, ActionRow, CommandError};
 use crate::approval::ApprovalSettings;
 use crate::db::schema::{action_transitions as tr, actions as ac};
 use crate::db::{Db, DbError};
-use crate::domain::approval::safety::{self, Context, SafetyRules, Stage, Target};
+use crate::domain::approval::safety::{self, Context, SafetyRules, Stage};
 use crate::domain::approval::{Command, Status};
 use crate::domain::optimizer::ActionKind;
 use chrono::Duration;
@@ -41,7 +41,7 @@ pub enum Verification {
 #[async_trait::async_trait]
 pub trait Executor: Send + Sync {
     /// Whether this executor knows the action kind.
-    fn handles(&self, kind: &str) -> bool;
+    fn handles(&self, kind: ActionKind) -> bool;
     /// Whether it acts for the action's provider (several executors share `disable_llm_key`).
     fn handles_provider(&self, _provider: Option<&str>) -> bool {
         true
@@ -123,7 +123,7 @@ impl Runner {
     /// the dashboard; None for the plan when no executor here handles its kind.
     pub fn describe(&self, row: &ActionRow) -> (&'static str, Option<String>) {
         let executor =
-            self.executors.iter().find(|e| e.handles(&row.kind) && e.handles_provider(row.provider.as_deref()));
+            self.executors.iter().find(|e| e.handles(row.kind) && e.handles_provider(row.provider.as_deref()));
         let on = Where::of(row, executor.map(|e| e.as_ref()));
         let mode = match self.approval.policy_for(on.simulated, on.provider.as_deref()).mode {
             crate::domain::approval::Mode::DryRun => "dry_run",
@@ -152,7 +152,7 @@ impl Runner {
     }
 
     /// Carries one action as far as it can go now; returns its final status.
-    pub async fn process(&self, id: &str) -> anyhow::Result<String> {
+    pub async fn process(&self, id: &str) -> anyhow::Result<Status> {
         let Some(mut row) = self
             .db
             .run({
@@ -163,13 +163,10 @@ impl Runner {
         else {
             anyhow::bail!("no action {id}");
         };
-        let executor = self
-            .executors
-            .iter()
-            .find(|e| e.handles(&row.kind) && e.handles_provider(row.provider.as_deref()))
-            .cloned();
+        let executor =
+            self.executors.iter().find(|e| e.handles(row.kind) && e.handles_provider(row.provider.as_deref())).cloned();
         let sim = &Where::of(&row, executor.as_deref());
-        if row.status == Status::Approved.as_str() {
+        if row.status == Status::Approved {
             let mut blocked: Vec<String> = Vec::new();
             let tags = match executor.as_deref().map(|e| e.target_tags(&row)) {
                 Some(live) => match live.await {
@@ -183,12 +180,7 @@ impl Runner {
                 },
                 None => self.ledger_tags(&row.target).await?,
             };
-            let target = Target {
-                provider: row.provider.clone().unwrap_or_default(),
-                account: row.account.clone().unwrap_or_default(),
-                resource_id: row.target.clone(),
-                tags,
-            };
+            let target = crate::approval::target(row.provider.as_deref(), row.account.as_deref(), &row.target, tags);
             let ctx = Context {
                 cost_impact_per_hour: row.estimated_saving_per_hour as f64
                     / crate::domain::money::UNITS_PER_WHOLE as f64,
@@ -200,24 +192,24 @@ impl Runner {
             blocked.extend(
                 safety::check(&self.safety, &target, &ctx, Stage::Execution).into_iter().map(|b| b.to_string()),
             );
-            if executor.is_none() && row.kind != "notify_only" {
+            if executor.is_none() && row.kind != ActionKind::NotifyOnly {
                 blocked.push(format!("no executor for {}", row.kind));
             }
             row = self.apply(id, Command::Start { blocked }, sim).await?;
-            if row.status == Status::DryRun.as_str() {
+            if row.status == Status::DryRun {
                 if let Some(e) = executor.as_deref() {
                     self.record_rehearsal(&row, e).await?;
                 }
             }
-            if row.status == Status::Executing.as_str() && row.kind == "notify_only" {
+            if row.status == Status::Executing && row.kind == ActionKind::NotifyOnly {
                 // Telling people was the whole action.
                 self.apply(id, Command::Executed, sim).await?;
                 return Ok(self.apply(id, Command::Verified, sim).await?.status);
             }
-            if row.status == Status::Executing.as_str() {
+            if row.status == Status::Executing {
                 row = self.execute(&row, executor.as_deref()).await?;
             }
-        } else if row.status == Status::Executing.as_str() {
+        } else if row.status == Status::Executing {
             // After a crash: look before acting again.
             let done = match executor.as_deref() {
                 Some(e) => matches!(e.verify(&row).await, Ok(Verification::Done)),
@@ -229,7 +221,7 @@ impl Runner {
                 self.execute(&row, executor.as_deref()).await?
             };
         }
-        if row.status == Status::Verifying.as_str() {
+        if row.status == Status::Verifying {
             row = self.verify(&row, executor.as_deref()).await?;
         }
         Ok(row.status)
@@ -309,8 +301,8 @@ impl Runner {
         let (id, hours) = (row.id.clone(), self.approval.recovery_hours(now));
         let policy = self.approval.policy_for(on.simulated, on.provider.as_deref());
         // An acknowledged notify-only item changes nothing in the cloud: no mitigation.
-        let anomaly = row.anomaly_id.clone().filter(|_| row.kind != ActionKind::NotifyOnly.as_str());
-        let what = format!("{} {}", row.kind.replace('_', " "), row.target);
+        let anomaly = row.anomaly_id.clone().filter(|_| row.kind != ActionKind::NotifyOnly);
+        let what = format!("{} {}", row.kind.words(), row.target);
         let result = self
             .db
             .run(move |c| {
@@ -454,7 +446,7 @@ async fn process_while_leading(runner: &Runner, id: &str, leader: &mut crate::cl
 
 /// Calls into the clouds, for /metrics: by action kind, call and outcome.
 fn count_call(row: &ActionRow, call: &'static str, outcome: &'static str) {
-    metrics::counter!("costguard_executor_calls_total", "kind" => row.kind.clone(), "call" => call, "outcome" => outcome)
+    metrics::counter!("costguard_executor_calls_total", "kind" => row.kind.as_str(), "call" => call, "outcome" => outcome)
         .increment(1);
 }
 

@@ -3,6 +3,7 @@
 
 use super::{Executor, Verification};
 use crate::approval::store::ActionRow;
+use crate::domain::optimizer::ActionKind;
 use crate::ingest::providers::simulated::resources::CloudResources;
 use chrono::Utc;
 use std::sync::Arc;
@@ -24,11 +25,17 @@ impl SimulatedExecutor {
     }
 }
 
-const KINDS: [&str; 4] = ["cancel_bigquery_job", "stop_ec2_instance", "deallocate_azure_vm", "disable_llm_key"];
+/// What the simulated clouds can do: the undo and resize actions need a real cloud.
+const KINDS: [ActionKind; 4] = [
+    ActionKind::CancelBigqueryJob,
+    ActionKind::StopEc2Instance,
+    ActionKind::DeallocateAzureVm,
+    ActionKind::DisableLlmKey,
+];
 
 #[async_trait::async_trait]
 impl Executor for SimulatedExecutor {
-    fn handles(&self, kind: &str) -> bool {
+    fn handles(&self, kind: ActionKind) -> bool {
         KINDS.contains(&kind)
     }
 
@@ -37,7 +44,7 @@ impl Executor for SimulatedExecutor {
     }
 
     fn plan(&self, action: &ActionRow) -> String {
-        format!("{} {} in the simulated clouds", action.kind.replace('_', " "), action.target)
+        format!("{} {} in the simulated clouds", action.kind.as_str().replace('_', " "), action.target)
     }
 
     async fn execute(&self, action: &ActionRow, _idempotency_key: &str) -> anyhow::Result<()> {

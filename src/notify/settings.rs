@@ -62,7 +62,7 @@ pub struct SlackSettings {
     /// The Slack app's signing secret, which signs its button clicks (set it through
     /// COSTGUARD_NOTIFY__SLACK__SIGNING_SECRET). Empty: the interactivity endpoint refuses
     /// every request.
-    #[serde(serialize_with = "crate::config::never_shown")]
+    #[serde(serialize_with = "crate::domain::redact::never_shown")]
     pub signing_secret: SecretString,
     /// Requests older (or newer) than this many seconds are refused as replays.
     pub replay_window_secs: i64,
@@ -94,10 +94,10 @@ pub struct Destination {
     pub kind: DestinationKind,
     /// The URL to POST to. It is a secret for Slack; write "env:NAME" to read it from the
     /// environment variable NAME.
-    #[serde(serialize_with = "crate::config::never_shown")]
+    #[serde(serialize_with = "crate::domain::redact::never_shown")]
     pub url: SecretString,
     /// The webhook's HMAC key (required for webhooks; "env:NAME" reads it from NAME).
-    #[serde(default = "empty_secret", serialize_with = "crate::config::never_shown")]
+    #[serde(default = "empty_secret", serialize_with = "crate::domain::redact::never_shown")]
     pub secret: SecretString,
     #[serde(default)]
     pub route: Route,

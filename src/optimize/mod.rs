@@ -5,12 +5,13 @@
 
 use crate::approval::store::{self, NewAction};
 use crate::approval::ApprovalSettings;
+use crate::approval::{self, Proposed, Proposer};
 use crate::bus::AnomalyChanged;
 use crate::db::schema::{actions as ac, anomalies as an};
 use crate::db::{Db, DbConn, DbError};
 use crate::detect::store::{self as anomalies, AnomalyRow};
-use crate::domain::approval::safety::{self, Context, SafetyRules, Stage, Target};
-use crate::domain::approval::{may_propose_again, Command, Status, Withdrawal};
+use crate::domain::approval::safety::{Context, SafetyRules};
+use crate::domain::approval::{Command, Status, Withdrawal};
 use crate::domain::detect::series::SeriesId;
 use crate::domain::money::UNITS_PER_WHOLE;
 use crate::domain::optimizer::{propose, ActionKind, AnomalyFacts, Proposal, Rule};
@@ -121,13 +122,13 @@ impl Optimizer {
                 // Its rate is not confirmed yet (a loop seen for seconds): revise what waits,
                 // propose nothing new on numbers that may be far off; the next measurement
                 // confirms it, or the wait runs out.
-                store::revise_estimate(c, &a.id, p.kind.as_str(), &p.target, saving_units(&p), ACTOR, now)?;
+                store::revise_estimate(c, &a.id, p.kind, &p.target, saving_units(&p), ACTOR, now)?;
                 continue;
             }
             if let Some(row) = self.propose_one(c, &a, &p, now)? {
                 outcome.proposed += 1;
                 // An action to approve replaces the notify-only acknowledgement.
-                if p.kind != ActionKind::NotifyOnly && row.status == Status::PendingApproval.as_str() {
+                if p.kind != ActionKind::NotifyOnly && row.status == Status::PendingApproval {
                     let why =
                         Withdrawal::Superseded { by: format!("{} {}", p.kind.as_str().replace('_', " "), p.target) };
                     outcome.withdrawn += self.withdraw_waiting(c, id, Some(ActionKind::NotifyOnly), &why)?;
@@ -147,44 +148,29 @@ impl Optimizer {
         p: &Proposal,
         now: chrono::DateTime<chrono::Utc>,
     ) -> diesel::QueryResult<Option<store::ActionRow>> {
-        let target = Target {
-            provider: a.provider.clone().unwrap_or_default(),
-            account: a.sub_account.clone().unwrap_or_default(),
-            resource_id: p.target.clone(),
-            tags: crate::ledger::query::resource_tags(c, &p.target)?,
-        };
-        let ctx = Context {
+        let facts = Context {
             projected_daily_overspend: a.projected_daily as f64 / UNITS_PER_WHOLE as f64,
             cost_impact_per_hour: p.estimated_saving_per_hour,
             ..Context::default()
         };
-        let blocked: Vec<String> =
-            safety::check(&self.safety, &target, &ctx, Stage::Routing).into_iter().map(|b| b.to_string()).collect();
-        let prior = store::latest_for_target(c, &a.id, p.kind.as_str(), &p.target)?;
-        let estimate = saving_units(p);
-        if !may_propose_again(prior, !blocked.is_empty()) {
-            // A proposal still waiting for its approver follows the anomaly's numbers.
-            store::revise_estimate(c, &a.id, p.kind.as_str(), &p.target, estimate, ACTOR, now)?;
-            return Ok(None);
-        }
         let new = NewAction {
             anomaly_id: Some(a.id.clone()),
-            kind: p.kind.as_str().to_string(),
+            kind: p.kind,
             target: p.target.clone(),
             provider: a.provider.clone(),
             account: a.sub_account.clone(),
             params: serde_json::to_string(&p.params).unwrap_or_else(|_| "{}".into()),
             risk: p.risk,
-            estimated_saving_per_hour: estimate,
+            estimated_saving_per_hour: saving_units(p),
             proposed_by: ACTOR.to_string(),
         };
-        let Some(created) = store::create(c, &new, now)? else { return Ok(None) };
         let policy = self.approval.policy();
-        match store::apply(c, &created.id, &Command::Route { blocked }, ACTOR, None, &policy, now) {
-            Ok((row, _)) => Ok(Some(row)),
+        match approval::propose(c, &self.safety, &policy, Proposer::Optimizer, &new, &facts, now) {
+            Ok(Proposed::Routed(row)) => Ok(Some(*row)),
+            Ok(Proposed::AlreadyThere) => Ok(None),
             Err(store::CommandError::Db(e)) => Err(e),
             Err(e) => {
-                tracing::warn!(action = %created.id, error = %e, "could not route a proposal");
+                tracing::warn!(anomaly = %a.id, target = %p.target, error = %e, "could not route a proposal");
                 Ok(None)
             }
         }

@@ -4,9 +4,9 @@
 //! the body, so a caller without the right gets 403 whatever they sent.
 
 use super::error::ApiError;
-use super::AppState;
 use crate::auth::api_keys::{self, Rejected};
 use crate::domain::role::Role;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{http::header, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;

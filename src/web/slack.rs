@@ -11,8 +11,8 @@ use crate::domain::approval::Command;
 use crate::domain::notify::verify_slack;
 use crate::domain::role::Role;
 use crate::notify::slack::{decided, APPROVE, REJECT};
+use crate::state::AppState;
 use crate::web::error::ApiError;
-use crate::web::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -109,7 +109,7 @@ async fn decide(state: &AppState, slack_user: &str, action_id: &str, command: &s
     match result {
         Ok(Ok(row)) => {
             let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
-            let still_pending = row.status == "pending_approval";
+            let still_pending = row.status == crate::domain::approval::Status::PendingApproval;
             let outcome = match (command, still_pending) {
                 ("approve", true) => format!("Approved by {name} at {when}; waiting for another approver."),
                 ("approve", false) => format!("Approved by {name} at {when}; CostGuard is running it."),

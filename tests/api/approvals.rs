@@ -16,7 +16,7 @@ fn policy() -> Policy {
 fn proposal() -> NewAction {
     NewAction {
         anomaly_id: None,
-        kind: "cancel_bigquery_job".into(),
+        kind: costguard::domain::optimizer::ActionKind::CancelBigqueryJob,
         target: "bquxjob_5f1c2a9e_saturday_loop".into(),
         provider: Some("Google Cloud".into()),
         account: Some("analytics-prod".into()),
@@ -32,13 +32,13 @@ async fn run(app: &TestApp, id: &str, command: Command, actor: &str) -> Result<S
     app.db
         .run(move |c| {
             Ok::<_, DbError>(
-                store::apply(c, &id, &command, &actor, None, &policy(), Utc::now()).map(|(row, _)| row.status).map_err(
-                    |e| match e {
+                store::apply(c, &id, &command, &actor, None, &policy(), Utc::now())
+                    .map(|(row, _)| row.status.to_string())
+                    .map_err(|e| match e {
                         CommandError::Conflict => "conflict".to_string(),
                         CommandError::Refused(Refusal::NotNow { .. }) => "not_now".to_string(),
                         other => other.to_string(),
-                    },
-                ),
+                    }),
             )
         })
         .await
@@ -96,7 +96,7 @@ async fn own_approvals_and_policy_blocks_are_refused(app: TestApp) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(blocked.0, "rejected");
+    assert_eq!(blocked.0.as_str(), "rejected");
     assert!(blocked.1.unwrap().contains("costguard:protect=true"));
 }
 
@@ -183,11 +183,34 @@ async fn lapsed_proposals_and_approvals_expire_on_the_timer(app: TestApp) {
     assert_eq!(expire(start + Duration::minutes(51)).await.unwrap(), 1, "the approval given at minute 20");
     for id in [waiting, approved] {
         let row = app.db.run(move |c| store::get(c, &id).map_err(DbError::from)).await.unwrap().unwrap();
-        assert_eq!(row.status, "expired");
+        assert_eq!(row.status.as_str(), "expired");
     }
 }
 
+/// The database admits only the action kinds CostGuard knows (a CHECK on PostgreSQL,
+/// triggers on SQLite), so an action that no executor or page understands cannot be stored.
+async fn the_database_refuses_an_action_kind_it_does_not_know(app: TestApp) {
+    use costguard::domain::optimizer::ActionKind;
+    use diesel::RunQueryDsl;
+    let id =
+        app.db.run(|c| store::create(c, &proposal(), Utc::now()).map_err(DbError::from)).await.unwrap().unwrap().id;
+    let set_kind = |kind: String| {
+        let sql = format!("UPDATE actions SET kind = '{kind}' WHERE id = '{id}'");
+        app.db.run(move |c| {
+            costguard::per_backend!(c, |inner| diesel::sql_query(&sql).execute(inner)).map_err(DbError::from)
+        })
+    };
+    for kind in ActionKind::ALL {
+        assert_eq!(set_kind(kind.as_str().to_string()).await.unwrap(), 1, "{kind} is admitted");
+    }
+    let refused = set_kind("delete_everything".into()).await.unwrap_err().to_string();
+    assert!(refused.contains("actions_kind_known"), "{refused}");
+    let row = app.db.run(move |c| store::get(c, &id).map_err(DbError::from)).await.unwrap().unwrap();
+    assert_eq!(row.kind, ActionKind::NotifyOnly, "the refused update changed nothing");
+}
+
 both_backends!(
+    the_database_refuses_an_action_kind_it_does_not_know,
     lapsed_proposals_and_approvals_expire_on_the_timer,
     simultaneous_approvals_make_exactly_one_transition,
     own_approvals_and_policy_blocks_are_refused,

@@ -119,7 +119,7 @@ async fn a_vm_is_deallocated_and_verified(app: Bare) {
     let arm = Arm::start();
     arm.add_vm(VM, &[("team", "render")]);
     let action = approved(&app, "deallocate_azure_vm", VM, "{}", &live()).await;
-    assert_eq!(runner(&app, &arm, live()).await.process(&action).await.unwrap(), "succeeded");
+    assert_eq!(runner(&app, &arm, live()).await.process(&action).await.unwrap().as_str(), "succeeded");
     assert_eq!(arm.power(VM), "deallocated");
     assert_eq!(deallocations(&arm), 1);
 }
@@ -128,12 +128,12 @@ async fn a_protected_vm_is_refused_and_a_dry_run_changes_nothing(app: Bare) {
     let arm = Arm::start();
     arm.add_vm(VM, &[("costguard:protect", "true")]);
     let action = approved(&app, "deallocate_azure_vm", VM, "{}", &live()).await;
-    assert_eq!(runner(&app, &arm, live()).await.process(&action).await.unwrap(), "rejected");
+    assert_eq!(runner(&app, &arm, live()).await.process(&action).await.unwrap().as_str(), "rejected");
     let other = "/subscriptions/sub-1/resourceGroups/batch-rg/providers/Microsoft.Compute/virtualMachines/render-08";
     arm.add_vm(other, &[]);
     let dry = ApprovalSettings::default();
     let action = approved(&app, "deallocate_azure_vm", other, "{}", &dry).await;
-    assert_eq!(runner(&app, &arm, dry).await.process(&action).await.unwrap(), "dry_run");
+    assert_eq!(runner(&app, &arm, dry).await.process(&action).await.unwrap().as_str(), "dry_run");
     assert_eq!((arm.power(VM), arm.power(other)), ("running".into(), "running".into()));
     assert_eq!(deallocations(&arm), 0);
 }
@@ -145,7 +145,7 @@ async fn an_action_left_executing_finishes_after_a_crash(app: Bare) {
     crate::ec2::started(&app, &action, "Microsoft").await;
     let runner = runner(&app, &arm, live()).await;
     assert_eq!(runner.pending().await.unwrap(), vec![action.clone()]);
-    assert_eq!(runner.process(&action).await.unwrap(), "succeeded");
+    assert_eq!(runner.process(&action).await.unwrap().as_str(), "succeeded");
     assert_eq!(arm.power(VM), "deallocated");
 }
 

@@ -54,6 +54,16 @@ async fn batches(db: &costguard::db::Db) -> std::collections::BTreeMap<i64, i64>
     out
 }
 
+/// Some 24 MiB of filler, so that copying the file takes longer than a write even on a busy
+/// CI machine: a backup that takes a few milliseconds would say nothing about whether writers
+/// go on during it.
+async fn grow(db: &costguard::db::Db) {
+    use diesel::prelude::*;
+    let sql = "CREATE TABLE filler AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 24) \
+               SELECT randomblob(1048576) AS b FROM n";
+    db.run(move |c| diesel::sql_query(sql).execute(c).map_err(costguard::db::DbError::from)).await.unwrap();
+}
+
 fn cli(url: &str, args: &[&str]) -> std::process::Output {
     let out = Node::new(url.to_string()).command(&[]).args(args).stderr(std::process::Stdio::piped()).output().unwrap();
     out
@@ -69,6 +79,9 @@ async fn a_backup_under_write_load_restores_every_committed_row(backend: Backend
     let (dir, restored_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let url = fresh_database(backend, dir.path());
     let app = Bare::at(&url, dir.path()).await;
+    if backend == Backend::Sqlite {
+        grow(&app.db).await;
+    }
     let (stop, committed) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(0i64)));
     let writer = {
         let (ingestor, stop, committed) = (app.ingestor(), stop.clone(), committed.clone());

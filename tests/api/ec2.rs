@@ -79,7 +79,7 @@ pub async fn approved(app: &Bare, kind: &str, target: &str, params: &str, settin
     let (provider, account) = owner(kind, target);
     let new = NewAction {
         anomaly_id: None,
-        kind: kind.into(),
+        kind: costguard::domain::optimizer::ActionKind::parse(kind).expect("a known action kind"),
         target: target.into(),
         provider: Some(provider.into()),
         account: Some(account),
@@ -117,7 +117,7 @@ async fn a_stop_runs_and_is_verified(app: Bare) {
     let Some(aws) = Aws::start().await else { return };
     let id = launch(&aws, "m5.4xlarge", &[("team", "data")]).await;
     let action = approved(&app, "stop_ec2_instance", &id, "{}", &live()).await;
-    assert_eq!(runner(&app, &aws, live()).await.process(&action).await.unwrap(), "succeeded");
+    assert_eq!(runner(&app, &aws, live()).await.process(&action).await.unwrap().as_str(), "succeeded");
     assert_eq!(instance(&aws, &id).await.0, "stopped");
     assert_eq!(changes(&aws), ["StopInstances"]);
 }
@@ -127,7 +127,7 @@ async fn a_resize_stops_changes_the_type_and_starts_in_that_order(app: Bare) {
     let id = launch(&aws, "m5.4xlarge", &[]).await;
     let params = r#"{"instance_type":"t3.small"}"#;
     let action = approved(&app, "resize_ec2_instance", &id, params, &live()).await;
-    assert_eq!(runner(&app, &aws, live()).await.process(&action).await.unwrap(), "succeeded");
+    assert_eq!(runner(&app, &aws, live()).await.process(&action).await.unwrap().as_str(), "succeeded");
     assert_eq!(instance(&aws, &id).await, ("running".into(), "t3.small".into()));
     assert_eq!(changes(&aws), ["StopInstances", "ModifyInstanceAttribute", "StartInstances"]);
 }
@@ -137,7 +137,7 @@ async fn a_protected_instance_is_refused_on_its_live_tags(app: Bare) {
     // The ledger knows nothing of this tag: only EC2 does.
     let id = launch(&aws, "m5.large", &[("costguard:protect", "true")]).await;
     let action = approved(&app, "stop_ec2_instance", &id, "{}", &live()).await;
-    assert_eq!(runner(&app, &aws, live()).await.process(&action).await.unwrap(), "rejected");
+    assert_eq!(runner(&app, &aws, live()).await.process(&action).await.unwrap().as_str(), "rejected");
     assert_eq!(instance(&aws, &id).await.0, "running");
     assert!(changes(&aws).is_empty());
     let row = app.db.run(move |c| store::get(c, &action).map_err(DbError::from)).await.unwrap().unwrap();
@@ -149,7 +149,7 @@ async fn a_dry_run_asks_ec2_and_changes_nothing(app: Bare) {
     let id = launch(&aws, "m5.large", &[]).await;
     let dry = ApprovalSettings::default();
     let action = approved(&app, "stop_ec2_instance", &id, "{}", &dry).await;
-    assert_eq!(runner(&app, &aws, dry).await.process(&action).await.unwrap(), "dry_run");
+    assert_eq!(runner(&app, &aws, dry).await.process(&action).await.unwrap().as_str(), "dry_run");
     assert_eq!(instance(&aws, &id).await.0, "running");
     assert_eq!(changes(&aws), ["StopInstances"], "one StopInstances call, with DryRun");
     let entries = app.db.run(|c| costguard::audit::page(c, 0, 100).map_err(DbError::from)).await.unwrap();
@@ -169,7 +169,7 @@ async fn a_resize_interrupted_after_the_stop_resumes_without_stopping_again(app:
     ec2.stop_instances().instance_ids(&id).send().await.unwrap();
     let runner = runner(&app, &aws, live()).await;
     assert_eq!(runner.pending().await.unwrap(), vec![action.clone()]);
-    assert_eq!(runner.process(&action).await.unwrap(), "succeeded");
+    assert_eq!(runner.process(&action).await.unwrap().as_str(), "succeeded");
     assert_eq!(instance(&aws, &id).await, ("running".into(), "t3.small".into()));
     assert_eq!(
         changes(&aws),

@@ -29,7 +29,7 @@ async fn approved_cancel(app: &Bare) -> String {
 async fn approved(app: &Bare, kind: &str, target: &str) -> String {
     let new = NewAction {
         anomaly_id: None,
-        kind: kind.into(),
+        kind: costguard::domain::optimizer::ActionKind::parse(kind).expect("a known action kind"),
         target: target.into(),
         provider: Some("Google Cloud".into()),
         account: Some("analytics-prod".into()),
@@ -75,7 +75,7 @@ async fn an_approved_cancel_stops_the_job_and_is_verified(app: Bare) {
     assert!(running(&sim, LIVE_JOB).await, "the live loop runs before the action");
     let id = approved_cancel(&app).await;
     let runner = runner(&app, &sim, SafetyRules::default(), live());
-    assert_eq!(runner.process(&id).await.unwrap(), "succeeded");
+    assert_eq!(runner.process(&id).await.unwrap().as_str(), "succeeded");
     assert!(!running(&sim, LIVE_JOB).await, "the job was cancelled");
     assert_eq!(history(&app, &id).await, ["route", "approve", "start", "executed", "verified"]);
     // Recovered: $487.50/h for the default 24-hour horizon.
@@ -97,7 +97,7 @@ async fn dry_run_mode_changes_nothing(app: Bare) {
         SafetyRules::default(),
         ApprovalSettings { simulated_mode: "dry_run".into(), ..ApprovalSettings::default() },
     );
-    assert_eq!(runner.process(&id).await.unwrap(), "dry_run");
+    assert_eq!(runner.process(&id).await.unwrap().as_str(), "dry_run");
     assert!(running(&sim, LIVE_JOB).await, "dry run: the job still runs");
 }
 
@@ -106,7 +106,7 @@ async fn the_build_allow_list_and_rate_limits_stop_an_executor(app: Bare) {
     let id = approved_cancel(&app).await;
     let rules = SafetyRules { allowed_build_shas: vec!["0000000".into()], ..SafetyRules::default() };
     let runner = runner(&app, &sim, rules, live());
-    assert_eq!(runner.process(&id).await.unwrap(), "rejected");
+    assert_eq!(runner.process(&id).await.unwrap().as_str(), "rejected");
     assert!(running(&sim, LIVE_JOB).await);
     let id2 = id.clone();
     let row = app.db.run(move |c| store::get(c, &id2).map_err(DbError::from)).await.unwrap().unwrap();
@@ -138,7 +138,7 @@ async fn an_action_left_executing_is_verified_before_anything_is_redone(app: Bar
     assert_eq!(first_stop.len(), 1);
     let runner = runner(&app, &sim, SafetyRules::default(), live());
     assert_eq!(runner.pending().await.unwrap(), vec![id.clone()]);
-    assert_eq!(runner.process(&id).await.unwrap(), "succeeded");
+    assert_eq!(runner.process(&id).await.unwrap().as_str(), "succeeded");
     assert_eq!(stops(&app).await, first_stop, "the stop was not repeated");
 }
 
@@ -161,7 +161,7 @@ async fn a_protected_tag_in_the_ledger_stops_the_executor(app: Bare) {
     let id = approved_cancel(&app).await;
     let rules = SafetyRules { protect_tags: vec!["team=data".into()], ..SafetyRules::default() };
     let runner = runner(&app, &sim, rules, live());
-    assert_eq!(runner.process(&id).await.unwrap(), "rejected");
+    assert_eq!(runner.process(&id).await.unwrap().as_str(), "rejected");
     assert!(running(&sim, LIVE_JOB).await);
     let row = app.db.run(move |c| store::get(c, &id).map_err(DbError::from)).await.unwrap().unwrap();
     assert!(row.reason.unwrap().contains("protected_tag"));
@@ -173,7 +173,7 @@ async fn a_runaway_llm_key_is_disabled(app: Bare) {
     assert!(running(&sim, key).await);
     let id = approved(&app, "disable_llm_key", key).await;
     let runner = runner(&app, &sim, SafetyRules::default(), live());
-    assert_eq!(runner.process(&id).await.unwrap(), "succeeded");
+    assert_eq!(runner.process(&id).await.unwrap().as_str(), "succeeded");
     assert!(!running(&sim, key).await, "the key is disabled");
 }
 

@@ -200,7 +200,7 @@ async fn a_looping_script_is_cancelled_and_verified(app: Bare) {
     bq.start_script("analytics-prod", SCRIPT, &[("team", "data")], hour(1));
     bq.child("analytics-prod", SCRIPT, "child_running", this_hour(), TIB);
     let action = approved(&app, "cancel_bigquery_job", &target(), "{}", &live()).await;
-    assert_eq!(runner(&app, &bq, live()).await.process(&action).await.unwrap(), "succeeded");
+    assert_eq!(runner(&app, &bq, live()).await.process(&action).await.unwrap().as_str(), "succeeded");
     assert_eq!(bq.job_state("analytics-prod", SCRIPT), ("DONE".into(), Some("stopped".into())));
     assert_eq!(cancels(&bq), 1);
 }
@@ -209,17 +209,17 @@ async fn a_protected_job_is_refused_and_a_dry_run_changes_nothing(app: Bare) {
     let Some(bq) = BigQuery::start().await else { return };
     bq.start_script("analytics-prod", SCRIPT, &[("costguard-protect", "true")], hour(1));
     let action = approved(&app, "cancel_bigquery_job", &target(), "{}", &live()).await;
-    assert_eq!(runner(&app, &bq, live()).await.process(&action).await.unwrap(), "rejected");
+    assert_eq!(runner(&app, &bq, live()).await.process(&action).await.unwrap().as_str(), "rejected");
     bq.start_script("analytics-prod", "other_loop", &[], hour(1));
     let dry = ApprovalSettings::default();
     let action = approved(&app, "cancel_bigquery_job", "analytics-prod:US.other_loop", "{}", &dry).await;
-    assert_eq!(runner(&app, &bq, dry).await.process(&action).await.unwrap(), "dry_run");
+    assert_eq!(runner(&app, &bq, dry).await.process(&action).await.unwrap().as_str(), "dry_run");
     // A protected project: the safety policy's deny list, checked again at execution.
     let action = approved(&app, "cancel_bigquery_job", "finance-prod:US.other_loop", "{}", &live()).await;
     let executor = BigQueryExecutor::new(bq.settings(), app.vault("gcp", &[]).await);
     let rules = SafetyRules { deny_accounts: vec!["finance-prod".into()], ..SafetyRules::default() };
     let guarded = Runner::new(app.db.clone(), vec![Arc::new(executor)], rules, live());
-    assert_eq!(guarded.process(&action).await.unwrap(), "rejected");
+    assert_eq!(guarded.process(&action).await.unwrap().as_str(), "rejected");
     assert_eq!(bq.job_state("analytics-prod", SCRIPT).0, "RUNNING");
     assert_eq!(bq.job_state("analytics-prod", "other_loop").0, "RUNNING");
     assert_eq!(cancels(&bq), 0);
@@ -237,7 +237,7 @@ async fn a_cancel_interrupted_by_a_crash_is_verified_not_repeated(app: Bare) {
         .await
         .unwrap();
     let runner = runner(&app, &bq, live()).await;
-    assert_eq!(runner.process(&action).await.unwrap(), "succeeded");
+    assert_eq!(runner.process(&action).await.unwrap().as_str(), "succeeded");
     assert_eq!(cancels(&bq), 1, "verified first, so not cancelled again");
 }
 

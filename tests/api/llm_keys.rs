@@ -35,13 +35,19 @@ async fn a_runaway_anthropic_key_is_disabled_and_its_usage_stops(app: Bare) {
     let api = LlmApi::start();
     runaway(&api);
     let action = approved(&app, "disable_llm_key", RUNAWAY, "{}", &live()).await;
-    assert_eq!(runner(&app, &api, live(), SafetyRules::default()).await.process(&action).await.unwrap(), "succeeded");
+    assert_eq!(
+        runner(&app, &api, live(), SafetyRules::default()).await.process(&action).await.unwrap().as_str(),
+        "succeeded"
+    );
     assert_eq!(api.key_status(RUNAWAY), Some("inactive"));
     assert_eq!(api.key_calls().iter().filter(|c| c.starts_with("POST")).count(), 1);
 
     // The undo.
     let undo = approved(&app, "enable_llm_key", RUNAWAY, "{}", &live()).await;
-    assert_eq!(runner(&app, &api, live(), SafetyRules::default()).await.process(&undo).await.unwrap(), "succeeded");
+    assert_eq!(
+        runner(&app, &api, live(), SafetyRules::default()).await.process(&undo).await.unwrap().as_str(),
+        "succeeded"
+    );
     assert_eq!(api.key_status(RUNAWAY), Some("active"));
 }
 
@@ -50,10 +56,13 @@ async fn a_dry_run_and_a_protected_key_change_nothing(app: Bare) {
     runaway(&api);
     let dry = ApprovalSettings::default();
     let action = approved(&app, "disable_llm_key", RUNAWAY, "{}", &dry).await;
-    assert_eq!(runner(&app, &api, dry, SafetyRules::default()).await.process(&action).await.unwrap(), "dry_run");
+    assert_eq!(
+        runner(&app, &api, dry, SafetyRules::default()).await.process(&action).await.unwrap().as_str(),
+        "dry_run"
+    );
     let protected = SafetyRules { deny_resources: vec![RUNAWAY.into()], ..SafetyRules::default() };
     let action = approved(&app, "disable_llm_key", RUNAWAY, "{}", &live()).await;
-    assert_eq!(runner(&app, &api, live(), protected).await.process(&action).await.unwrap(), "rejected");
+    assert_eq!(runner(&app, &api, live(), protected).await.process(&action).await.unwrap().as_str(), "rejected");
     assert_eq!(api.key_status(RUNAWAY), Some("active"));
     assert!(!api.key_calls().iter().any(|c| c.starts_with("POST")));
 }
@@ -72,7 +81,10 @@ async fn a_disable_interrupted_by_a_crash_is_verified_not_sent_again(app: Bare) 
         .await
         .unwrap();
     let before = api.key_calls().len();
-    assert_eq!(runner(&app, &api, live(), SafetyRules::default()).await.process(&action).await.unwrap(), "succeeded");
+    assert_eq!(
+        runner(&app, &api, live(), SafetyRules::default()).await.process(&action).await.unwrap().as_str(),
+        "succeeded"
+    );
     assert!(!api.key_calls()[before..].iter().any(|c| c.starts_with("POST")), "verified first, not sent again");
 }
 
@@ -90,7 +102,10 @@ async fn an_openai_key_is_deleted_in_its_project(app: Bare) {
         output: 1_000_000,
     }]);
     let action = approved(&app, "disable_llm_key", OPENAI_KEY, "{}", &live()).await;
-    assert_eq!(runner(&app, &api, live(), SafetyRules::default()).await.process(&action).await.unwrap(), "succeeded");
+    assert_eq!(
+        runner(&app, &api, live(), SafetyRules::default()).await.process(&action).await.unwrap().as_str(),
+        "succeeded"
+    );
     assert_eq!(api.key_status(OPENAI_KEY), None, "deleted: OpenAI cannot pause a key");
     assert_eq!(api.key_calls().iter().filter(|c| c.starts_with("DELETE")).count(), 1);
 }

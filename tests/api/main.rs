@@ -7,6 +7,7 @@ mod peers;
 
 mod actions_api;
 mod approvals;
+mod architecture;
 mod auth;
 mod aws_costs;
 mod azure;

@@ -58,7 +58,7 @@ async fn a_live_loop_gets_one_proposal_which_is_withdrawn_when_it_resolves_first
     app.detect_at(epoch() + Duration::hours(4)).await;
     optimizer.reconcile().await.unwrap();
     let actions = app.db.run(|c| store::list(c, None, None, 100).map_err(DbError::from)).await.unwrap();
-    let cancel: Vec<_> = actions.iter().filter(|a| a.kind == "cancel_bigquery_job").collect();
+    let cancel: Vec<_> = actions.iter().filter(|a| a.kind.as_str() == "cancel_bigquery_job").collect();
     assert_eq!(cancel.len(), 1, "{actions:?}");
     assert_eq!((cancel[0].target.as_str(), cancel[0].status.as_str()), (LIVE_JOB, "pending_approval"));
     assert_eq!((cancel[0].risk.as_str(), cancel[0].proposed_by.as_str()), ("low", "optimizer"));
@@ -81,7 +81,7 @@ async fn a_live_loop_gets_one_proposal_which_is_withdrawn_when_it_resolves_first
     let after = actions_of(&app, &anomaly).await;
     assert_eq!(after.len(), proposed.len(), "nothing new proposed for a resolved anomaly: {after:?}");
     for action in &after {
-        assert_eq!(action.status, "withdrawn", "{action:?}");
+        assert_eq!(action.status.as_str(), "withdrawn", "{action:?}");
         assert_eq!(action.reason.as_deref(), Some("its anomaly resolved first"));
     }
     let chain = app.db.run(|c| costguard::audit::verify(c).map_err(DbError::from)).await.unwrap();

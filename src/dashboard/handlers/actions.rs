@@ -5,19 +5,25 @@ use crate::approval::store::{self, CommandError};
 use crate::dashboard::error::PageError;
 use crate::dashboard::session::{Posted, Signed};
 use crate::dashboard::views::actions::{self as view, Detail, Filters};
+use crate::dashboard::DashboardState;
 use crate::domain::approval::safety::{self, Context, Stage, Target};
 use crate::domain::approval::{Command, Refusal, Status};
 use crate::domain::role::Role;
-use crate::web::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
-pub async fn list(user: Signed, state: web::Data<AppState>, q: web::Query<Filters>) -> Result<HttpResponse, PageError> {
+pub async fn list(
+    user: Signed,
+    state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
+    q: web::Query<Filters>,
+) -> Result<HttpResponse, PageError> {
     let f = q.into_inner();
     let status = super::given(&f.status);
     if let Some(s) = &status {
         Status::parse(s).ok_or_else(|| PageError::BadRequest(format!("'{s}' is not an action status")))?;
     }
-    let size = state.dashboard.page_size;
+    let size = ui.settings.page_size;
     let (offset, limit) = window(f.page, size);
     let (queue, mut rows) = state
         .db

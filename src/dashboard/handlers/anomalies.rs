@@ -5,15 +5,21 @@ use crate::approval::store as actions;
 use crate::dashboard::error::PageError;
 use crate::dashboard::session::{Posted, Signed};
 use crate::dashboard::views::anomalies::{self as view, Detail, Filters};
+use crate::dashboard::DashboardState;
 use crate::detect::chart;
 use crate::detect::store::{self, Feedback, ListFilter};
 use crate::domain::role::Role;
-use crate::web::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
-pub async fn list(user: Signed, state: web::Data<AppState>, q: web::Query<Filters>) -> Result<HttpResponse, PageError> {
+pub async fn list(
+    user: Signed,
+    state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
+    q: web::Query<Filters>,
+) -> Result<HttpResponse, PageError> {
     let f = q.into_inner();
-    let size = state.dashboard.page_size;
+    let size = ui.settings.page_size;
     let (offset, limit) = window(f.page, size);
     let filter = ListFilter {
         state: super::given(&f.state),

@@ -5,18 +5,20 @@ use crate::auth::api_keys::{self, KeyError};
 use crate::dashboard::error::PageError;
 use crate::dashboard::session::{Posted, Signed};
 use crate::dashboard::views::settings as view;
+use crate::dashboard::DashboardState;
 use crate::db::DbError;
 use crate::domain::role::Role;
-use crate::web::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
 pub async fn list(
     user: Signed,
     state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
     q: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, PageError> {
     user.require(Role::Admin)?;
-    let size = state.dashboard.page_size;
+    let size = ui.settings.page_size;
     let (offset, limit) = super::window(q.page, size);
     let mut keys =
         state.db.run(move |c| api_keys::list_page(c, offset, limit).map_err(|e| DbError::Other(e.to_string()))).await?;
@@ -35,12 +37,16 @@ fn audit(c: &mut crate::db::DbConn, by: &str, action: &str, key: &api_keys::ApiK
     crate::audit::note(c, by, action, &key.name, &detail).map(|_| ())
 }
 
-pub async fn create(posted: Posted<NewKey>, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn create(
+    posted: Posted<NewKey>,
+    state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
+) -> Result<HttpResponse, PageError> {
     posted.user.require(Role::Admin)?;
     let role: Role =
         posted.form.role.parse().map_err(|e: crate::domain::role::UnknownRole| PageError::BadRequest(e.to_string()))?;
     let (name, by) = (posted.form.name.clone(), posted.user.0.name.clone());
-    let size = state.dashboard.page_size;
+    let size = ui.settings.page_size;
     let (created, keys) = state
         .db
         .run(move |c| {

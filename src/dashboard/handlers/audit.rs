@@ -4,12 +4,18 @@ use super::{has_more, html, window};
 use crate::dashboard::error::PageError;
 use crate::dashboard::session::Signed;
 use crate::dashboard::views::audit::{self as view, Filters};
-use crate::web::AppState;
+use crate::dashboard::DashboardState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
-pub async fn page(user: Signed, state: web::Data<AppState>, q: web::Query<Filters>) -> Result<HttpResponse, PageError> {
+pub async fn page(
+    user: Signed,
+    state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
+    q: web::Query<Filters>,
+) -> Result<HttpResponse, PageError> {
     let f = q.into_inner();
-    let size = state.dashboard.page_size;
+    let size = ui.settings.page_size;
     let (offset, limit) = window(f.page, size);
     let (actor, action) = (super::given(&f.actor), super::given(&f.action));
     let (mut entries, verdict) = state

@@ -8,7 +8,7 @@ use crate::domain::cost_query::{CostQuery, Granularity, GroupBy};
 use crate::domain::money::Total;
 use crate::ingest::providers::llm::costs;
 use crate::ledger::query::{aggregate_costs, aggregate_llm_usage, LlmBucket, LlmGroupBy, LlmQuery};
-use crate::web::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;

@@ -6,8 +6,9 @@ use crate::auth::{random_token, sessions, setup};
 use crate::dashboard::error::PageError;
 use crate::dashboard::session::{cookie, removal, tokens_match, Client, Posted, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::dashboard::views;
+use crate::dashboard::DashboardState;
 use crate::db::DbError;
-use crate::web::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
@@ -30,7 +31,7 @@ fn login_csrf(req: &HttpRequest) -> (String, bool) {
 }
 
 fn form_page(
-    state: &AppState,
+    ui: &DashboardState,
     req: &HttpRequest,
     status: StatusCode,
     render: impl FnOnce(&str) -> maud::Markup,
@@ -39,7 +40,7 @@ fn form_page(
     let mut res = HttpResponse::build(status);
     res.content_type("text/html; charset=utf-8");
     if fresh {
-        res.cookie(cookie(LOGIN_CSRF_COOKIE, token.clone(), state.dashboard.secure_cookies, None));
+        res.cookie(cookie(LOGIN_CSRF_COOKIE, token.clone(), ui.settings.secure_cookies, None));
     }
     res.body(render(&token).into_string())
 }
@@ -49,9 +50,9 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-pub async fn form(state: web::Data<AppState>, req: HttpRequest, q: web::Query<NextQuery>) -> HttpResponse {
+pub async fn form(ui: web::Data<DashboardState>, req: HttpRequest, q: web::Query<NextQuery>) -> HttpResponse {
     let next = safe_next(q.next.as_deref());
-    form_page(&state, &req, StatusCode::OK, |t| views::login::login(t, &next, None))
+    form_page(&ui, &req, StatusCode::OK, |t| views::login::login(t, &next, None))
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,10 +69,15 @@ fn pre_login_csrf_ok(req: &HttpRequest, sent: &str) -> bool {
 }
 
 /// Starts a session for `user` and sends the browser on.
-async fn signed_in(state: &AppState, user: crate::auth::users::User, to: &str) -> Result<HttpResponse, PageError> {
-    let life = state.dashboard.lifetime();
+async fn signed_in(
+    state: &AppState,
+    ui: &DashboardState,
+    user: crate::auth::users::User,
+    to: &str,
+) -> Result<HttpResponse, PageError> {
+    let life = ui.settings.lifetime();
     let token = state.db.run(move |c| sessions::start(c, &user, life, Utc::now()).map_err(DbError::from)).await?;
-    let secure = state.dashboard.secure_cookies;
+    let secure = ui.settings.secure_cookies;
     let mut res = redirect(to);
     res.add_cookie(&cookie(SESSION_COOKIE, token, secure, Some(life.absolute))).map_err(PageError::internal)?;
     res.add_cookie(&removal(LOGIN_CSRF_COOKIE, secure)).map_err(PageError::internal)?;
@@ -80,6 +86,7 @@ async fn signed_in(state: &AppState, user: crate::auth::users::User, to: &str) -
 
 pub async fn submit(
     state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
     req: HttpRequest,
     client: Client,
     form: web::Form<LoginForm>,
@@ -89,7 +96,7 @@ pub async fn submit(
     if !pre_login_csrf_ok(&req, &form.csrf) {
         return Err(PageError::Csrf);
     }
-    let limits = state.dashboard.login_limits();
+    let limits = ui.settings.login_limits();
     let (name, password, address) = (form.name.clone(), form.password, client.0);
     let outcome = state
         .db
@@ -98,20 +105,19 @@ pub async fn submit(
     match outcome {
         Outcome::Success(user) => {
             tracing::info!(user = %user.name, "logged in");
-            signed_in(&state, *user, &next).await
+            signed_in(&state, &ui, *user, &next).await
         }
         Outcome::Invalid => {
             tracing::info!(user = %form.name, "failed log-in");
-            Ok(form_page(&state, &req, StatusCode::UNAUTHORIZED, |t| {
+            Ok(form_page(&ui, &req, StatusCode::UNAUTHORIZED, |t| {
                 views::login::login(t, &next, Some("Wrong user name or password."))
             }))
         }
         Outcome::Throttled { retry_after_secs } => {
             let minutes = (retry_after_secs + 59) / 60;
             let message = format!("Too many failed attempts. Try again in {minutes} minute(s).");
-            let mut res = form_page(&state, &req, StatusCode::TOO_MANY_REQUESTS, |t| {
-                views::login::login(t, &next, Some(&message))
-            });
+            let mut res =
+                form_page(&ui, &req, StatusCode::TOO_MANY_REQUESTS, |t| views::login::login(t, &next, Some(&message)));
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&retry_after_secs.to_string()) {
                 res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, v);
             }
@@ -122,6 +128,7 @@ pub async fn submit(
 
 pub async fn logout(
     state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
     req: HttpRequest,
     _posted: Posted<super::NoFields>,
 ) -> Result<HttpResponse, PageError> {
@@ -129,7 +136,7 @@ pub async fn logout(
         state.db.run(move |c| sessions::end(c, &token).map_err(DbError::from)).await?;
     }
     let mut res = redirect("/login");
-    res.add_cookie(&removal(SESSION_COOKIE, state.dashboard.secure_cookies)).map_err(PageError::internal)?;
+    res.add_cookie(&removal(SESSION_COOKIE, ui.settings.secure_cookies)).map_err(PageError::internal)?;
     Ok(res)
 }
 
@@ -145,6 +152,7 @@ async fn setup_valid(state: &AppState, token: &str) -> Result<bool, PageError> {
 
 pub async fn setup_form(
     state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
     req: HttpRequest,
     q: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -152,7 +160,7 @@ pub async fn setup_form(
     if !setup_valid(&state, &token).await? {
         return Err(PageError::NotFound(setup::SetupError::Spent.to_string()));
     }
-    Ok(form_page(&state, &req, StatusCode::OK, |t| views::login::setup(t, &token, None)))
+    Ok(form_page(&ui, &req, StatusCode::OK, |t| views::login::setup(t, &token, None)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +174,7 @@ pub struct SetupForm {
 
 pub async fn setup_submit(
     state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
     req: HttpRequest,
     form: web::Form<SetupForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -179,12 +188,12 @@ pub async fn setup_submit(
     match created {
         Ok(user) => {
             tracing::info!(user = %user.name, "first admin created through the setup link");
-            signed_in(&state, user, "/").await
+            signed_in(&state, &ui, user, "/").await
         }
         Err(setup::SetupError::Spent) => Err(PageError::NotFound(setup::SetupError::Spent.to_string())),
         Err(e) => {
             let message = e.to_string();
-            Ok(form_page(&state, &req, StatusCode::UNPROCESSABLE_ENTITY, |t| {
+            Ok(form_page(&ui, &req, StatusCode::UNPROCESSABLE_ENTITY, |t| {
                 views::login::setup(t, &form.token, Some(&message))
             }))
         }

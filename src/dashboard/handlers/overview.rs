@@ -6,11 +6,11 @@ use crate::approval::store as actions;
 use crate::dashboard::error::PageError;
 use crate::dashboard::session::Signed;
 use crate::dashboard::views::overview::{Overview, Pair, SpendRow};
-use crate::detect::chart::{ChartPoint, History};
+use crate::detect::history::{ChartPoint, History};
 use crate::detect::store::{self as anomalies, ListFilter};
 use crate::domain::detect::series::SeriesId;
 use crate::domain::money::Total;
-use crate::web::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
@@ -123,7 +123,7 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
             // A notify-only item asks for an acknowledgement, not an approval.
             let pending: Vec<_> = actions::list(c, Some("pending_approval"), None, 40)?
                 .into_iter()
-                .filter(|a| a.kind != crate::domain::optimizer::ActionKind::NotifyOnly.as_str())
+                .filter(|a| a.kind != crate::domain::optimizer::ActionKind::NotifyOnly)
                 .take(20)
                 .collect();
             let pending = actions::with_currencies(c, pending)?;

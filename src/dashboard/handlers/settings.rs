@@ -9,7 +9,7 @@ use crate::dashboard::views::settings::{self as view, ProviderView};
 use crate::db::DbError;
 use crate::domain::role::Role;
 use crate::ingest::catalog::{self, KINDS};
-use crate::web::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use std::collections::HashMap;

@@ -5,21 +5,23 @@ use crate::auth::users::{self, UserError};
 use crate::dashboard::error::PageError;
 use crate::dashboard::session::{Posted, Signed};
 use crate::dashboard::views::settings as view;
+use crate::dashboard::DashboardState;
 use crate::db::DbError;
 use crate::domain::role::Role;
-use crate::web::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 async fn page(
     user: &Signed,
     state: &AppState,
+    ui: &DashboardState,
     status: StatusCode,
     error: Option<&str>,
     note: Option<&str>,
     page: Option<u32>,
 ) -> Result<HttpResponse, PageError> {
-    let size = state.dashboard.page_size;
+    let size = ui.settings.page_size;
     let (offset, limit) = super::window(page, size);
     let mut rows = state.db.run(move |c| users::list_page(c, offset, limit).map_err(DbError::from)).await?;
     let paging = (page.unwrap_or(1), super::has_more(&mut rows, size));
@@ -31,10 +33,11 @@ async fn page(
 pub async fn list(
     user: Signed,
     state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
     q: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, PageError> {
     user.require(Role::Admin)?;
-    page(&user, &state, StatusCode::OK, None, q.notice.as_deref(), q.page).await
+    page(&user, &state, &ui, StatusCode::OK, None, q.notice.as_deref(), q.page).await
 }
 
 fn role(text: &str) -> Result<Role, PageError> {
@@ -45,6 +48,7 @@ fn role(text: &str) -> Result<Role, PageError> {
 async fn outcome(
     user: &Signed,
     state: &AppState,
+    ui: &DashboardState,
     result: Result<users::User, UserError>,
     notice: &str,
 ) -> Result<HttpResponse, PageError> {
@@ -52,7 +56,7 @@ async fn outcome(
         Ok(_) => Ok(redirect(&format!("/settings/users?notice={notice}"))),
         Err(UserError::Db(e)) => Err(PageError::internal(e)),
         Err(UserError::Hash(e)) => Err(PageError::internal(e)),
-        Err(e) => page(user, state, StatusCode::UNPROCESSABLE_ENTITY, Some(&e.to_string()), None, None).await,
+        Err(e) => page(user, state, ui, StatusCode::UNPROCESSABLE_ENTITY, Some(&e.to_string()), None, None).await,
     }
 }
 
@@ -63,7 +67,11 @@ pub struct NewUser {
     password: String,
 }
 
-pub async fn create(posted: Posted<NewUser>, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn create(
+    posted: Posted<NewUser>,
+    state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
+) -> Result<HttpResponse, PageError> {
     posted.user.require(Role::Admin)?;
     let role = role(&posted.form.role)?;
     let (name, password, by) = (posted.form.name.clone(), posted.form.password.clone(), posted.user.0.name.clone());
@@ -78,7 +86,7 @@ pub async fn create(posted: Posted<NewUser>, state: web::Data<AppState>) -> Resu
             Ok::<_, DbError>(created)
         })
         .await?;
-    outcome(&posted.user, &state, result, "created").await
+    outcome(&posted.user, &state, &ui, result, "created").await
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -91,6 +99,7 @@ pub struct UserChange {
 pub async fn update(
     posted: Posted<UserChange>,
     state: web::Data<AppState>,
+    ui: web::Data<DashboardState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     posted.user.require(Role::Admin)?;
@@ -119,5 +128,5 @@ pub async fn update(
             Ok::<_, DbError>(changed)
         })
         .await?;
-    outcome(&posted.user, &state, result, "saved").await
+    outcome(&posted.user, &state, &ui, result, "saved").await
 }

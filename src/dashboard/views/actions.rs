@@ -33,10 +33,10 @@ pub fn list(
                 tbody {
                     @for (a, currency) in rows {
                         tr {
-                            td { a href=(format!("/actions/{}", a.id)) { (a.kind.replace('_', " ")) } }
+                            td { a href=(format!("/actions/{}", a.id)) { (a.kind.words()) } }
                             td { code { (a.target) } }
-                            td { (badge(&a.risk)) }
-                            td { (badge(&a.status)) }
+                            td { (badge(a.risk.as_str())) }
+                            td { (badge(a.status.as_str())) }
                             td.num { (money_units(a.estimated_saving_per_hour, currency)) }
                             td { (naive_time(a.created_at)) " by " (a.proposed_by) }
                         }
@@ -83,12 +83,11 @@ pub struct Detail {
 
 pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
     let a = &d.action;
-    let status = Status::parse(&a.status);
-    let waiting = status == Some(Status::PendingApproval);
-    let notify_only = a.kind == crate::domain::optimizer::ActionKind::NotifyOnly.as_str();
+    let status = a.status;
+    let waiting = status == Status::PendingApproval;
+    let notify_only = a.kind == crate::domain::optimizer::ActionKind::NotifyOnly;
     // A succeeded action still waits for its anomaly's cost to come back within the band.
-    let settled =
-        status.is_some_and(|s| s.is_terminal()) && (status != Some(Status::Succeeded) || a.cost_verified_at.is_some());
+    let settled = status.is_terminal() && (status != Status::Succeeded || a.cost_verified_at.is_some());
     let content = html! {
         @if !settled && !waiting {
             // Refreshes until the action settles (works without JavaScript); never while it
@@ -97,9 +96,9 @@ pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
         }
         (notice(d.notice.as_deref()))
         dl.facts {
-            dt { "Status" } dd { (badge(&a.status)) @if let Some(r) = &a.reason { " — " (r) } }
+            dt { "Status" } dd { (badge(a.status.as_str())) @if let Some(r) = &a.reason { " — " (r) } }
             dt { "Target" } dd { code { (a.target) } " (" (a.provider.clone().unwrap_or_default()) " " (a.account.clone().unwrap_or_default()) ")" }
-            dt { "Risk" } dd { (badge(&a.risk)) }
+            dt { "Risk" } dd { (badge(a.risk.as_str())) }
             dt { "Estimated saving" } dd { (money_units(a.estimated_saving_per_hour, &d.currency)) " per hour" }
             dt { "Recovered" } dd { @match a.recovered { Some(r) => (money_units(r, &d.currency)), None => span.muted { "—" } } }
             dt { "Cost back to normal" } dd { (opt_time(a.cost_verified_at)) }
@@ -151,5 +150,5 @@ pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
             }
         }
     };
-    page(&format!("Action: {}", a.kind.replace('_', " ")), user, Nav::Actions, content)
+    page(&format!("Action: {}", a.kind.words()), user, Nav::Actions, content)
 }

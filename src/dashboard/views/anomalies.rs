@@ -6,7 +6,7 @@ use super::components::{badge, csrf, empty, money, money_units, naive_time, noti
 use super::layout::{page, Nav};
 use crate::approval::store::ActionRow;
 use crate::auth::sessions::SessionUser;
-use crate::detect::chart::ChartPoint;
+use crate::detect::history::ChartPoint;
 use crate::detect::store::{AnomalyEvent, AnomalyRow};
 use crate::domain::detect::root_cause::Contributor;
 use crate::domain::money::Total;
@@ -132,7 +132,7 @@ pub fn detail(user: &SessionUser, d: &Detail) -> Markup {
         } @else {
             ul.plain {
                 @for x in &d.actions {
-                    li { a href=(format!("/actions/{}", x.id)) { (x.kind.replace('_', " ")) " · " (x.target) } " " (badge(&x.status)) }
+                    li { a href=(format!("/actions/{}", x.id)) { (x.kind.words()) " · " (x.target) } " " (badge(x.status.as_str())) }
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Inline SVG charts drawn by the server: actual spend as a line over the expected line and
 //! its band, with an optional marker where an anomaly started. No script needed.
 
-use crate::detect::chart::ChartPoint;
+use crate::detect::history::ChartPoint;
 use crate::domain::money::format_display;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};

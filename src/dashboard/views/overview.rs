@@ -5,7 +5,7 @@ use super::components::{badge, empty, money, naive_time, versus};
 use super::layout::{page, Nav};
 use crate::approval::store::ActionRow;
 use crate::auth::sessions::SessionUser;
-use crate::detect::chart::ChartPoint;
+use crate::detect::history::ChartPoint;
 use crate::detect::store::AnomalyRow;
 use crate::domain::money::Total;
 use chrono::{DateTime, Utc};
@@ -85,8 +85,8 @@ pub fn render(user: &SessionUser, o: &Overview) -> Markup {
                     ul.plain {
                         @for (a, currency) in &o.pending {
                             li {
-                                a href=(format!("/actions/{}", a.id)) { (a.kind.replace('_', " ")) " · " (a.target) }
-                                " " (badge(&a.risk)) " saves ~" (super::components::money_units(a.estimated_saving_per_hour, currency)) "/h"
+                                a href=(format!("/actions/{}", a.id)) { (a.kind.words()) " · " (a.target) }
+                                " " (badge(a.risk.as_str())) " saves ~" (super::components::money_units(a.estimated_saving_per_hour, currency)) "/h"
                             }
                         }
                     }

@@ -4,7 +4,7 @@
 use super::*;
 use crate::approval::store::{ActionRow, TransitionRow};
 use crate::auth::sessions::SessionUser;
-use crate::detect::chart::ChartPoint;
+use crate::detect::history::ChartPoint;
 use crate::detect::store::{AnomalyEvent, AnomalyRow};
 use crate::domain::money::Total;
 use crate::domain::role::Role;
@@ -60,16 +60,17 @@ fn anomaly() -> AnomalyRow {
 }
 
 fn action(status: &str) -> ActionRow {
+    let status = crate::domain::approval::Status::parse(status).expect("a known status");
     ActionRow {
         id: "x1".into(),
         anomaly_id: Some("a1".into()),
-        kind: "cancel_bigquery_job".into(),
+        kind: crate::domain::optimizer::ActionKind::CancelBigqueryJob,
         target: "bquxjob_loop".into(),
         provider: Some("Google Cloud".into()),
         account: Some("analytics-prod".into()),
         params: "{}".into(),
-        risk: "low".into(),
-        status: status.into(),
+        risk: crate::domain::approval::Risk::Low,
+        status,
         estimated_saving_per_hour: usd(290),
         proposed_by: "optimizer".into(),
         routed_at: Some(at(1)),

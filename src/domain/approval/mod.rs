@@ -34,6 +34,13 @@ pub enum Status {
     DryRun,
 }
 
+/// The stored word (`as_str`).
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Status {
     pub const ALL: [Status; 11] = [
         Status::Proposed,
@@ -92,6 +99,13 @@ pub enum Risk {
     Low,
     Medium,
     High,
+}
+
+/// The stored word (`as_str`).
+impl std::fmt::Display for Risk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Risk {

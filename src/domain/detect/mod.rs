@@ -5,6 +5,7 @@ pub mod alternatives;
 pub mod decision;
 pub mod drift;
 pub mod incident;
+pub mod lifecycle;
 pub mod model;
 pub mod partial;
 pub mod recurring;

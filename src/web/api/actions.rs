@@ -3,14 +3,15 @@
 
 use super::ErrorBody;
 use crate::approval::store::{self, ActionRow, CommandError, NewAction, TransitionRow};
+use crate::approval::{self, Proposed, Proposer};
 use crate::db::DbError;
-use crate::domain::approval::safety::{self, Block, Context, Stage, Target};
+use crate::domain::approval::safety::{self, Block, Context, Stage};
 use crate::domain::approval::{Command, Refusal, Risk, Status};
 use crate::domain::optimizer::ActionKind;
 use crate::domain::role::Role;
+use crate::state::AppState;
 use crate::web::auth::{Caller, WithBody};
 use crate::web::error::ApiError;
-use crate::web::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -56,15 +57,6 @@ struct Detail {
     safety_checks: Vec<Block>,
 }
 
-fn target_of(row: &ActionRow) -> Target {
-    Target {
-        provider: row.provider.clone().unwrap_or_default(),
-        account: row.account.clone().unwrap_or_default(),
-        resource_id: row.target.clone(),
-        tags: Default::default(),
-    }
-}
-
 /// One action with its transition history and current safety checks.
 #[utoipa::path(get, path = "/api/v1/actions/{id}", tag = "actions",
     responses((status = 200, description = "the action"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -86,7 +78,7 @@ pub async fn detail(
         .await?;
     let Some((action, history, tags)) = found else { return Err(ApiError::not_found("no action with this id")) };
     let ctx = Context { build_sha: crate::build_info::info().git_sha.to_string(), ..Context::default() };
-    let target = Target { tags, ..target_of(&action) };
+    let target = approval::target(action.provider.as_deref(), action.account.as_deref(), &action.target, tags);
     let safety_checks = safety::check(&state.safety, &target, &ctx, Stage::Execution);
     Ok(HttpResponse::Ok().json(Detail { action, history, safety_checks }))
 }
@@ -126,7 +118,7 @@ pub async fn create(
     }
     let new = NewAction {
         anomaly_id: body.anomaly_id.clone(),
-        kind: kind.as_str().to_string(),
+        kind,
         target: body.target.trim().to_string(),
         provider: body.provider.clone(),
         account: body.account.clone(),
@@ -136,32 +128,18 @@ pub async fn create(
         proposed_by: caller.name.clone(),
     };
     let (policy, rules, now) = (state.approval.policy(), state.safety.clone(), state.clock.now());
-    let row = state
+    let proposed = state
         .db
-        .run(move |c| -> Result<_, DbError> {
-            // A person's proposal is not held to the optimizer's budget floor; every other rule applies.
-            let target = Target {
-                provider: new.provider.clone().unwrap_or_default(),
-                account: new.account.clone().unwrap_or_default(),
-                resource_id: new.target.clone(),
-                tags: crate::ledger::query::resource_tags(c, &new.target)?,
-            };
-            let blocked: Vec<String> = safety::check(&rules, &target, &Context::default(), Stage::Routing)
-                .into_iter()
-                .filter(|b| b.rule != "below_budget_floor")
-                .map(|b| b.to_string())
-                .collect();
-            let Some(created) = store::create(c, &new, now)? else { return Ok(None) };
-            let routed = store::apply(c, &created.id, &Command::Route { blocked }, "policy", None, &policy, now);
-            Ok(Some(routed.map(|(row, _)| row).map_err(|e| e.to_string())))
+        .run(move |c| {
+            Ok::<_, DbError>(approval::propose(c, &rules, &policy, Proposer::Person, &new, &Context::default(), now))
         })
         .await?;
-    match row {
-        None => {
+    match proposed {
+        Ok(Proposed::Routed(row)) => Ok(HttpResponse::Created().json(row)),
+        Ok(Proposed::AlreadyThere) => {
             Err(ApiError::new(StatusCode::CONFLICT, "conflict", "this anomaly already has that action for that target"))
         }
-        Some(Ok(row)) => Ok(HttpResponse::Created().json(row)),
-        Some(Err(e)) => Err(ApiError::internal(e)),
+        Err(e) => Err(ApiError::internal(e.to_string())),
     }
 }
 

@@ -2,15 +2,16 @@
 //! anomalies, and feedback.
 
 use super::ErrorBody;
-use crate::detect::chart::{self, ChartPoint};
+use crate::detect::chart;
+use crate::detect::history::ChartPoint;
 use crate::detect::store::{self, AnomalyEvent, AnomalyRow, Feedback, ListFilter, Manual, SeriesRow};
 use crate::domain::detect::decision::Severity;
 use crate::domain::detect::root_cause::Contributor;
 use crate::domain::role::Role;
 use crate::domain::time::parse_utc;
+use crate::state::AppState;
 use crate::web::auth::{Caller, WithBody};
 use crate::web::error::ApiError;
-use crate::web::AppState;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;

@@ -3,9 +3,9 @@
 use super::ErrorBody;
 use crate::db::DbError;
 use crate::domain::role::Role;
+use crate::state::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
-use crate::web::AppState;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 

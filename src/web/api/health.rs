@@ -2,7 +2,7 @@
 
 use crate::db::migrate;
 use crate::ingest::runner::cursors;
-use crate::web::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
 /// The process is up.

@@ -6,7 +6,7 @@ use super::health::SourceStatus;
 use crate::db::DbError;
 use crate::domain::detect::series::SeriesId;
 use crate::domain::money::Total;
-use crate::web::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use std::collections::BTreeMap;
 

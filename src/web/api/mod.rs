@@ -31,7 +31,7 @@ use utoipa_swagger_ui::SwaggerUi;
         crate::domain::audit::Entry, crate::domain::audit::Record,
         anomalies::AnomalySummary, anomalies::AnomalyDetail, anomalies::NewAnomaly, anomalies::FeedbackBody, anomalies::ResolveBody,
         crate::detect::store::AnomalyRow, crate::detect::store::AnomalyEvent, crate::detect::store::SeriesRow,
-        crate::detect::chart::ChartPoint, crate::domain::detect::root_cause::Contributor,
+        crate::detect::history::ChartPoint, crate::domain::detect::root_cause::Contributor,
         health::Readiness, health::SourceStatus, crate::build_info::BuildInfo, ErrorBody,
     )),
     modifiers(&BearerAuth),

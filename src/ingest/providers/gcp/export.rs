@@ -20,7 +20,7 @@ use gcp_bigquery_client::Client;
 use std::collections::BTreeMap;
 
 /// The cursor row's name.
-pub const SOURCE: &str = "gcp";
+pub const SOURCE: &str = super::EXPORT_SOURCE;
 /// Rows per result page.
 const PAGE_ROWS: i32 = 5000;
 /// Export nano-units (1e-9) to ledger units (1e-11).
@@ -178,7 +178,7 @@ impl CostSource for BillingExport {
         for row in self.rows(&client, self.sql(&w, detailed)?).await? {
             let mut line = line(&row)?;
             line.description = line.sku.take();
-            if line.service == super::jobs::SERVICE {
+            if line.service == super::BIGQUERY {
                 let newest = covered.entry(line.project.clone()).or_insert(line.hour);
                 *newest = (*newest).max(line.hour);
             }
@@ -187,10 +187,10 @@ impl CostSource for BillingExport {
         let supersedes = covered
             .into_iter()
             .map(|(project, newest)| Supersede {
-                source: super::jobs::SOURCE.into(),
+                source: super::JOBS_SOURCE.into(),
                 provider: PROVIDER.into(),
                 sub_account: project,
-                service: super::jobs::SERVICE.into(),
+                service: super::BIGQUERY.into(),
                 until: newest + Duration::hours(1),
             })
             .collect();

@@ -20,8 +20,8 @@ use gcp_bigquery_client::model::job_list_parameters::{JobListParameters, Project
 use std::collections::BTreeMap;
 
 /// The cursor row's name.
-pub const SOURCE: &str = "gcp-jobs";
-pub const SERVICE: &str = "BigQuery";
+pub const SOURCE: &str = super::JOBS_SOURCE;
+pub const SERVICE: &str = super::BIGQUERY;
 /// BigQuery stops any job after six hours: a job ending in an hour was created at most this
 /// long before it, so listing from here finds every job that contributes.
 const MAX_JOB_HOURS: i64 = 6;
@@ -169,7 +169,7 @@ impl CostSource for JobMetadata {
         }
         // The next run reads the last full hour again (jobs still finishing land in it).
         let next = Cursor { from: window::after(&w, None, Duration::hours(2)), note: None };
-        Ok(Pull { estimates_of: Some(super::export::SOURCE), ..Pull::costs(costs, &next, w.more) })
+        Ok(Pull { estimates_of: Some(super::EXPORT_SOURCE), ..Pull::costs(costs, &next, w.more) })
     }
 
     async fn test_connection(&self) -> anyhow::Result<String> {

@@ -13,6 +13,12 @@ use crate::domain::money::{Amount, Currency};
 use chrono::{DateTime, Duration, Utc};
 
 pub const PROVIDER: &str = "Google Cloud";
+/// The cursor rows' names: the billing export's, and the job metadata's (whose estimates the
+/// export supersedes).
+pub const EXPORT_SOURCE: &str = "gcp";
+pub const JOBS_SOURCE: &str = "gcp-jobs";
+/// The service whose jobs are metered live.
+pub const BIGQUERY: &str = "BigQuery";
 
 /// The fields that differ between an export row and a job estimate.
 pub struct Line {

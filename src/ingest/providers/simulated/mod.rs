@@ -11,9 +11,11 @@ pub mod catalog;
 pub mod incidents;
 pub mod model;
 pub mod resources;
+mod settings;
+
+pub use settings::SimulatedSettings;
 
 use super::{CostSource, Pull};
-use crate::config::SimulatedSettings;
 use crate::db::Db;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};

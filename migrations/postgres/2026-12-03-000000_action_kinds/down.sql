@@ -1,0 +1,1 @@
+ALTER TABLE actions DROP CONSTRAINT actions_kind_known;

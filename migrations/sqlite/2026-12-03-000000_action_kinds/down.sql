@@ -1,0 +1,2 @@
+DROP TRIGGER actions_kind_known_update;
+DROP TRIGGER actions_kind_known_insert;

@@ -1,0 +1,66 @@
+//! The state every HTTP handler shares, the JSON API's and the dashboard's alike. It lives
+//! outside `web/` and `dashboard/` so that neither depends on the other; it holds only types
+//! of the modules below them (the dashboard's own settings are `dashboard::DashboardState`).
+
+use crate::db::Db;
+use crate::ingest::Ingestor;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::{Deserialize, Serialize};
+
+/// Shared, read-only state handed to every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    /// "Now" for every decision on anomalies and actions (the workers share it).
+    pub clock: crate::clock::Clock,
+    pub ingestor: Ingestor,
+    pub limits: ServerSettings,
+    pub metrics: PrometheusHandle,
+    pub detect: crate::detect::DetectSettings,
+    pub approval: crate::approval::ApprovalSettings,
+    pub safety: crate::domain::approval::safety::SafetyRules,
+    pub bus: crate::bus::Bus,
+    /// Encrypts provider credentials entered in the dashboard.
+    pub cipher: crate::credentials::Cipher,
+    pub sources: crate::ingest::schedule::Sources,
+    /// Describes how actions would run (mode and plan); the worker holds its own clone.
+    pub runner: crate::execute::Runner,
+    /// The simulated clouds run (the dashboard offers to re-seed them).
+    pub demo: bool,
+    /// Whether this replica runs the background work (`/readyz` says so).
+    pub leader: crate::cluster::Leadership,
+    /// Verifies and maps Slack button clicks (`slack`).
+    pub slack: crate::notify::settings::SlackSettings,
+    /// Token prices per provider ("openai", "anthropic"), to price pushed usage sent
+    /// without a cost.
+    pub llm_prices: std::collections::BTreeMap<String, crate::domain::llm_prices::PriceTable>,
+}
+
+/// `[server]`: where the HTTP edge listens and what it accepts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// Largest JSON body accepted, in bytes.
+    pub max_json_bytes: usize,
+    /// Largest CSV import accepted over HTTP, in bytes (after gzip decompression too).
+    pub max_import_bytes: u64,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// Spend series with their own labels on /metrics (the biggest; the rest are summed
+    /// per provider), so the label sets stay bounded.
+    pub metrics_max_series: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+            max_json_bytes: 16 * 1024 * 1024,
+            max_import_bytes: 2 * 1024 * 1024 * 1024,
+            shutdown_timeout_secs: 30,
+            metrics_max_series: 100,
+        }
+    }
+}
