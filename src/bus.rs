@@ -4,6 +4,7 @@
 //! A sender never waits: when a channel is full the message is dropped and logged, and the
 //! consumer catches up from the database on its next wake-up or at start-up.
 
+use crate::domain::ids::ActionId;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
@@ -29,7 +30,7 @@ pub struct CostsIngested {
 /// An anomaly was opened, re-measured or resolved (`AnomalyOpened/Updated/Resolved`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnomalyChanged {
-    pub anomaly_id: String,
+    pub anomaly_id: crate::domain::ids::AnomalyId,
     pub lifecycle: crate::domain::detect::lifecycle::Lifecycle,
 }
 
@@ -38,7 +39,7 @@ pub struct AnomalyChanged {
 pub struct Bus {
     costs_ingested: mpsc::Sender<CostsIngested>,
     anomalies: mpsc::Sender<AnomalyChanged>,
-    actions: mpsc::Sender<String>,
+    actions: mpsc::Sender<ActionId>,
     /// Wakes the notifier, which reads what changed from the database.
     notifier: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -49,7 +50,7 @@ pub struct Receivers {
     pub costs_ingested: mpsc::Receiver<CostsIngested>,
     pub anomalies: mpsc::Receiver<AnomalyChanged>,
     /// Ids of actions that became approved (for the executors).
-    pub actions: mpsc::Receiver<String>,
+    pub actions: mpsc::Receiver<ActionId>,
 }
 
 pub fn channels(capacity: usize) -> (Bus, Receivers) {
@@ -78,7 +79,7 @@ impl Bus {
     }
 
     /// An action was approved and waits for an executor.
-    pub fn publish_action_approved(&self, action_id: String) {
+    pub fn publish_action_approved(&self, action_id: ActionId) {
         publish(&self.actions, "actions", action_id);
         self.nudge_notifier();
     }

@@ -62,7 +62,7 @@ pub async fn decide(
         .await?;
     Ok(result.map(|(row, transition)| {
         if transition.effects.contains(&crate::domain::approval::Effect::Execute) {
-            bus.publish_action_approved(row.id.clone());
+            bus.publish_action_approved(crate::domain::ids::ActionId::new(row.id.clone()));
         }
         row
     }))

@@ -83,7 +83,7 @@ impl Detective {
         for (id, lifecycle) in published {
             metrics::counter!("costguard_anomaly_events_total", "event" => format!("{lifecycle:?}").to_lowercase())
                 .increment(1);
-            self.bus.publish_anomaly(AnomalyChanged { anomaly_id: id, lifecycle });
+            self.bus.publish_anomaly(AnomalyChanged { anomaly_id: crate::domain::ids::AnomalyId::new(id), lifecycle });
         }
         metrics::histogram!("costguard_detection_duration_seconds").record(started.elapsed().as_secs_f64());
         tracing::debug!(?summary, "detection run");

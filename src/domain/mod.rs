@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cost_query;
 pub mod detect;
 pub mod focus;
+pub mod ids;
 pub mod llm;
 pub mod llm_prices;
 pub mod money;

@@ -392,7 +392,7 @@ const POLL: std::time::Duration = std::time::Duration::from_secs(2);
 /// reconciles it (verify before acting again), so nothing runs twice.
 pub async fn work(
     runner: Runner,
-    mut approved: mpsc::Receiver<String>,
+    mut approved: mpsc::Receiver<crate::domain::ids::ActionId>,
     mut leader: crate::cluster::Leadership,
     cancel: CancellationToken,
 ) {
