@@ -11,7 +11,7 @@ pub use settings::ApprovalSettings;
 
 use crate::db::schema::actions as ac;
 use crate::db::{Db, DbError};
-use crate::domain::approval::{Command, Refusal};
+use crate::domain::approval::{Command, Refusal, Status};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -20,8 +20,10 @@ use diesel::prelude::*;
 pub async fn expire_due(db: &Db, settings: &ApprovalSettings, now: DateTime<Utc>) -> Result<usize, DbError> {
     let policy = settings.policy();
     db.run(move |c| {
-        let waiting: Vec<String> =
-            ac::table.filter(ac::status.eq_any(["pending_approval", "approved"])).select(ac::id).load(c)?;
+        let waiting: Vec<String> = ac::table
+            .filter(ac::status.eq_any(store::words(&[Status::PendingApproval, Status::Approved])))
+            .select(ac::id)
+            .load(c)?;
         let mut expired = 0;
         for id in waiting {
             match store::apply(c, &id, &Command::Expire, "timer", None, &policy, now) {

@@ -85,7 +85,7 @@ fn insert_proposal(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> Quer
                 .filter(ac::anomaly_id.eq(anomaly))
                 .filter(ac::kind.eq(a.kind.as_str()))
                 .filter(ac::target.eq(&a.target))
-                .filter(ac::status.eq_any(LIVE))
+                .filter(ac::status.eq_any(words(&LIVE)))
                 .select(ac::id)
                 .first::<String>(conn)
                 .optional()?;
@@ -119,7 +119,7 @@ fn insert_proposal(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> Quer
             actor: &a.proposed_by,
             action: "action.propose",
             target: &target,
-            after: Some("proposed"),
+            after: Some(Status::Proposed.as_str()),
             result: "ok",
             ..audit::Event::default()
         };
@@ -130,7 +130,13 @@ fn insert_proposal(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> Quer
 
 /// Statuses of an action that has not ended; at most one per anomaly, kind and target
 /// (the `actions_one_live_per_target` index).
-pub const LIVE: [&str; 5] = ["proposed", "pending_approval", "approved", "executing", "verifying"];
+pub const LIVE: [Status; 5] =
+    [Status::Proposed, Status::PendingApproval, Status::Approved, Status::Executing, Status::Verifying];
+
+/// The stored words of `statuses`, for `status IN (…)`.
+pub fn words(statuses: &[Status]) -> Vec<&'static str> {
+    statuses.iter().map(|s| s.as_str()).collect()
+}
 
 /// The newest action of this kind for this target on the anomaly: its status, and whether it
 /// was ever routed to people.
@@ -363,7 +369,7 @@ pub fn list_page(
 pub fn record_recovery(conn: &mut DbConn, id: &str, horizon_hours: u32) -> QueryResult<i64> {
     let row = get(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
     let recovered = row.estimated_saving_per_hour.saturating_mul(i64::from(horizon_hours));
-    diesel::update(ac::table.find(id).filter(ac::status.eq("succeeded")))
+    diesel::update(ac::table.find(id).filter(ac::status.eq(Status::Succeeded.as_str())))
         .set(ac::recovered.eq(Some(recovered)))
         .execute(conn)?;
     Ok(recovered)
@@ -399,7 +405,7 @@ pub fn confirm_cost_back_in_band(conn: &mut DbConn, anomaly_id: &str, now: DateT
     write_transaction(conn, |conn| {
         let rows: Vec<ActionRow> = ac::table
             .filter(ac::anomaly_id.eq(anomaly_id))
-            .filter(ac::status.eq("succeeded"))
+            .filter(ac::status.eq(Status::Succeeded.as_str()))
             .filter(ac::cost_verified_at.is_null())
             .select(ActionRow::as_select())
             .load(conn)?;

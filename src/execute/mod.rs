@@ -144,8 +144,11 @@ impl Runner {
         let from = (self.clock.now() - since).naive_utc();
         self.db
             .run(move |c| {
-                let n: i64 =
-                    tr::table.filter(tr::to_status.eq("executing")).filter(tr::at.ge(from)).count().get_result(c)?;
+                let n: i64 = tr::table
+                    .filter(tr::to_status.eq(Status::Executing.as_str()))
+                    .filter(tr::at.ge(from))
+                    .count()
+                    .get_result(c)?;
                 Ok::<_, DbError>(u32::try_from(n).unwrap_or(u32::MAX))
             })
             .await

@@ -80,8 +80,11 @@ impl Optimizer {
                     .filter(an::merged_into.is_null())
                     .select(an::id)
                     .load(c)?;
-                let waiting: Vec<Option<String>> =
-                    ac::table.filter(ac::status.eq_any(WAITING)).select(ac::anomaly_id).distinct().load(c)?;
+                let waiting: Vec<Option<String>> = ac::table
+                    .filter(ac::status.eq_any(store::words(&WAITING)))
+                    .select(ac::anomaly_id)
+                    .distinct()
+                    .load(c)?;
                 ids.extend(waiting.into_iter().flatten());
                 ids.sort();
                 ids.dedup();
@@ -184,7 +187,10 @@ impl Optimizer {
         kind: Option<ActionKind>,
         why: &Withdrawal,
     ) -> diesel::QueryResult<usize> {
-        let mut query = ac::table.filter(ac::anomaly_id.eq(anomaly_id)).filter(ac::status.eq_any(WAITING)).into_boxed();
+        let mut query = ac::table
+            .filter(ac::anomaly_id.eq(anomaly_id))
+            .filter(ac::status.eq_any(store::words(&WAITING)))
+            .into_boxed();
         if let Some(kind) = kind {
             query = query.filter(ac::kind.eq(kind.as_str()));
         }
@@ -215,7 +221,7 @@ const PROVISIONAL_WAIT: chrono::Duration = chrono::Duration::seconds(30);
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Statuses in which an action has not started and can still be withdrawn.
-const WAITING: [&str; 3] = ["proposed", "pending_approval", "approved"];
+const WAITING: [Status; 3] = [Status::Proposed, Status::PendingApproval, Status::Approved];
 
 /// The anomaly's excess per hour at its peak rate (a running hour is read at its rate, so a
 /// loop's estimate is right from its first minutes), in currency units.

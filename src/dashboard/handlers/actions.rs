@@ -28,7 +28,7 @@ pub async fn list(
     let (queue, mut rows) = state
         .db
         .run(move |c| {
-            let queue = store::list(c, Some("pending_approval"), None, 100)?;
+            let queue = store::list(c, Some(Status::PendingApproval.as_str()), None, 100)?;
             let rows = store::list_page(c, status.as_deref(), None, limit, offset)?;
             Ok::<_, crate::db::DbError>((store::with_currencies(c, queue)?, store::with_currencies(c, rows)?))
         })
