@@ -41,8 +41,9 @@ pub enum Command {
         /// One pass, then exit (the only mode; scheduling is `serve`'s job).
         #[arg(long, required = true)]
         once: bool,
-        /// Only this provider: simulated, aws, gcp (export and jobs), gcp-jobs, azure.
-        #[arg(long)]
+        /// Only this provider's sources (a provider of the registry: simulated, aws, gcp, ...),
+        /// or one source by its name (gcp-jobs, openai-costs).
+        #[arg(long, value_parser = provider_or_source)]
         provider: Option<String>,
     },
     /// Write a consistent backup of the database to FILE while the server keeps running
@@ -314,12 +315,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     app.run_until_stopped().await
 }
 
+/// `--provider`: a provider of the registry, or one of its sources (named `<provider>-…`).
+fn provider_or_source(value: &str) -> Result<String, String> {
+    let provider = value.split_once('-').map_or(value, |(p, _)| p);
+    if crate::registry::find(provider).is_some() {
+        return Ok(value.to_string());
+    }
+    let known: Vec<&str> = crate::registry::PROVIDERS.iter().map(|p| p.name).collect();
+    Err(format!("no provider named '{value}' (known: {})", known.join(", ")))
+}
+
 async fn ingest_once(settings: &Settings, provider: Option<&str>) -> anyhow::Result<()> {
     let db = open_database(settings).await?;
     let cipher = settings.cipher()?;
     let vault = crate::clouds::Vault::new(db.clone(), cipher);
-    let (sources, _) = crate::app::connections(settings, &db, &vault);
-    let chosen: Vec<_> = sources
+    let chosen: Vec<_> = crate::registry::connect(&settings.providers, &db, &vault)
+        .sources
         .into_iter()
         .filter(|c| provider.is_none_or(|p| c.source.name() == p || c.source.name().starts_with(&format!("{p}-"))))
         .collect();

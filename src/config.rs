@@ -118,16 +118,7 @@ impl Default for BusSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProviderSettings {
-    pub simulated: SimulatedSettings,
-    pub aws: crate::clouds::aws::AwsSettings,
-    pub gcp: crate::clouds::gcp::GcpSettings,
-    pub azure: crate::clouds::azure::AzureSettings,
-    pub openai: crate::clouds::llm::LlmSettings<crate::clouds::llm::OpenAi>,
-    pub anthropic: crate::clouds::llm::LlmSettings<crate::clouds::llm::Anthropic>,
-}
+pub use crate::registry::ProviderSettings;
 
 /// The simulated clouds' settings live with the simulator.
 pub use crate::ingest::providers::simulated::SimulatedSettings;
@@ -180,12 +171,7 @@ impl Settings {
         if self.bus.capacity == 0 {
             return Err(invalid("bus.capacity", "must be at least 1"));
         }
-        self.providers.simulated.validate().map_err(|(key, problem)| invalid(key, problem))?;
-        self.providers.aws.validate().map_err(|(key, problem)| invalid(key, problem))?;
-        self.providers.gcp.validate().map_err(|(key, problem)| invalid(key, problem))?;
-        self.providers.azure.validate().map_err(|(key, problem)| invalid(key, problem))?;
-        self.providers.openai.validate("providers.openai").map_err(|(key, problem)| invalid(key, problem))?;
-        self.providers.anthropic.validate("providers.anthropic").map_err(|(key, problem)| invalid(key, problem))?;
+        crate::registry::validate(&self.providers).map_err(|(key, problem)| invalid(key, problem))?;
         self.detect.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.approval.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.dashboard.validate().map_err(|(key, problem)| invalid(key, problem))?;

@@ -24,6 +24,8 @@ pub mod ingest;
 pub mod ledger;
 pub mod notify;
 pub mod optimize;
+pub mod registry;
 pub mod state;
 pub mod telemetry;
 pub mod web;
+pub mod worker;

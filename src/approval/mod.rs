@@ -15,6 +15,22 @@ use crate::domain::approval::{Command, Refusal, Status};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+/// Starts the expiry timer on `expiry_schedule`, on the leader.
+pub async fn spawn(ctx: &crate::worker::Context, settings: &ApprovalSettings) -> anyhow::Result<()> {
+    let (db, timer, clock) = (ctx.db.clone(), settings.clone(), ctx.clock.clone());
+    ctx.every(&settings.expiry_schedule, true, move || {
+        let (db, timer, now) = (db.clone(), timer.clone(), clock.now());
+        async move {
+            match expire_due(&db, &timer, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "approval timer"),
+                Err(e) => tracing::warn!(error = %e, "approval timer failed"),
+            }
+        }
+    })
+    .await
+}
+
 /// The expiry timer: every proposal or approval whose TTL lapsed by `now` becomes `expired`.
 /// Returns how many did. Safe to run anywhere at any time: the machine refuses what is not due.
 pub async fn expire_due(db: &Db, settings: &ApprovalSettings, now: DateTime<Utc>) -> Result<usize, DbError> {

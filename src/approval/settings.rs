@@ -20,6 +20,8 @@ pub struct ApprovalSettings {
     /// hours (how long a runaway would have gone on unnoticed, e.g. over a weekend); 0 means
     /// until the end of the billing month.
     pub recovery_horizon_hours: u32,
+    /// When the expiry timer looks for lapsed proposals and approvals (cron, with seconds).
+    pub expiry_schedule: String,
 }
 
 impl Default for ApprovalSettings {
@@ -31,6 +33,7 @@ impl Default for ApprovalSettings {
             provider_modes: Default::default(),
             simulated_mode: "live".into(),
             recovery_horizon_hours: 24,
+            expiry_schedule: "30 * * * * *".into(),
         }
     }
 }
@@ -87,6 +90,7 @@ impl ApprovalSettings {
         if !matches!(self.simulated_mode.as_str(), "dry_run" | "live") {
             return Err(("approval.simulated_mode", format!("'{}' is not dry_run or live", self.simulated_mode)));
         }
+        crate::cron::validate_cron(&self.expiry_schedule).map_err(|e| ("approval.expiry_schedule", e))?;
         Ok(())
     }
 }

@@ -89,3 +89,21 @@ pub fn security_headers(res: &mut actix_web::dev::ServiceResponse) {
         headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
 }
+
+/// Starts the sessions' housekeeping: expired sessions are deleted on
+/// `session_purge_schedule` (they are refused from the moment they expire).
+pub async fn spawn(ctx: &crate::worker::Context, settings: &DashboardSettings) -> anyhow::Result<()> {
+    let db = ctx.db.clone();
+    ctx.every(&settings.session_purge_schedule, true, move || {
+        let db = db.clone();
+        async move {
+            let purged = db
+                .run(|c| crate::auth::sessions::purge_expired(c, chrono::Utc::now()).map_err(crate::db::DbError::from))
+                .await;
+            if let Err(e) = purged {
+                tracing::warn!(error = %e, "could not purge expired sessions");
+            }
+        }
+    })
+    .await
+}

@@ -21,6 +21,9 @@ pub struct DashboardSettings {
     pub login_window_minutes: u32,
     /// Rows per page in every list.
     pub page_size: u32,
+    /// When expired sessions are deleted (cron, with seconds); they are refused from the
+    /// moment they expire, this only keeps the table small.
+    pub session_purge_schedule: String,
 }
 
 impl Default for DashboardSettings {
@@ -35,6 +38,7 @@ impl Default for DashboardSettings {
             login_max_failures_per_address: 50,
             login_window_minutes: 15,
             page_size: 50,
+            session_purge_schedule: "0 17 * * * *".into(),
         }
     }
 }
@@ -54,6 +58,8 @@ impl DashboardSettings {
         if !(10..=500).contains(&self.page_size) {
             return Err(("dashboard.page_size", "must be between 10 and 500".into()));
         }
+        crate::cron::validate_cron(&self.session_purge_schedule)
+            .map_err(|e| ("dashboard.session_purge_schedule", e))?;
         let url = self.public_url.trim();
         if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(("dashboard.public_url", format!("'{url}' must start with http:// or https://")));

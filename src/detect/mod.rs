@@ -15,18 +15,17 @@ pub mod root_causes;
 pub mod series;
 mod settings;
 pub mod store;
+mod worker;
 
 pub use settings::{DetectSettings, SeriesOverride};
+pub use worker::{spawn, worker, Wake};
 
-use crate::bus::{AnomalyChanged, Bus, CostsIngested};
+use crate::bus::{AnomalyChanged, Bus};
 use crate::db::{write_transaction, Db, DbConn, DbError};
 use crate::domain::detect::partial;
 use chrono::{DateTime, Duration, Utc};
 use plan::Change;
 use series::Scope;
-use std::collections::BTreeSet;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// What one run did, for logs and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,18 +34,6 @@ pub struct RunSummary {
     pub opened: usize,
     pub updated: usize,
     pub resolved: usize,
-}
-
-/// How often the leader's detective looks for ledger writes made by other processes.
-const WAKEUP_POLL: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Wake-ups for the detective's worker.
-#[derive(Debug, Clone)]
-pub enum Wake {
-    /// Every series.
-    Sweep,
-    /// The service series an ingest touched (and the tag and LLM series, which cut across).
-    Series(Vec<crate::bus::SeriesKey>),
 }
 
 #[derive(Clone)]
@@ -242,85 +229,6 @@ fn push_state<'a>(
             currency: &s.currency,
             running: s.running.map(|r| r.sighting),
         });
-    }
-}
-
-/// The worker: a full sweep at start-up (so nothing pending is lost across a restart), then
-/// one run per wake-up, coalescing wake-ups that queued meanwhile.
-pub async fn work(
-    detective: Detective,
-    mut wakes: mpsc::Receiver<Wake>,
-    mut leader: crate::cluster::Leadership,
-    cancel: CancellationToken,
-) {
-    let mut next = Some(Wake::Sweep);
-    let mut last_seq: Option<i64> = None;
-    loop {
-        // Followers drain their wake-ups; the leader sweeps when it takes over.
-        if !leader.is_leader() {
-            next = None;
-        }
-        if let Some(wake) = next.take() {
-            let mut touched: BTreeSet<crate::bus::SeriesKey> = BTreeSet::new();
-            let mut sweep = false;
-            for w in std::iter::once(wake).chain(std::iter::from_fn(|| wakes.try_recv().ok())) {
-                match w {
-                    Wake::Sweep => sweep = true,
-                    Wake::Series(keys) => touched.extend(keys),
-                }
-            }
-            let scope = if sweep { Scope::default() } else { Scope::touched(&touched.into_iter().collect::<Vec<_>>()) };
-            if let Err(e) = detective.run(scope, detective.clock.now()).await {
-                tracing::error!(error = %e, "detection run failed; the next wake-up retries");
-            }
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = leader.changed() => next = Some(Wake::Sweep),
-            // Ledger writes by other processes (a follower replica, a CLI import).
-            _ = tokio::time::sleep(WAKEUP_POLL), if leader.is_leader() => {
-                let db = detective.db.clone();
-                let seen = db.run(|c| crate::cluster::wakeups::seq(c, crate::cluster::wakeups::LEDGER).map_err(DbError::from)).await;
-                if let Ok(seq) = seen {
-                    if last_seq.is_some_and(|last| last != seq) {
-                        next = Some(Wake::Sweep);
-                    }
-                    last_seq = Some(seq);
-                }
-            }
-            wake = wakes.recv() => match wake {
-                Some(w) => next = Some(w),
-                None => break,
-            }
-        }
-    }
-}
-
-/// Turns `CostsIngested` messages into wake-ups for the series they touched.
-pub async fn forward_ingests(
-    mut ingests: mpsc::Receiver<CostsIngested>,
-    wakes: mpsc::Sender<Wake>,
-    cancel: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            message = ingests.recv() => match message {
-                Some(m) => {
-                    if let Some(end) = m.period_end {
-                        metrics::gauge!("costguard_ledger_newest_data_timestamp_seconds", "source" => m.source.clone()).set(end.timestamp() as f64);
-                    }
-                    if m.inserted + m.updated == 0 {
-                        continue;
-                    }
-                    // A full queue already holds a wake-up; a sweep catches anything it misses.
-                    if wakes.try_send(Wake::Series(m.series)).is_err() {
-                        let _ = wakes.try_send(Wake::Sweep);
-                    }
-                }
-                None => break,
-            }
-        }
     }
 }
 

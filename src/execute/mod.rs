@@ -10,6 +10,9 @@ pub mod bigquery;
 pub mod ec2;
 pub mod llm_keys;
 pub mod simulated;
+mod worker;
+
+pub use worker::spawn;
 
 use crate::approval::store::{self, ActionRow, CommandError};
 use crate::approval::ApprovalSettings;
@@ -22,8 +25,6 @@ use chrono::Duration;
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// Who acts, in histories and the audit log.
 pub const ACTOR: &str = "executor";
@@ -102,7 +103,10 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(db: Db, executors: Vec<Arc<dyn Executor>>, safety: SafetyRules, approval: ApprovalSettings) -> Self {
+    pub fn new(db: Db, mut executors: Vec<Arc<dyn Executor>>, safety: SafetyRules, approval: ApprovalSettings) -> Self {
+        // The simulated executor claims every kind on any provider, so real ones are asked
+        // first, whatever order they were registered in (the sort is stable).
+        executors.sort_by_key(|e| e.simulated());
         Runner {
             db,
             executors,
@@ -386,68 +390,6 @@ impl Runner {
     }
 }
 
-/// How often the leader looks for approved actions that no wake-up announced (approvals
-/// taken on another replica, or after a missed wake-up).
-const POLL: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// The worker, on the leader only: finish what is pending when it starts leading, then one
-/// action per wake-up or poll. Losing the lease stops an action mid-way; the next leader
-/// reconciles it (verify before acting again), so nothing runs twice.
-pub async fn work(
-    runner: Runner,
-    mut approved: mpsc::Receiver<crate::domain::ids::ActionId>,
-    mut leader: crate::cluster::Leadership,
-    cancel: CancellationToken,
-) {
-    let mut sweep = true;
-    loop {
-        if sweep && leader.is_leader() {
-            sweep = false;
-            match runner.pending().await {
-                Ok(ids) => {
-                    for id in ids {
-                        if !process_while_leading(&runner, &id, &mut leader).await {
-                            break;
-                        }
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "could not list pending actions"),
-            }
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = leader.changed() => sweep = true,
-            _ = tokio::time::sleep(POLL) => sweep = true,
-            message = approved.recv() => match message {
-                // Followers drop the wake-up; the leader's poll finds the action.
-                Some(id) if leader.is_leader() => {
-                    process_while_leading(&runner, &id, &mut leader).await;
-                }
-                Some(_) => {}
-                None => break,
-            }
-        }
-    }
-}
-
-/// Processes one action unless leadership is lost first; false when it was.
-async fn process_while_leading(runner: &Runner, id: &str, leader: &mut crate::cluster::Leadership) -> bool {
-    tokio::select! {
-        result = runner.process(id) => {
-            match result {
-                Ok(status) => tracing::info!(action = %id, %status, "action processed"),
-                Err(e) => tracing::error!(action = %id, error = %e, "action processing failed"),
-            }
-            true
-        }
-        _ = leader.lost() => {
-            tracing::warn!(action = %id, "leadership lost mid-action; the next leader reconciles it");
-            false
-        }
-    }
-}
-
-/// Calls into the clouds, for /metrics: by action kind, call and outcome.
 fn count_call(row: &ActionRow, call: &'static str, outcome: &'static str) {
     metrics::counter!("costguard_executor_calls_total", "kind" => row.kind.as_str(), "call" => call, "outcome" => outcome)
         .increment(1);

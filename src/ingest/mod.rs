@@ -3,7 +3,6 @@
 //!
 //! Depends on `domain`, `db`, `ledger`, `bus`; never on detection, approval or execution.
 
-pub mod catalog;
 pub mod focus_csv;
 pub mod json;
 pub mod providers;

@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::time::Instant;
 use store::Notification;
 use templates::Templates;
-use tokio_util::sync::CancellationToken;
 
 /// Messages handled per pass.
 const PER_PASS: i64 = 50;
@@ -205,25 +204,40 @@ impl Notifier {
     }
 }
 
-/// The notifier's task: a pass now, then whenever woken or every `poll_ms`, on the leader.
-pub async fn work(
-    notifier: Notifier,
-    wake: Arc<tokio::sync::Notify>,
-    leader: crate::cluster::Leadership,
-    cancel: CancellationToken,
-) {
-    let poll = std::time::Duration::from_millis(notifier.settings.poll_ms);
-    loop {
-        // Only the leader sends, so two replicas never deliver one message at once.
-        if leader.is_leader() {
-            if let Err(e) = notifier.pass().await {
-                tracing::warn!(error = %e, "notification pass failed; retrying on the next");
-            }
+/// Starts the notifier (when `[notify]` is on): its cursors begin at what exists now, then a
+/// pass whenever the bus nudges it or every `poll_ms`, on the leader only, so two replicas
+/// never deliver one message at once.
+pub async fn spawn(
+    ctx: &crate::worker::Context,
+    settings: &NotifySettings,
+    templates_dir: &std::path::Path,
+    base_url: String,
+    policy: Policy,
+) -> anyhow::Result<()> {
+    if !settings.enabled {
+        return Ok(());
+    }
+    let notifier = Notifier::new(ctx.db.clone(), settings, templates_dir, base_url, policy)
+        .map_err(|e| anyhow::anyhow!("configuration key notify: {e}"))?;
+    notifier.start_cursors().await?;
+    ctx.start(notifier, ctx.bus.notifier_wake());
+    Ok(())
+}
+
+impl crate::worker::Worker for Notifier {
+    type Wake = ();
+
+    fn tick_every(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.settings.poll_ms)
+    }
+
+    async fn catch_up(&mut self, _: &mut crate::cluster::Leadership) {
+        if let Err(e) = self.pass().await {
+            tracing::warn!(error = %e, "notification pass failed; retrying on the next");
         }
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-        }
+    }
+
+    async fn on_wakes(&mut self, _: Vec<()>, leader: &mut crate::cluster::Leadership) {
+        self.catch_up(leader).await
     }
 }

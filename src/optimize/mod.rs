@@ -17,7 +17,6 @@ use crate::domain::money::UNITS_PER_WHOLE;
 use crate::domain::optimizer::{propose, ActionKind, AnomalyFacts, Proposal, Rule};
 use diesel::prelude::*;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// `[optimizer]` in config.toml: the rule table, first match wins.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -235,40 +234,39 @@ fn excess_per_hour(a: &AnomalyRow) -> f64 {
     a.impact().units() as f64 / UNITS_PER_WHOLE as f64 / points / hours_per_point
 }
 
-/// The worker: reconcile at start-up, then one anomaly per message.
-pub async fn work(
-    optimizer: Optimizer,
-    mut changes: mpsc::Receiver<AnomalyChanged>,
-    mut leader: crate::cluster::Leadership,
-    cancel: CancellationToken,
+/// Starts the optimizer: it reconciles every open anomaly at start-up (and every `RECHECK`,
+/// which is also what gives a provisional anomaly its proposal after `PROVISIONAL_WAIT`), then
+/// handles one anomaly per message.
+pub fn spawn(
+    ctx: &crate::worker::Context,
+    settings: &OptimizerSettings,
+    safety: &SafetyRules,
+    approval: &ApprovalSettings,
+    changes: mpsc::Receiver<AnomalyChanged>,
 ) {
-    let mut reconcile = true;
-    // A provisional anomaly gets its proposal when a new measurement confirms it, or when
-    // none came within `PROVISIONAL_WAIT` (a source that reports a running hour once); this
-    // pass is what notices the second case, and catches up on any dropped wake-up.
-    let mut recheck = tokio::time::interval(RECHECK);
-    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        if reconcile && leader.is_leader() {
-            reconcile = false;
-            if let Err(e) = optimizer.reconcile().await {
-                tracing::error!(error = %e, "optimizer reconciliation failed");
-            }
+    let optimizer = Optimizer::new(ctx.db.clone(), settings.rules.clone(), safety.clone(), approval.clone())
+        .with_clock(ctx.clock.clone());
+    ctx.start(optimizer, changes);
+}
+
+impl crate::worker::Worker for Optimizer {
+    type Wake = AnomalyChanged;
+
+    fn tick_every(&self) -> std::time::Duration {
+        RECHECK
+    }
+
+    async fn catch_up(&mut self, _: &mut crate::cluster::Leadership) {
+        if let Err(e) = self.reconcile().await {
+            tracing::error!(error = %e, "optimizer reconciliation failed");
         }
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            // Whoever becomes leader catches up from the database.
-            _ = leader.changed() => reconcile = true,
-            _ = recheck.tick() => reconcile = true,
-            message = changes.recv() => match message {
-                Some(m) if leader.is_leader() => {
-                    tracing::debug!(anomaly = %m.anomaly_id, lifecycle = ?m.lifecycle, "anomaly changed");
-                    if let Err(e) = optimizer.handle(&m.anomaly_id).await {
-                        tracing::error!(anomaly = %m.anomaly_id, error = %e, "optimizer failed; the next sweep retries");
-                    }
-                }
-                Some(_) => {}
-                None => break,
+    }
+
+    async fn on_wakes(&mut self, changes: Vec<AnomalyChanged>, _: &mut crate::cluster::Leadership) {
+        for m in changes {
+            tracing::debug!(anomaly = %m.anomaly_id, lifecycle = ?m.lifecycle, "anomaly changed");
+            if let Err(e) = self.handle(&m.anomaly_id).await {
+                tracing::error!(anomaly = %m.anomaly_id, error = %e, "optimizer failed; the next sweep retries");
             }
         }
     }

@@ -150,8 +150,8 @@ async fn writes_elsewhere_wake_the_leaders_detective(app: crate::helpers::Bare) 
     let (_wake_tx, wake_rx) = tokio::sync::mpsc::channel(10);
     let cancel = tokio_util::sync::CancellationToken::new();
     let detective = Detective::new(app.db.clone(), DetectSettings::default(), bus);
-    let worker = tokio::spawn(costguard::detect::work(
-        detective,
+    let worker = tokio::spawn(costguard::worker::run(
+        costguard::detect::worker(detective),
         wake_rx,
         costguard::cluster::Leadership::always(),
         cancel.clone(),

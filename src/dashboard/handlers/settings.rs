@@ -8,7 +8,7 @@ use crate::dashboard::session::{Posted, Signed};
 use crate::dashboard::views::settings::{self as view, ProviderView};
 use crate::db::DbError;
 use crate::domain::role::Role;
-use crate::ingest::catalog::{self, KINDS};
+use crate::registry::{self, PROVIDERS};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
@@ -24,7 +24,7 @@ async fn provider_views(state: &AppState) -> Result<Vec<ProviderView>, PageError
         .db
         .run(|c| {
             let mut statuses = HashMap::new();
-            for kind in KINDS {
+            for kind in PROVIDERS {
                 statuses.insert(kind.name, credentials::status(c, kind.name)?);
             }
             let cursors = crate::ingest::runner::cursors(c)?;
@@ -32,7 +32,7 @@ async fn provider_views(state: &AppState) -> Result<Vec<ProviderView>, PageError
         })
         .await?;
     let mut views = Vec::new();
-    for kind in KINDS {
+    for kind in PROVIDERS {
         let available = state.sources.source(kind.name).is_some();
         let (enabled, schedule) = state.sources.effective(kind.name).await?;
         let cursor = cursors.iter().find(|c| c.source == kind.name);
@@ -59,8 +59,8 @@ pub async fn providers(
     Ok(html(view::providers(&user.0, &views, None, q.notice.as_deref(), state.demo)))
 }
 
-fn kind(name: &str) -> Result<&'static catalog::ProviderKind, PageError> {
-    catalog::find(name).ok_or_else(|| PageError::NotFound(format!("no provider named '{name}'")))
+fn kind(name: &str) -> Result<&'static registry::Provider, PageError> {
+    registry::find(name).ok_or_else(|| PageError::NotFound(format!("no provider named '{name}'")))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -95,7 +95,7 @@ pub async fn save_credentials(
     let clear = posted.form.get("clear").map(String::as_str) == Some("true");
     // Only the fields this provider declares, and only those given: empty keeps the stored value.
     let values: Vec<(&'static str, String)> = kind
-        .fields
+        .credentials
         .iter()
         .filter_map(|f| posted.form.get(f.name).filter(|v| !v.is_empty()).map(|v| (f.name, v.clone())))
         .collect();
@@ -103,7 +103,7 @@ pub async fn save_credentials(
         return Err(PageError::BadRequest("a credential may have at most 64 KiB".into()));
     }
     let (cipher, by, provider) = (state.cipher.clone(), posted.user.0.name.clone(), kind.name);
-    let fields: Vec<&'static str> = kind.fields.iter().map(|f| f.name).collect();
+    let fields: Vec<&'static str> = kind.credentials.iter().map(|f| f.name).collect();
     state
         .db
         .run(move |c| {

@@ -7,7 +7,7 @@ use crate::auth::api_keys::ApiKey;
 use crate::auth::sessions::SessionUser;
 use crate::auth::users::User;
 use crate::credentials::FieldStatus;
-use crate::ingest::catalog::ProviderKind;
+use crate::registry::Provider;
 use maud::{html, Markup};
 
 /// The role choices of the user and key forms.
@@ -27,7 +27,7 @@ pub fn index(user: &SessionUser) -> Markup {
 }
 
 pub struct ProviderView {
-    pub kind: &'static ProviderKind,
+    pub kind: &'static Provider,
     /// Its source runs in this process (config.toml turned it on).
     pub available: bool,
     pub enabled: bool,
@@ -50,9 +50,7 @@ pub fn providers(
         @for p in views {
             section.card id=(p.kind.name) {
                 h2 { (p.kind.title) " " @if p.enabled && p.available { (badge("enabled")) } @else { span.badge { "off" } } }
-                @if !p.kind.adapter {
-                    p.muted { "This build has no adapter for " (p.kind.title) " yet; credentials stored now are used once it has." }
-                } @else if !p.available {
+                @if !p.available {
                     p.muted { "Not turned on: set " code { "enabled = true" } " under " code { "[providers." (p.kind.name) "]" } " in config.toml and restart. Credentials stored now are used then." }
                 }
                 @if let Some((name, result)) = &tested {
@@ -76,10 +74,10 @@ pub fn providers(
                         button type="submit" { "Test connection" }
                     }
                 }
-                @if !p.kind.fields.is_empty() {
+                @if !p.kind.credentials.is_empty() {
                     form.stack method="post" action=(format!("/settings/providers/{}/credentials", p.kind.name)) autocomplete="off" {
                         (csrf(&user.csrf_token))
-                        @for f in p.kind.fields {
+                        @for f in p.kind.credentials {
                             @let status = p.credentials.iter().find(|s| s.field == f.name);
                             label {
                                 (f.label) " "

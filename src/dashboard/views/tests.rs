@@ -243,7 +243,7 @@ fn credentials_are_write_only_on_the_providers_page() {
         updated_by: "ada".into(),
     };
     let views = vec![settings::ProviderView {
-        kind: crate::ingest::catalog::find("aws").unwrap_or(&crate::ingest::catalog::KINDS[0]),
+        kind: crate::registry::find("aws").unwrap_or(&crate::registry::PROVIDERS[0]),
         available: false,
         enabled: false,
         schedule: String::new(),
