@@ -6,9 +6,12 @@
 
 use super::money::{parse_scaled, Amount, Currency, MoneyError};
 use super::record_key::RecordKey;
-use super::time::parse_utc;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+
+mod parse;
+
+pub use parse::RowSource;
 
 /// How a column's text is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,53 +194,6 @@ pub struct CostRecord {
     pub tags: Tags,
 }
 
-/// FOCUS 1.0 allowed values, matched without regard to case and written canonically.
-const CHARGE_CATEGORIES: &[&str] = &["Usage", "Purchase", "Tax", "Credit", "Adjustment"];
-const CHARGE_FREQUENCIES: &[&str] = &["One-Time", "Recurring", "Usage-Based"];
-const CHARGE_CLASSES: &[&str] = &["Correction"];
-
-fn canonical(allowed: &[&str], column: &'static str, value: &str) -> Result<String, FieldError> {
-    allowed
-        .iter()
-        .find(|a| a.eq_ignore_ascii_case(value))
-        .map(|a| a.to_string())
-        .ok_or_else(|| FieldError::new(column, format!("'{value}' is not one of {}", allowed.join(", "))))
-}
-
-/// Looks up a column's value in a row; absent, empty and `NULL` all read as None.
-pub trait RowSource {
-    fn value(&self, column: &str) -> Option<&str>;
-}
-
-impl RowSource for BTreeMap<String, String> {
-    fn value(&self, column: &str) -> Option<&str> {
-        self.get(column).map(String::as_str)
-    }
-}
-
-struct Reader<'a, R: RowSource + ?Sized>(&'a R);
-
-impl<R: RowSource + ?Sized> Reader<'_, R> {
-    fn opt(&self, column: &'static str) -> Option<String> {
-        self.0.value(column).map(str::trim).filter(|v| !v.is_empty() && *v != "NULL").map(str::to_string)
-    }
-    fn req(&self, column: &'static str) -> Result<String, FieldError> {
-        self.opt(column).ok_or_else(|| FieldError::new(column, "a value is required"))
-    }
-    fn amount(&self, column: &'static str) -> Result<Option<Amount>, FieldError> {
-        self.opt(column).map(|v| Amount::parse(&v).map_err(|e| FieldError::new(column, e))).transpose()
-    }
-    fn req_amount(&self, column: &'static str) -> Result<Amount, FieldError> {
-        self.amount(column)?.ok_or_else(|| FieldError::new(column, "a value is required"))
-    }
-    fn decimal(&self, column: &'static str) -> Result<Option<DecimalText>, FieldError> {
-        self.opt(column).map(|v| DecimalText::parse(&v).map_err(|e| FieldError::new(column, e))).transpose()
-    }
-    fn time(&self, column: &'static str) -> Result<DateTime<Utc>, FieldError> {
-        parse_utc(&self.req(column)?).map_err(|e| FieldError::new(column, e))
-    }
-}
-
 /// What every provider adapter knows of a usage charge; [`CostRecord::usage`] leaves the
 /// rest (commitments, prices, names) empty for the adapter to fill in where it knows them.
 pub struct Usage {
@@ -301,74 +257,6 @@ impl CostRecord {
             sub_account_name: None,
             tags: Tags::default(),
         }
-    }
-
-    /// Parses one row, reporting the first bad column.
-    pub fn parse<R: RowSource + ?Sized>(row: &R) -> Result<Self, FieldError> {
-        let r = Reader(row);
-        let charge_period_start = r.time("ChargePeriodStart")?;
-        let charge_period_end = r.time("ChargePeriodEnd")?;
-        if charge_period_end <= charge_period_start {
-            return Err(FieldError::new("ChargePeriodEnd", "must be after ChargePeriodStart"));
-        }
-        let billing_period_start = r.time("BillingPeriodStart")?;
-        let billing_period_end = r.time("BillingPeriodEnd")?;
-        if billing_period_end <= billing_period_start {
-            return Err(FieldError::new("BillingPeriodEnd", "must be after BillingPeriodStart"));
-        }
-        Ok(CostRecord {
-            availability_zone: r.opt("AvailabilityZone"),
-            billed_cost: r.req_amount("BilledCost")?,
-            billing_account_id: r.req("BillingAccountId")?,
-            billing_account_name: r.opt("BillingAccountName"),
-            billing_currency: Currency::parse(&r.req("BillingCurrency")?)
-                .map_err(|e| FieldError::new("BillingCurrency", e))?,
-            billing_period_end,
-            billing_period_start,
-            charge_category: canonical(CHARGE_CATEGORIES, "ChargeCategory", &r.req("ChargeCategory")?)?,
-            charge_class: r.opt("ChargeClass").map(|v| canonical(CHARGE_CLASSES, "ChargeClass", &v)).transpose()?,
-            charge_description: r.opt("ChargeDescription"),
-            charge_frequency: r
-                .opt("ChargeFrequency")
-                .map(|v| canonical(CHARGE_FREQUENCIES, "ChargeFrequency", &v))
-                .transpose()?,
-            charge_period_end,
-            charge_period_start,
-            commitment_discount_category: r.opt("CommitmentDiscountCategory"),
-            commitment_discount_id: r.opt("CommitmentDiscountId"),
-            commitment_discount_name: r.opt("CommitmentDiscountName"),
-            commitment_discount_status: r.opt("CommitmentDiscountStatus"),
-            commitment_discount_type: r.opt("CommitmentDiscountType"),
-            consumed_quantity: r.decimal("ConsumedQuantity")?,
-            consumed_unit: r.opt("ConsumedUnit"),
-            contracted_cost: r.amount("ContractedCost")?,
-            contracted_unit_price: r.decimal("ContractedUnitPrice")?,
-            effective_cost: r.req_amount("EffectiveCost")?,
-            invoice_issuer_name: r.opt("InvoiceIssuerName"),
-            list_cost: r.amount("ListCost")?,
-            list_unit_price: r.decimal("ListUnitPrice")?,
-            pricing_category: r.opt("PricingCategory"),
-            pricing_quantity: r.decimal("PricingQuantity")?,
-            pricing_unit: r.opt("PricingUnit"),
-            provider_name: r.req("ProviderName")?,
-            publisher_name: r.opt("PublisherName"),
-            region_id: r.opt("RegionId"),
-            region_name: r.opt("RegionName"),
-            resource_id: r.opt("ResourceId"),
-            resource_name: r.opt("ResourceName"),
-            resource_type: r.opt("ResourceType"),
-            service_category: r.opt("ServiceCategory"),
-            service_name: r.req("ServiceName")?,
-            sku_id: r.opt("SkuId"),
-            sku_price_id: r.opt("SkuPriceId"),
-            sub_account_id: r.opt("SubAccountId"),
-            sub_account_name: r.opt("SubAccountName"),
-            tags: r
-                .opt("Tags")
-                .map(|t| Tags::parse(&t).map_err(|e| FieldError::new("Tags", e)))
-                .transpose()?
-                .unwrap_or_default(),
-        })
     }
 
     /// The natural identity: every dimension that tells two line items apart, but no
@@ -436,72 +324,5 @@ impl CostRecord {
 fn opt(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("")
 }
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    pub(crate) fn sample_row() -> BTreeMap<String, String> {
-        [
-            ("BilledCost", "0.00001605990"),
-            ("EffectiveCost", "0.00001605990"),
-            ("BillingAccountId", "1234567890123"),
-            ("BillingCurrency", "USD"),
-            ("BillingPeriodStart", "2024-09-01 00:00:00"),
-            ("BillingPeriodEnd", "2024-10-01 00:00:00"),
-            ("ChargeCategory", "Usage"),
-            ("ChargeFrequency", "Usage-based"),
-            ("ChargePeriodStart", "2024-09-30 22:00:00"),
-            ("ChargePeriodEnd", "2024-09-30 23:00:00"),
-            ("ProviderName", "AWS"),
-            ("ServiceName", "Elastic Load Balancing"),
-            ("ConsumedQuantity", "0.002007490000000"),
-            ("ChargeClass", "NULL"),
-            ("Tags", r#"{"b": "2", "a": "1"}"#),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
-    #[test]
-    fn parses_a_focus_row_and_normalizes_values() {
-        let rec = CostRecord::parse(&sample_row()).unwrap();
-        assert_eq!(rec.billed_cost.units(), 1_605_990);
-        assert_eq!(rec.charge_frequency.as_deref(), Some("Usage-Based"));
-        assert_eq!(rec.charge_class, None);
-        assert_eq!(rec.tags.to_json(), r#"{"a":"1","b":"2"}"#);
-        assert_eq!(rec.consumed_quantity.unwrap().as_str(), "0.002007490000000");
-    }
-
-    #[test]
-    fn reports_the_bad_column() {
-        let cases = [
-            ("BilledCost", "12,5"),
-            ("BillingCurrency", "dollars"),
-            ("ChargePeriodStart", "yesterday"),
-            ("ChargeCategory", "Misc"),
-            ("Tags", "[1,2]"),
-            ("ServiceName", "NULL"),
-            ("ChargePeriodEnd", "2024-09-30 21:00:00"),
-        ];
-        for (column, value) in cases {
-            let mut row = sample_row();
-            row.insert(column.to_string(), value.to_string());
-            let err = CostRecord::parse(&row).unwrap_err();
-            assert_eq!(err.column, column, "{value}");
-        }
-    }
-
-    #[test]
-    fn identity_ignores_amounts_but_not_dimensions() {
-        let base = CostRecord::parse(&sample_row()).unwrap();
-        let mut restated = base.clone();
-        restated.billed_cost = Amount::from_units(42);
-        assert_eq!(base.key(), restated.key());
-        assert_ne!(base.content_hash(), restated.content_hash());
-        let mut other = base.clone();
-        other.resource_id = Some("i-1".into());
-        assert_ne!(base.key(), other.key());
-    }
-}
+mod tests;

@@ -2,10 +2,9 @@
 //! push API) go through [`store`]; readers (the API, later the detective) through [`query`].
 
 pub mod query;
+mod replace;
 pub mod rows;
 pub mod store;
 
-pub use store::{
-    delete_superseded, delete_unreported, upsert_costs, upsert_llm_usage, without_covered, Reread, Supersede,
-    WriteSummary,
-};
+pub use replace::{delete_superseded, delete_unreported, without_covered, Reread, Supersede};
+pub use store::{upsert_costs, upsert_llm_usage, WriteSummary};
