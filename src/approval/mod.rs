@@ -5,6 +5,7 @@
 mod propose;
 mod settings;
 pub mod store;
+pub mod view;
 
 pub use propose::{propose, target, Proposed, Proposer};
 pub use settings::ApprovalSettings;
@@ -12,6 +13,7 @@ pub use settings::ApprovalSettings;
 use crate::db::schema::actions as ac;
 use crate::db::{Db, DbError};
 use crate::domain::approval::{Command, Refusal, Status};
+use crate::domain::ids::ActionId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -36,7 +38,7 @@ pub async fn spawn(ctx: &crate::worker::Context, settings: &ApprovalSettings) ->
 pub async fn expire_due(db: &Db, settings: &ApprovalSettings, now: DateTime<Utc>) -> Result<usize, DbError> {
     let policy = settings.policy();
     db.run(move |c| {
-        let waiting: Vec<String> = ac::table
+        let waiting: Vec<ActionId> = ac::table
             .filter(ac::status.eq_any(store::words(&[Status::PendingApproval, Status::Approved])))
             .select(ac::id)
             .load(c)?;
@@ -57,7 +59,7 @@ pub async fn expire_due(db: &Db, settings: &ApprovalSettings, now: DateTime<Utc>
 /// A person's decision on one action, as any door (API, dashboard, chat button) hands it in.
 #[derive(Debug, Clone)]
 pub struct Decision {
-    pub action_id: String,
+    pub action_id: ActionId,
     pub command: Command,
     pub actor: String,
     pub comment: Option<String>,
@@ -80,7 +82,7 @@ pub async fn decide(
         .await?;
     Ok(result.map(|(row, transition)| {
         if transition.effects.contains(&crate::domain::approval::Effect::Execute) {
-            bus.publish_action_approved(crate::domain::ids::ActionId::new(row.id.clone()));
+            bus.publish_action_approved(row.id.clone());
         }
         row
     }))

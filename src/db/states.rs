@@ -2,10 +2,12 @@
 //! a CHECK, read straight into their enums. A stored value the enum does not know is a
 //! query error naming the column's type and the value; it never reads as a default (an
 //! unknown status read as "failed" would hide a database written by a newer version).
-//! Writing goes through `as_str()`, the same words.
+//! Writing goes through `as_str()`, the same words. Ids (`ActionId`, `AnomalyId`) are read
+//! the same way, so a row carries its typed id from the query on.
 
 use super::DbConn;
 use crate::domain::approval::{Risk, Status};
+use crate::domain::ids::{ActionId, AnomalyId};
 use crate::domain::optimizer::ActionKind;
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
@@ -56,7 +58,13 @@ macro_rules! stored_as_text {
     )*};
 }
 
-stored_as_text!(Status => "action status", Risk => "action risk", ActionKind => "action kind");
+stored_as_text!(
+    Status => "action status",
+    Risk => "action risk",
+    ActionKind => "action kind",
+    ActionId => "action id",
+    AnomalyId => "anomaly id",
+);
 
 #[cfg(test)]
 mod tests {
@@ -74,3 +82,24 @@ mod tests {
         assert_eq!(err.to_string(), "unknown action status 'paused' in the database");
     }
 }
+
+/// Ids compare with their text columns directly (`ac::id.eq(&row.id)`), nullable or not.
+macro_rules! id_as_text {
+    ($($t:ty),*) => {$(
+        impl<'a> diesel::expression::AsExpression<Text> for &'a $t {
+            type Expression = diesel::dsl::AsExprOf<&'a str, Text>;
+            fn as_expression(self) -> Self::Expression {
+                <&'a str as diesel::expression::AsExpression<Text>>::as_expression(self)
+            }
+        }
+
+        impl<'a> diesel::expression::AsExpression<diesel::sql_types::Nullable<Text>> for &'a $t {
+            type Expression = diesel::dsl::AsExprOf<&'a str, diesel::sql_types::Nullable<Text>>;
+            fn as_expression(self) -> Self::Expression {
+                <&'a str as diesel::expression::AsExpression<diesel::sql_types::Nullable<Text>>>::as_expression(self)
+            }
+        }
+    )*};
+}
+
+id_as_text!(ActionId, AnomalyId);

@@ -15,6 +15,7 @@ pub mod root_causes;
 pub mod series;
 mod settings;
 pub mod store;
+pub mod view;
 mod worker;
 
 pub use settings::{DetectSettings, SeriesOverride};
@@ -97,7 +98,7 @@ impl Detective {
         let ids: Vec<String> = wanted.iter().map(|(id, _)| id.clone()).collect();
         let rows = self.db.run(move |c| store::get_many(c, &ids).map_err(DbError::from)).await.unwrap_or_default();
         for (id, lifecycle) in &wanted {
-            let Some(a) = rows.iter().find(|a| &a.id == id) else { continue };
+            let Some(a) = rows.iter().find(|a| *a.id == **id) else { continue };
             let per_day = crate::domain::money::Total::from_units(a.projected_daily.into());
             let (series, severity, currency) = (&a.label, &a.severity, &a.currency);
             match lifecycle {

@@ -5,12 +5,30 @@
 macro_rules! id_type {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
             pub fn new(id: impl Into<String>) -> Self {
                 $name(id.into())
+            }
+
+            /// Reads a stored id (any text is one; the database decides which exist).
+            pub fn parse(text: &str) -> Option<Self> {
+                Some($name(text.to_string()))
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                $name(id.to_string())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                $name(id)
             }
         }
 

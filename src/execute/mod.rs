@@ -20,6 +20,7 @@ use crate::db::schema::{action_transitions as tr, actions as ac};
 use crate::db::{Db, DbError};
 use crate::domain::approval::safety::{self, Context, SafetyRules, Stage};
 use crate::domain::approval::{Command, Status};
+use crate::domain::ids::ActionId;
 use crate::domain::optimizer::ActionKind;
 use chrono::Duration;
 use diesel::prelude::*;
@@ -136,8 +137,8 @@ impl Runner {
         (mode, executor.map(|e| e.plan(row)))
     }
 
-    async fn apply(&self, id: &str, command: Command, on: &Where) -> Result<ActionRow, CommandError> {
-        let (id, policy) = (id.to_string(), self.approval.policy_for(on.simulated, on.provider.as_deref()));
+    async fn apply(&self, id: &ActionId, command: Command, on: &Where) -> Result<ActionRow, CommandError> {
+        let (id, policy) = (id.clone(), self.approval.policy_for(on.simulated, on.provider.as_deref()));
         let now = self.clock.now();
         let result =
             self.db.run(move |c| Ok::<_, DbError>(store::apply(c, &id, &command, ACTOR, None, &policy, now))).await;
@@ -159,11 +160,11 @@ impl Runner {
     }
 
     /// Carries one action as far as it can go now; returns its final status.
-    pub async fn process(&self, id: &str) -> anyhow::Result<Status> {
+    pub async fn process(&self, id: &ActionId) -> anyhow::Result<Status> {
         let Some(mut row) = self
             .db
             .run({
-                let id = id.to_string();
+                let id = id.clone();
                 move |c| store::get(c, &id).map_err(DbError::from)
             })
             .await?
@@ -376,7 +377,7 @@ impl Runner {
     }
 
     /// Everything left approved, executing or verifying (after a restart, say).
-    pub async fn pending(&self) -> Result<Vec<String>, DbError> {
+    pub async fn pending(&self) -> Result<Vec<ActionId>, DbError> {
         self.db
             .run(|c| {
                 ac::table

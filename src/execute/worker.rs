@@ -46,7 +46,7 @@ impl crate::worker::Worker for Runner {
 }
 
 /// Processes one action unless the lease is lost first; false when it was.
-async fn process_while_leading(runner: &Runner, id: &str, leader: &mut Leadership) -> bool {
+async fn process_while_leading(runner: &Runner, id: &ActionId, leader: &mut Leadership) -> bool {
     tokio::select! {
         result = runner.process(id) => {
             match result {

@@ -180,7 +180,10 @@ fn anomaly_events(conn: &mut DbConn, base_url: &str, max_age: Duration, now: Dat
         let Some(event) = Event::of_anomaly(kind, severity, previous.as_deref().and_then(Severity::parse)) else {
             continue;
         };
-        let Some(anomaly) = crate::detect::store::get(conn, anomaly_id)? else { continue };
+        let Some(anomaly) = crate::detect::store::get(conn, &crate::domain::ids::AnomalyId::new(anomaly_id.clone()))?
+        else {
+            continue;
+        };
         // Only a resolution asks whether the anomaly was announced.
         let announced = event == Event::AnomalyResolved
             && n::table.filter(n::subject_id.eq(anomaly_id)).count().get_result::<i64>(conn)? > 0;
@@ -221,7 +224,10 @@ fn action_events(conn: &mut DbConn, base_url: &str, policy: &Policy, now: DateTi
     let mut out = Vec::new();
     for (id, action_id, to_status, when, actor, reason) in &rows {
         let Some(event) = Event::of_action(to_status) else { continue };
-        let Some(action) = crate::approval::store::get(conn, action_id)? else { continue };
+        let Some(action) = crate::approval::store::get(conn, &crate::domain::ids::ActionId::new(action_id.clone()))?
+        else {
+            continue;
+        };
         let anomaly = match &action.anomaly_id {
             Some(a) => crate::detect::store::get(conn, a)?,
             None => None,
@@ -229,7 +235,8 @@ fn action_events(conn: &mut DbConn, base_url: &str, policy: &Policy, now: DateTi
         // An action without an anomaly (proposed by hand) counts as medium.
         let severity = anomaly.as_ref().and_then(|a| Severity::parse(&a.severity)).unwrap_or(Severity::Medium);
         let approvals_left = approvals_left(&action, policy, now);
-        let mut action_json = serde_json::to_value(&action).unwrap_or_default();
+        let mut action_json =
+            serde_json::to_value(crate::approval::view::ActionView::from(&action)).unwrap_or_default();
         action_json["url"] = json!(format!("{base_url}/actions/{}", action.id));
         action_json["approvals_left"] = json!(approvals_left);
         out.push(Found {
@@ -264,7 +271,7 @@ fn approvals_left(action: &crate::approval::store::ActionRow, policy: &Policy, n
 }
 
 fn anomaly_json(a: &AnomalyRow, base_url: &str) -> Value {
-    let mut v = serde_json::to_value(a).unwrap_or_default();
+    let mut v = serde_json::to_value(crate::detect::view::AnomalyView::from(a)).unwrap_or_default();
     v["root_causes"] = serde_json::to_value(a.root_causes()).unwrap_or_default();
     v["url"] = json!(format!("{base_url}/anomalies/{}", a.id));
     v

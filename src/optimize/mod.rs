@@ -13,6 +13,7 @@ use crate::detect::store::{self as anomalies, AnomalyRow};
 use crate::domain::approval::safety::{Context, SafetyRules};
 use crate::domain::approval::{Command, Status, Withdrawal};
 use crate::domain::detect::series::SeriesId;
+use crate::domain::ids::{ActionId, AnomalyId};
 use crate::domain::money::UNITS_PER_WHOLE;
 use crate::domain::optimizer::{propose, ActionKind, AnomalyFacts, Proposal, Rule};
 use diesel::prelude::*;
@@ -61,25 +62,25 @@ impl Optimizer {
     }
 
     /// Brings one anomaly's actions in line with its current state.
-    pub async fn handle(&self, anomaly_id: &str) -> Result<Outcome, DbError> {
+    pub async fn handle(&self, anomaly_id: &AnomalyId) -> Result<Outcome, DbError> {
         let me = self.clone();
-        let id = anomaly_id.to_string();
+        let id = anomaly_id.clone();
         self.db.run(move |c| me.handle_blocking(c, &id).map_err(DbError::from)).await
     }
 
     /// Every open detected anomaly gets its proposals; every resolved one loses what waits.
     pub async fn reconcile(&self) -> Result<Outcome, DbError> {
-        let ids: Vec<String> = self
+        let ids: Vec<AnomalyId> = self
             .db
             .run(|c| {
                 // Merged anomalies are covered by their primary; only what waits on them matters.
-                let mut ids: Vec<String> = an::table
+                let mut ids: Vec<AnomalyId> = an::table
                     .filter(an::origin.eq("detected"))
                     .filter(an::state.eq("open"))
                     .filter(an::merged_into.is_null())
                     .select(an::id)
                     .load(c)?;
-                let waiting: Vec<Option<String>> = ac::table
+                let waiting: Vec<Option<AnomalyId>> = ac::table
                     .filter(ac::status.eq_any(store::words(&WAITING)))
                     .select(ac::anomaly_id)
                     .distinct()
@@ -99,7 +100,7 @@ impl Optimizer {
         Ok(total)
     }
 
-    fn handle_blocking(&self, c: &mut DbConn, id: &str) -> diesel::QueryResult<Outcome> {
+    fn handle_blocking(&self, c: &mut DbConn, id: &AnomalyId) -> diesel::QueryResult<Outcome> {
         let Some(a) = anomalies::get(c, id)? else { return Ok(Outcome::default()) };
         let now = self.clock.now();
         if let Some(primary) = &a.merged_into {
@@ -182,7 +183,7 @@ impl Optimizer {
     fn withdraw_waiting(
         &self,
         c: &mut DbConn,
-        anomaly_id: &str,
+        anomaly_id: &AnomalyId,
         kind: Option<ActionKind>,
         why: &Withdrawal,
     ) -> diesel::QueryResult<usize> {
@@ -193,7 +194,7 @@ impl Optimizer {
         if let Some(kind) = kind {
             query = query.filter(ac::kind.eq(kind.as_str()));
         }
-        let waiting: Vec<String> = query.select(ac::id).load(c)?;
+        let waiting: Vec<ActionId> = query.select(ac::id).load(c)?;
         let (policy, now) = (self.approval.policy(), self.clock.now());
         let mut withdrawn = 0;
         for action in waiting {

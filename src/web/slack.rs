@@ -98,7 +98,7 @@ async fn decide(state: &AppState, slack_user: &str, action_id: &str, command: &s
         &state.bus,
         &state.approval,
         crate::approval::Decision {
-            action_id: action_id.to_string(),
+            action_id: crate::domain::ids::ActionId::new(action_id),
             command: cmd,
             actor: name.clone(),
             comment,

@@ -28,7 +28,7 @@ fn proposal() -> NewAction {
 }
 
 async fn run(app: &TestApp, id: &str, command: Command, actor: &str) -> Result<String, String> {
-    let (id, actor) = (id.to_string(), actor.to_string());
+    let (id, actor) = (costguard::domain::ids::ActionId::new(id), actor.to_string());
     app.db
         .run(move |c| {
             Ok::<_, DbError>(

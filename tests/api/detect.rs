@@ -119,7 +119,7 @@ async fn every_scripted_incident_is_detected_with_its_service_as_top_root_cause(
         let causes = on_team.root_causes();
         let by_service = causes.iter().find(|c| c.dimension == "service" && c.value == service);
         assert!(by_service.is_some_and(|c| c.share > 0.9), "{}: {causes:?}", incident.id);
-        assert_eq!(on_team.merged_into.as_deref(), Some(on_service.id.as_str()), "{}: one incident", incident.id);
+        assert_eq!(on_team.merged_into.as_deref(), Some(&*on_service.id), "{}: one incident", incident.id);
         if incident.id == "bigquery-saturday-loop" {
             assert_eq!(
                 on_service.started_at,
@@ -364,11 +364,11 @@ async fn a_tag_anomaly_joins_its_service_when_a_remeasure_shows_it(app: TestApp)
             let weak = vec![cause("Dataflow", 0.6), cause("BigQuery", 0.4)];
             let on_tag = store::apply(c, &facts(&tag), &[(Change::Insert(found(3_000_000_000)), Some(weak))], at)?;
             let tag_id = on_tag[0].0.clone();
-            let first = store::get(c, &tag_id)?.unwrap().merged_into;
+            let first = store::get(c, &tag_id.as_str().into())?.unwrap().merged_into;
             let strong = vec![cause("BigQuery", 0.95), cause("Dataflow", 0.05)];
             let update = Change::Update { id: tag_id.clone(), found: found(9_500_000_000) };
             let published = store::apply(c, &facts(&tag), &[(update, Some(strong))], at)?;
-            let again = store::get(c, &tag_id)?.unwrap().merged_into;
+            let again = store::get(c, &tag_id.as_str().into())?.unwrap().merged_into;
             Ok::<_, costguard::db::DbError>(((on_service[0].0.clone(), tag_id, published), first, again))
         })
         .await

@@ -11,6 +11,7 @@ use costguard::approval::ApprovalSettings;
 use costguard::db::DbError;
 use costguard::domain::approval::safety::SafetyRules;
 use costguard::domain::approval::{Command, Risk};
+use costguard::domain::ids::ActionId;
 use costguard::execute::ec2::Ec2Executor;
 use costguard::execute::Runner;
 use std::sync::Arc;
@@ -62,9 +63,9 @@ fn owner(kind: &str, target: &str) -> (&'static str, String) {
 
 /// Marks the action `executing`, as an executor does just before it calls the cloud (the
 /// crash tests then act on the peer themselves and "die").
-pub async fn started(app: &Bare, action: &str, provider: &str) {
+pub async fn started(app: &Bare, action: &ActionId, provider: &str) {
     let policy = live().policy_for(false, Some(provider));
-    let id = action.to_string();
+    let id = action.clone();
     app.db
         .run(move |c| {
             store::apply(c, &id, &Command::Start { blocked: vec![] }, "executor", None, &policy, Utc::now()).unwrap();
@@ -75,7 +76,7 @@ pub async fn started(app: &Bare, action: &str, provider: &str) {
 }
 
 /// An action routed and approved by one approver, ready for the executor.
-pub async fn approved(app: &Bare, kind: &str, target: &str, params: &str, settings: &ApprovalSettings) -> String {
+pub async fn approved(app: &Bare, kind: &str, target: &str, params: &str, settings: &ApprovalSettings) -> ActionId {
     let (provider, account) = owner(kind, target);
     let new = NewAction {
         anomaly_id: None,

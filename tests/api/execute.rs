@@ -8,6 +8,7 @@ use costguard::config::SimulatedSettings;
 use costguard::db::DbError;
 use costguard::domain::approval::safety::SafetyRules;
 use costguard::domain::approval::{Command, Risk};
+use costguard::domain::ids::ActionId;
 use costguard::execute::simulated::SimulatedExecutor;
 use costguard::execute::Runner;
 use costguard::ingest::providers::simulated::resources::CloudResources;
@@ -22,11 +23,11 @@ fn live() -> ApprovalSettings {
     ApprovalSettings::default()
 }
 
-async fn approved_cancel(app: &Bare) -> String {
+async fn approved_cancel(app: &Bare) -> ActionId {
     approved(app, "cancel_bigquery_job", LIVE_JOB).await
 }
 
-async fn approved(app: &Bare, kind: &str, target: &str) -> String {
+async fn approved(app: &Bare, kind: &str, target: &str) -> ActionId {
     let new = NewAction {
         anomaly_id: None,
         kind: costguard::domain::optimizer::ActionKind::parse(kind).expect("a known action kind"),
@@ -65,7 +66,7 @@ async fn running(sim: &Simulator, id: &str) -> bool {
 }
 
 async fn history(app: &Bare, id: &str) -> Vec<String> {
-    let id = id.to_string();
+    let id = ActionId::new(id);
     let h = app.db.run(move |c| store::history(c, &id).map_err(DbError::from)).await.unwrap();
     h.into_iter().map(|t| t.command).collect()
 }

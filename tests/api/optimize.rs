@@ -36,7 +36,7 @@ async fn write(app: &TestApp, from: DateTime<Utc>, to: DateTime<Utc>, stops: &Ha
 /// Every action proposed for an anomaly, from the database (the app's own optimizer works on
 /// the same anomalies as the test's, so the database is what both agree on).
 async fn actions_of(app: &TestApp, anomaly: &str) -> Vec<store::ActionRow> {
-    let anomaly = anomaly.to_string();
+    let anomaly = costguard::domain::ids::AnomalyId::new(anomaly);
     app.db.run(move |c| store::list(c, None, Some(&anomaly), 100).map_err(DbError::from)).await.unwrap()
 }
 

@@ -7,6 +7,7 @@ use crate::audit;
 use crate::db::schema::{action_transitions as tr, actions as ac};
 use crate::db::{write_transaction, DbConn};
 use crate::domain::approval::{transition, Command, Policy, Refusal, Transition};
+use crate::domain::ids::ActionId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -31,7 +32,7 @@ pub enum CommandError {
 /// caller runs after this returns).
 pub fn apply(
     conn: &mut DbConn,
-    id: &str,
+    id: &ActionId,
     command: &Command,
     actor: &str,
     comment: Option<&str>,
@@ -50,7 +51,7 @@ pub fn apply(
 /// The caller counts the committed transition with `count_transition`.
 pub fn apply_in_transaction(
     conn: &mut DbConn,
-    id: &str,
+    id: &ActionId,
     command: &Command,
     actor: &str,
     comment: Option<&str>,

@@ -11,16 +11,17 @@ use crate::audit;
 use crate::db::schema::actions as ac;
 use crate::db::{write_transaction, DbConn};
 use crate::domain::approval::{Action, Approval, Risk, Status};
+use crate::domain::ids::{ActionId, AnomalyId};
 use crate::domain::optimizer::ActionKind;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+/// A stored action (the API and the notifier show it as `view::ActionView`).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = ac)]
 pub struct ActionRow {
-    pub id: String,
-    pub anomaly_id: Option<String>,
+    pub id: ActionId,
+    pub anomaly_id: Option<AnomalyId>,
     pub kind: ActionKind,
     pub target: String,
     pub provider: Option<String>,
@@ -28,7 +29,6 @@ pub struct ActionRow {
     pub params: String,
     pub risk: Risk,
     pub status: Status,
-    #[serde(serialize_with = "crate::domain::money::serialize_units")]
     pub estimated_saving_per_hour: i64,
     pub proposed_by: String,
     pub routed_at: Option<NaiveDateTime>,
@@ -39,7 +39,6 @@ pub struct ActionRow {
     pub updated_at: NaiveDateTime,
     pub version: i64,
     /// What it saved, once it succeeded.
-    #[serde(serialize_with = "crate::domain::money::serialize_units_opt")]
     pub recovered: Option<i64>,
     /// When the anomaly's cost was seen back within its band after this action succeeded.
     pub cost_verified_at: Option<NaiveDateTime>,
@@ -61,7 +60,7 @@ impl ActionRow {
 /// A new action to store.
 #[derive(Debug, Clone)]
 pub struct NewAction {
-    pub anomaly_id: Option<String>,
+    pub anomaly_id: Option<AnomalyId>,
     pub kind: ActionKind,
     pub target: String,
     pub provider: Option<String>,
@@ -104,7 +103,7 @@ fn insert_proposal(conn: &mut DbConn, a: &NewAction, now: DateTime<Utc>) -> Quer
         diesel::insert_into(ac::table)
             .values((
                 ac::id.eq(&id),
-                ac::anomaly_id.eq(&a.anomaly_id),
+                ac::anomaly_id.eq(a.anomaly_id.as_deref()),
                 ac::kind.eq(a.kind.as_str()),
                 ac::target.eq(&a.target),
                 ac::provider.eq(&a.provider),
@@ -149,7 +148,7 @@ pub fn words(statuses: &[Status]) -> Vec<&'static str> {
 /// was ever routed to people.
 pub fn latest_for_target(
     conn: &mut DbConn,
-    anomaly_id: &str,
+    anomaly_id: &AnomalyId,
     kind: ActionKind,
     target: &str,
 ) -> QueryResult<Option<(Status, bool)>> {
@@ -170,7 +169,7 @@ pub fn latest_for_target(
 /// audit entry. What is approved is never changed. Returns whether it changed.
 pub fn revise_estimate(
     conn: &mut DbConn,
-    anomaly_id: &str,
+    anomaly_id: &AnomalyId,
     kind: ActionKind,
     target: &str,
     per_hour: i64,
@@ -220,6 +219,6 @@ pub fn revise_estimate(
     })
 }
 
-pub fn get(conn: &mut DbConn, id: &str) -> QueryResult<Option<ActionRow>> {
-    ac::table.find(id).select(ActionRow::as_select()).first(conn).optional()
+pub fn get(conn: &mut DbConn, id: &ActionId) -> QueryResult<Option<ActionRow>> {
+    ac::table.find(&**id).select(ActionRow::as_select()).first(conn).optional()
 }

@@ -5,17 +5,15 @@ use crate::audit;
 use crate::db::schema::{action_transitions as tr, actions as ac};
 use crate::db::{write_transaction, DbConn};
 use crate::domain::approval::Status;
+use crate::domain::ids::{ActionId, AnomalyId};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
 
-/// One row of an action's history.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+/// One stored step of an action's history (shown as `view::TransitionView`).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = tr)]
 pub struct TransitionRow {
-    #[serde(skip)]
     pub id: i64,
-    #[serde(skip)]
     pub action_id: String,
     pub from_status: String,
     pub to_status: String,
@@ -27,26 +25,31 @@ pub struct TransitionRow {
     pub build_sha: String,
 }
 
-pub fn history(conn: &mut DbConn, id: &str) -> QueryResult<Vec<TransitionRow>> {
+pub fn history(conn: &mut DbConn, id: &ActionId) -> QueryResult<Vec<TransitionRow>> {
     tr::table.filter(tr::action_id.eq(id)).order_by(tr::id.asc()).select(TransitionRow::as_select()).load(conn)
 }
 
 /// Newest first, optionally one status or one anomaly's.
-pub fn list(conn: &mut DbConn, status: Option<&str>, anomaly: Option<&str>, limit: i64) -> QueryResult<Vec<ActionRow>> {
+pub fn list(
+    conn: &mut DbConn,
+    status: Option<Status>,
+    anomaly: Option<&AnomalyId>,
+    limit: i64,
+) -> QueryResult<Vec<ActionRow>> {
     list_page(conn, status, anomaly, limit, 0)
 }
 
 /// One page of [`list`], skipping `offset` rows.
 pub fn list_page(
     conn: &mut DbConn,
-    status: Option<&str>,
-    anomaly: Option<&str>,
+    status: Option<Status>,
+    anomaly: Option<&AnomalyId>,
     limit: i64,
     offset: i64,
 ) -> QueryResult<Vec<ActionRow>> {
     let mut q = ac::table.select(ActionRow::as_select()).into_boxed();
     if let Some(s) = status {
-        q = q.filter(ac::status.eq(s.to_string()));
+        q = q.filter(ac::status.eq(s.as_str()));
     }
     if let Some(a) = anomaly {
         q = q.filter(ac::anomaly_id.eq(a.to_string()));
@@ -56,7 +59,7 @@ pub fn list_page(
 
 /// Records what a succeeded action saved: its estimated excess per hour times the recovery
 /// horizon (how long the runaway would have gone on).
-pub fn record_recovery(conn: &mut DbConn, id: &str, horizon_hours: u32) -> QueryResult<i64> {
+pub fn record_recovery(conn: &mut DbConn, id: &ActionId, horizon_hours: u32) -> QueryResult<i64> {
     let row = get(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
     let recovered = row.estimated_saving_per_hour.saturating_mul(i64::from(horizon_hours));
     diesel::update(ac::table.find(id).filter(ac::status.eq(Status::Succeeded.as_str())))
@@ -76,7 +79,7 @@ pub fn with_currencies(conn: &mut DbConn, rows: Vec<ActionRow>) -> QueryResult<V
     Ok(rows
         .into_iter()
         .map(|r| {
-            let currency = r.anomaly_id.as_ref().and_then(|a| by_anomaly.get(a)).cloned();
+            let currency = r.anomaly_id.as_deref().and_then(|a| by_anomaly.get(a)).cloned();
             (r, currency.unwrap_or_else(|| "USD".into()))
         })
         .collect())
@@ -91,7 +94,7 @@ pub fn total_recovered(conn: &mut DbConn) -> QueryResult<(i128, usize)> {
 /// The second half of verification: once an anomaly has resolved (its cost is back within
 /// the band), every succeeded action of it that was not yet confirmed is, with an audit
 /// entry. Returns how many.
-pub fn confirm_cost_back_in_band(conn: &mut DbConn, anomaly_id: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+pub fn confirm_cost_back_in_band(conn: &mut DbConn, anomaly_id: &AnomalyId, now: DateTime<Utc>) -> QueryResult<usize> {
     write_transaction(conn, |conn| {
         let rows: Vec<ActionRow> = ac::table
             .filter(ac::anomaly_id.eq(anomaly_id))

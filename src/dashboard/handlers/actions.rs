@@ -19,17 +19,19 @@ pub async fn list(
     q: web::Query<Filters>,
 ) -> Result<HttpResponse, PageError> {
     let f = q.into_inner();
-    let status = super::given(&f.status);
-    if let Some(s) = &status {
-        Status::parse(s).ok_or_else(|| PageError::BadRequest(format!("'{s}' is not an action status")))?;
-    }
+    let status = match super::given(&f.status) {
+        Some(s) => {
+            Some(Status::parse(&s).ok_or_else(|| PageError::BadRequest(format!("'{s}' is not an action status")))?)
+        }
+        None => None,
+    };
     let size = ui.settings.page_size;
     let (offset, limit) = window(f.page, size);
     let (queue, mut rows) = state
         .db
         .run(move |c| {
-            let queue = store::list(c, Some(Status::PendingApproval.as_str()), None, 100)?;
-            let rows = store::list_page(c, status.as_deref(), None, limit, offset)?;
+            let queue = store::list(c, Some(Status::PendingApproval), None, 100)?;
+            let rows = store::list_page(c, status, None, limit, offset)?;
             Ok::<_, crate::db::DbError>((store::with_currencies(c, queue)?, store::with_currencies(c, rows)?))
         })
         .await?;
@@ -40,7 +42,7 @@ pub async fn list(
 pub async fn detail(
     user: Signed,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::ActionId>,
     q: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
@@ -101,7 +103,7 @@ pub struct CommentForm {
 async fn decide(
     posted: Posted<CommentForm>,
     state: web::Data<AppState>,
-    id: String,
+    id: crate::domain::ids::ActionId,
     make: impl FnOnce(String) -> Command,
     notice: &str,
 ) -> Result<HttpResponse, PageError> {
@@ -137,7 +139,7 @@ async fn decide(
 pub async fn approve(
     posted: Posted<CommentForm>,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::ActionId>,
 ) -> Result<HttpResponse, PageError> {
     decide(posted, state, id.into_inner(), |by| Command::Approve { by }, "approved").await
 }
@@ -145,7 +147,7 @@ pub async fn approve(
 pub async fn reject(
     posted: Posted<CommentForm>,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::ActionId>,
 ) -> Result<HttpResponse, PageError> {
     decide(posted, state, id.into_inner(), |by| Command::Reject { by }, "rejected").await
 }

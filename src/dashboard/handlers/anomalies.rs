@@ -37,7 +37,7 @@ pub async fn list(
 pub async fn detail(
     user: Signed,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::AnomalyId>,
     q: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (id, settings, now) = (id.into_inner(), state.detect.clone(), state.clock.now());
@@ -70,7 +70,7 @@ pub struct FeedbackForm {
 pub async fn feedback(
     posted: Posted<FeedbackForm>,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::AnomalyId>,
 ) -> Result<HttpResponse, PageError> {
     posted.user.require(Role::Approver)?;
     let days = match super::given(&posted.form.suppress_days) {
@@ -102,7 +102,7 @@ pub struct ResolveForm {}
 pub async fn resolve(
     posted: Posted<ResolveForm>,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::AnomalyId>,
 ) -> Result<HttpResponse, PageError> {
     posted.user.require(Role::Approver)?;
     let (id, actor, now) = (id.into_inner(), posted.user.0.name.clone(), state.clock.now());

@@ -121,12 +121,11 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
                     .then(b.projected_daily.cmp(&a.projected_daily))
             });
             // A notify-only item asks for an acknowledgement, not an approval.
-            let pending: Vec<_> =
-                actions::list(c, Some(crate::domain::approval::Status::PendingApproval.as_str()), None, 40)?
-                    .into_iter()
-                    .filter(|a| a.kind != crate::domain::optimizer::ActionKind::NotifyOnly)
-                    .take(20)
-                    .collect();
+            let pending: Vec<_> = actions::list(c, Some(crate::domain::approval::Status::PendingApproval), None, 40)?
+                .into_iter()
+                .filter(|a| a.kind != crate::domain::optimizer::ActionKind::NotifyOnly)
+                .take(20)
+                .collect();
             let pending = actions::with_currencies(c, pending)?;
             let recovered = actions::total_recovered(c)?;
             Ok::<_, crate::db::DbError>((series, open, pending, recovered))

@@ -32,7 +32,7 @@ pub fn stored_for(conn: &mut DbConn, series_key: &str) -> QueryResult<Vec<Stored
     Ok(rows
         .into_iter()
         .map(|r| Stored {
-            acting: acting.contains(&r.id),
+            acting: acting.iter().any(|a| *a == *r.id),
             direction: r.direction(),
             open: r.state == "open",
             started_at: r.started_at.and_utc().timestamp(),
@@ -44,7 +44,7 @@ pub fn stored_for(conn: &mut DbConn, series_key: &str) -> QueryResult<Vec<Stored
             mitigated: r.mitigated_at.is_some(),
             closed_by_person: r.feedback.as_deref().is_some_and(|v| CLOSING_VERDICTS.contains(&v)),
             provisional: r.provisional,
-            id: r.id,
+            id: r.id.to_string(),
         })
         .collect())
 }
@@ -54,7 +54,7 @@ pub fn stored_for(conn: &mut DbConn, series_key: &str) -> QueryResult<Vec<Stored
 fn with_actions_under_way(conn: &mut DbConn, rows: &[AnomalyRow]) -> QueryResult<Vec<String>> {
     use crate::db::schema::actions as ac;
     use crate::domain::approval::Status;
-    let open: Vec<&str> = rows.iter().filter(|r| r.state == "open").map(|r| r.id.as_str()).collect();
+    let open: Vec<&str> = rows.iter().filter(|r| r.state == "open").map(|r| &*r.id).collect();
     if open.is_empty() {
         return Ok(Vec::new());
     }
@@ -190,7 +190,7 @@ fn explaining_service(
             let service = a.service.as_deref().unwrap_or_default();
             explained_by_service(causes, f.started_at, service, a.started_at.and_utc().timestamp(), facts.step_secs)
         })
-        .map(|a| a.id))
+        .map(|a| a.id.to_string()))
 }
 
 /// For a re-measured tag anomaly `id` with fresh root causes: merges it into the service
@@ -223,7 +223,7 @@ fn explained_tags(conn: &mut DbConn, facts: &SeriesFacts<'_>, f: &Found, id: &st
         let start = tag.started_at.and_utc().timestamp();
         if explained_by_service(&tag.root_causes(), start, service, f.started_at, facts.step_secs) {
             diesel::update(an::table.find(&tag.id)).set(an::merged_into.eq(Some(id))).execute(conn)?;
-            joined.push(tag.id);
+            joined.push(tag.id.to_string());
         }
     }
     Ok(joined)

@@ -63,7 +63,7 @@ pub const CLOSING_VERDICTS: [&str; 2] = ["expected", "false_positive"];
 /// updated anomaly, or None when there is no such anomaly.
 pub fn add_feedback(
     conn: &mut DbConn,
-    id: &str,
+    id: &crate::domain::ids::AnomalyId,
     feedback: Feedback,
     actor: &str,
     comment: Option<&str>,
@@ -86,7 +86,7 @@ pub fn add_feedback(
                 .values((
                     sup::id.eq(uuid::Uuid::now_v7().to_string()),
                     sup::series_key.eq(&row.series_key),
-                    sup::anomaly_id.eq(Some(id)),
+                    sup::anomaly_id.eq(Some(&**id)),
                     sup::from_at.eq(row.started_at),
                     sup::until_at.eq(until.naive_utc()),
                     sup::created_by.eq(actor),

@@ -77,7 +77,7 @@ pub enum ResolveRefusal {
 /// Resolves a manual anomaly by hand; None when there is no such anomaly.
 pub fn resolve_manual(
     conn: &mut DbConn,
-    id: &str,
+    id: &crate::domain::ids::AnomalyId,
     actor: &str,
     comment: Option<&str>,
     now: DateTime<Utc>,

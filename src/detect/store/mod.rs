@@ -8,7 +8,7 @@
 mod detected;
 mod feedback;
 mod manual;
-mod rows;
+pub(crate) mod rows;
 mod series_state;
 mod timeline;
 

@@ -1,20 +1,21 @@
-//! The anomaly as stored and shown (the API's and the dashboard's type), its timeline
-//! entries, and the queries that read them.
+//! The anomaly as stored, its timeline entries, and the queries that read them. What the
+//! API and the notifier show is `detect::view`.
 
 use crate::db::schema::{anomalies as an, anomaly_events as ev};
 use crate::db::DbConn;
 use crate::domain::detect::incident::Direction;
 use crate::domain::detect::root_cause::Contributor;
-use crate::domain::money::{serialize_units as units, Total};
+use crate::domain::ids::AnomalyId;
+use crate::domain::money::Total;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-/// A stored anomaly, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+/// A stored anomaly (the API and the notifier show it as `view::AnomalyView`).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = an)]
 pub struct AnomalyRow {
-    pub id: String,
+    pub id: AnomalyId,
     pub series_key: String,
     pub series_kind: String,
     pub provider: Option<String>,
@@ -26,44 +27,26 @@ pub struct AnomalyRow {
     pub state: String,
     pub severity: String,
     pub description: Option<String>,
-    #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
     pub started_at: NaiveDateTime,
-    #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
     pub last_out_at: NaiveDateTime,
-    #[serde(serialize_with = "utc_opt")]
-    #[schema(value_type = Option<String>)]
     pub resolved_at: Option<NaiveDateTime>,
     pub step_secs: i64,
     pub points: i64,
-    #[serde(serialize_with = "units")]
     pub actual: i64,
-    #[serde(serialize_with = "units")]
     pub expected: i64,
-    #[serde(serialize_with = "units")]
     pub projected_daily: i64,
     pub currency: String,
     pub peak_z: f64,
-    #[serde(skip)]
     pub root_causes: String,
     /// The verdict people gave: expected, false_positive or confirmed.
     #[diesel(column_name = verdict)]
     pub feedback: Option<String>,
     pub feedback_by: Option<String>,
-    #[serde(serialize_with = "utc_opt")]
-    #[schema(value_type = Option<String>)]
     pub feedback_at: Option<NaiveDateTime>,
-    #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
     pub created_at: NaiveDateTime,
-    #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
     /// When an action on it was verified ("fixed, watching" until resolved).
-    #[serde(serialize_with = "utc_opt")]
-    #[schema(value_type = Option<String>)]
     pub mitigated_at: Option<NaiveDateTime>,
     /// The anomaly of another series that explains this one (one incident, one anomaly).
     pub merged_into: Option<String>,
@@ -73,11 +56,11 @@ pub struct AnomalyRow {
 }
 
 /// Stored times are UTC; say so on the wire.
-pub(super) fn utc<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn utc<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-fn utc_opt<S: serde::Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn utc_opt<S: serde::Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => utc(t, s),
         None => s.serialize_none(),
@@ -130,22 +113,18 @@ impl AnomalyRow {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+/// One stored entry of an anomaly's timeline (shown as `view::EventView`).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = ev)]
 pub struct AnomalyEvent {
-    #[serde(skip)]
     pub id: i64,
-    #[serde(skip)]
     pub anomaly_id: String,
     /// opened, updated, resolved or feedback.
     pub kind: String,
-    #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
     pub at: NaiveDateTime,
     /// "detective", or the API key / user that acted.
     pub actor: String,
     pub severity: String,
-    #[serde(serialize_with = "units")]
     pub impact: i64,
     pub detail: Option<String>,
 }
@@ -156,8 +135,8 @@ pub fn get_many(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<AnomalyRow
 }
 
 /// The anomalies merged into this one: the other series the same incident affected.
-pub fn also_affected(conn: &mut DbConn, id: &str) -> QueryResult<Vec<String>> {
-    an::table.filter(an::merged_into.eq(id)).order_by(an::label.asc()).select(an::label).load(conn)
+pub fn also_affected(conn: &mut DbConn, id: &AnomalyId) -> QueryResult<Vec<String>> {
+    an::table.filter(an::merged_into.eq(&**id)).order_by(an::label.asc()).select(an::label).load(conn)
 }
 
 /// Filters of `GET /api/v1/anomalies`; the time range applies to `started_at`.
@@ -199,12 +178,12 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<Vec<AnomalyRow>> {
     q.order_by((an::started_at.desc(), an::id.desc())).limit(f.limit).offset(f.offset).load(conn)
 }
 
-pub fn get(conn: &mut DbConn, id: &str) -> QueryResult<Option<AnomalyRow>> {
-    an::table.find(id).select(AnomalyRow::as_select()).first(conn).optional()
+pub fn get(conn: &mut DbConn, id: &AnomalyId) -> QueryResult<Option<AnomalyRow>> {
+    an::table.find(&**id).select(AnomalyRow::as_select()).first(conn).optional()
 }
 
-pub fn events(conn: &mut DbConn, id: &str) -> QueryResult<Vec<AnomalyEvent>> {
-    ev::table.filter(ev::anomaly_id.eq(id)).order_by(ev::id.asc()).select(AnomalyEvent::as_select()).load(conn)
+pub fn events(conn: &mut DbConn, id: &AnomalyId) -> QueryResult<Vec<AnomalyEvent>> {
+    ev::table.filter(ev::anomaly_id.eq(&**id)).order_by(ev::id.asc()).select(AnomalyEvent::as_select()).load(conn)
 }
 
 /// Open anomalies per severity (for /metrics).

@@ -2,7 +2,8 @@
 //! proposals, and approve / reject / cancel (approver role).
 
 use super::ErrorBody;
-use crate::approval::store::{self, ActionRow, CommandError, NewAction, TransitionRow};
+use crate::approval::store::{self, CommandError, NewAction};
+use crate::approval::view::{ActionView, TransitionView};
 use crate::approval::{self, Proposed, Proposer};
 use crate::db::DbError;
 use crate::domain::approval::safety::{self, Block, Context, Stage};
@@ -36,23 +37,24 @@ pub async fn list(
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
-    if let Some(s) = &params.status {
-        Status::parse(s).ok_or_else(|| ApiError::bad_parameter("status", format!("'{s}' is not an action status")))?;
-    }
+    let status = match &params.status {
+        Some(s) => Some(
+            Status::parse(s)
+                .ok_or_else(|| ApiError::bad_parameter("status", format!("'{s}' is not an action status")))?,
+        ),
+        None => None,
+    };
     let limit = super::page_limit(params.limit)?;
-    let (status, anomaly) = (params.status.clone(), params.anomaly_id.clone());
-    let rows = state
-        .db
-        .run(move |c| store::list(c, status.as_deref(), anomaly.as_deref(), limit).map_err(DbError::from))
-        .await?;
-    Ok(HttpResponse::Ok().json(rows))
+    let anomaly = params.anomaly_id.clone().map(crate::domain::ids::AnomalyId::new);
+    let rows = state.db.run(move |c| store::list(c, status, anomaly.as_ref(), limit).map_err(DbError::from)).await?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(ActionView::from).collect::<Vec<_>>()))
 }
 
 #[derive(serde::Serialize)]
 struct Detail {
     #[serde(flatten)]
-    action: ActionRow,
-    history: Vec<TransitionRow>,
+    action: ActionView,
+    history: Vec<TransitionView>,
     /// What the safety policy would say if an executor took it now.
     safety_checks: Vec<Block>,
 }
@@ -63,7 +65,7 @@ struct Detail {
 pub async fn detail(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::ActionId>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
     let id = id.into_inner();
@@ -80,6 +82,7 @@ pub async fn detail(
     let ctx = Context { build_sha: crate::build_info::info().git_sha.to_string(), ..Context::default() };
     let target = approval::target(action.provider.as_deref(), action.account.as_deref(), &action.target, tags);
     let safety_checks = safety::check(&state.safety, &target, &ctx, Stage::Execution);
+    let (action, history) = (ActionView::from(&action), history.iter().map(TransitionView::from).collect());
     Ok(HttpResponse::Ok().json(Detail { action, history, safety_checks }))
 }
 
@@ -117,7 +120,7 @@ pub async fn create(
         return Err(invalid("target", "must be 1 to 1000 characters".into()));
     }
     let new = NewAction {
-        anomaly_id: body.anomaly_id.clone(),
+        anomaly_id: body.anomaly_id.clone().map(crate::domain::ids::AnomalyId::new),
         kind,
         target: body.target.trim().to_string(),
         provider: body.provider.clone(),
@@ -135,7 +138,7 @@ pub async fn create(
         })
         .await?;
     match proposed {
-        Ok(Proposed::Routed(row)) => Ok(HttpResponse::Created().json(row)),
+        Ok(Proposed::Routed(row)) => Ok(HttpResponse::Created().json(ActionView::from(&*row))),
         Ok(Proposed::AlreadyThere) => {
             Err(ApiError::new(StatusCode::CONFLICT, "conflict", "this anomaly already has that action for that target"))
         }
@@ -152,7 +155,7 @@ pub struct CommentBody {
 async fn command(
     caller: Caller,
     state: web::Data<AppState>,
-    id: String,
+    id: crate::domain::ids::ActionId,
     body: Option<web::Json<CommentBody>>,
     make: impl FnOnce(String) -> Command,
 ) -> Result<HttpResponse, ApiError> {
@@ -176,7 +179,7 @@ async fn command(
     )
     .await?;
     match result {
-        Ok(row) => Ok(HttpResponse::Ok().json(row)),
+        Ok(row) => Ok(HttpResponse::Ok().json(ActionView::from(&row))),
         Err(CommandError::NotFound) => Err(ApiError::not_found("no action with this id")),
         Err(CommandError::Refused(Refusal::OwnProposal)) => Err(ApiError::forbidden(Refusal::OwnProposal.to_string())),
         Err(CommandError::Refused(r)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", r.to_string())),
@@ -193,7 +196,7 @@ async fn command(
 pub async fn approve(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::ActionId>,
     body: Option<web::Json<CommentBody>>,
 ) -> Result<HttpResponse, ApiError> {
     command(caller, state, id.into_inner(), body, |by| Command::Approve { by }).await
@@ -205,7 +208,7 @@ pub async fn approve(
 pub async fn reject(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::ActionId>,
     body: Option<web::Json<CommentBody>>,
 ) -> Result<HttpResponse, ApiError> {
     command(caller, state, id.into_inner(), body, |by| Command::Reject { by }).await
@@ -217,7 +220,7 @@ pub async fn reject(
 pub async fn cancel(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::ActionId>,
     body: Option<web::Json<CommentBody>>,
 ) -> Result<HttpResponse, ApiError> {
     command(caller, state, id.into_inner(), body, |by| Command::Cancel { by }).await

@@ -4,7 +4,8 @@
 use super::ErrorBody;
 use crate::detect::chart;
 use crate::detect::history::ChartPoint;
-use crate::detect::store::{self, AnomalyEvent, AnomalyRow, Feedback, ListFilter, Manual, SeriesRow};
+use crate::detect::store::{self, AnomalyRow, Feedback, ListFilter, Manual, SeriesRow};
+use crate::detect::view::{AnomalyView, EventView};
 use crate::domain::detect::decision::Severity;
 use crate::domain::detect::root_cause::Contributor;
 use crate::domain::role::Role;
@@ -65,7 +66,7 @@ impl ListParams {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct AnomalySummary {
     #[serde(flatten)]
-    pub anomaly: AnomalyRow,
+    pub anomaly: AnomalyView,
     /// actual - expected over the anomaly so far.
     #[schema(value_type = String)]
     pub impact: crate::domain::money::Total,
@@ -75,7 +76,11 @@ pub struct AnomalySummary {
 
 impl From<AnomalyRow> for AnomalySummary {
     fn from(anomaly: AnomalyRow) -> Self {
-        AnomalySummary { impact: anomaly.impact(), lifecycle: anomaly.lifecycle(), anomaly }
+        AnomalySummary {
+            impact: anomaly.impact(),
+            lifecycle: anomaly.lifecycle(),
+            anomaly: AnomalyView::from(&anomaly),
+        }
     }
 }
 
@@ -100,7 +105,7 @@ pub struct AnomalyDetail {
     /// Up to 10 contributors to the excess across service, SKU, resource, region, unit and tags.
     pub root_causes: Vec<Contributor>,
     /// Opened, updated, resolved and feedback, oldest first.
-    pub timeline: Vec<AnomalyEvent>,
+    pub timeline: Vec<EventView>,
     /// The series around the anomaly with the expected value and band (absent for manual ones).
     pub series: Option<Vec<ChartPoint>>,
     /// Other series the same incident raised (e.g. the team tag of a looping job's service).
@@ -116,7 +121,7 @@ pub struct AnomalyDetail {
 pub async fn detail(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::AnomalyId>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
     let (settings, now) = (state.detect.clone(), state.clock.now());
@@ -141,6 +146,7 @@ pub async fn detail(
     };
     let (root_causes, recovered) = (a.root_causes(), crate::domain::money::Total::from_units(recovered));
     let summary = a.into();
+    let timeline = timeline.iter().map(EventView::from).collect();
     Ok(HttpResponse::Ok().json(AnomalyDetail { root_causes, summary, timeline, series, also_affected, recovered }))
 }
 
@@ -206,7 +212,7 @@ pub struct FeedbackBody {
     responses((status = 200, body = AnomalySummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn feedback(
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::AnomalyId>,
     WithBody(caller, body): WithBody<web::Json<FeedbackBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let invalid = |field: &str, message: &str| ApiError::invalid(json!({ "field": field, "message": message }));
@@ -241,7 +247,7 @@ pub struct ResolveBody {
     responses((status = 200, body = AnomalySummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn resolve(
     state: web::Data<AppState>,
-    id: web::Path<String>,
+    id: web::Path<crate::domain::ids::AnomalyId>,
     WithBody(caller, body): WithBody<web::Json<ResolveBody>>,
 ) -> Result<HttpResponse, ApiError> {
     if body.comment.as_ref().is_some_and(|c| c.len() > 2_000) {

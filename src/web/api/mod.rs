@@ -30,7 +30,7 @@ use utoipa_swagger_ui::SwaggerUi;
         actions::NewActionBody, actions::CommentBody, crate::domain::approval::safety::Block,
         crate::domain::audit::Entry, crate::domain::audit::Record,
         anomalies::AnomalySummary, anomalies::AnomalyDetail, anomalies::NewAnomaly, anomalies::FeedbackBody, anomalies::ResolveBody,
-        crate::detect::store::AnomalyRow, crate::detect::store::AnomalyEvent, crate::detect::store::SeriesRow,
+        crate::detect::view::AnomalyView, crate::detect::view::EventView, crate::detect::store::SeriesRow,
         crate::detect::history::ChartPoint, crate::domain::detect::root_cause::Contributor,
         health::Readiness, health::SourceStatus, crate::build_info::BuildInfo, ErrorBody,
     )),
