@@ -13,7 +13,7 @@ use crate::execute::{self, Runner};
 use crate::ingest::{schedule::Sources, Ingestor};
 use crate::notify;
 use crate::optimize;
-use crate::registry;
+use crate::providers;
 use crate::state::AppState;
 use crate::web::{self, error};
 use crate::worker::Context;
@@ -122,7 +122,7 @@ impl Application {
         let ctx = Context::new(db.clone(), bus.clone(), clock, leader, scheduler.clone());
         let cipher = settings.cipher()?;
         let vault = crate::clouds::Vault::new(db.clone(), cipher.clone());
-        let connection = registry::connect(&settings.providers, &db, &vault);
+        let connection = providers::connect(&settings.providers, &db, &vault);
         let (safety, approval) = (settings.safety.clone(), settings.approval.clone());
         let runner = Runner::new(db.clone(), connection.executors, safety, approval).with_clock(ctx.clock.clone());
 

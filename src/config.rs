@@ -118,10 +118,10 @@ impl Default for BusSettings {
     }
 }
 
-pub use crate::registry::ProviderSettings;
+pub use crate::providers::ProviderSettings;
 
 /// The simulated clouds' settings live with the simulator.
-pub use crate::ingest::providers::simulated::SimulatedSettings;
+pub use crate::providers::simulated::SimulatedSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -171,7 +171,7 @@ impl Settings {
         if self.bus.capacity == 0 {
             return Err(invalid("bus.capacity", "must be at least 1"));
         }
-        crate::registry::validate(&self.providers).map_err(|(key, problem)| invalid(key, problem))?;
+        crate::providers::validate(&self.providers).map_err(|(key, problem)| invalid(key, problem))?;
         self.detect.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.approval.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.dashboard.validate().map_err(|(key, problem)| invalid(key, problem))?;

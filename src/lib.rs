@@ -24,7 +24,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod notify;
 pub mod optimize;
-pub mod registry;
+pub mod providers;
 pub mod state;
 pub mod telemetry;
 pub mod web;

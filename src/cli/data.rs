@@ -76,10 +76,10 @@ pub(super) fn eval(
 /// `--provider`: a provider of the registry, or one of its sources (named `<provider>-…`).
 pub(super) fn provider_or_source(value: &str) -> Result<String, String> {
     let provider = value.split_once('-').map_or(value, |(p, _)| p);
-    if crate::registry::find(provider).is_some() {
+    if crate::providers::find(provider).is_some() {
         return Ok(value.to_string());
     }
-    let known: Vec<&str> = crate::registry::PROVIDERS.iter().map(|p| p.name).collect();
+    let known: Vec<&str> = crate::providers::PROVIDERS.iter().map(|p| p.name).collect();
     Err(format!("no provider named '{value}' (known: {})", known.join(", ")))
 }
 
@@ -87,7 +87,7 @@ pub(super) async fn ingest_once(settings: &Settings, provider: Option<&str>) -> 
     let db = open_database(settings).await?;
     let cipher = settings.cipher()?;
     let vault = crate::clouds::Vault::new(db.clone(), cipher);
-    let chosen: Vec<_> = crate::registry::connect(&settings.providers, &db, &vault)
+    let chosen: Vec<_> = crate::providers::connect(&settings.providers, &db, &vault)
         .sources
         .into_iter()
         .filter(|c| provider.is_none_or(|p| c.source.name() == p || c.source.name().starts_with(&format!("{p}-"))))

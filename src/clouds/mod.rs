@@ -1,12 +1,7 @@
-//! Connections to the real clouds: each provider's settings, its credentials (the SDK's
-//! standard chain, or fields from the encrypted store), and the clients built from them.
-//! Ingestion (`ingest::providers`) and execution (`execute`) both connect through here, so
-//! an endpoint or credential is configured once.
+//! What every provider's connection shares (each provider's own is `providers/<name>/
+//! connection.rs`): credentials from the encrypted store, read when a client is built (the
+//! SDK's standard chain otherwise), endpoint settings, and retries.
 
-pub mod aws;
-pub mod azure;
-pub mod gcp;
-pub mod llm;
 pub mod retry;
 
 use crate::credentials::Cipher;

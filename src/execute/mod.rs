@@ -5,11 +5,6 @@
 //! starts again, `executing` is verified first and only executed again (with the same
 //! idempotency key) if the target is still running, `verifying` is verified.
 
-pub mod azure_vm;
-pub mod bigquery;
-pub mod ec2;
-pub mod llm_keys;
-pub mod simulated;
 mod worker;
 
 pub use worker::spawn;

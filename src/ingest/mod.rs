@@ -5,9 +5,9 @@
 
 pub mod focus_csv;
 pub mod json;
-pub mod providers;
 pub mod runner;
 pub mod schedule;
+pub mod sources;
 
 use crate::bus::{Bus, CostsIngested, SeriesKey};
 use crate::db::write_transaction;

@@ -1,7 +1,7 @@
 //! Runs one pull of one source: read its cursor, pull, write records and the new cursor
 //! in one transaction, record success or failure. A failing source never stops the others.
 
-use super::providers::CostSource;
+use super::sources::CostSource;
 use super::{to_rows, write_rows, Ingestor};
 use crate::db::schema::ingest_cursors as ic;
 use crate::db::write_transaction;

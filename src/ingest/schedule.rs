@@ -3,8 +3,8 @@
 //! dashboard (table `provider_settings`, which wins and survives restarts). A run that is
 //! still going when the next tick comes is not started twice.
 
-use super::providers::CostSource;
 use super::runner::run_once;
+use super::sources::CostSource;
 use super::Ingestor;
 use crate::cron::validate_cron;
 use crate::db::schema::provider_settings as ps;

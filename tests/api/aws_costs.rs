@@ -5,9 +5,9 @@
 use crate::helpers::Bare;
 use crate::peers::aws::Aws;
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use costguard::ingest::providers::aws::AwsCostExplorer;
-use costguard::ingest::providers::window::Cursor;
 use costguard::ingest::runner::run_once;
+use costguard::ingest::sources::window::Cursor;
+use costguard::providers::aws::cost_explorer::AwsCostExplorer;
 use serde_json::{json, Value};
 
 const ACCOUNTS: [&str; 2] = ["111111111111", "222222222222"];
@@ -118,7 +118,7 @@ async fn cursor(app: &Bare) -> Cursor {
 pub async fn source(
     app: &Bare,
     aws: &Aws,
-    adjust: impl FnOnce(&mut costguard::clouds::aws::AwsSettings),
+    adjust: impl FnOnce(&mut costguard::providers::aws::connection::AwsSettings),
 ) -> AwsCostExplorer {
     let vault = app.vault("aws", &[("access_key_id", "testing"), ("secret_access_key", "testing")]).await;
     let mut settings = aws.settings();
@@ -178,7 +178,7 @@ async fn a_provider_that_keeps_failing_records_its_error_and_writes_nothing(app:
         aws.fail_call(n, Aws::server_error());
     }
     let source = source(&app, &aws, |s| s.max_attempts = 2).await;
-    let said = costguard::ingest::providers::CostSource::test_connection(&source).await;
+    let said = costguard::ingest::sources::CostSource::test_connection(&source).await;
     assert!(said.unwrap_err().to_string().contains("ServiceUnavailable"), "the dashboard's test says what AWS said");
     assert!(run_once(&app.ingestor(), &source).await.is_err());
     assert_eq!(app.ledger("AWS").await, (0, 0));

@@ -12,10 +12,10 @@ use costguard::approval::ApprovalSettings;
 use costguard::db::DbError;
 use costguard::domain::approval::safety::SafetyRules;
 use costguard::domain::money::Amount;
-use costguard::execute::azure_vm::AzureVmExecutor;
 use costguard::execute::Runner;
-use costguard::ingest::providers::azure::AzureCostManagement;
 use costguard::ingest::runner::run_once;
+use costguard::providers::azure::cost_management::AzureCostManagement;
+use costguard::providers::azure::vm::AzureVmExecutor;
 use std::sync::Arc;
 
 pub const VM: &str =
@@ -60,7 +60,7 @@ async fn backfill_then_incremental_hold_what_cost_management_holds(app: Bare) {
     let first = usage(9, 1);
     arm.set_usage(first.clone());
     let source = source(&app, &arm).await;
-    let said = costguard::ingest::providers::CostSource::test_connection(&source).await.unwrap();
+    let said = costguard::ingest::sources::CostSource::test_connection(&source).await.unwrap();
     assert!(said.contains("1 scope(s)"), "{said}");
     assert_eq!(app.ledger("Microsoft").await.0, 0, "testing the connection writes nothing");
     run_once(&app.ingestor(), &source).await.unwrap();

@@ -87,7 +87,7 @@ async fn aws_story(backend: Backend) {
     aws.queue_resources(resources);
     let app = TestApp::spawn_with(backend, |s| {
         every_second(s);
-        s.providers.aws = costguard::clouds::aws::AwsSettings {
+        s.providers.aws = costguard::providers::aws::connection::AwsSettings {
             schedule: "* * * * * *".into(),
             resource_level: true,
             backfill_days: 13,
@@ -128,7 +128,7 @@ async fn gcp_story(backend: Backend) {
     }
     let app = TestApp::spawn_with(backend, |s| {
         every_second(s);
-        s.providers.gcp = costguard::clouds::gcp::GcpSettings {
+        s.providers.gcp = costguard::providers::gcp::connection::GcpSettings {
             schedule: "*/5 * * * * *".into(),
             jobs_schedule: "* * * * * *".into(),
             backfill_days: 10,
@@ -164,7 +164,7 @@ async fn azure_story(backend: Backend) {
     arm.set_usage(usage);
     let app = TestApp::spawn_with(backend, |s| {
         every_second(s);
-        s.providers.azure = costguard::clouds::azure::AzureSettings {
+        s.providers.azure = costguard::providers::azure::connection::AzureSettings {
             schedule: "* * * * * *".into(),
             granularity: "Hourly".into(),
             ..arm.settings()

@@ -12,8 +12,8 @@ use costguard::db::DbError;
 use costguard::domain::approval::safety::SafetyRules;
 use costguard::domain::approval::{Command, Risk};
 use costguard::domain::ids::ActionId;
-use costguard::execute::ec2::Ec2Executor;
 use costguard::execute::Runner;
+use costguard::providers::aws::ec2::Ec2Executor;
 use std::sync::Arc;
 
 pub fn live() -> ApprovalSettings {

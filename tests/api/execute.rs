@@ -9,10 +9,10 @@ use costguard::db::DbError;
 use costguard::domain::approval::safety::SafetyRules;
 use costguard::domain::approval::{Command, Risk};
 use costguard::domain::ids::ActionId;
-use costguard::execute::simulated::SimulatedExecutor;
 use costguard::execute::Runner;
-use costguard::ingest::providers::simulated::resources::CloudResources;
-use costguard::ingest::providers::Simulator;
+use costguard::providers::simulated::executor::SimulatedExecutor;
+use costguard::providers::simulated::resources::CloudResources;
+use costguard::providers::simulated::Simulator;
 use std::sync::Arc;
 
 const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";
@@ -156,7 +156,7 @@ async fn a_protected_tag_in_the_ledger_stops_the_executor(app: Bare) {
     let settings = SimulatedSettings { enabled: true, live_incident_delay_secs: 0, ..SimulatedSettings::default() };
     let now = Utc::now();
     let (from, to) = (now - chrono::Duration::hours(2), now + chrono::Duration::hours(1));
-    let batch = costguard::ingest::providers::simulated::generate(&settings, now, from, to, &Default::default());
+    let batch = costguard::providers::simulated::generate(&settings, now, from, to, &Default::default());
     let (bus, _r) = costguard::bus::channels(16);
     costguard::ingest::Ingestor::new(app.db.clone(), bus).write("simulated", batch).await.unwrap();
     let id = approved_cancel(&app).await;
@@ -170,7 +170,7 @@ async fn a_protected_tag_in_the_ledger_stops_the_executor(app: Bare) {
 
 async fn a_runaway_llm_key_is_disabled(app: Bare) {
     let sim = simulator(&app);
-    let key = costguard::ingest::providers::simulated::catalog::RUNAWAY_KEY;
+    let key = costguard::providers::simulated::catalog::RUNAWAY_KEY;
     assert!(running(&sim, key).await);
     let id = approved(&app, "disable_llm_key", key).await;
     let runner = runner(&app, &sim, SafetyRules::default(), live());

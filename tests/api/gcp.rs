@@ -12,10 +12,10 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use costguard::approval::ApprovalSettings;
 use costguard::db::DbError;
 use costguard::domain::approval::safety::SafetyRules;
-use costguard::execute::bigquery::BigQueryExecutor;
 use costguard::execute::Runner;
-use costguard::ingest::providers::gcp::{BillingExport, JobMetadata};
 use costguard::ingest::runner::run_once;
+use costguard::providers::gcp::bigquery::BigQueryExecutor;
+use costguard::providers::gcp::{BillingExport, JobMetadata};
 use std::sync::Arc;
 
 pub const SCRIPT: &str = "loop_script_7d3e";
@@ -65,7 +65,7 @@ async fn export_backfill_then_incremental_hold_what_bigquery_sums(app: Bare) {
     let first = rows(30, 1);
     bq.export(&first).await;
     let source = export_source(&app, &bq).await;
-    let said = costguard::ingest::providers::CostSource::test_connection(&source).await.unwrap();
+    let said = costguard::ingest::sources::CostSource::test_connection(&source).await.unwrap();
     assert!(said.contains("detailed (resource-level) billing export"), "{said}");
     run_once(&app.ingestor(), &source).await.unwrap();
     assert_eq!(app.ledger("Google Cloud").await, (90, units(&first)), "exactly what BigQuery sums");
@@ -93,7 +93,7 @@ async fn the_standard_export_reads_the_same_without_resources(app: Bare) {
     settings.billing_table =
         settings.billing_table.replace(crate::peers::bigquery::TABLE.2, crate::peers::bigquery::STANDARD_TABLE);
     let source = BillingExport::new(settings, app.vault("gcp", &[]).await);
-    let said = costguard::ingest::providers::CostSource::test_connection(&source).await.unwrap();
+    let said = costguard::ingest::sources::CostSource::test_connection(&source).await.unwrap();
     assert!(said.contains("standard billing export"), "{said}");
     run_once(&app.ingestor(), &source).await.unwrap();
     assert_eq!(app.ledger("Google Cloud").await, (15, units(&data)));

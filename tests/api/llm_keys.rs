@@ -8,10 +8,10 @@ use crate::helpers::Bare;
 use crate::peers::llm::{Key, LlmApi, Row, ADMIN_KEY};
 use chrono::{Duration, DurationRound, Utc};
 use costguard::approval::ApprovalSettings;
-use costguard::clouds::llm::{Anthropic, LlmSettings, OpenAi};
 use costguard::domain::approval::safety::SafetyRules;
-use costguard::execute::llm_keys::LlmKeyExecutor;
 use costguard::execute::Runner;
+use costguard::providers::llm::connection::{Anthropic, LlmSettings, OpenAi};
+use costguard::providers::llm::keys::LlmKeyExecutor;
 use std::sync::Arc;
 
 const RUNAWAY: &str = "apikey_01Rj2N8SVvo6BePZj99NhmiT";

@@ -5,12 +5,12 @@
 use crate::helpers::Bare;
 use crate::peers::llm::{LlmApi, Row, ADMIN_KEY};
 use chrono::{Duration, DurationRound, Utc};
-use costguard::clouds::llm::{Anthropic, LlmSettings};
 use costguard::detect::series::Scope;
 use costguard::detect::store::{self, ListFilter};
 use costguard::detect::{DetectSettings, Detective};
-use costguard::ingest::providers::llm::anthropic::AnthropicUsage;
 use costguard::ingest::runner::run_once;
+use costguard::providers::llm::anthropic_usage::AnthropicUsage;
+use costguard::providers::llm::connection::{Anthropic, LlmSettings};
 
 const RUNAWAY: &str = "apikey_01LoopingAgent";
 const STEADY: &str = "apikey_01Steady";

@@ -6,14 +6,14 @@
 use crate::helpers::Bare;
 use crate::peers::llm::{cache_writes, Billed, LlmApi, Row, ADMIN_KEY};
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use costguard::clouds::llm::{Anthropic, LlmSettings, OpenAi, Provider};
 use costguard::db::DbError;
 use costguard::domain::llm_prices::{estimate_with_writes, price_for, CacheWrites};
-use costguard::ingest::providers::llm::anthropic::AnthropicUsage;
-use costguard::ingest::providers::llm::costs::BilledCosts;
-use costguard::ingest::providers::llm::openai::OpenAiUsage;
-use costguard::ingest::providers::CostSource;
 use costguard::ingest::runner::run_once;
+use costguard::ingest::sources::CostSource;
+use costguard::providers::llm::anthropic_usage::AnthropicUsage;
+use costguard::providers::llm::connection::{Anthropic, LlmSettings, OpenAi, Provider};
+use costguard::providers::llm::costs::BilledCosts;
+use costguard::providers::llm::openai_usage::OpenAiUsage;
 
 fn hour(back: i64) -> DateTime<Utc> {
     Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(back)

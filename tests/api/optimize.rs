@@ -10,9 +10,9 @@ use costguard::config::SimulatedSettings;
 use costguard::db::DbError;
 use costguard::domain::approval::safety::SafetyRules;
 use costguard::domain::optimizer::default_rules;
-use costguard::ingest::providers::simulated::generate;
 use costguard::ingest::Ingestor;
 use costguard::optimize::Optimizer;
+use costguard::providers::simulated::generate;
 use std::collections::HashMap;
 
 const LIVE_JOB: &str = "bquxjob_7d3e9b21_live_loop";

@@ -167,13 +167,8 @@ async fn writes_elsewhere_wake_the_leaders_detective(app: crate::helpers::Bare) 
     let elsewhere = costguard::ingest::Ingestor::new(app.db.clone(), costguard::bus::channels(1).0);
     let now = chrono::Utc::now();
     let sim = costguard::config::SimulatedSettings { enabled: true, incidents: false, ..Default::default() };
-    let batch = costguard::ingest::providers::simulated::generate(
-        &sim,
-        now,
-        now - chrono::Duration::days(3),
-        now,
-        &Default::default(),
-    );
+    let batch =
+        costguard::providers::simulated::generate(&sim, now, now - chrono::Duration::days(3), now, &Default::default());
     elsewhere.write("import", batch).await.unwrap();
     until("the leader's detective to pick the write up", Duration::from_secs(15), async || {
         (series().await > 0).then_some(())

@@ -5,8 +5,8 @@ use crate::both_backends;
 use crate::helpers::TestApp;
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc, Weekday};
 use costguard::config::SimulatedSettings;
-use costguard::ingest::providers::simulated::resources::{CloudResources, StopOutcome};
-use costguard::ingest::providers::simulated::{generate, Simulator};
+use costguard::providers::simulated::resources::{CloudResources, StopOutcome};
+use costguard::providers::simulated::{generate, Simulator};
 use std::collections::HashMap;
 
 const SATURDAY_JOB: &str = "bquxjob_5f1c2a9e_saturday_loop";

@@ -8,7 +8,7 @@ use crate::dashboard::session::{Posted, Signed};
 use crate::dashboard::views::settings::{self as view, ProviderView};
 use crate::db::DbError;
 use crate::domain::role::Role;
-use crate::registry::{self, PROVIDERS};
+use crate::providers::{self, PROVIDERS};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
@@ -59,8 +59,8 @@ pub async fn providers(
     Ok(html(view::providers(&user.0, &views, None, q.notice.as_deref(), state.demo)))
 }
 
-fn kind(name: &str) -> Result<&'static registry::Provider, PageError> {
-    registry::find(name).ok_or_else(|| PageError::NotFound(format!("no provider named '{name}'")))
+fn kind(name: &str) -> Result<&'static providers::Provider, PageError> {
+    providers::find(name).ok_or_else(|| PageError::NotFound(format!("no provider named '{name}'")))
 }
 
 #[derive(Debug, serde::Deserialize)]

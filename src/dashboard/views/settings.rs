@@ -7,7 +7,7 @@ use crate::auth::api_keys::ApiKey;
 use crate::auth::sessions::SessionUser;
 use crate::auth::users::User;
 use crate::credentials::FieldStatus;
-use crate::registry::Provider;
+use crate::providers::Provider;
 use maud::{html, Markup};
 
 /// The role choices of the user and key forms.

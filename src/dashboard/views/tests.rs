@@ -243,7 +243,7 @@ fn credentials_are_write_only_on_the_providers_page() {
         updated_by: "ada".into(),
     };
     let views = vec![settings::ProviderView {
-        kind: crate::registry::find("aws").unwrap_or(&crate::registry::PROVIDERS[0]),
+        kind: crate::providers::find("aws").unwrap_or(&crate::providers::PROVIDERS[0]),
         available: false,
         enabled: false,
         schedule: String::new(),

@@ -236,8 +236,8 @@ impl Arm {
         }
     }
 
-    pub fn settings(&self) -> costguard::clouds::azure::AzureSettings {
-        costguard::clouds::azure::AzureSettings {
+    pub fn settings(&self) -> costguard::providers::azure::connection::AzureSettings {
+        costguard::providers::azure::connection::AzureSettings {
             enabled: true,
             endpoint_url: self.url.clone(),
             authority_host: self.url.clone(),

@@ -168,8 +168,8 @@ impl Aws {
     }
 
     /// The settings that point CostGuard at this peer.
-    pub fn settings(&self) -> costguard::clouds::aws::AwsSettings {
-        costguard::clouds::aws::AwsSettings {
+    pub fn settings(&self) -> costguard::providers::aws::connection::AwsSettings {
+        costguard::providers::aws::connection::AwsSettings {
             enabled: true,
             endpoint_url: self.url.clone(),
             granularity: "hourly".into(),

@@ -323,9 +323,9 @@ impl BigQuery {
         }
     }
 
-    pub fn settings(&self) -> costguard::clouds::gcp::GcpSettings {
+    pub fn settings(&self) -> costguard::providers::gcp::connection::GcpSettings {
         let (p, d, t) = TABLE;
-        costguard::clouds::gcp::GcpSettings {
+        costguard::providers::gcp::connection::GcpSettings {
             enabled: true,
             endpoint_url: self.url.clone(),
             billing_table: format!("{p}.{d}.{t}"),
