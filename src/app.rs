@@ -142,8 +142,11 @@ impl Application {
         announce_setup_link(&db, &settings, port).await?;
         let (templates, public_url) = (settings.notify_templates_dir(), settings.public_url(port));
         notify::spawn(&ctx, &settings.notify, &templates, public_url, settings.approval.policy()).await?;
+        // Requests wait briefly for a connection and answer 503 when the pool is saturated.
+        let request_wait = Duration::from_millis(settings.database.request_wait_ms);
+        let request_db = db.waiting_at_most(request_wait);
         let state = AppState {
-            db: db.clone(),
+            db: request_db,
             clock: ctx.clock.clone(),
             ingestor,
             limits: settings.server.clone(),
@@ -159,6 +162,7 @@ impl Application {
             slack: settings.notify.slack.clone(),
             leader: ctx.leader.clone(),
             llm_prices: settings.providers.llm_prices(),
+            heavy: crate::state::Gate::for_pool(settings.database.pool_size, request_wait),
         };
         let server = serve(listener, &settings, state)?;
         tracing::info!(port, "CostGuard is serving on http://{}:{port}", settings.bind_addr().ip());

@@ -69,11 +69,14 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     /// How long a SQLite writer waits for the lock, in milliseconds.
     pub busy_timeout_ms: u64,
+    /// How long an HTTP request waits for a pooled connection before it answers 503 with
+    /// `Retry-After`, in milliseconds (background workers wait longer and retry).
+    pub request_wait_ms: u64,
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        DatabaseSettings { url: String::new(), pool_size: 8, busy_timeout_ms: 15_000 }
+        DatabaseSettings { url: String::new(), pool_size: 8, busy_timeout_ms: 15_000, request_wait_ms: 2_000 }
     }
 }
 
@@ -163,6 +166,9 @@ impl Settings {
         self.database_url()?;
         if self.database.pool_size == 0 {
             return Err(invalid("database.pool_size", "must be at least 1"));
+        }
+        if !(10..=60_000).contains(&self.database.request_wait_ms) {
+            return Err(invalid("database.request_wait_ms", "must be between 10 and 60000"));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| invalid("log.level", e))?;
         if !matches!(self.log.format.as_str(), "text" | "json") {

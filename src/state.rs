@@ -34,6 +34,31 @@ pub struct AppState {
     /// Token prices per provider ("openai", "anthropic"), to price pushed usage sent
     /// without a cost.
     pub llm_prices: std::collections::BTreeMap<String, crate::domain::llm_prices::PriceTable>,
+    /// Admission for the expensive reads (ledger aggregations), so they can never hold every
+    /// pooled connection and the dashboard, keys and health checks keep answering.
+    pub heavy: Gate,
+}
+
+/// A bounded number of concurrent expensive requests; the rest wait briefly, then are told
+/// to come back (the handler answers 503 with `Retry-After`).
+#[derive(Clone)]
+pub struct Gate {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    wait: std::time::Duration,
+}
+
+impl Gate {
+    /// For a pool of `pool_size`: all but two connections may serve expensive reads (at least
+    /// one), leaving the rest for everything else.
+    pub fn for_pool(pool_size: u32, wait: std::time::Duration) -> Gate {
+        let permits = pool_size.saturating_sub(2).max(1) as usize;
+        Gate { permits: std::sync::Arc::new(tokio::sync::Semaphore::new(permits)), wait }
+    }
+
+    /// A permit, or None when none came free within the wait.
+    pub async fn enter(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await.ok()?.ok()
+    }
 }
 
 /// `[server]`: where the HTTP edge listens and what it accepts.
@@ -62,5 +87,24 @@ impl Default for ServerSettings {
             shutdown_timeout_secs: 30,
             metrics_max_series: 100,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Gate;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_gate_leaves_two_connections_free_and_refuses_after_its_wait() {
+        let gate = Gate::for_pool(8, Duration::from_millis(50));
+        let mut admitted = Vec::new();
+        for _ in 0..6 {
+            admitted.push(gate.enter().await.expect("six of eight may be heavy"));
+        }
+        assert!(gate.enter().await.is_none(), "the seventh waits, then is refused");
+        admitted.pop();
+        assert!(gate.enter().await.is_some(), "a freed permit admits the next");
+        assert!(Gate::for_pool(1, Duration::from_millis(1)).enter().await.is_some(), "a pool of one still serves");
     }
 }

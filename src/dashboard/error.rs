@@ -22,6 +22,9 @@ pub enum PageError {
     Conflict(String),
     #[error("something went wrong on our side; the log has the details")]
     Internal(String),
+    /// The database was saturated; nothing was done.
+    #[error("CostGuard is busy right now; nothing was changed. Try again in a moment.")]
+    Busy,
 }
 
 impl PageError {
@@ -32,7 +35,10 @@ impl PageError {
 
 impl From<crate::db::DbError> for PageError {
     fn from(e: crate::db::DbError) -> Self {
-        PageError::internal(e)
+        match e {
+            crate::db::DbError::Busy(_) => PageError::Busy,
+            other => PageError::internal(other),
+        }
     }
 }
 
@@ -51,6 +57,7 @@ impl ResponseError for PageError {
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Conflict(_) => StatusCode::CONFLICT,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            PageError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -63,7 +70,11 @@ impl ResponseError for PageError {
             tracing::error!(error = %detail, "page failed");
         }
         let status = self.status_code();
-        HttpResponse::build(status)
+        let mut response = HttpResponse::build(status);
+        if let PageError::Busy = self {
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        response
             .content_type("text/html; charset=utf-8")
             .body(super::views::layout::error_page(status, &self.to_string()).into_string())
     }

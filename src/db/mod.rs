@@ -97,6 +97,9 @@ pub fn lock_in_transaction(conn: &mut DbConn, key: &str) -> QueryResult<()> {
 pub enum DbError {
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::PoolError),
+    /// No connection was free within a request's wait: the database is saturated.
+    #[error("no database connection was free within {0:?}")]
+    Busy(Duration),
     #[error("database: {0}")]
     Query(#[from] diesel::result::Error),
     #[error("database task did not finish: {0}")]
@@ -162,6 +165,8 @@ pub struct Db {
     backend: Backend,
     /// One detective run at a time on this database in this process (see `detective_turn`).
     detective_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// How long `run` waits for a connection; None: the pool's own timeout (30 s).
+    wait: Option<Duration>,
 }
 
 impl std::fmt::Debug for Db {
@@ -188,7 +193,14 @@ impl Db {
         drop(conn);
         let pool =
             r2d2::Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(30)).build(manager)?;
-        Ok(Db { pool, backend: url.backend(), detective_turn: Default::default() })
+        Ok(Db { pool, backend: url.backend(), detective_turn: Default::default(), wait: None })
+    }
+
+    /// The same pool, waiting at most `wait` for a connection: what HTTP handlers use, so a
+    /// saturated pool answers "busy, retry" (`DbError::Busy`) long before a client gives up,
+    /// while background workers keep the longer wait.
+    pub fn waiting_at_most(&self, wait: Duration) -> Db {
+        Db { wait: Some(wait), ..self.clone() }
     }
 
     pub fn backend(&self) -> Backend {
@@ -202,9 +214,12 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, wait) = (self.pool.clone(), self.wait);
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(DbError::from)?;
+            let mut conn = match wait {
+                Some(wait) => pool.get_timeout(wait).map_err(|_| DbError::Busy(wait))?,
+                None => pool.get().map_err(DbError::from)?,
+            };
             work(&mut conn)
         })
         .await

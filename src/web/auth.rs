@@ -44,8 +44,10 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let token = token.ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <api key>"))?;
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let found =
-                state.db.run(move |conn| api_keys::authenticate(conn, &token)).await.map_err(ApiError::internal)?;
+            let found = state.db.run(move |conn| api_keys::authenticate(conn, &token)).await.map_err(|e| match e {
+                api_keys::KeyError::Db(db) => ApiError::from(db),
+                other => ApiError::internal(other),
+            })?;
             match found {
                 Ok(key) => Ok(Caller { role: key.role(), key_id: key.id, name: key.name }),
                 Err(Rejected::Revoked) => Err(ApiError::unauthorized("this API key was revoked")),

@@ -14,11 +14,17 @@ pub struct ApiError {
     pub status: StatusCode,
     pub error: &'static str,
     pub detail: Value,
+    /// Seconds after which a client may try again (503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, error: &'static str, detail: impl Into<Value>) -> Self {
-        ApiError { status, error, detail: detail.into() }
+        ApiError { status, error, detail: detail.into(), retry_after: None }
+    }
+    /// 503 with `Retry-After`: the server is saturated, nothing was done.
+    pub fn busy(detail: impl Into<Value>, retry_after_secs: u64) -> Self {
+        ApiError { retry_after: Some(retry_after_secs), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail) }
     }
     pub fn bad_request(detail: impl Into<Value>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
@@ -45,6 +51,11 @@ impl ApiError {
     pub fn unsupported_media_type(detail: impl Into<Value>) -> Self {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", detail)
     }
+    /// 503 when no admission to an expensive read came free in time.
+    pub fn too_many_heavy() -> Self {
+        metrics::counter!("costguard_http_busy_total").increment(1);
+        Self::busy("too many expensive queries are running; nothing was done, try again shortly", 1)
+    }
     /// Logs the cause and answers 500 without revealing it.
     pub fn internal(cause: impl fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed");
@@ -68,13 +79,22 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"costguard\""));
         }
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
         response.json(json!({ "error": self.error, "detail": self.detail }))
     }
 }
 
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
-        ApiError::internal(e)
+        match e {
+            crate::db::DbError::Busy(_) => {
+                metrics::counter!("costguard_http_busy_total").increment(1);
+                ApiError::busy("the database is busy; nothing was done, try again shortly", 1)
+            }
+            other => ApiError::internal(other),
+        }
     }
 }
 

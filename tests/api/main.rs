@@ -35,6 +35,7 @@ mod migrations;
 mod notify;
 mod operations;
 mod optimize;
+mod overload;
 mod replicas;
 mod shipped_story;
 mod simulator;

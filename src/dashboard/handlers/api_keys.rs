@@ -63,7 +63,7 @@ pub async fn create(
         Ok((key, secret)) => {
             Ok(html(view::api_keys(&posted.user.0, &keys, Some((&key, &secret)), None, None, (1, false))))
         }
-        Err(KeyError::Db(e)) => Err(PageError::internal(e)),
+        Err(KeyError::Db(e)) => Err(PageError::from(e)),
         Err(e) => Ok(HttpResponse::UnprocessableEntity()
             .content_type("text/html; charset=utf-8")
             .body(view::api_keys(&posted.user.0, &keys, None, Some(&e.to_string()), None, (1, false)).into_string())),

@@ -54,7 +54,7 @@ async fn outcome(
 ) -> Result<HttpResponse, PageError> {
     match result {
         Ok(_) => Ok(redirect(&format!("/settings/users?notice={notice}"))),
-        Err(UserError::Db(e)) => Err(PageError::internal(e)),
+        Err(UserError::Db(e)) => Err(PageError::from(e)),
         Err(UserError::Hash(e)) => Err(PageError::internal(e)),
         Err(e) => page(user, state, ui, StatusCode::UNPROCESSABLE_ENTITY, Some(&e.to_string()), None, None).await,
     }

@@ -140,6 +140,7 @@ pub async fn get_llm_usage(
     caller.require(Role::Viewer)?;
     let query = parse(&params)?;
     let (from, to) = (query.from, query.to);
+    let _admitted = state.heavy.enter().await.ok_or_else(ApiError::too_many_heavy)?;
     let rows = state.db.run(move |conn| aggregate_llm_usage(conn, &query).map_err(crate::db::DbError::from)).await?;
     let mut totals: BTreeMap<String, LlmTotal> = BTreeMap::new();
     for r in &rows {

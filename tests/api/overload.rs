@@ -1,0 +1,65 @@
+//! Load cannot take the API down: when every pooled connection is taken, a request answers
+//! 503 with `Retry-After` within the configured wait (never a 500 after the pool's 30 s),
+//! `/healthz` keeps answering, and once connections are free the same request succeeds. On
+//! the shipped `[database]` settings (pool size and request wait read from config.toml).
+
+use crate::both_backends_with;
+use crate::helpers::TestApp;
+use costguard::config::Settings;
+use std::time::{Duration, Instant};
+
+fn shipped_database(settings: &mut Settings) {
+    let shipped = Settings::load(Some(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml")))
+        .expect("the shipped config.toml loads");
+    settings.database.pool_size = shipped.database.pool_size;
+    settings.database.request_wait_ms = shipped.database.request_wait_ms;
+}
+
+/// Takes every connection of the app's pool until the returned sender is dropped.
+async fn hold_every_connection(app: &TestApp, size: u32) -> std::sync::mpsc::Sender<()> {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (taken, all_taken) = tokio::sync::oneshot::channel();
+    let db = app.db.clone();
+    tokio::task::spawn_blocking(move || {
+        let held: Vec<_> = (0..size).map(|_| db.get_blocking().expect("a connection")).collect();
+        let _ = taken.send(());
+        let _ = released.recv();
+        drop(held);
+    });
+    all_taken.await.expect("every connection taken");
+    release
+}
+
+async fn a_saturated_pool_answers_busy_with_retry_after(app: TestApp) {
+    let shipped = Settings::load(Some(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"))).unwrap();
+    let wait = Duration::from_millis(shipped.database.request_wait_ms);
+    let path = "/api/v1/costs?group_by=provider&granularity=day";
+    assert_eq!(app.get(path).await.status(), 200, "answers while the pool is free");
+
+    let release = hold_every_connection(&app, shipped.database.pool_size).await;
+    let started = Instant::now();
+    let busy = app.get(path).await;
+    let took = started.elapsed();
+    assert_eq!(busy.status(), 503, "a saturated pool is 'busy', not a failure");
+    assert_eq!(busy.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    let body: serde_json::Value = busy.json().await.unwrap();
+    assert_eq!(body["error"], "busy", "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("nothing was done")), "{body}");
+    assert!(took >= wait && took < wait + Duration::from_secs(3), "answered after {took:?} (wait {wait:?})");
+
+    let started = Instant::now();
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(1), "health answers at once: {:?}", started.elapsed());
+    let page = app.client.get(app.url("/login")).send().await.unwrap();
+    assert!(page.status() == 200 || page.status() == 503, "the log-in page never fails: {}", page.status());
+
+    drop(release);
+    let again = crate::helpers::until("the pool to be free again", Duration::from_secs(30), async || {
+        let r = app.get(path).await;
+        (r.status() == 200).then_some(())
+    });
+    again.await;
+}
+
+both_backends_with!(super::shipped_database => a_saturated_pool_answers_busy_with_retry_after);
