@@ -45,12 +45,13 @@ async fn a_saturated_pool_answers_busy_with_retry_after(app: TestApp) {
     let body: serde_json::Value = busy.json().await.unwrap();
     assert_eq!(body["error"], "busy", "{body}");
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("nothing was done")), "{body}");
-    assert!(took >= wait && took < wait + Duration::from_secs(3), "answered after {took:?} (wait {wait:?})");
+    // Well before the pool's own 30 s, with room for a machine busy with other tests.
+    assert!(took >= wait && took < wait + Duration::from_secs(5), "answered after {took:?} (wait {wait:?})");
 
     let started = Instant::now();
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    assert!(started.elapsed() < Duration::from_secs(1), "health answers at once: {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(2), "health answers at once: {:?}", started.elapsed());
     let page = app.client.get(app.url("/login")).send().await.unwrap();
     assert!(page.status() == 200 || page.status() == 503, "the log-in page never fails: {}", page.status());
 
