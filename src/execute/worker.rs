@@ -25,22 +25,21 @@ impl crate::worker::Worker for Runner {
 
     async fn catch_up(&mut self, leader: &mut Leadership) {
         match self.pending().await {
-            Ok(ids) => {
-                for id in ids {
-                    if !process_while_leading(self, &id, leader).await {
-                        break;
-                    }
-                }
-            }
+            Ok(ids) => process_in_turn(self, ids, leader).await,
             Err(e) => tracing::error!(error = %e, "could not list pending actions"),
         }
     }
 
     async fn on_wakes(&mut self, approved: Vec<ActionId>, leader: &mut Leadership) {
-        for id in approved {
-            if !process_while_leading(self, &id, leader).await {
-                break;
-            }
+        process_in_turn(self, approved, leader).await
+    }
+}
+
+/// One action after another, stopping when the lease is lost.
+async fn process_in_turn(runner: &Runner, ids: Vec<ActionId>, leader: &mut Leadership) {
+    for id in ids {
+        if !process_while_leading(runner, &id, leader).await {
+            break;
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::db::DbConn;
 use crate::detect::store::AnomalyRow;
 use crate::domain::approval::Policy;
 use crate::domain::detect::decision::Severity;
+use crate::domain::ids::{ActionId, AnomalyId};
 use crate::domain::notify::{is_news, Event, QuietHours, Route, Subject};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -156,7 +157,7 @@ fn advance(conn: &mut DbConn, stream: &str, to: i64) -> QueryResult<()> {
 
 fn anomaly_events(conn: &mut DbConn, base_url: &str, max_age: Duration, now: DateTime<Utc>) -> QueryResult<Vec<Found>> {
     let from = cursor(conn, "anomaly_events")?;
-    let rows: Vec<(i64, String, String, String, NaiveDateTime, String)> = ev::table
+    let rows: Vec<(i64, AnomalyId, String, String, NaiveDateTime, String)> = ev::table
         .filter(ev::id.gt(from))
         .order_by(ev::id)
         .limit(BATCH)
@@ -180,10 +181,7 @@ fn anomaly_events(conn: &mut DbConn, base_url: &str, max_age: Duration, now: Dat
         let Some(event) = Event::of_anomaly(kind, severity, previous.as_deref().and_then(Severity::parse)) else {
             continue;
         };
-        let Some(anomaly) = crate::detect::store::get(conn, &crate::domain::ids::AnomalyId::new(anomaly_id.clone()))?
-        else {
-            continue;
-        };
+        let Some(anomaly) = crate::detect::store::get(conn, anomaly_id)? else { continue };
         // Only a resolution asks whether the anomaly was announced.
         let announced = event == Event::AnomalyResolved
             && n::table.filter(n::subject_id.eq(anomaly_id)).count().get_result::<i64>(conn)? > 0;
@@ -194,7 +192,7 @@ fn anomaly_events(conn: &mut DbConn, base_url: &str, max_age: Duration, now: Dat
             stream: "anomaly_events",
             event_id: *id,
             event,
-            subject_id: anomaly_id.clone(),
+            subject_id: anomaly_id.to_string(),
             severity,
             provider: anomaly.provider.clone(),
             team: team_of(&anomaly),
@@ -215,7 +213,7 @@ fn anomaly_events(conn: &mut DbConn, base_url: &str, max_age: Duration, now: Dat
 
 fn action_events(conn: &mut DbConn, base_url: &str, policy: &Policy, now: DateTime<Utc>) -> QueryResult<Vec<Found>> {
     let from = cursor(conn, "action_transitions")?;
-    let rows: Vec<(i64, String, String, NaiveDateTime, String, Option<String>)> = at::table
+    let rows: Vec<(i64, ActionId, String, NaiveDateTime, String, Option<String>)> = at::table
         .filter(at::id.gt(from))
         .order_by(at::id)
         .limit(BATCH)
@@ -224,10 +222,7 @@ fn action_events(conn: &mut DbConn, base_url: &str, policy: &Policy, now: DateTi
     let mut out = Vec::new();
     for (id, action_id, to_status, when, actor, reason) in &rows {
         let Some(event) = Event::of_action(to_status) else { continue };
-        let Some(action) = crate::approval::store::get(conn, &crate::domain::ids::ActionId::new(action_id.clone()))?
-        else {
-            continue;
-        };
+        let Some(action) = crate::approval::store::get(conn, action_id)? else { continue };
         let anomaly = match &action.anomaly_id {
             Some(a) => crate::detect::store::get(conn, a)?,
             None => None,
@@ -243,7 +238,7 @@ fn action_events(conn: &mut DbConn, base_url: &str, policy: &Policy, now: DateTi
             stream: "action_transitions",
             event_id: *id,
             event,
-            subject_id: action_id.clone(),
+            subject_id: action_id.to_string(),
             severity,
             provider: action.provider.clone().or_else(|| anomaly.as_ref().and_then(|a| a.provider.clone())),
             team: anomaly.as_ref().and_then(team_of),

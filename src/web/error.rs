@@ -24,6 +24,7 @@ impl ApiError {
     }
     /// 503 with `Retry-After`: the server is saturated, nothing was done.
     pub fn busy(detail: impl Into<Value>, retry_after_secs: u64) -> Self {
+        metrics::counter!("costguard_http_busy_total").increment(1);
         ApiError { retry_after: Some(retry_after_secs), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail) }
     }
     pub fn bad_request(detail: impl Into<Value>) -> Self {
@@ -53,7 +54,6 @@ impl ApiError {
     }
     /// 503 when no admission to an expensive read came free in time.
     pub fn too_many_heavy() -> Self {
-        metrics::counter!("costguard_http_busy_total").increment(1);
         Self::busy("too many expensive queries are running; nothing was done, try again shortly", 1)
     }
     /// Logs the cause and answers 500 without revealing it.
@@ -90,7 +90,6 @@ impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
         match e {
             crate::db::DbError::Busy(_) => {
-                metrics::counter!("costguard_http_busy_total").increment(1);
                 ApiError::busy("the database is busy; nothing was done, try again shortly", 1)
             }
             other => ApiError::internal(other),

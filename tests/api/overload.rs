@@ -8,9 +8,13 @@ use crate::helpers::TestApp;
 use costguard::config::Settings;
 use std::time::{Duration, Instant};
 
+fn shipped() -> Settings {
+    Settings::load(Some(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml")))
+        .expect("the shipped config.toml loads")
+}
+
 fn shipped_database(settings: &mut Settings) {
-    let shipped = Settings::load(Some(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml")))
-        .expect("the shipped config.toml loads");
+    let shipped = shipped();
     settings.database.pool_size = shipped.database.pool_size;
     settings.database.request_wait_ms = shipped.database.request_wait_ms;
 }
@@ -31,7 +35,7 @@ async fn hold_every_connection(app: &TestApp, size: u32) -> std::sync::mpsc::Sen
 }
 
 async fn a_saturated_pool_answers_busy_with_retry_after(app: TestApp) {
-    let shipped = Settings::load(Some(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"))).unwrap();
+    let shipped = shipped();
     let wait = Duration::from_millis(shipped.database.request_wait_ms);
     let path = "/api/v1/costs?group_by=provider&granularity=day";
     assert_eq!(app.get(path).await.status(), 200, "answers while the pool is free");
