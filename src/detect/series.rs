@@ -76,9 +76,8 @@ pub fn load(
         Some((SeriesId::Service { provider: part(0), sub_account: part(1), service: part(2) }, part(0)))
     });
     if !tag_keys.is_empty() {
-        let filter = CostFilter { tagged_only: true, ..CostFilter::default() };
-        let rows = query::sum_effective_cost(conn, from, to, true, &["tags"], &filter)?;
-        out.extend(assemble(split_tags(rows, tag_keys), |keys| {
+        let rows = query::sum_effective_cost_by_tag(conn, from, to, tag_keys)?;
+        out.extend(assemble(rows, |keys| {
             let (key, value) = (keys.first().cloned().flatten()?, keys.get(1).cloned().flatten()?);
             Some((SeriesId::Tag { key, value }, "tags".into()))
         }));
@@ -90,24 +89,6 @@ pub fn load(
     }));
     out.retain(|s| scope.includes(&s.id));
     Ok(out)
-}
-
-/// One row per configured tag key present in a row's tags, keyed [key, value].
-fn split_tags(rows: Vec<GroupSum>, tag_keys: &[String]) -> Vec<GroupSum> {
-    let mut out = Vec::new();
-    for row in rows {
-        let Some(Some(text)) = row.keys.first() else { continue };
-        let Ok(serde_json::Value::Object(tags)) = serde_json::from_str::<serde_json::Value>(text) else { continue };
-        for key in tag_keys {
-            let value = match tags.get(key) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(serde_json::Value::Null) | None => continue,
-                Some(other) => other.to_string(),
-            };
-            out.push(GroupSum { keys: vec![Some(key.clone()), Some(value)], ..row.clone() });
-        }
-    }
-    out
 }
 
 /// Cost per hour (epoch seconds) and currency.
@@ -204,22 +185,5 @@ mod tests {
         let s = assemble(rows, ident);
         assert_eq!(s[0].step_secs, DAY);
         assert_eq!(s[0].points.len(), 3);
-    }
-
-    #[test]
-    fn tags_split_into_one_row_per_configured_key() {
-        let tagged = GroupSum {
-            hour: DateTime::from_timestamp(0, 0),
-            keys: vec![Some(r#"{"team":"data","env":"prod","cost":3}"#.into())],
-            currency: "USD".into(),
-            effective_cost: Total::from_units(9),
-            as_of: None,
-        };
-        let out = split_tags(vec![tagged], &["team".into(), "cost".into(), "owner".into()]);
-        let keys: Vec<Vec<Option<String>>> = out.iter().map(|r| r.keys.clone()).collect();
-        assert_eq!(
-            keys,
-            vec![vec![Some("team".into()), Some("data".into())], vec![Some("cost".into()), Some("3".into())]]
-        );
     }
 }

@@ -179,6 +179,7 @@ pub fn import(
                 progress(report.rows);
             }
             finish_bulk_load(conn, load)?;
+            crate::ledger::rollups::refresh(conn, &report.summary.touched)?;
             Ok(report)
         })
     });

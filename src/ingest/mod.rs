@@ -67,7 +67,14 @@ impl Ingestor {
         let (cost_rows, llm_rows) = to_rows(source, batch)?;
         let (costs, llm) = self
             .db
-            .run(move |conn| write_transaction(conn, |c| write_rows(c, &cost_rows, &llm_rows)).map_err(DbError::from))
+            .run(move |conn| {
+                write_transaction(conn, |c| {
+                    let written = write_rows(c, &cost_rows, &llm_rows)?;
+                    ledger::rollups::refresh(c, &written.0.touched)?;
+                    Ok::<_, diesel::result::Error>(written)
+                })
+                .map_err(DbError::from)
+            })
             .await?;
         self.announce(source, &costs);
         Ok((costs, llm))

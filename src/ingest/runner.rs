@@ -94,6 +94,7 @@ async fn pull_and_write(ingestor: &Ingestor, source: &dyn CostSource) -> anyhow:
                 for s in &supersedes {
                     summary.merge(crate::ledger::delete_superseded(c, s)?);
                 }
+                crate::ledger::rollups::refresh(c, &summary.touched)?;
                 save_cursor(c, &name, &next_cursor)?;
                 Ok::<_, diesel::result::Error>(summary)
             })

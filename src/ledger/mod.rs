@@ -1,8 +1,11 @@
 //! The cost ledger: owns `cost_records` and `llm_usage`. Writers (ingestion, imports, the
-//! push API) go through [`store`]; readers (the API, later the detective) through [`query`].
+//! push API) go through [`store`] and end their transaction with [`rollups::refresh`];
+//! readers (the API, the dashboard, the detective) through [`query`], which reads the
+//! rollups wherever they answer the question and the rows only to drill down.
 
 pub mod query;
 mod replace;
+pub mod rollups;
 pub mod rows;
 pub mod store;
 

@@ -6,7 +6,7 @@ use super::rows::{CostRow, LlmUsageRow};
 use super::store::{WriteSummary, ROWS_PER_INSERT};
 use crate::db::schema::{cost_records as cr, llm_usage as lu};
 use crate::db::DbConn;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 
@@ -25,18 +25,20 @@ pub struct Supersede {
 /// that replace them) and counts them as updates of their series.
 pub fn delete_superseded(conn: &mut DbConn, s: &Supersede) -> QueryResult<WriteSummary> {
     let until = s.until.naive_utc();
-    let deleted = diesel::delete(
-        cr::table
-            .filter(cr::source.eq(&s.source))
-            .filter(cr::provider_name.eq(&s.provider))
-            .filter(cr::sub_account_id.eq(&s.sub_account))
-            .filter(cr::service_name.eq(&s.service))
-            .filter(cr::charge_period_start.lt(until)),
-    )
-    .execute(conn)?;
+    let superseded = cr::table
+        .filter(cr::source.eq(&s.source))
+        .filter(cr::provider_name.eq(&s.provider))
+        .filter(cr::sub_account_id.eq(&s.sub_account))
+        .filter(cr::service_name.eq(&s.service))
+        .filter(cr::charge_period_start.lt(until));
+    let (first, last): (Option<NaiveDateTime>, Option<NaiveDateTime>) = superseded
+        .select((diesel::dsl::min(cr::charge_period_start), diesel::dsl::max(cr::charge_period_start)))
+        .first(conn)?;
+    let deleted = diesel::delete(superseded).execute(conn)?;
     let mut summary = WriteSummary { updated: deleted as u64, ..WriteSummary::default() };
-    if deleted > 0 {
+    if let (true, Some(first), Some(last)) = (deleted > 0, first, last) {
         summary.series.insert((s.provider.clone(), s.sub_account.clone(), s.service.clone()));
+        summary.touched.add_span(first, last);
     }
     Ok(summary)
 }
@@ -83,6 +85,9 @@ pub struct Reread {
     pub to: DateTime<Utc>,
 }
 
+/// (record key, provider, sub-account, service, charge period start) of a stored row.
+type StoredRow = (Vec<u8>, String, Option<String>, String, NaiveDateTime);
+
 pub fn delete_unreported(
     conn: &mut DbConn,
     r: &Reread,
@@ -91,11 +96,11 @@ pub fn delete_unreported(
 ) -> QueryResult<WriteSummary> {
     let (from, to) = (r.from.naive_utc(), r.to.naive_utc());
     let reported: BTreeSet<&[u8]> = costs.iter().map(|c| c.record_key.as_slice()).collect();
-    let stored: Vec<(Vec<u8>, String, Option<String>, String)> = cr::table
+    let stored: Vec<StoredRow> = cr::table
         .filter(cr::source.eq(&r.source))
         .filter(cr::charge_period_start.ge(from))
         .filter(cr::charge_period_start.lt(to))
-        .select((cr::record_key, cr::provider_name, cr::sub_account_id, cr::service_name))
+        .select((cr::record_key, cr::provider_name, cr::sub_account_id, cr::service_name, cr::charge_period_start))
         .load(conn)?;
     let mut summary = WriteSummary::default();
     let gone: Vec<_> = stored.into_iter().filter(|s| !reported.contains(s.0.as_slice())).collect();
@@ -103,7 +108,8 @@ pub fn delete_unreported(
         let keys: Vec<&[u8]> = chunk.iter().map(|g| g.0.as_slice()).collect();
         summary.updated += diesel::delete(cr::table.filter(cr::record_key.eq_any(keys))).execute(conn)? as u64;
     }
-    summary.series.extend(gone.into_iter().map(|(_, p, a, s)| (p, a.unwrap_or_default(), s)));
+    gone.iter().for_each(|g| summary.touched.add(g.4));
+    summary.series.extend(gone.into_iter().map(|(_, p, a, s, _)| (p, a.unwrap_or_default(), s)));
 
     let reported: BTreeSet<&[u8]> = llm.iter().map(|u| u.record_key.as_slice()).collect();
     let stored: Vec<Vec<u8>> = lu::table

@@ -4,6 +4,7 @@
 //! a restated record replaces (never duplicates) the old one, and the counts are exact.
 //! Callers own the transaction and must not pass two rows with the same key in one call.
 
+use super::rollups::Touched;
 use super::rows::{CostRow, LlmUsageRow};
 use crate::db::schema::{cost_records as cr, llm_usage as lu};
 use crate::db::DbConn;
@@ -38,6 +39,8 @@ pub struct WriteSummary {
     pub period_end: Option<DateTime<Utc>>,
     /// (provider, sub-account, service) of every record received.
     pub series: BTreeSet<(String, String, String)>,
+    /// The hours whose rows were inserted, changed or deleted: what the rollups rebuild.
+    pub touched: Touched,
 }
 
 impl WriteSummary {
@@ -48,6 +51,7 @@ impl WriteSummary {
         self.period_start = min_opt(self.period_start, other.period_start);
         self.period_end = max_opt(self.period_end, other.period_end);
         self.series.extend(other.series);
+        self.touched.merge(other.touched);
     }
 
     pub fn changed(&self) -> u64 {
@@ -157,10 +161,16 @@ pub fn upsert_costs_in(conn: &mut DbConn, rows: &[CostRow], load: BulkLoad) -> Q
     if let (true, DbConn::Postgres(c)) = (load.fresh, &mut *conn) {
         diesel::copy_from(cr::table).from_insertable(rows).execute(c)?;
         summary.inserted = rows.len() as u64;
+        rows.iter().for_each(|r| summary.touched.add(r.charge_period_start.0));
         return Ok(summary);
     }
     for chunk in rows.chunks(batch_rows(conn.backend())) {
         let (inserted, existing) = insert_new_costs(conn, chunk)?;
+        let known: std::collections::HashSet<&[u8]> = existing.iter().map(|r| r.record_key.as_slice()).collect();
+        chunk
+            .iter()
+            .filter(|r| !known.contains(r.record_key.as_slice()))
+            .for_each(|r| summary.touched.add(r.charge_period_start.0));
         let keys: Vec<&[u8]> = existing.iter().map(|r| r.record_key.as_slice()).collect();
         let stored: HashMap<Vec<u8>, Vec<u8>> = if keys.is_empty() {
             HashMap::new()
@@ -176,6 +186,8 @@ pub fn upsert_costs_in(conn: &mut DbConn, rows: &[CostRow], load: BulkLoad) -> Q
             existing.into_iter().filter(|r| stored.get(&r.record_key).is_none_or(|h| *h != r.content_hash)).collect();
         summary.inserted += inserted;
         summary.updated += changed.len() as u64;
+        // A restated row keeps its key, and so its charge period and hour.
+        changed.iter().for_each(|r| summary.touched.add(r.charge_period_start.0));
         upsert_cost_rows(conn, &changed)?;
     }
     Ok(summary)

@@ -37,5 +37,6 @@ mod operations;
 mod optimize;
 mod overload;
 mod replicas;
+mod rollups;
 mod shipped_story;
 mod simulator;

@@ -3,19 +3,24 @@
 //! Sums are computed in SQL per bucket and group, split into whole currency units and
 //! the remaining fraction (`x / 10^11` and `x % 10^11`, which truncate the same way on
 //! both backends). Neither part can overflow SQLite's 64-bit SUM, and Rust recombines
-//! them in i128. Grand totals add the group sums, so they always match exactly.
+//! them in i128. Grand totals add the group sums, so they always match exactly. The
+//! rollups (src/ledger/rollups.rs) keep the same two parts, so a sum over them is the same
+//! sum; [`tables`] decides which table answers which part of a range.
 
-use crate::db::schema::{cost_records as cr, llm_usage as lu};
+use crate::db::schema::cost_records as cr;
 use crate::db::{Backend, DbConn};
 use crate::domain::cost_query::{CostQuery, Granularity, GroupBy};
 use crate::domain::money::{Total, UNITS_PER_WHOLE};
-use crate::per_backend;
+use bound::Arg;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
+use std::collections::BTreeMap;
+use tables::{Coarsest, Table, ROLLED_UP};
 
+mod bound;
 mod llm;
+pub mod tables;
 
 pub use llm::{aggregate_llm_usage, LlmBucket, LlmGroupBy, LlmQuery};
 
@@ -36,9 +41,23 @@ fn bucket_sql(backend: Backend, granularity: Granularity, column: &str) -> Strin
     }
 }
 
+/// `CAST(SUM(col / 10^11) AS TEXT)` and `CAST(SUM(col % 10^11) AS TEXT)`
+fn split_sums(column: &str) -> (String, String) {
+    (
+        format!("CAST(SUM({column} / {UNITS_PER_WHOLE}) AS TEXT)"),
+        format!("CAST(SUM({column} % {UNITS_PER_WHOLE}) AS TEXT)"),
+    )
+}
+
 /// `CAST(SUM(col / 10^11) AS TEXT), CAST(SUM(col % 10^11) AS TEXT)`
 fn split_sum_sql(column: &str) -> String {
-    format!("CAST(SUM({column} / {UNITS_PER_WHOLE}) AS TEXT), CAST(SUM({column} % {UNITS_PER_WHOLE}) AS TEXT)")
+    let (whole, fraction) = split_sums(column);
+    format!("{whole}, {fraction}")
+}
+
+/// A split sum's two parts named `{name}_whole` and `{name}_fraction`.
+fn named((whole, fraction): (String, String), name: &str) -> String {
+    format!("{whole} AS {name}_whole, {fraction} AS {name}_fraction")
 }
 
 fn recombine(whole: Option<String>, fraction: Option<String>) -> Total {
@@ -88,53 +107,76 @@ fn group_column(group_by: Option<GroupBy>) -> &'static str {
     }
 }
 
-type SplitRow = (String, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<String>, i64);
+/// One bucket of one table's part of [`aggregate_costs`].
+#[derive(QueryableByName)]
+struct BucketRow {
+    #[diesel(sql_type = Text)]
+    bucket: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    grp: Option<String>,
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    billed_whole: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    billed_fraction: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    effective_whole: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    effective_fraction: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    records: i64,
+}
 
-/// Totals per bucket, group and currency, ordered by bucket then group.
+type BucketSums = (Total, Total, i64);
+
+/// Totals per bucket, group and currency, ordered by bucket then group. Whole days come from
+/// the daily rollup, whole hours from the hourly one, and only a range's minutes past the
+/// hour (or a grouping by resource or SKU) from the rows.
 pub fn aggregate_costs(conn: &mut DbConn, q: &CostQuery) -> QueryResult<Vec<CostBucket>> {
-    let bucket = bucket_sql(conn.backend(), q.granularity, "charge_period_start");
     let group = group_column(q.group_by);
-    let select = format!(
-        "{bucket}, {group}, billing_currency, {}, {}, COUNT(*)",
-        split_sum_sql("billed_cost"),
-        split_sum_sql("effective_cost")
-    );
-    let group_by = group_by_sql(&bucket, group, "billing_currency");
-    let (from, to) = (q.from.naive_utc(), q.to.naive_utc());
-    let rows: Vec<SplitRow> = per_backend!(conn, |c| {
-        let mut query = cr::table
-            .filter(cr::charge_period_start.ge(from))
-            .filter(cr::charge_period_start.lt(to))
-            .select(sql::<(
-                Text,
-                Nullable<Text>,
-                Text,
-                Nullable<Text>,
-                Nullable<Text>,
-                Nullable<Text>,
-                Nullable<Text>,
-                BigInt,
-            )>(&select))
-            .group_by(sql::<Text>(&group_by))
-            .order_by(sql::<Text>("1, 2"))
-            .into_boxed();
-        if let Some(provider) = &q.provider {
-            query = query.filter(cr::provider_name.eq(provider));
+    let coarsest = match (group == NO_GROUP || ROLLED_UP.contains(&group), q.granularity) {
+        (false, _) => Coarsest::Ledger,
+        (true, Granularity::Hour) => Coarsest::Hourly,
+        (true, _) => Coarsest::Daily,
+    };
+    // (bucket, group, currency) -> (billed, effective, records)
+    let mut totals: BTreeMap<(String, Option<String>, String), BucketSums> = BTreeMap::new();
+    for (table, from, to) in tables::plan(q.from, q.to, coarsest) {
+        let bucket = bucket_sql(conn.backend(), q.granularity, table.time());
+        let time = table.time();
+        let mut sql = format!(
+            "SELECT {bucket} AS bucket, {group} AS grp, billing_currency AS currency, {}, {}, {} AS records \
+             FROM {} WHERE {time} >= ? AND {time} < ?",
+            named(table.split_sums("billed"), "billed"),
+            named(table.split_sums("effective"), "effective"),
+            table.count(),
+            table.name(),
+        );
+        let mut args = vec![Arg::Time(from.naive_utc()), Arg::Time(to.naive_utc())];
+        for (column, value) in [("provider_name", &q.provider), ("service_name", &q.service)] {
+            if let Some(value) = value {
+                sql.push_str(&format!(" AND {column} = ?"));
+                args.push(Arg::Text(value.clone()));
+            }
         }
-        if let Some(service) = &q.service {
-            query = query.filter(cr::service_name.eq(service));
+        sql.push_str(&format!(" GROUP BY {}", group_by_sql(&bucket, group, "billing_currency")));
+        for row in bound::load::<BucketRow>(conn, &sql, &args)? {
+            let cell = totals.entry((row.bucket, row.grp, row.currency)).or_default();
+            cell.0 = cell.0.plus(recombine(row.billed_whole, row.billed_fraction));
+            cell.1 = cell.1.plus(recombine(row.effective_whole, row.effective_fraction));
+            cell.2 += row.records;
         }
-        query.load(c)
-    })?;
-    Ok(rows
+    }
+    Ok(totals
         .into_iter()
-        .filter_map(|(bucket, group, currency, bw, bf, ew, ef, records)| {
+        .filter_map(|((bucket, group, currency), (billed_cost, effective_cost, records))| {
             Some(CostBucket {
                 period_start: parse_bucket(&bucket)?,
                 group,
                 currency,
-                billed_cost: recombine(bw, bf),
-                effective_cost: recombine(ew, ef),
+                billed_cost,
+                effective_cost,
                 records,
             })
         })
@@ -184,7 +226,8 @@ pub const GROUPABLE: [&str; 9] = [
 
 /// Exact EffectiveCost per (hour if asked, `columns`..., currency) over charge periods
 /// starting in `[from, to)`. The group columns come back as one JSON array per row, which
-/// keeps the query's shape fixed whatever the number of columns.
+/// keeps the query's shape fixed whatever the number of columns. Groupings the rollups keep
+/// read them (see [`tables::plan`]); the others, and `tagged_only`, read the rows.
 pub fn sum_effective_cost(
     conn: &mut DbConn,
     from: DateTime<Utc>,
@@ -196,47 +239,157 @@ pub fn sum_effective_cost(
     if let Some(bad) = columns.iter().find(|c| !GROUPABLE.contains(c)) {
         return Err(diesel::result::Error::QueryBuilderError(format!("cannot group by {bad}").into()));
     }
-    let backend = conn.backend();
-    let hour = if hourly { bucket_sql(backend, Granularity::Hour, "charge_period_start") } else { NO_GROUP.into() };
-    let list = if columns.is_empty() { "NULL".to_string() } else { columns.join(", ") };
-    let keys = match backend {
-        Backend::Sqlite => format!("json_array({list})"),
-        Backend::Postgres => format!("CAST(json_build_array({list}) AS TEXT)"),
+    let coarsest = match (filter.tagged_only || columns.iter().any(|c| !ROLLED_UP.contains(c)), hourly) {
+        (true, _) => Coarsest::Ledger,
+        (false, true) => Coarsest::Hourly,
+        (false, false) => Coarsest::Daily,
     };
-    let select = format!("{hour}, {keys}, billing_currency, {}, MAX(updated_at)", split_sum_sql("effective_cost"));
-    let mut group: Vec<String> = Vec::new();
-    if hourly {
-        group.push(hour.clone());
-    }
-    group.extend(columns.iter().map(|c| c.to_string()));
-    group.push("billing_currency".into());
-    let group_by = group.join(", ");
-    let (from, to) = (from.naive_utc(), to.naive_utc());
-    let rows: Vec<GroupRow> = per_backend!(conn, |c| {
-        let mut query = cr::table
-            .filter(cr::charge_period_start.ge(from))
-            .filter(cr::charge_period_start.lt(to))
-            .select(sql::<GroupSql>(&select))
-            .group_by(sql::<Text>(&group_by))
-            .order_by(sql::<Text>("1"))
-            .into_boxed();
+    let backend = conn.backend();
+    let list = if columns.is_empty() { "NULL".to_string() } else { columns.join(", ") };
+    let keys = json_array(backend, &list);
+    let mut sums = GroupSums::default();
+    for (table, from, to) in tables::plan(from, to, coarsest) {
+        let time = table.time();
+        let hour = if hourly { bucket_sql(backend, Granularity::Hour, time) } else { NO_GROUP.into() };
+        let mut sql = format!(
+            "SELECT {hour} AS hour, {keys} AS keys, billing_currency AS currency, {}, MAX(updated_at) AS as_of \
+             FROM {} WHERE {time} >= ? AND {time} < ?",
+            named(table.split_sums("effective"), "effective"),
+            table.name(),
+        );
+        let mut args = vec![Arg::Time(from.naive_utc()), Arg::Time(to.naive_utc())];
         if let Some(providers) = &filter.providers {
-            query = query.filter(cr::provider_name.eq_any(providers.clone()));
+            sql.push_str(&format!(" AND provider_name IN ({})", bound::list(providers.len())));
+            args.extend(providers.iter().cloned().map(Arg::Text));
         }
         match filter.sub_account.as_deref() {
             None => {}
-            Some("") => query = query.filter(cr::sub_account_id.is_null().or(cr::sub_account_id.eq(""))),
-            Some(s) => query = query.filter(cr::sub_account_id.eq(s.to_string())),
+            Some("") => sql.push_str(" AND (sub_account_id IS NULL OR sub_account_id = '')"),
+            Some(s) => {
+                sql.push_str(" AND sub_account_id = ?");
+                args.push(Arg::Text(s.to_string()));
+            }
         }
         if let Some(service) = &filter.service {
-            query = query.filter(cr::service_name.eq(service.clone()));
+            sql.push_str(" AND service_name = ?");
+            args.push(Arg::Text(service.clone()));
         }
         if filter.tagged_only {
-            query = query.filter(cr::tags.is_not_null());
+            sql.push_str(" AND tags IS NOT NULL");
         }
-        query.load(c)
-    })?;
-    Ok(rows.into_iter().map(group_sum).collect())
+        let mut group: Vec<String> = Vec::new();
+        if hourly {
+            group.push(hour.clone());
+        }
+        group.extend(columns.iter().map(|c| c.to_string()));
+        group.push("billing_currency".into());
+        sql.push_str(&format!(" GROUP BY {}", group.join(", ")));
+        sums.add(bound::load::<GroupRow>(conn, &sql, &args)?);
+    }
+    Ok(sums.into_vec())
+}
+
+/// Exact EffectiveCost per hour, tag key and value, and currency over `[from, to)`, for the
+/// given tag keys: keys come back as `[key, value]`. Rows whose tag is null carry no value.
+pub fn sum_effective_cost_by_tag(
+    conn: &mut DbConn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tag_keys: &[String],
+) -> QueryResult<Vec<GroupSum>> {
+    let mut sums = GroupSums::default();
+    if tag_keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.backend();
+    for (table, from, to) in tables::plan(from, to, Coarsest::Hourly) {
+        if table == Table::Ledger {
+            let filter = CostFilter { tagged_only: true, ..CostFilter::default() };
+            let by_tags = sum_effective_cost(conn, from, to, true, &["tags"], &filter)?;
+            sums.add_sums(split_tags(by_tags, tag_keys));
+            continue;
+        }
+        let sql = format!(
+            "SELECT {} AS hour, {} AS keys, billing_currency AS currency, {}, MAX(updated_at) AS as_of \
+             FROM cost_tag_hourly WHERE hour >= ? AND hour < ? AND tag_key IN ({}) \
+             GROUP BY hour, tag_key, tag_value, billing_currency",
+            bucket_sql(backend, Granularity::Hour, "hour"),
+            json_array(backend, "tag_key, tag_value"),
+            named(Table::Hourly.split_sums("effective"), "effective"),
+            bound::list(tag_keys.len()),
+        );
+        let mut args = vec![Arg::Time(from.naive_utc()), Arg::Time(to.naive_utc())];
+        args.extend(tag_keys.iter().cloned().map(Arg::Text));
+        sums.add(bound::load::<GroupRow>(conn, &sql, &args)?);
+    }
+    Ok(sums.into_vec())
+}
+
+/// One row per wanted tag key present in a row's tags, keyed [key, value]; non-string values
+/// as their JSON text (as the rollup keeps them).
+fn split_tags(rows: Vec<GroupSum>, tag_keys: &[String]) -> Vec<GroupSum> {
+    let mut out = Vec::new();
+    for row in rows {
+        let Some(Some(text)) = row.keys.first() else { continue };
+        let Ok(serde_json::Value::Object(tags)) = serde_json::from_str::<serde_json::Value>(text) else { continue };
+        for key in tag_keys {
+            let value = match tags.get(key) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Null) | None => continue,
+                Some(other) => other.to_string(),
+            };
+            out.push(GroupSum { keys: vec![Some(key.clone()), Some(value)], ..row.clone() });
+        }
+    }
+    out
+}
+
+fn json_array(backend: Backend, list: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_array({list})"),
+        Backend::Postgres => format!("CAST(json_build_array({list}) AS TEXT)"),
+    }
+}
+
+/// Sums from several tables' parts of one range, added per (hour, keys, currency), in hour
+/// order.
+#[derive(Default)]
+struct GroupSums(BTreeMap<GroupKey, (Total, Option<NaiveDateTime>)>);
+
+/// (hour, keys as JSON, currency)
+type GroupKey = (Option<String>, String, String);
+
+impl GroupSums {
+    fn add(&mut self, rows: Vec<GroupRow>) {
+        for row in rows {
+            let cell = self.0.entry((row.hour, row.keys, row.currency)).or_default();
+            cell.0 = cell.0.plus(recombine(row.effective_whole, row.effective_fraction));
+            cell.1 = cell.1.max(row.as_of);
+        }
+    }
+
+    fn add_sums(&mut self, sums: Vec<GroupSum>) {
+        for sum in sums {
+            let hour = sum.hour.map(|h| h.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string());
+            let keys = serde_json::to_string(&sum.keys).unwrap_or_default();
+            let cell = self.0.entry((hour, keys, sum.currency)).or_default();
+            cell.0 = cell.0.plus(sum.effective_cost);
+            cell.1 = cell.1.max(sum.as_of.map(|t| t.naive_utc()));
+        }
+    }
+
+    fn into_vec(self) -> Vec<GroupSum> {
+        self.0
+            .into_iter()
+            .map(|((hour, keys, currency), (effective_cost, as_of))| GroupSum {
+                hour: hour.as_deref().and_then(parse_bucket),
+                keys: serde_json::from_str(&keys).unwrap_or_default(),
+                currency,
+                effective_cost,
+                as_of: as_of.map(|t| t.and_utc()),
+            })
+            .collect()
+    }
 }
 
 /// Exact known LLM cost per (provider, API key, model, hour, currency) over buckets starting in
@@ -248,43 +401,39 @@ pub fn sum_llm_cost_by_key_model(
     providers: Option<&[String]>,
 ) -> QueryResult<Vec<GroupSum>> {
     let hour = bucket_sql(conn.backend(), Granularity::Hour, "bucket_start");
-    let keys = match conn.backend() {
-        Backend::Sqlite => "json_array(provider, api_key_id, model)",
-        Backend::Postgres => "CAST(json_build_array(provider, api_key_id, model) AS TEXT)",
-    };
-    let select = format!("{hour}, {keys}, currency, {}, MAX(updated_at)", split_sum_sql("cost"));
-    let group_by = format!("{hour}, provider, api_key_id, model, currency");
-    let (from, to) = (from.naive_utc(), to.naive_utc());
-    let rows: Vec<GroupRow> = per_backend!(conn, |c| {
-        let mut query = lu::table
-            .filter(lu::bucket_start.ge(from))
-            .filter(lu::bucket_start.lt(to))
-            .filter(lu::cost.is_not_null())
-            .select(sql::<GroupSql>(&select))
-            .group_by(sql::<Text>(&group_by))
-            .order_by(sql::<Text>("1"))
-            .into_boxed();
-        if let Some(providers) = providers {
-            query = query.filter(lu::provider.eq_any(providers.to_vec()));
-        }
-        query.load(c)
-    })?;
-    Ok(rows.into_iter().map(group_sum).collect())
+    let mut sql = format!(
+        "SELECT {hour} AS hour, {} AS keys, currency, {}, MAX(updated_at) AS as_of FROM llm_usage \
+         WHERE bucket_start >= ? AND bucket_start < ? AND cost IS NOT NULL",
+        json_array(conn.backend(), "provider, api_key_id, model"),
+        named(split_sums("cost"), "effective"),
+    );
+    let mut args = vec![Arg::Time(from.naive_utc()), Arg::Time(to.naive_utc())];
+    if let Some(providers) = providers {
+        sql.push_str(&format!(" AND provider IN ({})", bound::list(providers.len())));
+        args.extend(providers.iter().cloned().map(Arg::Text));
+    }
+    sql.push_str(&format!(" GROUP BY {hour}, provider, api_key_id, model, currency"));
+    let mut sums = GroupSums::default();
+    sums.add(bound::load::<GroupRow>(conn, &sql, &args)?);
+    Ok(sums.into_vec())
 }
 
-/// (hour, keys as JSON, currency, whole units, fraction, newest updated_at) as the grouped
-/// queries return them.
-type GroupRow = (Option<String>, String, String, Option<String>, Option<String>, Option<chrono::NaiveDateTime>);
-type GroupSql = (Nullable<Text>, Text, Text, Nullable<Text>, Nullable<Text>, Nullable<diesel::sql_types::Timestamp>);
-
-fn group_sum((hour, keys, currency, whole, fraction, as_of): GroupRow) -> GroupSum {
-    GroupSum {
-        hour: hour.as_deref().and_then(parse_bucket),
-        keys: serde_json::from_str(&keys).unwrap_or_default(),
-        currency,
-        effective_cost: recombine(whole, fraction),
-        as_of: as_of.map(|t| t.and_utc()),
-    }
+/// One group of one table's part of a grouped sum: (hour, keys as JSON, currency, whole
+/// units, fraction, newest updated_at).
+#[derive(QueryableByName)]
+struct GroupRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    hour: Option<String>,
+    #[diesel(sql_type = Text)]
+    keys: String,
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    effective_whole: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    effective_fraction: Option<String>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Timestamp>)]
+    as_of: Option<chrono::NaiveDateTime>,
 }
 
 /// The tags of a resource's newest ledger record (for the safety policy's protected tags);
@@ -300,4 +449,26 @@ pub fn resource_tags(conn: &mut DbConn, resource_id: &str) -> QueryResult<std::c
     let parsed: serde_json::Map<String, serde_json::Value> =
         tags.flatten().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     Ok(parsed.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_split_into_one_row_per_configured_key() {
+        let tagged = GroupSum {
+            hour: DateTime::from_timestamp(0, 0),
+            keys: vec![Some(r#"{"team":"data","env":"prod","cost":3}"#.into())],
+            currency: "USD".into(),
+            effective_cost: Total::from_units(9),
+            as_of: None,
+        };
+        let out = split_tags(vec![tagged], &["team".into(), "cost".into(), "owner".into()]);
+        let keys: Vec<Vec<Option<String>>> = out.iter().map(|r| r.keys.clone()).collect();
+        assert_eq!(
+            keys,
+            vec![vec![Some("team".into()), Some("data".into())], vec![Some("cost".into()), Some("3".into())]]
+        );
+    }
 }

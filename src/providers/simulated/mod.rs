@@ -132,7 +132,16 @@ impl CostSource for Simulator {
         self.db
             .run(move |c| {
                 crate::db::write_transaction(c, |c| {
-                    diesel::delete(cr::table.filter(cr::source.eq(&name))).execute(c)?;
+                    let mine = cr::table.filter(cr::source.eq(&name));
+                    let span: (Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>) = mine
+                        .select((diesel::dsl::min(cr::charge_period_start), diesel::dsl::max(cr::charge_period_start)))
+                        .first(c)?;
+                    diesel::delete(mine).execute(c)?;
+                    if let (Some(first), Some(last)) = span {
+                        let mut touched = crate::ledger::rollups::Touched::default();
+                        touched.add_span(first, last);
+                        crate::ledger::rollups::refresh(c, &touched)?;
+                    }
                     diesel::delete(lu::table.filter(lu::source.eq(&name))).execute(c)?;
                     diesel::delete(st::table).execute(c)?;
                     diesel::delete(ic::table.filter(ic::source.eq(&name))).execute(c)?;
