@@ -1,6 +1,8 @@
 //! Test data shared by the benchmarks: a synthetic FOCUS file.
 #![allow(dead_code)] // each benchmark uses its own part
 
+pub mod server;
+
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
