@@ -22,7 +22,9 @@ measure() { # name, database url, sql runner
     COSTGUARD_SERVER__BIND="127.0.0.1:$port" COSTGUARD_LOG__LEVEL=warn \
     COSTGUARD_PROVIDERS__SIMULATED__LIVE_INCIDENT_DELAY_SECS=-1 "$bin" serve 2>"$dir/log" &
   pid=$!
-  local started; started=$(date +%s.%N)
+  local started ready; started=$(date +%s.%N)
+  until curl -fs -o /dev/null "http://127.0.0.1:$port/readyz"; do sleep 0.02; done
+  ready=$(python3 -c "import time; print(round(time.time() - $started, 2))")
   # Backfilled once detection has stored its series and the ledger stopped growing for 5 s
   # (the history arrives in chunks, then live data every 20 s).
   local last=-1 same=0 now_rows
@@ -43,17 +45,18 @@ measure() { # name, database url, sql runner
   local steady_cpu rss rows llm series size
   steady_cpu=$(python3 -c "print(round(($(cpu_seconds $pid) - $first_cpu) / $steady * 100, 1))")
   rss=$(mem_mb $pid VmRSS)
+  local anon; anon=$(awk '$1 == "Anonymous:" {printf "%.0f", $2 / 1024}' "/proc/$pid/smaps_rollup")
   rows=$($sql "SELECT COUNT(*) FROM cost_records"); llm=$($sql "SELECT COUNT(*) FROM llm_usage")
   series=$($sql "SELECT COUNT(*) FROM detect_series")
   size=$($sql "$4")
   kill -TERM $pid; wait $pid || true
-  printf '| %s | %s | %s | %s | %s s, %s CPU-s | %s MB | %s %% | %s MB | %s MB |\n' \
-    "$name" "$rows" "$llm" "$series" "$first_wall" "$first_cpu" "$first_peak" "$steady_cpu" "$rss" "$size"
+  printf '| %s | %s | %s | %s | %s s | %s s, %s CPU-s | %s MB | %s %% | %s MB (%s MB heap) | %s MB |\n' \
+    "$name" "$rows" "$llm" "$series" "$ready" "$first_wall" "$first_cpu" "$first_peak" "$steady_cpu" "$rss" "$anon" "$size"
   rm -rf "$dir"
 }
 
-echo "| backend | cost rows | LLM usage rows | series | first start (backfill + detection) | peak RSS | steady CPU (of one core) | steady RSS | database size |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| backend | cost rows | LLM usage rows | series | start to /readyz 200 | first start (backfill + detection) | peak RSS | steady CPU (of one core) | steady RSS (anonymous) | database size |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 sqlite_dir="$(mktemp -d)"
 sqlite_db="$sqlite_dir/costguard.db"
 sq() { sqlite3 "$sqlite_db" "$1"; }

@@ -42,7 +42,7 @@ pub struct Application {
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     let url = settings.database_url()?;
     tracing::info!(database = %url.redacted(), "opening database");
-    let (pool_size, busy) = (settings.database.pool_size, Duration::from_millis(settings.database.busy_timeout_ms));
+    let (pool_size, busy) = (settings.pool_size(), Duration::from_millis(settings.database.busy_timeout_ms));
     Ok(tokio::task::spawn_blocking(move || Db::open(&url, pool_size, busy)).await??)
 }
 
@@ -84,6 +84,7 @@ fn serve(listener: TcpListener, settings: &Settings, state: AppState) -> anyhow:
             .configure(dashboard::configure)
             .default_service(actix_web::web::route().to(error::not_found))
     })
+    .workers(settings.server.workers)
     .listen(listener)?
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
     .run();
@@ -162,7 +163,8 @@ impl Application {
             slack: settings.notify.slack.clone(),
             leader: ctx.leader.clone(),
             llm_prices: settings.providers.llm_prices(),
-            heavy: crate::state::Gate::for_pool(settings.database.pool_size, request_wait),
+            heavy: crate::state::Gate::for_pool(settings.pool_size(), request_wait),
+            query_limit: Duration::from_millis(settings.database.query_timeout_ms),
         };
         let server = serve(listener, &settings, state)?;
         tracing::info!(port, "CostGuard is serving on http://{}:{port}", settings.bind_addr().ip());

@@ -57,6 +57,9 @@ impl SecretsSettings {
     }
 }
 
+/// Connections the background workers may hold at once (see [`Settings::pool_size`]).
+const BACKGROUND_CONNECTIONS: u32 = 4;
+
 /// `[server]` belongs to the HTTP edge's shared state.
 pub use crate::state::ServerSettings;
 
@@ -65,18 +68,27 @@ pub use crate::state::ServerSettings;
 pub struct DatabaseSettings {
     /// `sqlite://PATH` or `postgres://...`; empty means `sqlite://<data.dir>/costguard.db`.
     pub url: String,
-    /// Pooled connections.
+    /// Pooled connections; 0 sizes the pool from `server.workers` (see [`Settings::pool_size`]).
     pub pool_size: u32,
     /// How long a SQLite writer waits for the lock, in milliseconds.
     pub busy_timeout_ms: u64,
     /// How long an HTTP request waits for a pooled connection before it answers 503 with
     /// `Retry-After`, in milliseconds (background workers wait longer and retry).
     pub request_wait_ms: u64,
+    /// The longest an expensive API read (cost and LLM aggregations) may run, in
+    /// milliseconds; PostgreSQL cancels it past that.
+    pub query_timeout_ms: u64,
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        DatabaseSettings { url: String::new(), pool_size: 8, busy_timeout_ms: 15_000, request_wait_ms: 2_000 }
+        DatabaseSettings {
+            url: String::new(),
+            pool_size: 0,
+            busy_timeout_ms: 15_000,
+            request_wait_ms: 2_000,
+            query_timeout_ms: 10_000,
+        }
     }
 }
 
@@ -155,6 +167,17 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Connections in the pool: `database.pool_size`, or when that is 0, two per HTTP worker
+    /// (a request and the expensive read it may start) plus one each for the detective, the
+    /// executor, ingestion and the notifier with the timers, so background work never
+    /// queues behind requests: 8 for the shipped 2 workers.
+    pub fn pool_size(&self) -> u32 {
+        match self.database.pool_size {
+            0 => 2 * self.server.workers as u32 + BACKGROUND_CONNECTIONS,
+            n => n,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.server
             .bind
@@ -164,8 +187,11 @@ impl Settings {
             return Err(invalid("server.max_json_bytes", "body limits must be positive"));
         }
         self.database_url()?;
-        if self.database.pool_size == 0 {
-            return Err(invalid("database.pool_size", "must be at least 1"));
+        if !(1..=64).contains(&self.server.workers) {
+            return Err(invalid("server.workers", "must be between 1 and 64"));
+        }
+        if !(100..=600_000).contains(&self.database.query_timeout_ms) {
+            return Err(invalid("database.query_timeout_ms", "must be between 100 and 600000"));
         }
         if !(10..=60_000).contains(&self.database.request_wait_ms) {
             return Err(invalid("database.request_wait_ms", "must be between 10 and 60000"));

@@ -37,6 +37,8 @@ pub struct AppState {
     /// Admission for the expensive reads (ledger aggregations), so they can never hold every
     /// pooled connection and the dashboard, keys and health checks keep answering.
     pub heavy: Gate,
+    /// How long one of those reads may run (`database.query_timeout_ms`).
+    pub query_limit: std::time::Duration,
 }
 
 /// A bounded number of concurrent expensive requests; the rest wait briefly, then are told
@@ -71,6 +73,8 @@ pub struct ServerSettings {
     pub max_json_bytes: usize,
     /// Largest CSV import accepted over HTTP, in bytes (after gzip decompression too).
     pub max_import_bytes: u64,
+    /// HTTP worker threads, each one event loop; the pool is sized from it.
+    pub workers: usize,
     /// Seconds to let in-flight requests finish on shutdown.
     pub shutdown_timeout_secs: u64,
     /// Spend series with their own labels on /metrics (the biggest; the rest are summed
@@ -84,6 +88,7 @@ impl Default for ServerSettings {
             bind: "127.0.0.1:8080".into(),
             max_json_bytes: 16 * 1024 * 1024,
             max_import_bytes: 2 * 1024 * 1024 * 1024,
+            workers: 2,
             shutdown_timeout_secs: 30,
             metrics_max_series: 100,
         }

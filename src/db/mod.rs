@@ -100,6 +100,9 @@ pub enum DbError {
     /// No connection was free within a request's wait: the database is saturated.
     #[error("no database connection was free within {0:?}")]
     Busy(Duration),
+    /// A bounded read ran past its limit and the server cancelled it.
+    #[error("the query ran longer than {0:?} and was cancelled")]
+    TimedOut(Duration),
     #[error("database: {0}")]
     Query(#[from] diesel::result::Error),
     #[error("database task did not finish: {0}")]
@@ -224,6 +227,38 @@ impl Db {
         })
         .await
         .map_err(DbError::from)?
+    }
+
+    /// Runs a read that may be expensive (a large aggregation) with a time limit. On
+    /// PostgreSQL it runs in a read-only transaction with `SET LOCAL statement_timeout`, so
+    /// the server itself cancels a runaway statement and the connection goes back to the pool
+    /// (`DbError::TimedOut`). SQLite offers no per-statement deadline through Diesel; there the
+    /// bounds are the query's own (spans limited per granularity, rollups instead of rows).
+    pub async fn read_within<T, F>(&self, limit: Duration, work: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, diesel::result::Error> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| match conn {
+            DbConn::Sqlite(_) => work(conn).map_err(DbError::from),
+            DbConn::Postgres(_) => {
+                let timeout = format!("SET LOCAL statement_timeout = {}", limit.as_millis().max(1));
+                let result = conn.transaction(|c| {
+                    diesel::sql_query("SET TRANSACTION READ ONLY").execute(c)?;
+                    diesel::sql_query(timeout).execute(c)?;
+                    work(c)
+                });
+                result.map_err(|e| match e {
+                    diesel::result::Error::DatabaseError(_, ref info)
+                        if info.message().contains("statement timeout") =>
+                    {
+                        DbError::TimedOut(limit)
+                    }
+                    other => DbError::from(other),
+                })
+            }
+        })
+        .await
     }
 
     /// For callers that are already on a blocking thread (the CSV importer's reader).

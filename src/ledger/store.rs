@@ -1,6 +1,6 @@
-//! Idempotent writes. A record's natural key decides insert or update: each batch inserts
-//! the rows whose key is new, then compares the stored content hash of the rest and
-//! updates only those whose content changed. Importing the same data twice writes nothing,
+//! Idempotent writes. A record's natural key decides insert or update: each batch looks its
+//! keys up once, inserts the rows whose key is new and updates only those whose stored
+//! content hash differs. Importing the same data twice writes nothing,
 //! a restated record replaces (never duplicates) the old one, and the counts are exact.
 //! Callers own the transaction and must not pass two rows with the same key in one call.
 
@@ -19,9 +19,9 @@ use std::collections::HashMap;
 /// parameters (PostgreSQL allows 65,535).
 pub(super) const ROWS_PER_INSERT: usize = 600;
 
-/// Rows compared and written per round trip. PostgreSQL takes new rows through COPY, which
+/// Rows looked up and written per round trip. PostgreSQL takes new rows through COPY, which
 /// pays off in large batches. SQLite inserts in groups of `SQLITE_GROUP`, so its batch is a
-/// whole number of groups (a partial group falls back to row-by-row inserts).
+/// whole number of groups (only a batch's remainder needs a statement of its own).
 pub fn batch_rows(backend: crate::db::Backend) -> usize {
     match backend {
         crate::db::Backend::Sqlite => 8 * SQLITE_GROUP,
@@ -145,8 +145,8 @@ pub fn upsert_costs(conn: &mut DbConn, rows: &[CostRow]) -> QueryResult<WriteSum
     upsert_costs_in(conn, rows, BulkLoad::default())
 }
 
-/// [`upsert_costs`] within a bulk load: into a fresh PostgreSQL ledger every row is new (the
-/// import refused repeats), so rows go straight to COPY without looking their keys up.
+/// [`upsert_costs`] within a bulk load: into a fresh ledger every row is new (the import
+/// refused repeats), so rows are written without looking their keys up.
 pub fn upsert_costs_in(conn: &mut DbConn, rows: &[CostRow], load: BulkLoad) -> QueryResult<WriteSummary> {
     let mut summary = WriteSummary { received: rows.len() as u64, ..Default::default() };
     for row in rows {
@@ -158,112 +158,67 @@ pub fn upsert_costs_in(conn: &mut DbConn, rows: &[CostRow], load: BulkLoad) -> Q
             row.service_name.clone(),
         ));
     }
-    if let (true, DbConn::Postgres(c)) = (load.fresh, &mut *conn) {
-        diesel::copy_from(cr::table).from_insertable(rows).execute(c)?;
-        summary.inserted = rows.len() as u64;
-        rows.iter().for_each(|r| summary.touched.add(r.charge_period_start.0));
-        return Ok(summary);
-    }
     for chunk in rows.chunks(batch_rows(conn.backend())) {
-        let (inserted, existing) = insert_new_costs(conn, chunk)?;
-        let known: std::collections::HashSet<&[u8]> = existing.iter().map(|r| r.record_key.as_slice()).collect();
-        chunk
-            .iter()
-            .filter(|r| !known.contains(r.record_key.as_slice()))
-            .for_each(|r| summary.touched.add(r.charge_period_start.0));
-        let keys: Vec<&[u8]> = existing.iter().map(|r| r.record_key.as_slice()).collect();
-        let stored: HashMap<Vec<u8>, Vec<u8>> = if keys.is_empty() {
-            HashMap::new()
-        } else {
-            cr::table
-                .filter(cr::record_key.eq_any(&keys))
-                .select((cr::record_key, cr::content_hash))
-                .load::<(Vec<u8>, Vec<u8>)>(conn)?
-                .into_iter()
-                .collect()
-        };
-        let changed: Vec<&CostRow> =
-            existing.into_iter().filter(|r| stored.get(&r.record_key).is_none_or(|h| *h != r.content_hash)).collect();
-        summary.inserted += inserted;
-        summary.updated += changed.len() as u64;
+        // Into a fresh ledger every row is new (the import refused repeated identities), so
+        // nothing is looked up; otherwise one indexed lookup per batch decides, and rows
+        // stored with the same content are neither rewritten nor touched.
+        let stored = if load.fresh { HashMap::new() } else { stored_hashes(conn, chunk)? };
+        let (new, changed) = new_and_changed(chunk, &stored, |r| (r.record_key.as_slice(), r.content_hash.as_slice()));
         // A restated row keeps its key, and so its charge period and hour.
-        changed.iter().for_each(|r| summary.touched.add(r.charge_period_start.0));
+        new.iter().chain(&changed).for_each(|r| summary.touched.add(r.charge_period_start.0));
+        summary.inserted += new.len() as u64;
+        summary.updated += changed.len() as u64;
+        insert_new_costs(conn, chunk, &new)?;
         upsert_cost_rows(conn, &changed)?;
     }
     Ok(summary)
 }
 
-/// Inserts the rows whose key is not stored yet; returns how many, and the rows that
-/// already existed (their content may or may not have changed).
-fn insert_new_costs<'r>(conn: &mut DbConn, chunk: &'r [CostRow]) -> QueryResult<(u64, Vec<&'r CostRow>)> {
+/// The stored content hash of each of the rows' keys that exists.
+fn stored_hashes(conn: &mut DbConn, rows: &[CostRow]) -> QueryResult<HashMap<Vec<u8>, Vec<u8>>> {
+    let keys: Vec<&[u8]> = rows.iter().map(|r| r.record_key.as_slice()).collect();
+    Ok(cr::table
+        .filter(cr::record_key.eq_any(&keys))
+        .select((cr::record_key, cr::content_hash))
+        .load::<(Vec<u8>, Vec<u8>)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Inserts `new`, the rows of `chunk` known to be new. SQLite: when the whole chunk is new
+/// (every import into an empty ledger, most pulls), fixed-size multi-row INSERTs of owned
+/// rows, which reuse one cached prepared statement; otherwise statements of up to
+/// `ROWS_PER_INSERT` rows. PostgreSQL: COPY.
+fn insert_new_costs(conn: &mut DbConn, chunk: &[CostRow], new: &[&CostRow]) -> QueryResult<()> {
     match conn {
-        // SQLite: fixed-size multi-row inserts reuse one cached prepared statement. A group
-        // that meets an existing key is rolled back to its savepoint and redone row by row,
-        // where a conflict tells exactly which rows existed.
-        DbConn::Sqlite(c) => {
-            let (mut inserted, mut existing) = (0, Vec::new());
+        DbConn::Sqlite(c) if new.len() == chunk.len() => {
             let mut groups = chunk.chunks_exact(SQLITE_GROUP);
             for group in groups.by_ref() {
-                let rows: [&CostRow; SQLITE_GROUP] = std::array::from_fn(|i| &group[i]);
-                let all_new = c.transaction(|c| {
-                    let n = diesel::insert_into(cr::table).values(rows).on_conflict_do_nothing().execute(c)?;
-                    if n == SQLITE_GROUP {
-                        Ok(true)
-                    } else {
-                        Err(diesel::result::Error::RollbackTransaction)
-                    }
-                });
-                match all_new {
-                    Ok(_) => inserted += SQLITE_GROUP as u64,
-                    Err(diesel::result::Error::RollbackTransaction) => {
-                        let (n, rest) = insert_rows_one_by_one(c, group)?;
-                        inserted += n;
-                        existing.extend(rest);
-                    }
-                    Err(e) => return Err(e),
-                }
+                let rows: &[CostRow; SQLITE_GROUP] = group
+                    .try_into()
+                    .map_err(|_| diesel::result::Error::QueryBuilderError("a group of the wrong size".into()))?;
+                diesel::insert_into(cr::table).values(rows).execute(c)?;
             }
-            let (n, rest) = insert_rows_one_by_one(c, groups.remainder())?;
-            Ok((inserted + n, existing.into_iter().chain(rest).collect()))
+            if !groups.remainder().is_empty() {
+                diesel::insert_into(cr::table).values(groups.remainder()).execute(c)?;
+            }
         }
-        // PostgreSQL: look the batch's keys up once, then COPY the new rows in bulk; the
-        // caller's transaction keeps it all-or-nothing.
-        DbConn::Postgres(c) => {
-            let keys: Vec<&[u8]> = chunk.iter().map(|r| r.record_key.as_slice()).collect();
-            let stored: std::collections::HashSet<Vec<u8>> = cr::table
-                .filter(cr::record_key.eq_any(&keys))
-                .select(cr::record_key)
-                .load::<Vec<u8>>(c)?
-                .into_iter()
-                .collect();
-            let (existing, new): (Vec<&CostRow>, Vec<&CostRow>) =
-                chunk.iter().partition(|r| stored.contains(&r.record_key));
-            let inserted = new.len() as u64;
-            if !new.is_empty() {
-                diesel::copy_from(cr::table).from_insertable(new).execute(c)?;
+        DbConn::Sqlite(c) => {
+            for rows in new.chunks(ROWS_PER_INSERT) {
+                diesel::insert_into(cr::table).values(rows.to_vec()).execute(c)?;
             }
-            Ok((inserted, existing))
+        }
+        DbConn::Postgres(c) => {
+            if !new.is_empty() {
+                diesel::copy_from(cr::table).from_insertable(new.to_vec()).execute(c)?;
+            }
         }
     }
+    Ok(())
 }
 
 /// Rows per cached multi-row SQLite INSERT.
 const SQLITE_GROUP: usize = 128;
-
-/// Inserts each row unless its key exists; returns how many were inserted and the others.
-fn insert_rows_one_by_one<'r>(
-    c: &mut diesel::SqliteConnection,
-    rows: &'r [CostRow],
-) -> QueryResult<(u64, Vec<&'r CostRow>)> {
-    let (mut inserted, mut existing) = (0, Vec::new());
-    for row in rows {
-        match diesel::insert_into(cr::table).values(row).on_conflict_do_nothing().execute(c)? {
-            0 => existing.push(row),
-            _ => inserted += 1,
-        }
-    }
-    Ok((inserted, existing))
-}
 
 /// INSERT ... ON CONFLICT (record_key) DO UPDATE, in statements of `ROWS_PER_INSERT` rows.
 fn upsert_cost_rows(conn: &mut DbConn, rows: &[&CostRow]) -> QueryResult<()> {

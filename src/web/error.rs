@@ -27,6 +27,14 @@ impl ApiError {
         metrics::counter!("costguard_http_busy_total").increment(1);
         ApiError { retry_after: Some(retry_after_secs), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail) }
     }
+    /// 503: a bounded query ran past `database.query_timeout_ms` and the database stopped it.
+    pub fn timed_out(limit: std::time::Duration) -> Self {
+        let detail = format!(
+            "the query ran longer than {} ms and was stopped; ask for a shorter period or a coarser granularity",
+            limit.as_millis()
+        );
+        ApiError { retry_after: Some(1), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", detail) }
+    }
     pub fn bad_request(detail: impl Into<Value>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
     }
@@ -92,6 +100,7 @@ impl From<crate::db::DbError> for ApiError {
             crate::db::DbError::Busy(_) => {
                 ApiError::busy("the database is busy; nothing was done, try again shortly", 1)
             }
+            crate::db::DbError::TimedOut(limit) => ApiError::timed_out(limit),
             other => ApiError::internal(other),
         }
     }

@@ -15,7 +15,7 @@ fn shipped() -> Settings {
 
 fn shipped_database(settings: &mut Settings) {
     let shipped = shipped();
-    settings.database.pool_size = shipped.database.pool_size;
+    settings.database.pool_size = shipped.pool_size();
     settings.database.request_wait_ms = shipped.database.request_wait_ms;
 }
 
@@ -40,7 +40,7 @@ async fn a_saturated_pool_answers_busy_with_retry_after(app: TestApp) {
     let path = "/api/v1/costs?group_by=provider&granularity=day";
     assert_eq!(app.get(path).await.status(), 200, "answers while the pool is free");
 
-    let release = hold_every_connection(&app, shipped.database.pool_size).await;
+    let release = hold_every_connection(&app, shipped.pool_size()).await;
     let started = Instant::now();
     let busy = app.get(path).await;
     let took = started.elapsed();
@@ -56,6 +56,13 @@ async fn a_saturated_pool_answers_busy_with_retry_after(app: TestApp) {
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     assert!(started.elapsed() < Duration::from_secs(2), "health answers at once: {:?}", started.elapsed());
+    // Readiness reports the pool busy but stays ready: failing it would pull the only
+    // replica out of its Service for being loaded.
+    let asked = Instant::now();
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(asked.elapsed() < Duration::from_secs(1), "inside a probe's 1 s timeout: {:?}", asked.elapsed());
+    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["database"], "busy");
     let page = app.client.get(app.url("/login")).send().await.unwrap();
     assert!(page.status() == 200 || page.status() == 503, "the log-in page never fails: {}", page.status());
 
@@ -68,3 +75,21 @@ async fn a_saturated_pool_answers_busy_with_retry_after(app: TestApp) {
 }
 
 both_backends_with!(super::shipped_database => a_saturated_pool_answers_busy_with_retry_after);
+
+/// PostgreSQL cancels an expensive read past its limit, and the connection serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_read_past_its_limit_is_cancelled_by_postgresql() {
+    use diesel::RunQueryDsl;
+    if crate::helpers::postgres_admin_url().is_none() {
+        return;
+    }
+    let app = crate::helpers::Bare::new(crate::helpers::Backend::Postgres).await;
+    let limit = Duration::from_millis(200);
+    let started = Instant::now();
+    let slow = app.db.read_within(limit, |c| diesel::sql_query("SELECT pg_sleep(10)").execute(c)).await;
+    assert!(matches!(slow, Err(costguard::db::DbError::TimedOut(l)) if l == limit), "{slow:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "cancelled at once: {:?}", started.elapsed());
+    for _ in 0..8 {
+        app.db.read_within(limit, |c| diesel::sql_query("SELECT 1").execute(c)).await.unwrap();
+    }
+}

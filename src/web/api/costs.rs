@@ -192,7 +192,7 @@ pub async fn get_costs(
         .map_err(|e| ApiError::bad_request(json!({ "parameter": e.parameter, "message": e.problem })))?;
     let q = query.clone();
     let _admitted = state.heavy.enter().await.ok_or_else(ApiError::too_many_heavy)?;
-    let rows = state.db.run(move |conn| aggregate_costs(conn, &q).map_err(crate::db::DbError::from)).await?;
+    let rows = state.db.read_within(state.query_limit, move |conn| aggregate_costs(conn, &q)).await?;
     let mut totals: BTreeMap<String, CurrencyTotal> = BTreeMap::new();
     for row in &rows {
         let t = totals.entry(row.currency.clone()).or_insert_with(|| CurrencyTotal {

@@ -37,6 +37,7 @@ impl SourceStatus {
 pub struct Readiness {
     /// "ready" or "unavailable".
     pub status: String,
+    /// "reachable", "busy" (every pooled connection in use; still ready) or "unreachable: ...".
     pub database: String,
     #[schema(value_type = String)]
     pub backend: crate::db::Backend,
@@ -48,12 +49,18 @@ pub struct Readiness {
     pub sources: Vec<SourceStatus>,
 }
 
-/// Ready when the database answers and every migration is applied.
+/// How long readiness waits for a pooled connection.
+const PROBE_WAIT_MS: u64 = 300;
+
+/// Ready when the database answers (or is only busy) and every migration is applied.
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(), responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.db.backend();
+    // Probes time out after a second by default (Kubernetes): a saturated pool must answer
+    // "busy" well inside that.
     let checked = state
         .db
+        .waiting_at_most(std::time::Duration::from_millis(PROBE_WAIT_MS))
         .run(|conn| {
             let current = migrate::is_current(conn)?;
             let sources = cursors(conn).map_err(crate::db::DbError::from)?;
@@ -62,9 +69,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         .await;
     let (database, current, sources) = match checked {
         Ok((current, rows)) => ("reachable".to_string(), current, rows),
+        // Every connection is serving requests: the replica is working, not broken, and
+        // taking it out of its Service would only move (or, alone, drop) the load. Its
+        // migrations ran before it started listening.
+        Err(crate::db::DbError::Busy(_)) => ("busy".to_string(), true, vec![]),
         Err(e) => (format!("unreachable: {e}"), false, vec![]),
     };
-    let ready = database == "reachable" && current;
+    let ready = matches!(database.as_str(), "reachable" | "busy") && current;
     let body = Readiness {
         status: if ready { "ready" } else { "unavailable" }.into(),
         database,

@@ -141,7 +141,7 @@ pub async fn get_llm_usage(
     let query = parse(&params)?;
     let (from, to) = (query.from, query.to);
     let _admitted = state.heavy.enter().await.ok_or_else(ApiError::too_many_heavy)?;
-    let rows = state.db.run(move |conn| aggregate_llm_usage(conn, &query).map_err(crate::db::DbError::from)).await?;
+    let rows = state.db.read_within(state.query_limit, move |conn| aggregate_llm_usage(conn, &query)).await?;
     let mut totals: BTreeMap<String, LlmTotal> = BTreeMap::new();
     for r in &rows {
         let t = totals.entry(r.currency.clone()).or_insert_with(|| LlmTotal {
