@@ -1,6 +1,7 @@
 //! Import throughput: `cargo bench --bench import` (set BENCH_ROWS to change 1,000,000).
 //!
-//! Generates a FOCUS CSV, imports it with the release `costguard import focus` into
+//! Generates a FOCUS CSV, imports it (and then again, every row unchanged) with the release
+//! `costguard import focus` into
 //! SQLite and (when TEST_DATABASE_URL names a PostgreSQL server) PostgreSQL, and compares
 //! with the raw rate of `sqlite3 .import` and `psql \copy` of the same file into a plain,
 //! unindexed table, and into a table with the indexes an idempotent ledger needs (a unique
@@ -116,6 +117,12 @@ fn main() {
         rows,
         &measure(costguard(&format!("sqlite://{}", db.display()), &csv)),
     );
+    let again = report(
+        "the same file again (every row unchanged)",
+        rows,
+        &measure(costguard(&format!("sqlite://{}", db.display()), &csv)),
+    );
+    println!("{:<42} {:>9.2}x the time of the first import\n", "SQLite re-import", ours / again);
     let raw = report(
         "sqlite3 .import (plain table, no index)",
         rows,
@@ -139,6 +146,12 @@ fn main() {
     }
     let ours =
         report("costguard import focus -> PostgreSQL", rows, &measure(costguard(&format!("{base}/cg_bench"), &csv)));
+    let again = report(
+        "the same file again (every row unchanged)",
+        rows,
+        &measure(costguard(&format!("{base}/cg_bench"), &csv)),
+    );
+    println!("{:<42} {:>9.2}x the time of the first import\n", "PostgreSQL re-import", ours / again);
     let (raw_url, indexed_url) = (format!("{base}/cg_bench_raw"), format!("{base}/cg_bench_indexed"));
     psql(&raw_url, &plain_table_sql());
     psql(&indexed_url, &indexed_table_sql());

@@ -72,7 +72,7 @@ pub struct CostQuery {
 pub struct CostQueryParams {
     /// Start, inclusive (RFC 3339 or YYYY-MM-DD). Default: 30 days before `to`.
     pub from: Option<String>,
-    /// End, exclusive (RFC 3339 or YYYY-MM-DD). Default: now.
+    /// End, exclusive (RFC 3339 or YYYY-MM-DD). Default: the end of the current hour.
     pub to: Option<String>,
     /// hour, day (default) or month.
     pub granularity: Option<String>,
@@ -95,6 +95,19 @@ fn qerr(parameter: &'static str, problem: impl ToString) -> QueryError {
     QueryError { parameter, problem: problem.to_string() }
 }
 
+/// The end of the hour holding `t` (nothing starts later within it before `t` passes): the
+/// default end of a period, which keeps a default query on whole hours, so it reads only the
+/// ledger's rollups.
+fn end_of_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::DurationRound;
+    let start = t.duration_trunc(Duration::hours(1)).unwrap_or(t);
+    if start == t {
+        t
+    } else {
+        start + Duration::hours(1)
+    }
+}
+
 /// Parses `from`/`to`; shared by every ledger query.
 pub fn parse_period(
     from: Option<&str>,
@@ -102,7 +115,10 @@ pub fn parse_period(
     now: DateTime<Utc>,
     default_span: Duration,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), QueryError> {
-    let to = to.map(|t| super::time::parse_utc(t).map_err(|e| qerr("to", e))).transpose()?.unwrap_or(now);
+    let to = to
+        .map(|t| super::time::parse_utc(t).map_err(|e| qerr("to", e)))
+        .transpose()?
+        .unwrap_or_else(|| end_of_hour(now));
     let from =
         from.map(|f| super::time::parse_utc(f).map_err(|e| qerr("from", e))).transpose()?.unwrap_or(to - default_span);
     if from >= to {

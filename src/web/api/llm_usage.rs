@@ -66,7 +66,7 @@ pub async fn post_llm_usage(
 pub struct LlmParams {
     /// Start, inclusive. Default: 7 days before `to`.
     from: Option<String>,
-    /// End, exclusive. Default: now.
+    /// End, exclusive. Default: the end of the current hour.
     to: Option<String>,
     /// hour (default), day or month.
     granularity: Option<String>,
