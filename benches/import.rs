@@ -1,4 +1,5 @@
-//! Import throughput: `cargo bench --bench import` (set BENCH_ROWS to change 1,000,000).
+//! Import throughput: `cargo bench --bench import` (BENCH_ROWS, default 1,000,000; BENCH_RUNS
+//! alternating rounds, default 3, of which the medians are compared).
 //!
 //! Generates a FOCUS CSV, imports it (and then again, every row unchanged) with the release
 //! `costguard import focus` into
@@ -6,7 +7,8 @@
 //! with the raw rate of `sqlite3 .import` and `psql \copy` of the same file into a plain,
 //! unindexed table, and into a table with the indexes an idempotent ledger needs (a unique
 //! identity index and a period index, as `cost_records` has). Prints rows/s and each
-//! process's peak RSS (VmHWM, sampled from /proc).
+//! process's peak RSS (VmHWM, sampled from /proc). Set BENCH_CSV to keep the generated file there
+//! (for profiling the import by hand).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark harness stops at the first failure
 mod common;
@@ -89,78 +91,121 @@ fn psql_copy(url: &str, csv: &Path) -> Command {
     c
 }
 
-fn report(label: &str, rows: u64, run: &Run) -> f64 {
-    let rate = rows as f64 / run.secs;
-    println!("{label:<42} {:>9.0} rows/s  {:>7.1} s  peak RSS {:>7.1} MB", rate, run.secs, run.peak_rss_mb);
-    rate
-}
-
 fn psql(url: &str, sql: &str) {
     let ok =
         Command::new("psql").args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]).status().expect("psql").success();
     assert!(ok, "psql failed: {sql}");
 }
 
+/// The runs of one contender, one per round.
+#[derive(Default)]
+struct Runs(Vec<Run>);
+
+impl Runs {
+    fn median_secs(&self) -> f64 {
+        let mut secs: Vec<f64> = self.0.iter().map(|r| r.secs).collect();
+        secs.sort_by(f64::total_cmp);
+        secs[secs.len() / 2]
+    }
+
+    fn peak_rss_mb(&self) -> f64 {
+        self.0.iter().map(|r| r.peak_rss_mb).fold(0.0, f64::max)
+    }
+
+    fn print(&self, label: &str, rows: u64) {
+        let all: Vec<String> = self.0.iter().map(|r| format!("{:.1}", r.secs)).collect();
+        println!(
+            "{label:<42} {:>9.0} rows/s  median {:>6.1} s of [{}]  peak RSS {:>6.1} MB",
+            rows as f64 / self.median_secs(),
+            self.median_secs(),
+            all.join(", "),
+            self.peak_rss_mb()
+        );
+    }
+}
+
+/// The contenders of one database, measured in turn within each round so that the machine's
+/// drift over the benchmark falls on all of them alike.
+#[derive(Default)]
+struct Round {
+    ours: Runs,
+    again: Runs,
+    raw: Runs,
+    indexed: Runs,
+}
+
+impl Round {
+    fn print(&self, database: &str, loader: &str, rows: u64) {
+        self.ours.print(&format!("costguard import focus -> {database}"), rows);
+        self.again.print("  the same file again (every row unchanged)", rows);
+        self.raw.print(&format!("{loader} (plain table, no index)"), rows);
+        self.indexed.print(&format!("{loader} (same two indexes)"), rows);
+        let ours = self.ours.median_secs();
+        println!(
+            "{:<42} {:>9.2}x the loader's rate (plain), {:.2}x (indexed); re-import {:.2}x the time of a fresh import\n",
+            format!("{database} ratio (medians)"),
+            self.raw.median_secs() / ours,
+            self.indexed.median_secs() / ours,
+            self.again.median_secs() / ours
+        );
+    }
+}
+
 fn main() {
     let rows: u64 = std::env::var("BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let rounds: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
     let dir = tempfile::tempdir().expect("temp dir");
-    let csv: PathBuf = dir.path().join("focus.csv");
+    let csv: PathBuf = std::env::var_os("BENCH_CSV").map(PathBuf::from).unwrap_or_else(|| dir.path().join("focus.csv"));
     let started = Instant::now();
     let nov_first = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).expect("date");
     generate(&csv, rows, nov_first).expect("generate CSV");
     let size_mb = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
-    println!("generated {rows} FOCUS rows ({size_mb:.0} MB) in {:.1} s\n", started.elapsed().as_secs_f64());
+    println!(
+        "generated {rows} FOCUS rows ({size_mb:.0} MB) in {:.1} s; {rounds} alternating rounds\n",
+        started.elapsed().as_secs_f64()
+    );
 
-    let db = dir.path().join("costguard.db");
-    let ours = report(
-        "costguard import focus -> SQLite",
-        rows,
-        &measure(costguard(&format!("sqlite://{}", db.display()), &csv)),
-    );
-    let again = report(
-        "the same file again (every row unchanged)",
-        rows,
-        &measure(costguard(&format!("sqlite://{}", db.display()), &csv)),
-    );
-    println!("{:<42} {:>9.2}x the time of the first import\n", "SQLite re-import", ours / again);
-    let raw = report(
-        "sqlite3 .import (plain table, no index)",
-        rows,
-        &measure(sqlite_import(&dir.path().join("raw.db"), &plain_table_sql(), &csv)),
-    );
-    let indexed = report(
-        "sqlite3 .import (same two indexes)",
-        rows,
-        &measure(sqlite_import(&dir.path().join("indexed.db"), &indexed_table_sql(), &csv)),
-    );
-    println!("{:<42} {:>9.2}x the raw rate, {:.2}x the indexed raw rate\n", "SQLite ratio", ours / raw, ours / indexed);
+    let mut sqlite = Round::default();
+    for round in 0..rounds {
+        let db = dir.path().join(format!("costguard-{round}.db"));
+        let url = format!("sqlite://{}", db.display());
+        sqlite.ours.0.push(measure(costguard(&url, &csv)));
+        sqlite.again.0.push(measure(costguard(&url, &csv)));
+        sqlite.raw.0.push(measure(sqlite_import(
+            &dir.path().join(format!("raw-{round}.db")),
+            &plain_table_sql(),
+            &csv,
+        )));
+        sqlite.indexed.0.push(measure(sqlite_import(
+            &dir.path().join(format!("indexed-{round}.db")),
+            &indexed_table_sql(),
+            &csv,
+        )));
+        for name in [format!("costguard-{round}.db"), format!("raw-{round}.db"), format!("indexed-{round}.db")] {
+            std::fs::remove_file(dir.path().join(name)).ok();
+        }
+    }
+    sqlite.print("SQLite", "sqlite3 .import", rows);
 
     let Some(admin) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
         println!("TEST_DATABASE_URL not set: PostgreSQL figures skipped");
         return;
     };
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("URL with a database");
-    for name in ["cg_bench", "cg_bench_raw", "cg_bench_indexed"] {
-        psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
-        psql(&admin, &format!("CREATE DATABASE {name}"));
+    let mut postgres = Round::default();
+    for _ in 0..rounds {
+        for name in ["cg_bench", "cg_bench_raw", "cg_bench_indexed"] {
+            psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
+            psql(&admin, &format!("CREATE DATABASE {name}"));
+        }
+        let url = format!("{base}/cg_bench");
+        postgres.ours.0.push(measure(costguard(&url, &csv)));
+        postgres.again.0.push(measure(costguard(&url, &csv)));
+        let (raw_url, indexed_url) = (format!("{base}/cg_bench_raw"), format!("{base}/cg_bench_indexed"));
+        psql(&raw_url, &plain_table_sql());
+        psql(&indexed_url, &indexed_table_sql());
+        postgres.raw.0.push(measure(psql_copy(&raw_url, &csv)));
+        postgres.indexed.0.push(measure(psql_copy(&indexed_url, &csv)));
     }
-    let ours =
-        report("costguard import focus -> PostgreSQL", rows, &measure(costguard(&format!("{base}/cg_bench"), &csv)));
-    let again = report(
-        "the same file again (every row unchanged)",
-        rows,
-        &measure(costguard(&format!("{base}/cg_bench"), &csv)),
-    );
-    println!("{:<42} {:>9.2}x the time of the first import\n", "PostgreSQL re-import", ours / again);
-    let (raw_url, indexed_url) = (format!("{base}/cg_bench_raw"), format!("{base}/cg_bench_indexed"));
-    psql(&raw_url, &plain_table_sql());
-    psql(&indexed_url, &indexed_table_sql());
-    let raw = report("psql \\copy (plain table, no index)", rows, &measure(psql_copy(&raw_url, &csv)));
-    let indexed = report("psql \\copy (same two indexes)", rows, &measure(psql_copy(&indexed_url, &csv)));
-    println!(
-        "{:<42} {:>9.2}x the raw rate, {:.2}x the indexed raw rate",
-        "PostgreSQL ratio",
-        ours / raw,
-        ours / indexed
-    );
+    postgres.print("PostgreSQL", "psql \\copy", rows);
 }

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 /// mimalloc instead of glibc malloc: imports build rows on one thread and free them on
 /// another, which glibc's arenas handle slowly (see docs/ARCHITECTURE.md, Imports).
+/// (`--features system-allocator` keeps glibc's, for heap profilers that only see malloc.)
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -191,36 +191,35 @@ pub fn parse_scaled(text: &str, scale: u32) -> Option<i128> {
     if (int_part.is_empty() && frac_part.is_empty()) || !all_digits(int_part) || !all_digits(frac_part) {
         return None;
     }
-    // digits * 10^(shift) where shift = exponent - frac_len + scale
-    let digits = format!("{int_part}{frac_part}");
-    let digits = digits.trim_start_matches('0');
+    // digits * 10^(shift) where shift = exponent - frac_len + scale; read in place (this runs
+    // for every amount of every imported row, so it allocates nothing).
+    let digits = || int_part.bytes().chain(frac_part.bytes()).skip_while(|b| *b == b'0').map(|b| i128::from(b - b'0'));
+    let len = digits().count();
     let shift = i64::from(exponent) - frac_part.len() as i64 + i64::from(scale);
-    let value = if digits.is_empty() {
+    let value = if len == 0 {
         0
     } else if shift >= 0 {
-        let shifted = format!("{digits}{}", "0".repeat(usize::try_from(shift).ok().filter(|s| *s < 40)?));
-        shifted.parse::<i128>().ok()?
+        let shift = u32::try_from(shift).ok().filter(|s| *s < 40)?;
+        let read = digits().try_fold(0i128, |acc, d| acc.checked_mul(10)?.checked_add(d))?;
+        read.checked_mul(10i128.checked_pow(shift)?)?
     } else {
-        let cut = usize::try_from(-shift).ok()?;
-        round_half_even(digits, cut)?
+        round_half_even(digits, len, usize::try_from(-shift).ok()?)?
     };
     Some(if negative { -value } else { value })
 }
 
-/// Drops the last `cut` digits of a digit string, rounding half-to-even.
-fn round_half_even(digits: &str, cut: usize) -> Option<i128> {
-    if cut >= digits.len() {
-        // Everything is below the last kept place: the result is 0 or 1.
-        let padded = format!("{}{digits}", "0".repeat(cut - digits.len()));
-        let first = padded.as_bytes()[0];
-        let rest_nonzero = padded[1..].bytes().any(|b| b != b'0');
-        return Some(i128::from(first > b'5' || (first == b'5' && rest_nonzero)));
+/// Drops the last `cut` of the `len` digits `digits` yields, rounding half-to-even.
+fn round_half_even<I: Iterator<Item = i128>>(digits: impl Fn() -> I, len: usize, cut: usize) -> Option<i128> {
+    if cut > len {
+        // Everything is below the first dropped place, which is a zero: the result is 0.
+        return Some(0);
     }
-    let (kept, dropped) = digits.split_at(digits.len() - cut);
-    let kept_value: i128 = kept.parse().ok()?;
-    let first = dropped.as_bytes()[0];
-    let rest_nonzero = dropped[1..].bytes().any(|b| b != b'0');
-    let round_up = first > b'5' || (first == b'5' && (rest_nonzero || kept_value % 2 == 1));
+    let kept = len - cut;
+    let kept_value = digits().take(kept).try_fold(0i128, |acc, d| acc.checked_mul(10)?.checked_add(d))?;
+    let mut dropped = digits().skip(kept);
+    let first = dropped.next().unwrap_or(0);
+    let rest_nonzero = dropped.any(|d| d != 0);
+    let round_up = first > 5 || (first == 5 && (rest_nonzero || kept_value % 2 == 1));
     Some(kept_value + i128::from(round_up))
 }
 

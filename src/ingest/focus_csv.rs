@@ -8,10 +8,11 @@ use super::IngestError;
 use crate::db::{write_transaction, DbConn, DbError};
 use crate::domain::focus::{required_columns, CostRecord, RowSource, COLUMNS};
 use crate::domain::record_key::SeenKeys;
+use crate::ledger::rollups::{self, Sums};
 use crate::ledger::rows::CostRow;
 use crate::ledger::store::{batch_rows, begin_bulk_load, finish_bulk_load, upsert_costs_in};
 use crate::ledger::WriteSummary;
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::io::{BufRead, BufReader, Read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +124,7 @@ fn read_error(e: csv::Error, last_line: u64) -> ImportError {
 
 /// Maps FOCUS column names to their positions; refuses a header missing a required column.
 fn header_positions(headers: &csv::StringRecord) -> Result<HashMap<&'static str, usize>, ImportError> {
-    let mut positions = HashMap::new();
+    let mut positions = HashMap::default();
     for (i, name) in headers.iter().enumerate() {
         let name = name.trim_start_matches('\u{feff}').trim();
         if let Some(column) = COLUMNS.iter().find(|c| c.name == name) {
@@ -146,7 +147,9 @@ fn header_positions(headers: &csv::StringRecord) -> Result<HashMap<&'static str,
 ///
 /// Two threads share the work: a parser thread reads, validates and fingerprints rows into
 /// batches, while this thread writes them, so parsing and SQLite/PostgreSQL run side by
-/// side. The channel between them holds two batches, which bounds memory.
+/// side. The channel between them holds two batches, which bounds memory. Written batches go
+/// back to the parser, which drops their rows and refills the vector: rows freed on the
+/// thread that allocated them cost the allocator a fraction of a cross-thread free.
 pub fn import(
     conn: &mut DbConn,
     input: Box<dyn Read + Send>,
@@ -158,29 +161,42 @@ pub fn import(
     let positions = header_positions(&headers)?;
     let batch_size = batch_rows(conn.backend());
     let (sender, batches) = std::sync::mpsc::sync_channel(2);
+    let (give_back, written_batches) = std::sync::mpsc::sync_channel(2);
     let source = source.to_string();
     let parser = std::thread::Builder::new()
         .name("focus-csv-parser".into())
-        .spawn(move || parse_batches(reader, &positions, &source, batch_size, &sender))
+        .spawn(move || parse_batches(reader, &positions, &source, batch_size, &sender, &written_batches))
         .map_err(|e| ImportError::at(ImportErrorKind::Storage, None, None, format!("cannot start the parser: {e}")))?;
     let written = with_import_cache(conn, |conn| {
         write_transaction(conn, |conn| {
             let mut report = ImportReport::default();
             let load = begin_bulk_load(conn)?;
             loop {
-                // Only the parser's explicit end (None) commits: a channel that closes
+                // Only the parser's explicit end commits: a channel that closes
                 // without it means the parser died, and the import must roll back.
                 let batch = batches.recv().map_err(|_| {
                     ImportError::at(ImportErrorKind::Storage, None, None, "the CSV parser stopped unexpectedly")
                 })??;
-                let Some(batch) = batch else { break };
-                report.rows += batch.len() as u64;
-                report.summary.merge(upsert_costs_in(conn, &batch, load)?);
-                progress(report.rows);
+                match batch {
+                    Parsed::Batch(batch) => {
+                        report.rows += batch.len() as u64;
+                        report.summary.merge(upsert_costs_in(conn, &batch, load)?);
+                        progress(report.rows);
+                        // Full (the parser is behind) or gone: drop it here then.
+                        let _ = give_back.try_send(batch);
+                    }
+                    Parsed::End(sums) => {
+                        finish_bulk_load(conn, load)?;
+                        // Into an empty ledger the parser's sums are the rollups.
+                        if load.is_fresh() {
+                            sums.store_as_rollups(conn)?;
+                        } else {
+                            rollups::refresh(conn, &report.summary.touched)?;
+                        }
+                        return Ok(report);
+                    }
+                }
             }
-            finish_bulk_load(conn, load)?;
-            crate::ledger::rollups::refresh(conn, &report.summary.touched)?;
-            Ok(report)
         })
     });
     // If writing failed the receiver is gone and the parser stops at its next send.
@@ -189,8 +205,14 @@ pub fn import(
     written
 }
 
-/// What the parser sends: a batch, `None` once the whole file was read, or the first error.
-type ParsedBatch = Result<Option<Vec<CostRow>>, ImportError>;
+/// What the parser sends: batches, then the end with the rollups of every row, or the first
+/// error instead.
+enum Parsed {
+    Batch(Vec<CostRow>),
+    End(Box<Sums>),
+}
+
+type ParsedBatch = Result<Parsed, ImportError>;
 
 /// The parser thread: reads rows into validated batches, sending the first error instead.
 fn parse_batches(
@@ -199,11 +221,20 @@ fn parse_batches(
     source: &str,
     batch_size: usize,
     sender: &std::sync::mpsc::SyncSender<ParsedBatch>,
+    written: &std::sync::mpsc::Receiver<Vec<CostRow>>,
 ) {
+    let next_batch = || match written.try_recv() {
+        Ok(mut old) => {
+            old.clear();
+            old
+        }
+        Err(_) => Vec::with_capacity(batch_size),
+    };
     let now = crate::db::types::UtcTime::from(chrono::Utc::now());
     let mut seen = SeenKeys::default();
-    let mut batch = Vec::with_capacity(batch_size);
+    let mut batch = next_batch();
     let mut record = csv::StringRecord::new();
+    let mut sums = Sums::default();
     let mut line = 1;
     loop {
         let row = match reader.read_record(&mut record) {
@@ -216,22 +247,25 @@ fn parse_batches(
             Err(e) => Err(read_error(e, line)),
         };
         match row {
-            Ok(row) => batch.push(row),
+            Ok(row) => {
+                sums.add(&row);
+                batch.push(row);
+            }
             Err(e) => {
                 let _ = sender.send(Err(e));
                 return;
             }
         }
         if batch.len() == batch_size
-            && sender.send(Ok(Some(std::mem::replace(&mut batch, Vec::with_capacity(batch_size))))).is_err()
+            && sender.send(Ok(Parsed::Batch(std::mem::replace(&mut batch, next_batch())))).is_err()
         {
             return;
         }
     }
-    if !batch.is_empty() && sender.send(Ok(Some(batch))).is_err() {
+    if !batch.is_empty() && sender.send(Ok(Parsed::Batch(batch))).is_err() {
         return;
     }
-    let _ = sender.send(Ok(None));
+    let _ = sender.send(Ok(Parsed::End(Box::new(sums))));
 }
 
 fn parse_row(
@@ -255,7 +289,9 @@ fn parse_row(
 /// SQLite's default 2 MB page cache makes a large import spill pages and re-read index
 /// pages over and over; 32 MB for the import's connection (set back afterwards) holds the
 /// identity index of a million rows and keeps peak memory well under 200 MB (64 MB was no
-/// faster and cost 45 MB more).
+/// faster and cost 45 MB more). Each multi-row INSERT inside the transaction keeps a
+/// statement journal (to undo just that statement on a constraint error); in memory rather
+/// than in a temporary file, it costs a copy instead of a write per page.
 fn with_import_cache<T>(
     conn: &mut DbConn,
     work: impl FnOnce(&mut DbConn) -> Result<T, ImportError>,
@@ -264,10 +300,10 @@ fn with_import_cache<T>(
     if conn.backend() != crate::db::Backend::Sqlite {
         return work(conn);
     }
-    conn.batch_execute("PRAGMA cache_size = -32768;")?;
+    conn.batch_execute("PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;")?;
     let result = work(conn);
     // The import's own error, if any, is the one worth reporting.
-    let reset = conn.batch_execute("PRAGMA cache_size = -2000;");
+    let reset = conn.batch_execute("PRAGMA cache_size = -2000; PRAGMA temp_store = DEFAULT;");
     let value = result?;
     reset?;
     Ok(value)

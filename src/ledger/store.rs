@@ -100,6 +100,13 @@ pub struct BulkLoad {
     fresh: bool,
 }
 
+impl BulkLoad {
+    /// The ledger was empty when the load began: everything it holds at the end is the load's.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+}
+
 const PERIOD_INDEX: &str = "CREATE INDEX cost_records_by_period ON cost_records (charge_period_start)";
 
 /// Call first inside the import's write transaction. When the ledger is empty, drops the

@@ -14,7 +14,11 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-on_both_bare!(rollups_equal_a_rebuild_after_every_kind_of_write, queries_over_rollups_equal_sums_of_the_rows);
+on_both_bare!(
+    rollups_equal_a_rebuild_after_every_kind_of_write,
+    a_bulk_load_sums_negative_costs_and_odd_tags_exactly,
+    queries_over_rollups_equal_sums_of_the_rows
+);
 
 fn record(start: &str, service: &str, account: Option<&str>, cost: &str, team: Option<&str>) -> Value {
     let start: DateTime<Utc> = start.parse().unwrap();
@@ -153,6 +157,54 @@ async fn rollups_equal_a_rebuild_after_every_kind_of_write(app: Bare) {
                 1.5,1.25,111,USD,2026-11-01,2026-12-01,Usage,2026-11-21T05:00:00Z,2026-11-21T06:00:00Z,GCP,BigQuery,\"{\"\"team\"\":\"\"data\"\"}\"\n";
     app.ingestor().import_csv("second-file", std::io::Cursor::new(text.as_bytes().to_vec()), |_| {}).await.unwrap();
     assert_current(&app, "an import into a non-empty ledger").await;
+}
+
+/// A bulk load into an empty ledger stores the rollups its parser summed (not a rebuild):
+/// negative and fractional costs split as the SQL splits them, rows without sub-account or
+/// region, several currencies, and tag values that are numbers, booleans and nulls (which
+/// only the database prints, so the tag rollup falls back to a rebuild) must all come out
+/// exactly as a rebuild from the rows.
+async fn a_bulk_load_sums_negative_costs_and_odd_tags_exactly(app: Bare) {
+    let mut text = String::from(
+        "BilledCost,EffectiveCost,BillingAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,ProviderName,ServiceName,SubAccountId,RegionId,ResourceId,Tags\n",
+    );
+    for i in 0..300 {
+        let cost = if i % 3 == 0 { format!("-{i}.12345678901") } else { format!("{i}.00000000007") };
+        let (account, region) = if i % 4 == 0 { ("", "") } else { ("acct-1", "eu-west-1") };
+        let currency = if i % 5 == 0 { "EUR" } else { "USD" };
+        let tags = match i % 4 {
+            0 => r#""{""team"":""data"",""cost"":1.50}""#,
+            1 => r#""{""team"":""web"",""billable"":true}""#,
+            2 => r#""{""team"":null,""env"":""prod""}""#,
+            _ => "",
+        };
+        let hour = i % 30;
+        text.push_str(&format!(
+            "{cost},{cost},111,{currency},2026-11-01,2026-12-01,Usage,2026-11-02T{h:02}:15:00Z,2026-11-02T{h:02}:45:00Z,AWS,S{s},{account},{region},r-{i},{tags}\n",
+            h = hour % 24,
+            s = i % 7
+        ));
+    }
+    app.ingestor().import_csv("odd-file", std::io::Cursor::new(text.into_bytes()), |_| {}).await.unwrap();
+    assert!(assert_current(&app, "a bulk load with negative costs and odd tags").await > 0);
+
+    // The same without the tags only the database prints: every rollup is the parser's.
+    app.db
+        .run(|c| {
+            write_transaction(c, |c| {
+                costguard::per_backend!(c, |c| diesel::sql_query("DELETE FROM cost_records").execute(c))?;
+                rollups::rebuild_all(c)
+            })
+            .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+    let plain = "BilledCost,EffectiveCost,BillingAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,ProviderName,ServiceName,Tags\n\
+                 -0.00000000001,-7.99999999999,111,USD,2026-11-01,2026-12-01,Usage,2026-11-21T05:00:00Z,2026-11-21T06:00:00Z,GCP,BigQuery,\"{\"\"team\"\":\"\"data\"\",\"\"on\"\":false}\"\n\
+                 2.5,2.5,111,USD,2026-11-01,2026-12-01,Usage,2026-11-21T05:30:00Z,2026-11-21T06:00:00Z,GCP,BigQuery,\n\
+                 3,3,111,JPY,2026-11-01,2026-12-01,Usage,2026-11-22T23:00:00Z,2026-11-23T00:00:00Z,GCP,Compute,\"{\"\"team\"\":\"\"data\"\"}\"\n";
+    app.ingestor().import_csv("plain-file", std::io::Cursor::new(plain.as_bytes().to_vec()), |_| {}).await.unwrap();
+    assert_eq!(assert_current(&app, "a bulk load the parser summed").await, 2 + 2 + 3);
 }
 
 /// (charge period start, service, tags, billed, effective) of every row.

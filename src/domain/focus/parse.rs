@@ -34,23 +34,28 @@ impl RowSource for BTreeMap<String, String> {
 struct Reader<'a, R: RowSource + ?Sized>(&'a R);
 
 impl<R: RowSource + ?Sized> Reader<'_, R> {
+    /// The cell, trimmed; None when empty or "NULL".
+    fn text(&self, column: &'static str) -> Option<&str> {
+        self.0.value(column).map(str::trim).filter(|v| !v.is_empty() && *v != "NULL")
+    }
     fn opt(&self, column: &'static str) -> Option<String> {
-        self.0.value(column).map(str::trim).filter(|v| !v.is_empty() && *v != "NULL").map(str::to_string)
+        self.text(column).map(str::to_string)
     }
     fn req(&self, column: &'static str) -> Result<String, FieldError> {
         self.opt(column).ok_or_else(|| FieldError::new(column, "a value is required"))
     }
     fn amount(&self, column: &'static str) -> Result<Option<Amount>, FieldError> {
-        self.opt(column).map(|v| Amount::parse(&v).map_err(|e| FieldError::new(column, e))).transpose()
+        self.text(column).map(|v| Amount::parse(v).map_err(|e| FieldError::new(column, e))).transpose()
     }
     fn req_amount(&self, column: &'static str) -> Result<Amount, FieldError> {
         self.amount(column)?.ok_or_else(|| FieldError::new(column, "a value is required"))
     }
     fn decimal(&self, column: &'static str) -> Result<Option<DecimalText>, FieldError> {
-        self.opt(column).map(|v| DecimalText::parse(&v).map_err(|e| FieldError::new(column, e))).transpose()
+        self.text(column).map(|v| DecimalText::parse(v).map_err(|e| FieldError::new(column, e))).transpose()
     }
     fn time(&self, column: &'static str) -> Result<DateTime<Utc>, FieldError> {
-        parse_utc(&self.req(column)?).map_err(|e| FieldError::new(column, e))
+        let text = self.text(column).ok_or_else(|| FieldError::new(column, "a value is required"))?;
+        parse_utc(text).map_err(|e| FieldError::new(column, e))
     }
 }
 

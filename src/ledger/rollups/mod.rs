@@ -7,7 +7,7 @@
 //! hours. Rebuilding instead of adding deltas keeps one rule for inserts, restatements and
 //! deletions alike, and the result is exact by construction: the same GROUP BY the migration
 //! ran over all rows, over fewer rows. An unchanged re-import touches nothing and refreshes
-//! nothing.
+//! nothing. A bulk load into an empty ledger sums its rows as they pass instead ([`Sums`]).
 
 use crate::db::{Backend, DbConn};
 use crate::domain::money::UNITS_PER_WHOLE;
@@ -16,6 +16,9 @@ use chrono::{DateTime, NaiveDateTime};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use std::collections::BTreeSet;
+
+mod sums;
+pub use sums::Sums;
 
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
@@ -66,7 +69,7 @@ impl Touched {
 pub fn refresh(conn: &mut DbConn, touched: &Touched) -> QueryResult<()> {
     for (from, to) in touched.spans() {
         let days = Span::of(from.div_euclid(DAY) * DAY, to.div_euclid(DAY) * DAY + if to % DAY == 0 { 0 } else { DAY });
-        let statements = rebuild_sql(conn.backend(), Some(&Span::of(from, to)), Some(&days));
+        let statements = rebuild_all_sql(conn.backend(), Some(&Span::of(from, to)), Some(&days));
         per_backend!(conn, |c| c.batch_execute(&statements))?;
     }
     Ok(())
@@ -74,7 +77,7 @@ pub fn refresh(conn: &mut DbConn, touched: &Touched) -> QueryResult<()> {
 
 /// Rebuilds every rollup from the whole ledger (a source wiped, a repair).
 pub fn rebuild_all(conn: &mut DbConn) -> QueryResult<()> {
-    let statements = rebuild_sql(conn.backend(), None, None);
+    let statements = rebuild_all_sql(conn.backend(), None, None);
     per_backend!(conn, |c| c.batch_execute(&statements))
 }
 
@@ -99,9 +102,26 @@ fn within(column: &str, span: Option<&Span>) -> String {
     }
 }
 
+/// One of the rollup tables, rebuilt by its own statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// `cost_hourly`, from the rows.
+    Hourly,
+    /// `cost_tag_hourly`, from the rows.
+    Tags,
+    /// `cost_daily`, from `cost_hourly` (so after it).
+    Daily,
+}
+
 /// The statements that rebuild the rollups of `hours` and of `days` (the days holding them),
-/// the same on both backends but for the date and JSON functions.
-fn rebuild_sql(backend: Backend, hours: Option<&Span>, days: Option<&Span>) -> String {
+/// in the order the parts depend on each other.
+fn rebuild_all_sql(backend: Backend, hours: Option<&Span>, days: Option<&Span>) -> String {
+    [Part::Hourly, Part::Tags, Part::Daily].map(|part| rebuild_sql(backend, part, hours, days)).join("\n")
+}
+
+/// The statements that rebuild one part for `hours` (or, for the daily part, `days`), the
+/// same on both backends but for the date and JSON functions.
+fn rebuild_sql(backend: Backend, part: Part, hours: Option<&Span>, days: Option<&Span>) -> String {
     let u = UNITS_PER_WHOLE;
     let (hour_of_start, day_of_hour, tag_pairs, tag_value, tag_present) = match backend {
         Backend::Sqlite => (
@@ -121,30 +141,39 @@ fn rebuild_sql(backend: Backend, hours: Option<&Span>, days: Option<&Span>) -> S
         ),
     };
     let rows = within("c.charge_period_start", hours);
-    let (in_hours, in_days, hours_of_days) = (within("hour", hours), within("day", days), within("hour", days));
-    format!(
-        "DELETE FROM cost_hourly WHERE {in_hours};
+    match part {
+        Part::Hourly => format!(
+            "DELETE FROM cost_hourly WHERE {in_hours};
 INSERT INTO cost_hourly
 SELECT {hour_of_start}, c.provider_name, c.sub_account_id, c.service_name, c.region_id, c.billing_currency,
        SUM(c.billed_cost / {u}), SUM(c.billed_cost % {u}), SUM(c.effective_cost / {u}), SUM(c.effective_cost % {u}),
        COUNT(*), MAX(c.updated_at)
 FROM cost_records c WHERE {rows}
-GROUP BY 1, c.provider_name, c.sub_account_id, c.service_name, c.region_id, c.billing_currency;
-DELETE FROM cost_tag_hourly WHERE {in_hours};
+GROUP BY 1, c.provider_name, c.sub_account_id, c.service_name, c.region_id, c.billing_currency;",
+            in_hours = within("hour", hours)
+        ),
+        Part::Tags => format!(
+            "DELETE FROM cost_tag_hourly WHERE {in_hours};
 INSERT INTO cost_tag_hourly
 SELECT {hour_of_start}, t.key, {tag_value}, c.billing_currency,
        SUM(c.effective_cost / {u}), SUM(c.effective_cost % {u}), MAX(c.updated_at)
 FROM cost_records c, {tag_pairs}
 WHERE {rows} AND c.tags IS NOT NULL AND {tag_present}
-GROUP BY 1, 2, 3, c.billing_currency;
-DELETE FROM cost_daily WHERE {in_days};
+GROUP BY 1, 2, 3, c.billing_currency;",
+            in_hours = within("hour", hours)
+        ),
+        Part::Daily => format!(
+            "DELETE FROM cost_daily WHERE {in_days};
 INSERT INTO cost_daily
 SELECT {day_of_hour}, provider_name, sub_account_id, service_name, region_id, billing_currency,
        SUM(billed_whole), SUM(billed_fraction), SUM(effective_whole), SUM(effective_fraction), SUM(records),
        MAX(updated_at)
 FROM cost_hourly WHERE {hours_of_days}
-GROUP BY 1, provider_name, sub_account_id, service_name, region_id, billing_currency;"
-    )
+GROUP BY 1, provider_name, sub_account_id, service_name, region_id, billing_currency;",
+            in_days = within("day", days),
+            hours_of_days = within("hour", days)
+        ),
+    }
 }
 
 #[cfg(test)]
