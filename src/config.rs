@@ -76,7 +76,7 @@ pub struct DatabaseSettings {
     /// `Retry-After`, in milliseconds (background workers wait longer and retry).
     pub request_wait_ms: u64,
     /// The longest an expensive API read (cost and LLM aggregations) may run, in
-    /// milliseconds; PostgreSQL cancels it past that.
+    /// milliseconds; the database stops it past that (see `Db::read_within`).
     pub query_timeout_ms: u64,
 }
 

@@ -232,15 +232,15 @@ impl Db {
     /// Runs a read that may be expensive (a large aggregation) with a time limit. On
     /// PostgreSQL it runs in a read-only transaction with `SET LOCAL statement_timeout`, so
     /// the server itself cancels a runaway statement and the connection goes back to the pool
-    /// (`DbError::TimedOut`). SQLite offers no per-statement deadline through Diesel; there the
-    /// bounds are the query's own (spans limited per granularity, rollups instead of rows).
+    /// (`DbError::TimedOut`). On SQLite a progress handler interrupts the statement once the
+    /// deadline has passed, with the same answer.
     pub async fn read_within<T, F>(&self, limit: Duration, work: F) -> Result<T, DbError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, diesel::result::Error> + Send + 'static,
         T: Send + 'static,
     {
         self.run(move |conn| match conn {
-            DbConn::Sqlite(_) => work(conn).map_err(DbError::from),
+            DbConn::Sqlite(_) => read_before_deadline(conn, limit, work),
             DbConn::Postgres(_) => {
                 let timeout = format!("SET LOCAL statement_timeout = {}", limit.as_millis().max(1));
                 let result = conn.transaction(|c| {
@@ -271,4 +271,36 @@ impl Db {
         let state = self.pool.state();
         (state.connections - state.idle_connections, state.idle_connections)
     }
+}
+
+/// SQLite's side of [`Db::read_within`]: SQLite runs the handler every
+/// `PROGRESS_STEPS` virtual-machine instructions (tens of microseconds), and the first call
+/// past the deadline interrupts the statement. The handler is removed afterwards, so writes
+/// on the same pooled connection are never interrupted.
+fn read_before_deadline<T>(
+    conn: &mut DbConn,
+    limit: Duration,
+    work: impl FnOnce(&mut DbConn) -> Result<T, diesel::result::Error>,
+) -> Result<T, DbError> {
+    use diesel::sqlite::ProgressDecision;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const PROGRESS_STEPS: std::num::NonZeroU32 = std::num::NonZeroU32::new(10_000).unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    if let DbConn::Sqlite(c) = &mut *conn {
+        let flag = interrupted.clone();
+        c.on_progress(PROGRESS_STEPS, move || {
+            if std::time::Instant::now() < deadline {
+                return ProgressDecision::Continue;
+            }
+            flag.store(true, Ordering::Relaxed);
+            ProgressDecision::Interrupt
+        });
+    }
+    let result = work(conn);
+    if let DbConn::Sqlite(c) = conn {
+        c.remove_progress_handler();
+    }
+    result.map_err(|e| if interrupted.load(Ordering::Relaxed) { DbError::TimedOut(limit) } else { DbError::from(e) })
 }

@@ -76,20 +76,34 @@ async fn a_saturated_pool_answers_busy_with_retry_after(app: TestApp) {
 
 both_backends_with!(super::shipped_database => a_saturated_pool_answers_busy_with_retry_after);
 
-/// PostgreSQL cancels an expensive read past its limit, and the connection serves again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bounded_read_past_its_limit_is_cancelled_by_postgresql() {
+/// The database stops an expensive read past its limit (PostgreSQL's statement timeout,
+/// SQLite's progress handler), and the connection serves again.
+async fn a_bounded_read_past_its_limit_is_cancelled(app: crate::helpers::Bare) {
+    use costguard::db::Backend;
     use diesel::RunQueryDsl;
-    if crate::helpers::postgres_admin_url().is_none() {
-        return;
-    }
-    let app = crate::helpers::Bare::new(crate::helpers::Backend::Postgres).await;
+    // A read far past the limit, and one just past it.
+    let count_to = |n: u64| {
+        format!("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) SELECT count(*) FROM c")
+    };
+    let (slow_sql, longer_than_limit) = match app.db.backend() {
+        Backend::Postgres => ("SELECT pg_sleep(10)".to_string(), "SELECT pg_sleep(0.5)".to_string()),
+        // Counting to 10^9 one row at a time is minutes of work for SQLite.
+        Backend::Sqlite => (count_to(1_000_000_000), count_to(3_000_000)),
+    };
     let limit = Duration::from_millis(200);
     let started = Instant::now();
-    let slow = app.db.read_within(limit, |c| diesel::sql_query("SELECT pg_sleep(10)").execute(c)).await;
+    let slow = app.db.read_within(limit, move |c| diesel::sql_query(slow_sql).execute(c)).await;
     assert!(matches!(slow, Err(costguard::db::DbError::TimedOut(l)) if l == limit), "{slow:?}");
     assert!(started.elapsed() < Duration::from_secs(3), "cancelled at once: {:?}", started.elapsed());
     for _ in 0..8 {
         app.db.read_within(limit, |c| diesel::sql_query("SELECT 1").execute(c)).await.unwrap();
     }
+    // The deadline belongs to that read alone: other work on the same connections runs on.
+    let unbounded = Instant::now();
+    let longer =
+        app.db.run(move |c| diesel::sql_query(longer_than_limit).execute(c).map_err(costguard::db::DbError::from));
+    longer.await.unwrap();
+    assert!(unbounded.elapsed() > limit, "the unbounded read outlasts the limit: {:?}", unbounded.elapsed());
 }
+
+crate::on_both_bare!(a_bounded_read_past_its_limit_is_cancelled);
