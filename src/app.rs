@@ -132,7 +132,7 @@ impl Application {
         execute::spawn(&ctx, runner.clone(), receivers.actions);
         approval::spawn(&ctx, &settings.approval).await?;
         dashboard::spawn(&ctx, &settings.dashboard).await?;
-        let ingestor = Ingestor::new(db.clone(), bus).led_by(ctx.leader.clone());
+        let ingestor = Ingestor::new(db.clone(), bus).led_by(ctx.leader.clone()).with_import_limits(settings.import);
         let sources =
             Sources::start(scheduler.clone(), ingestor.clone(), connection.sources, ctx.leader.clone()).await?;
         scheduler.start().await?;

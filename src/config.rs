@@ -26,6 +26,7 @@ pub struct Settings {
     pub notify: crate::notify::NotifySettings,
     pub cluster: crate::cluster::ClusterSettings,
     pub secrets: SecretsSettings,
+    pub import: crate::ingest::focus_csv::ImportLimits,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,6 +188,7 @@ impl Settings {
             return Err(invalid("server.max_json_bytes", "body limits must be positive"));
         }
         self.database_url()?;
+        self.import.check().map_err(|(key, why)| invalid(key, why))?;
         if !(1..=64).contains(&self.server.workers) {
             return Err(invalid("server.workers", "must be between 1 and 64"));
         }

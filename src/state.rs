@@ -71,7 +71,8 @@ pub struct ServerSettings {
     pub bind: String,
     /// Largest JSON body accepted, in bytes.
     pub max_json_bytes: usize,
-    /// Largest CSV import accepted over HTTP, in bytes (after gzip decompression too).
+    /// Largest CSV import accepted over HTTP, in bytes as sent (compressed for gzip; `[import]`
+    /// bounds what it decompresses to).
     pub max_import_bytes: u64,
     /// HTTP worker threads, each one event loop; the pool is sized from it.
     pub workers: usize,

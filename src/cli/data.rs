@@ -134,7 +134,7 @@ pub(super) async fn import_focus(settings: &Settings, file: &str, source: &str) 
     }
     let started = std::time::Instant::now();
     // No serve process listens to this one's bus; a running server finds the rows in the database.
-    let ingestor = Ingestor::new(db, crate::bus::channels(1).0);
+    let ingestor = Ingestor::new(db, crate::bus::channels(1).0).with_import_limits(settings.import);
     let progress = bar.clone();
     let report = ingestor.import_csv(source, input, move |rows| progress.set_position(rows)).await?;
     bar.finish_and_clear();

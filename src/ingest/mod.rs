@@ -45,11 +45,18 @@ pub struct Ingestor {
     bus: Bus,
     /// The server's leadership; None in a CLI process, which never leads.
     leader: Option<crate::cluster::Leadership>,
+    /// `[import]`: what a CSV import accepts.
+    import_limits: focus_csv::ImportLimits,
 }
 
 impl Ingestor {
     pub fn new(db: Db, bus: Bus) -> Self {
-        Ingestor { db, bus, leader: None }
+        Ingestor { db, bus, leader: None, import_limits: focus_csv::ImportLimits::default() }
+    }
+
+    /// CSV imports are held to `limits` (`[import]`) instead of the defaults.
+    pub fn with_import_limits(self, limits: focus_csv::ImportLimits) -> Self {
+        Ingestor { import_limits: limits, ..self }
     }
 
     /// In a server: writes on a follower wake the leader through the database.
@@ -90,6 +97,7 @@ impl Ingestor {
     ) -> Result<focus_csv::ImportReport, focus_csv::ImportError> {
         let db = self.db.clone();
         let owned_source = source.to_string();
+        let limits = self.import_limits;
         let report = tokio::task::spawn_blocking(move || {
             let mut conn = db.get_blocking()?;
             let input = focus_csv::decoded(input).map_err(|e| focus_csv::ImportError {
@@ -98,7 +106,7 @@ impl Ingestor {
                 column: None,
                 message: format!("cannot read the input: {e}"),
             })?;
-            focus_csv::import(&mut conn, input, &owned_source, &mut progress)
+            focus_csv::import(&mut conn, input, &owned_source, limits, &mut progress)
         })
         .await
         .map_err(|e| focus_csv::ImportError::from(DbError::from(e)))??;

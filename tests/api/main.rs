@@ -25,6 +25,7 @@ mod evaluation;
 mod execute;
 mod focus_import;
 mod gcp;
+mod import_limits;
 mod ingest_cli;
 mod llm_keys;
 mod llm_minutes;

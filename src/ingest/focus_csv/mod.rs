@@ -4,6 +4,11 @@
 //! stays flat however large the file is, and a bad row anywhere rolls back everything:
 //! nothing from a rejected file is stored. Errors carry the CSV line and column.
 
+pub mod limits;
+mod tap;
+
+pub use limits::ImportLimits;
+
 use super::IngestError;
 use crate::db::{write_transaction, DbConn, DbError};
 use crate::domain::focus::{required_columns, CostRecord, RowSource, COLUMNS};
@@ -90,12 +95,21 @@ impl RowSource for CsvRow<'_> {
     }
 }
 
-fn read_error(e: csv::Error, last_line: u64) -> ImportError {
-    let line = e.position().map(|p| p.line()).unwrap_or(last_line + 1);
+/// `line`: where the record that failed starts.
+fn read_error(e: csv::Error, line: u64) -> ImportError {
     match e.into_kind() {
         csv::ErrorKind::Io(io) => {
             if let Some(limit) = io.get_ref().and_then(|inner| inner.downcast_ref::<TooLarge>()) {
                 return ImportError::at(ImportErrorKind::TooLarge, Some(line), None, limit);
+            }
+            match io.get_ref().and_then(|inner| inner.downcast_ref::<limits::Passed>()) {
+                Some(passed @ limits::Passed::Decompressed(_)) => {
+                    return ImportError::at(ImportErrorKind::TooLarge, Some(line), None, passed)
+                }
+                Some(passed @ limits::Passed::Record(_)) => {
+                    return ImportError::at(ImportErrorKind::Invalid, Some(line), None, passed)
+                }
+                None => {}
             }
             let what = match io.kind() {
                 std::io::ErrorKind::UnexpectedEof => "the gzip stream is truncated".to_string(),
@@ -122,11 +136,30 @@ fn read_error(e: csv::Error, last_line: u64) -> ImportError {
     }
 }
 
-/// Maps FOCUS column names to their positions; refuses a header missing a required column.
+/// Maps FOCUS column names to their positions. Refuses an empty file, a FOCUS column named
+/// twice (a later copy would silently win), two that differ only in case (one of them is not
+/// the column it looks like), and a header missing a required column.
 fn header_positions(headers: &csv::StringRecord) -> Result<HashMap<&'static str, usize>, ImportError> {
+    let header_error = |message: String| ImportError::at(ImportErrorKind::Invalid, Some(1), None, message);
+    if headers.iter().all(|name| name.trim_start_matches('\u{feff}').trim().is_empty()) {
+        return Err(ImportError::at(ImportErrorKind::Invalid, None, None, "the file is empty: no header row"));
+    }
     let mut positions = HashMap::default();
-    for (i, name) in headers.iter().enumerate() {
-        let name = name.trim_start_matches('\u{feff}').trim();
+    let mut seen: HashMap<String, (usize, &str)> = HashMap::default();
+    for (i, raw) in headers.iter().enumerate() {
+        let name = raw.trim_start_matches('\u{feff}').trim();
+        // Only names that read as a FOCUS column matter; other columns are ignored anyway.
+        if !COLUMNS.iter().any(|c| c.name.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        if let Some((first, first_raw)) = seen.insert(name.to_ascii_lowercase(), (i, raw)) {
+            let what = if first_raw.trim_start_matches('\u{feff}').trim() == name {
+                format!("column {name} appears twice, at positions {} and {}", first + 1, i + 1)
+            } else {
+                format!("columns '{first_raw}' and '{raw}' (positions {} and {}) differ only in case", first + 1, i + 1)
+            };
+            return Err(header_error(what));
+        }
         if let Some(column) = COLUMNS.iter().find(|c| c.name == name) {
             positions.insert(column.name, i);
         }
@@ -154,18 +187,37 @@ pub fn import(
     conn: &mut DbConn,
     input: Box<dyn Read + Send>,
     source: &str,
+    limits: ImportLimits,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
-    let headers = reader.headers().map_err(|e| read_error(e, 0))?.clone();
+    let (input, lines) = tap::tap(input, limits);
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(true).flexible(false).buffer_capacity(tap::CSV_BUFFER).from_reader(input);
+    let headers = reader.headers().map_err(|e| read_error(e, 1))?.clone();
+    let (_, header_bytes) = lines.record_read(reader.position(), headers.as_byte_record().as_slice());
+    if header_bytes > limits.max_record_bytes {
+        return Err(ImportError::at(
+            ImportErrorKind::Invalid,
+            Some(1),
+            None,
+            limits::Passed::Record(limits.max_record_bytes),
+        ));
+    }
     let positions = header_positions(&headers)?;
-    let batch_size = batch_rows(conn.backend());
     let (sender, batches) = std::sync::mpsc::sync_channel(2);
     let (give_back, written_batches) = std::sync::mpsc::sync_channel(2);
-    let source = source.to_string();
+    let parser = Parser {
+        reader,
+        lines,
+        positions,
+        headers,
+        limits,
+        source: source.to_string(),
+        batch_size: batch_rows(conn.backend()),
+    };
     let parser = std::thread::Builder::new()
         .name("focus-csv-parser".into())
-        .spawn(move || parse_batches(reader, &positions, &source, batch_size, &sender, &written_batches))
+        .spawn(move || parser.parse_batches(&sender, &written_batches))
         .map_err(|e| ImportError::at(ImportErrorKind::Storage, None, None, format!("cannot start the parser: {e}")))?;
     let written = with_import_cache(conn, |conn| {
         write_transaction(conn, |conn| {
@@ -214,76 +266,123 @@ enum Parsed {
 
 type ParsedBatch = Result<Parsed, ImportError>;
 
-/// The parser thread: reads rows into validated batches, sending the first error instead.
-fn parse_batches(
-    mut reader: csv::Reader<Box<dyn Read + Send>>,
-    positions: &HashMap<&'static str, usize>,
-    source: &str,
+/// The parser thread's state: the reader, the header, and what every row is checked against.
+struct Parser {
+    reader: csv::Reader<tap::Tap<Box<dyn Read + Send>>>,
+    lines: tap::Lines,
+    positions: HashMap<&'static str, usize>,
+    headers: csv::StringRecord,
+    limits: ImportLimits,
+    source: String,
     batch_size: usize,
-    sender: &std::sync::mpsc::SyncSender<ParsedBatch>,
-    written: &std::sync::mpsc::Receiver<Vec<CostRow>>,
-) {
-    let next_batch = || match written.try_recv() {
-        Ok(mut old) => {
-            old.clear();
-            old
-        }
-        Err(_) => Vec::with_capacity(batch_size),
-    };
-    let now = crate::db::types::UtcTime::from(chrono::Utc::now());
-    let mut seen = SeenKeys::default();
-    let mut batch = next_batch();
-    let mut record = csv::StringRecord::new();
-    let mut sums = Sums::default();
-    let mut line = 1;
-    loop {
-        let row = match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                line = record.position().map(|p| p.line()).unwrap_or(line + 1);
-                parse_row(&record, positions, line, &mut seen)
-                    .map(|(parsed, key)| CostRow::new(parsed, key, source, now.clone()))
+}
+
+impl Parser {
+    /// Reads rows into validated batches, sending the first error instead.
+    fn parse_batches(
+        mut self,
+        sender: &std::sync::mpsc::SyncSender<ParsedBatch>,
+        written: &std::sync::mpsc::Receiver<Vec<CostRow>>,
+    ) {
+        let batch_size = self.batch_size;
+        let next_batch = || match written.try_recv() {
+            Ok(mut old) => {
+                old.clear();
+                old
             }
-            Err(e) => Err(read_error(e, line)),
+            Err(_) => Vec::with_capacity(batch_size),
         };
-        match row {
-            Ok(row) => {
-                sums.add(&row);
-                batch.push(row);
+        let now = crate::db::types::UtcTime::from(chrono::Utc::now());
+        let mut seen = SeenKeys::default();
+        let mut batch = next_batch();
+        // The record's buffers, handed back and forth so that no row allocates them anew.
+        let mut raw = Some(csv::ByteRecord::new());
+        let mut sums = Sums::default();
+        loop {
+            let row = match self.read_record(raw.take().unwrap_or_default()) {
+                Ok(None) => break,
+                Ok(Some((record, line))) => {
+                    let row = self
+                        .parse_row(&record, line, &mut seen)
+                        .map(|(parsed, key)| CostRow::new(parsed, key, &self.source, now.clone()));
+                    raw = Some(record.into_byte_record());
+                    row
+                }
+                Err(e) => Err(e),
+            };
+            match row {
+                Ok(row) => {
+                    sums.add(&row);
+                    batch.push(row);
+                }
+                Err(e) => {
+                    let _ = sender.send(Err(e));
+                    return;
+                }
             }
-            Err(e) => {
-                let _ = sender.send(Err(e));
+            if batch.len() == batch_size
+                && sender.send(Ok(Parsed::Batch(std::mem::replace(&mut batch, next_batch())))).is_err()
+            {
                 return;
             }
         }
-        if batch.len() == batch_size
-            && sender.send(Ok(Parsed::Batch(std::mem::replace(&mut batch, next_batch())))).is_err()
-        {
+        if !batch.is_empty() && sender.send(Ok(Parsed::Batch(batch))).is_err() {
             return;
         }
+        let _ = sender.send(Ok(Parsed::End(Box::new(sums))));
     }
-    if !batch.is_empty() && sender.send(Ok(Parsed::Batch(batch))).is_err() {
-        return;
-    }
-    let _ = sender.send(Ok(Parsed::End(Box::new(sums))));
-}
 
-fn parse_row(
-    record: &csv::StringRecord,
-    positions: &HashMap<&'static str, usize>,
-    line: u64,
-    seen: &mut SeenKeys,
-) -> Result<(CostRecord, crate::domain::record_key::RecordKey), ImportError> {
-    let parsed = CostRecord::parse(&CsvRow { positions, record })
-        .map_err(|e| ImportError::at(ImportErrorKind::Invalid, Some(line), Some(e.column), e.problem))?;
-    let key = parsed.key();
-    seen.check(&key, line).map_err(|first| {
-        let message = format!(
-            "repeats the identity of line {first} (same provider, account, period, service, SKU, resource and tags)"
-        );
-        ImportError::at(ImportErrorKind::Invalid, Some(line), None, message)
-    })?;
-    Ok((parsed, key))
+    /// The next record as text with the line it starts on, or None at the end. Reads bytes
+    /// and checks UTF-8 itself (as the csv crate would, without a copy), so that even a
+    /// record that is not text has its exact line.
+    fn read_record(&mut self, mut raw: csv::ByteRecord) -> Result<Option<(csv::StringRecord, u64)>, ImportError> {
+        let read = self.reader.read_byte_record(&mut raw);
+        let (line, length) = self.lines.record_read(self.reader.position(), raw.as_slice());
+        match read {
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => return Err(read_error(e, line)),
+        }
+        if length > self.limits.max_record_bytes {
+            return Err(ImportError::at(
+                ImportErrorKind::Invalid,
+                Some(line),
+                None,
+                limits::Passed::Record(self.limits.max_record_bytes),
+            ));
+        }
+        if let Some(i) = raw.iter().position(|field| field.len() as u64 > self.limits.max_field_bytes) {
+            let message =
+                format!("the value is longer than import.max_field_bytes = {} bytes", self.limits.max_field_bytes);
+            return Err(ImportError::at(ImportErrorKind::Invalid, Some(line), self.headers.get(i), message));
+        }
+        match csv::StringRecord::from_byte_record(raw) {
+            Ok(record) => Ok(Some((record, line))),
+            Err(e) => {
+                let field = e.utf8_error().field() + 1;
+                let message = format!("not UTF-8 text (field {field})");
+                Err(ImportError::at(ImportErrorKind::Malformed, Some(line), None, message))
+            }
+        }
+    }
+
+    fn parse_row(
+        &self,
+        record: &csv::StringRecord,
+        line: u64,
+        seen: &mut SeenKeys,
+    ) -> Result<(CostRecord, crate::domain::record_key::RecordKey), ImportError> {
+        let parsed = CostRecord::parse(&CsvRow { positions: &self.positions, record })
+            .map_err(|e| ImportError::at(ImportErrorKind::Invalid, Some(line), Some(e.column), e.problem))?;
+        let key = parsed.key();
+        seen.check(&key, line).map_err(|first| {
+            let message = format!(
+                "repeats the identity of line {first} (same provider, account, period, service, SKU, resource and tags)"
+            );
+            ImportError::at(ImportErrorKind::Invalid, Some(line), None, message)
+        })?;
+        Ok((parsed, key))
+    }
 }
 
 /// SQLite's default 2 MB page cache makes a large import spill pages and re-read index
