@@ -43,7 +43,10 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     let url = settings.database_url()?;
     tracing::info!(database = %url.redacted(), "opening database");
     let (pool_size, busy) = (settings.pool_size(), Duration::from_millis(settings.database.busy_timeout_ms));
-    Ok(tokio::task::spawn_blocking(move || Db::open(&url, pool_size, busy)).await??)
+    let audit_key = settings.cipher()?.audit_key();
+    let db = tokio::task::spawn_blocking(move || Db::open(&url, pool_size, busy)).await??.with_audit_key(audit_key);
+    crate::audit::rekey_if_unkeyed(&db).await?;
+    Ok(db)
 }
 
 /// SQLite: the lock that keeps a second server off this data file.
@@ -132,6 +135,9 @@ impl Application {
         execute::spawn(&ctx, runner.clone(), receivers.actions);
         approval::spawn(&ctx, &settings.approval).await?;
         dashboard::spawn(&ctx, &settings.dashboard).await?;
+        let safety = serde_json::to_string(&(&settings.safety, &settings.approval))?;
+        crate::audit::note_config_if_changed(&db, "config.safety", safety).await?;
+        crate::audit::heads::spawn(&ctx, &settings.audit, &settings.data.dir);
         let ingestor = Ingestor::new(db.clone(), bus).led_by(ctx.leader.clone()).with_import_limits(settings.import);
         let sources =
             Sources::start(scheduler.clone(), ingestor.clone(), connection.sources, ctx.leader.clone()).await?;

@@ -27,6 +27,7 @@ pub struct Settings {
     pub cluster: crate::cluster::ClusterSettings,
     pub secrets: SecretsSettings,
     pub import: crate::ingest::focus_csv::ImportLimits,
+    pub audit: crate::audit::AuditSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -189,6 +190,7 @@ impl Settings {
         }
         self.database_url()?;
         self.import.check().map_err(|(key, why)| invalid(key, why))?;
+        self.audit.check().map_err(|(key, why)| invalid(key, why))?;
         if !(1..=64).contains(&self.server.workers) {
             return Err(invalid("server.workers", "must be between 1 and 64"));
         }

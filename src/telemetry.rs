@@ -58,6 +58,11 @@ pub const METRICS: &[(&str, &str)] = &[
     ("costguard_http_requests_total", "HTTP requests by route, method and status."),
     ("costguard_http_request_duration_seconds", "HTTP request duration by route."),
     ("costguard_db_pool_connections", "Database pool connections by state (in_use, idle)."),
+    ("costguard_audit_head_seq", "Sequence number of the audit chain's last entry (its head; the server log has the hash)."),
+    (
+        "costguard_audit_chain_holds_published_head",
+        "1 while the audit chain still holds the head published last; 0: entries were deleted or rewritten.",
+    ),
 ];
 
 fn describe() {

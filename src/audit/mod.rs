@@ -1,9 +1,15 @@
-//! The audit log: append an entry to the hash chain in the caller's transaction, page it,
-//! verify it. The chain's rules live in `domain::audit`.
+//! The audit log: append an entry to the keyed chain in the caller's transaction, page it,
+//! verify it (against a published head too), and publish its head outside the database
+//! (`heads.rs`). The chain's rules live in `domain::audit`; the key is the one current for the
+//! database handle (`db::current_audit_key`).
+
+pub mod heads;
+
+pub use heads::AuditSettings;
 
 use crate::db::schema::audit_log as al;
 use crate::db::DbConn;
-use crate::domain::audit::{self, Break, Entry, Record};
+use crate::domain::audit::{self, AuditKey, Break, Entry, Head, Record};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -58,9 +64,18 @@ pub fn note(conn: &mut DbConn, actor: &str, action: &str, target: &str, detail: 
     crate::db::write_transaction(conn, |c| note_in(c, actor, action, target, detail))
 }
 
+/// The key for this thread's database handle; writing or checking without one is an error,
+/// never an unauthenticated entry.
+fn key() -> QueryResult<std::sync::Arc<AuditKey>> {
+    crate::db::current_audit_key().ok_or_else(|| {
+        diesel::result::Error::QueryBuilderError("no audit key: open the database with app::open_database".into())
+    })
+}
+
 /// Appends to the chain. Call inside the transaction that made the change, so the entry and
 /// the change commit together (and concurrent appends serialise on the last entry).
 pub fn append(conn: &mut DbConn, e: &Event<'_>, now: DateTime<Utc>) -> QueryResult<Entry> {
+    let key = key()?;
     if let DbConn::Postgres(c) = conn {
         // SQLite's write transaction already serialises writers; PostgreSQL needs the lock
         // so two appends never read the same last entry.
@@ -81,7 +96,7 @@ pub fn append(conn: &mut DbConn, e: &Event<'_>, now: DateTime<Utc>) -> QueryResu
         result: e.result.to_string(),
         detail: e.detail.map(str::to_string),
     };
-    let next = audit::chain(previous.as_ref(), record);
+    let next = audit::chain(&key, previous.as_ref(), record);
     let r = &next.record;
     diesel::insert_into(al::table)
         .values((
@@ -129,9 +144,91 @@ pub fn search(
     Ok(rows.into_iter().map(entry).collect())
 }
 
+fn all_entries(conn: &mut DbConn) -> QueryResult<Vec<Entry>> {
+    let rows: Vec<Row> = al::table.order_by(al::seq.asc()).select(COLUMNS).load(conn)?;
+    Ok(rows.into_iter().map(entry).collect())
+}
+
 /// Walks the whole chain; Ok(number of entries) or the first break.
 pub fn verify(conn: &mut DbConn) -> QueryResult<Result<usize, Break>> {
-    let rows: Vec<Row> = al::table.order_by(al::seq.asc()).select(COLUMNS).load(conn)?;
-    let entries: Vec<Entry> = rows.into_iter().map(entry).collect();
-    Ok(audit::verify(&entries))
+    let key = key()?;
+    Ok(audit::verify(&key, &all_entries(conn)?))
+}
+
+/// [`verify`], and the chain must still hold `head` (published earlier) unchanged.
+pub fn verify_against(conn: &mut DbConn, head: &Head) -> QueryResult<Result<usize, Break>> {
+    let key = key()?;
+    Ok(audit::verify_against(&key, &all_entries(conn)?, head))
+}
+
+/// The chain's last entry as `SEQ:HASH` (None: the chain is empty).
+pub fn head(conn: &mut DbConn) -> QueryResult<Option<Head>> {
+    let last: Option<(i64, String)> =
+        al::table.order_by(al::seq.desc()).select((al::seq, al::hash)).first(conn).optional()?;
+    Ok(last.map(|(seq, hash)| Head { seq, hash }))
+}
+
+/// Start-up: a chain written before entries were keyed (plain SHA-256) is re-linked under
+/// the key, once, if it is intact, and the re-linking is itself recorded. A chain that
+/// verifies neither way is left as it is for `audit verify` to report.
+pub async fn rekey_if_unkeyed(db: &crate::db::Db) -> anyhow::Result<()> {
+    let outcome = db
+        .run(|c| {
+            crate::db::write_transaction(c, |c| -> QueryResult<Option<Result<usize, Break>>> {
+                let key = key()?;
+                let last: Option<Row> = al::table.order_by(al::seq.desc()).select(COLUMNS).first(c).optional()?;
+                let Some(last) = last.map(entry) else { return Ok(None) };
+                if audit::hash(&key, &last.prev_hash, &last.record) == last.hash {
+                    return Ok(None);
+                }
+                let entries = all_entries(c)?;
+                let rekeyed = match audit::rekey(&key, &entries) {
+                    Ok(rekeyed) => rekeyed,
+                    Err(broken) => return Ok(Some(Err(broken))),
+                };
+                for e in &rekeyed {
+                    diesel::update(al::table.filter(al::seq.eq(e.record.seq)))
+                        .set((al::prev_hash.eq(&e.prev_hash), al::hash.eq(&e.hash)))
+                        .execute(c)?;
+                }
+                let detail =
+                    format!("{} entries written before entries were keyed, re-linked under the key", rekeyed.len());
+                note_in(c, "costguard", "audit.rekey", "audit log", &detail)?;
+                Ok(Some(Ok(rekeyed.len())))
+            })
+            .map_err(crate::db::DbError::from)
+        })
+        .await?;
+    match outcome {
+        Some(Ok(n)) => tracing::info!(entries = n, "audit log: re-linked the unkeyed chain under the key"),
+        Some(Err(broken)) => {
+            tracing::error!(%broken, "audit log: the chain verifies neither under this key nor unkeyed; left as it is")
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Start-up: records `config` (what config.toml and the environment now say for `action`'s
+/// settings) when it differs from what the chain last recorded, so a safety rule loosened
+/// by editing the file or the environment shows in the audit log as one changed in the
+/// dashboard does.
+pub async fn note_config_if_changed(db: &crate::db::Db, action: &'static str, config: String) -> anyhow::Result<()> {
+    db.run(move |c| {
+        crate::db::write_transaction(c, |c| {
+            let last: Option<Option<String>> = al::table
+                .filter(al::action.eq(action))
+                .order_by(al::seq.desc())
+                .select(al::detail)
+                .first(c)
+                .optional()?;
+            if last.flatten().as_deref() != Some(config.as_str()) {
+                note_in(c, "costguard", action, "config.toml and environment", &config)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .map_err(crate::db::DbError::from)
+    })
+    .await?;
+    Ok(())
 }

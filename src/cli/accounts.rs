@@ -4,11 +4,32 @@ use super::*;
 use crate::auth::api_keys;
 use std::io::IsTerminal;
 
+/// Who the audit log names for a command run here: the CLI and the operating-system user.
+fn actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
+}
+
+/// Records a change made from the command line in its own transaction, then publishes the
+/// chain's new head as the server would.
+async fn audited(
+    db: &crate::db::Db,
+    settings: &Settings,
+    action: &'static str,
+    target: String,
+    detail: String,
+) -> anyhow::Result<()> {
+    let by = actor();
+    db.run(move |c| crate::audit::note(c, &by, action, &target, &detail).map_err(crate::db::DbError::from)).await?;
+    crate::audit::heads::Publisher::new(settings.audit.head_path(&settings.data.dir)).publish(db).await?;
+    Ok(())
+}
+
 pub(super) async fn apikey(settings: &Settings, command: ApiKeyCommand) -> anyhow::Result<()> {
     let db = open_database(settings).await?;
     match command {
         ApiKeyCommand::Create { name, role } => {
             let (key, secret) = db.run(move |conn| api_keys::create(conn, &name, role)).await?;
+            audited(&db, settings, "apikey.create", key.name.clone(), format!("role {}", key.role)).await?;
             println!(
                 "created API key '{}' (id {}, role {}). Store it now; it is not shown again:",
                 key.name, key.id, key.role
@@ -39,6 +60,7 @@ pub(super) async fn apikey(settings: &Settings, command: ApiKeyCommand) -> anyho
         }
         ApiKeyCommand::Revoke { key } => {
             let revoked = db.run(move |conn| api_keys::revoke(conn, &key)).await?;
+            audited(&db, settings, "apikey.revoke", revoked.name.clone(), format!("role {}", revoked.role)).await?;
             println!("revoked API key '{}' ({})", revoked.name, revoked.id);
         }
     }
@@ -66,6 +88,7 @@ pub(super) async fn user(settings: &Settings, command: UserCommand) -> anyhow::R
         UserCommand::Create { name, role } => {
             let password = read_new_password()?;
             let user = db.run(move |c| users::create(c, &name, role, &password)).await?;
+            audited(&db, settings, "user.create", user.name.clone(), format!("role {}", user.role)).await?;
             println!("created user '{}' (id {}, role {})", user.name, user.id, user.role);
         }
         UserCommand::List => {
@@ -85,6 +108,8 @@ pub(super) async fn user(settings: &Settings, command: UserCommand) -> anyhow::R
         UserCommand::SetPassword { name } => {
             let password = read_new_password()?;
             let user = db.run(move |c| users::set_password(c, &name, &password)).await?;
+            audited(&db, settings, "user.password", user.name.clone(), "password changed; sessions ended".into())
+                .await?;
             println!("set a new password for '{}'; their sessions have ended", user.name);
         }
     }

@@ -123,8 +123,14 @@ pub enum ImportCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk the hash chain; exit non-zero naming the first edited, deleted or reordered entry.
-    Verify,
+    /// Walk the keyed chain and check it still holds the published head; exit non-zero naming
+    /// the first edited, forged, deleted or reordered entry, or the entries missing at the end.
+    Verify {
+        /// The head to check against, as published (`SEQ:HASH`: the server log's "audit head",
+        /// `costguard_audit_head_seq`). Default: the last line of `audit.head_file`.
+        #[arg(long)]
+        head: Option<crate::domain::audit::Head>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,16 +199,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apikey(command) => apikey(&settings, command).await,
         Command::Ingest { once: _, provider } => ingest_once(&settings, provider.as_deref()).await,
         Command::User(command) => user(&settings, command).await,
-        Command::Audit(AuditCommand::Verify) => {
-            let db = open_database(&settings).await?;
-            match db.run(|c| crate::audit::verify(c).map_err(crate::db::DbError::from)).await? {
-                Ok(n) => {
-                    println!("audit chain intact: {n} entries");
-                    Ok(())
-                }
-                Err(broken) => Err(anyhow::anyhow!("audit chain broken: {broken}")),
-            }
-        }
+        Command::Audit(AuditCommand::Verify { head }) => verify_audit(&settings, head).await,
         Command::Backup { file } => {
             let url = settings.database_url()?;
             tokio::task::spawn_blocking(move || crate::db::backup::backup(&url, &file).map(|()| file))
@@ -246,4 +243,35 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::info!("no API key yet: create one with `cargo run --release -- apikey create --name me --role admin` (or `costguard apikey create ...`)");
     }
     app.run_until_stopped().await
+}
+
+/// `audit verify`: the chain, against the head given or the last one published to the file.
+async fn verify_audit(settings: &Settings, head: Option<crate::domain::audit::Head>) -> anyhow::Result<()> {
+    let file = settings.audit.head_path(&settings.data.dir);
+    let (head, from) = match head {
+        Some(head) => (Some(head), "given".to_string()),
+        None => (crate::audit::heads::last_published(&file)?, format!("last published in {}", file.display())),
+    };
+    let db = open_database(settings).await?;
+    let checked = head.clone();
+    let verdict = db
+        .run(move |c| {
+            match &checked {
+                Some(head) => crate::audit::verify_against(c, head),
+                None => crate::audit::verify(c),
+            }
+            .map_err(crate::db::DbError::from)
+        })
+        .await?;
+    match (verdict, head) {
+        (Ok(n), Some(head)) => {
+            println!("audit chain intact: {n} entries, authenticated, holding the head {head} ({from})");
+            Ok(())
+        }
+        (Ok(n), None) => {
+            println!("audit chain intact: {n} entries, authenticated; no published head to check for deleted entries at the end (pass --head SEQ:HASH)");
+            Ok(())
+        }
+        (Err(broken), _) => Err(anyhow::anyhow!("audit chain broken: {broken}")),
+    }
 }

@@ -69,6 +69,16 @@ impl Cipher {
         }
     }
 
+    /// The key that authenticates the audit log, derived from this one (HMAC-SHA256 of a fixed
+    /// label), so the audit log needs no secret of its own and the database holds neither.
+    pub fn audit_key(&self) -> crate::domain::audit::AuditKey {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(self.key.as_slice())
+            .unwrap_or_else(|_| unreachable!("any key length"));
+        mac.update(b"costguard audit log v1");
+        crate::domain::audit::AuditKey::new(mac.finalize().into_bytes().into())
+    }
+
     /// Returns (nonce, ciphertext), both base64.
     pub fn seal(&self, plaintext: &str, associated: &str) -> anyhow::Result<(String, String)> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);

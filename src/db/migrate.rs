@@ -11,11 +11,24 @@ fn err(e: impl std::fmt::Display) -> DbError {
     DbError::Migration(e.to_string())
 }
 
-/// Applies what is pending; returns the versions applied.
+/// The PostgreSQL advisory lock that replicas starting together take in turn, so one
+/// applies the pending migrations and the others then find nothing pending ("costguar").
+const MIGRATION_LOCK: i64 = 0x636f_7374_6775_6172;
+
+/// Applies what is pending; returns the versions applied. On PostgreSQL under a session
+/// advisory lock: two replicas starting at once would otherwise both run the same migration
+/// and one would fail half-way. (SQLite's write lock already serialises them.)
 pub fn run_pending(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    use diesel::connection::SimpleConnection;
     let applied = match conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE).map_err(err)?,
-        DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES).map_err(err)?,
+        DbConn::Postgres(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+            let applied = c.run_pending_migrations(POSTGRES).map(|v| v.into_iter().map(|v| v.to_string()).collect());
+            // Released whatever happened (the connection may also just close, which releases it).
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+            return applied.map_err(err);
+        }
     };
     Ok(applied.into_iter().map(|v| v.to_string()).collect())
 }

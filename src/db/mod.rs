@@ -16,6 +16,7 @@ mod url;
 
 pub use url::{Backend, DatabaseUrl};
 
+use crate::domain::audit::AuditKey;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2;
@@ -170,6 +171,8 @@ pub struct Db {
     detective_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// How long `run` waits for a connection; None: the pool's own timeout (30 s).
     wait: Option<Duration>,
+    /// What authenticates audit entries written through this handle (see [`current_audit_key`]).
+    audit_key: Option<std::sync::Arc<AuditKey>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -196,7 +199,12 @@ impl Db {
         drop(conn);
         let pool =
             r2d2::Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(30)).build(manager)?;
-        Ok(Db { pool, backend: url.backend(), detective_turn: Default::default(), wait: None })
+        Ok(Db { pool, backend: url.backend(), detective_turn: Default::default(), wait: None, audit_key: None })
+    }
+
+    /// The same pool, writing and checking audit entries under `key`.
+    pub fn with_audit_key(self, key: AuditKey) -> Db {
+        Db { audit_key: Some(std::sync::Arc::new(key)), ..self }
     }
 
     /// The same pool, waiting at most `wait` for a connection: what HTTP handlers use, so a
@@ -217,12 +225,13 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let (pool, wait) = (self.pool.clone(), self.wait);
+        let (pool, wait, key) = (self.pool.clone(), self.wait, self.audit_key.clone());
         tokio::task::spawn_blocking(move || {
             let mut conn = match wait {
                 Some(wait) => pool.get_timeout(wait).map_err(|_| DbError::Busy(wait))?,
                 None => pool.get().map_err(DbError::from)?,
             };
+            let _key = AuditKeyScope::enter(key);
             work(&mut conn)
         })
         .await
@@ -303,4 +312,33 @@ fn read_before_deadline<T>(
         c.remove_progress_handler();
     }
     result.map_err(|e| if interrupted.load(Ordering::Relaxed) { DbError::TimedOut(limit) } else { DbError::from(e) })
+}
+
+thread_local! {
+    /// The audit key of the [`Db`] whose `run` is executing on this thread.
+    static AUDIT_KEY: std::cell::RefCell<Option<std::sync::Arc<AuditKey>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The key that audit entries written on this thread are authenticated with. It travels with
+/// the pool rather than through every signature: every write goes through [`Db::run`],
+/// which makes its handle's key current for the closure, and the audit log reads it here. A
+/// thread outside `run` has none, and the audit log refuses to write.
+pub fn current_audit_key() -> Option<std::sync::Arc<AuditKey>> {
+    AUDIT_KEY.with(|k| k.borrow().clone())
+}
+
+/// Makes a key current until dropped, then restores the one before.
+struct AuditKeyScope(Option<std::sync::Arc<AuditKey>>);
+
+impl AuditKeyScope {
+    fn enter(key: Option<std::sync::Arc<AuditKey>>) -> Self {
+        AuditKeyScope(AUDIT_KEY.with(|k| k.replace(key)))
+    }
+}
+
+impl Drop for AuditKeyScope {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        AUDIT_KEY.with(|k| *k.borrow_mut() = previous);
+    }
 }

@@ -64,8 +64,8 @@ async fn simultaneous_approvals_make_exactly_one_transition(app: TestApp) {
     assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| e == "conflict" || e == "not_now"), "{results:?}");
     let row = app.db.run(move |c| store::get(c, &id).map_err(DbError::from)).await.unwrap().unwrap();
     assert_eq!((row.status.as_str(), row.version), ("approved", 3));
-    // propose, route, approve: one audit entry each, chained.
-    assert_eq!(verify(&app).await, Ok(3));
+    // Start-up records the safety settings; then propose, route, approve: one entry each, chained.
+    assert_eq!(verify(&app).await, Ok(4));
 }
 
 async fn own_approvals_and_policy_blocks_are_refused(app: TestApp) {
@@ -107,40 +107,34 @@ async fn tampering_with_the_audit_chain_is_named(app: TestApp) {
             app.db.run(|c| store::create(c, &proposal(), Utc::now()).map_err(DbError::from)).await.unwrap().unwrap().id;
         run(&app, &id, Command::Route { blocked: vec![] }, "policy").await.unwrap();
     }
-    assert_eq!(verify(&app).await, Ok(6));
+    // The start-up entry (the safety settings), then two per action.
+    assert_eq!(verify(&app).await, Ok(7));
     let sql = |s: &'static str| {
         move |c: &mut costguard::db::DbConn| {
             costguard::per_backend!(c, |inner| diesel::sql_query(s).execute(inner)).map_err(DbError::from)
         }
     };
-    app.db.run(sql("UPDATE audit_log SET actor = 'mallory' WHERE seq = 4")).await.unwrap();
-    assert_eq!(verify(&app).await, Err(Break::Edited { seq: 4 }));
-    app.db.run(sql("UPDATE audit_log SET actor = 'policy' WHERE seq = 4")).await.unwrap();
-    assert_eq!(verify(&app).await, Ok(6), "restoring the original content restores the chain");
-    let cli = |app: &TestApp| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_costguard"))
-            .args(["audit", "verify"])
-            .env("COSTGUARD_DATABASE__URL", &app.database_url)
-            .env("COSTGUARD_LOG__LEVEL", "warn")
-            .output()
-            .unwrap()
-    };
+    app.db.run(sql("UPDATE audit_log SET actor = 'mallory' WHERE seq = 5")).await.unwrap();
+    assert_eq!(verify(&app).await, Err(Break::Edited { seq: 5 }));
+    app.db.run(sql("UPDATE audit_log SET actor = 'policy' WHERE seq = 5")).await.unwrap();
+    assert_eq!(verify(&app).await, Ok(7), "restoring the original content restores the chain");
+    let cli = |app: &TestApp| app.cli().args(["audit", "verify"]).output().unwrap();
     let intact = cli(&app);
     assert!(intact.status.success());
-    assert!(String::from_utf8_lossy(&intact.stdout).contains("6 entries"));
+    assert!(String::from_utf8_lossy(&intact.stdout).contains("7 entries"));
     // Reordering: two rows swap places in the sequence.
-    app.db.run(sql("UPDATE audit_log SET seq = 1000 WHERE seq = 5")).await.unwrap();
-    app.db.run(sql("UPDATE audit_log SET seq = 5 WHERE seq = 6")).await.unwrap();
-    app.db.run(sql("UPDATE audit_log SET seq = 6 WHERE seq = 1000")).await.unwrap();
+    app.db.run(sql("UPDATE audit_log SET seq = 1000 WHERE seq = 6")).await.unwrap();
+    app.db.run(sql("UPDATE audit_log SET seq = 6 WHERE seq = 7")).await.unwrap();
+    app.db.run(sql("UPDATE audit_log SET seq = 7 WHERE seq = 1000")).await.unwrap();
     assert!(
-        matches!(verify(&app).await, Err(Break::Edited { seq: 5 } | Break::Reordered { seq: 5, .. })),
+        matches!(verify(&app).await, Err(Break::Edited { seq: 6 } | Break::Reordered { seq: 6, .. })),
         "{:?}",
         verify(&app).await
     );
-    app.db.run(sql("UPDATE audit_log SET seq = 1000 WHERE seq = 5")).await.unwrap();
-    app.db.run(sql("UPDATE audit_log SET seq = 5 WHERE seq = 6")).await.unwrap();
-    app.db.run(sql("UPDATE audit_log SET seq = 6 WHERE seq = 1000")).await.unwrap();
-    assert_eq!(verify(&app).await, Ok(6), "swapped back");
+    app.db.run(sql("UPDATE audit_log SET seq = 1000 WHERE seq = 6")).await.unwrap();
+    app.db.run(sql("UPDATE audit_log SET seq = 6 WHERE seq = 7")).await.unwrap();
+    app.db.run(sql("UPDATE audit_log SET seq = 7 WHERE seq = 1000")).await.unwrap();
+    assert_eq!(verify(&app).await, Ok(7), "swapped back");
     app.db.run(sql("DELETE FROM audit_log WHERE seq = 2")).await.unwrap();
     assert_eq!(verify(&app).await, Err(Break::Deleted { missing: 2, before: 1, after: 3 }));
     let broken = cli(&app);

@@ -62,10 +62,9 @@ async fn assert_totals_match_csv(app: &TestApp, csv: &std::path::Path) {
 }
 
 fn run_cli(app: &TestApp, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_costguard"))
+    let mut child = app
+        .cli()
         .args(args)
-        .env("COSTGUARD_DATABASE__URL", &app.database_url)
-        .env("COSTGUARD_LOG__LEVEL", "warn")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

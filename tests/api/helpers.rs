@@ -169,6 +169,20 @@ impl TestApp {
         self.client.post(self.url(path)).bearer_auth(&self.admin_key).json(body).send().await.expect("request")
     }
 
+    /// The binary as a CLI on this app's database and data directory (so on its secrets key,
+    /// which authenticates the audit log).
+    pub fn cli(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_costguard"));
+        c.env("COSTGUARD_DATABASE__URL", &self.database_url)
+            .env("COSTGUARD_DATA__DIR", self._dir.path())
+            .env("COSTGUARD_LOG__LEVEL", "warn");
+        c
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub async fn post_csv(&self, body: Vec<u8>) -> reqwest::Response {
         self.post_raw("/api/v1/costs/import", &self.admin_key, "text/csv", body).await
     }

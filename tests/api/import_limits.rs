@@ -174,11 +174,10 @@ async fn a_gzip_bomb_is_refused_with_memory_bounded(app: TestApp) {
     assert_eq!((status, detail["line"].as_u64()), (422, Some(1)), "{detail}");
     assert!(detail["message"].as_str().unwrap().contains("import.max_record_bytes"), "{detail}");
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_costguard"))
+    let mut child = app
+        .cli()
         .args(["import", "focus"])
         .arg(&bomb)
-        .env("COSTGUARD_DATABASE__URL", &app.database_url)
-        .env("COSTGUARD_LOG__LEVEL", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

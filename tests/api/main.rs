@@ -8,6 +8,7 @@ mod peers;
 mod actions_api;
 mod approvals;
 mod architecture;
+mod audit_anchor;
 mod auth;
 mod aws_costs;
 mod azure;

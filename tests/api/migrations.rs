@@ -1,4 +1,5 @@
-//! Both migration trees hold the same versions, and up -> down -> up works on each backend.
+//! Both migration trees hold the same versions, up -> down -> up works on each backend, and
+//! replicas migrating a PostgreSQL database at once all start.
 
 use crate::helpers::{fresh_database, postgres_admin_url, Backend};
 use costguard::db::{migrate, DatabaseUrl, Db};
@@ -55,4 +56,26 @@ fn up_down_up_on_postgres() {
     if postgres_admin_url().is_some() {
         round_trip(Backend::Postgres);
     }
+}
+
+/// Replicas starting together on a fresh PostgreSQL database: each opens it (migrating what
+/// is pending) at the same moment, and every one starts.
+#[test]
+fn replicas_migrating_at_once_all_start() {
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::parse(&fresh_database(Backend::Postgres, dir.path())).unwrap();
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || Db::open(&url, 1, Duration::from_secs(5)).map(|_| ()))
+        })
+        .collect();
+    for start in starts {
+        start.join().unwrap().unwrap_or_else(|e| panic!("a replica failed to start: {e}"));
+    }
+    let db = Db::open(&url, 1, Duration::from_secs(5)).unwrap();
+    assert!(migrate::is_current(&mut db.get_blocking().unwrap()).unwrap());
 }

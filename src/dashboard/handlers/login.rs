@@ -183,8 +183,16 @@ pub async fn setup_submit(
         return Err(PageError::Csrf);
     }
     let (token, name, password) = (form.token.clone(), form.name, form.password);
-    let created =
-        state.db.run(move |c| Ok::<_, DbError>(setup::create_admin(c, &token, &name, &password, Utc::now()))).await?;
+    let created = state
+        .db
+        .run(move |c| {
+            let created = setup::create_admin(c, &token, &name, &password, Utc::now());
+            if let Ok(user) = &created {
+                crate::audit::note(c, &user.name, "user.create", &user.name, "role admin, through the setup link")?;
+            }
+            Ok::<_, DbError>(created)
+        })
+        .await?;
     match created {
         Ok(user) => {
             tracing::info!(user = %user.name, "first admin created through the setup link");
