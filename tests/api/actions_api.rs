@@ -73,9 +73,11 @@ async fn propose_approve_and_the_rules_that_guard_it(app: TestApp) {
     assert_eq!(listed.as_array().unwrap().len(), 2);
     assert_eq!(app.get(&format!("/api/v1/actions/{}", uuid::Uuid::new_v4())).await.status(), 404);
     // The audit trail pages in order, each entry linked to the one before.
+    // The first entry is start-up's record of the safety settings.
     let first = app.get_json("/api/v1/audit?limit=2").await;
     let entries = first["entries"].as_array().unwrap();
-    assert_eq!((entries[0]["seq"].as_i64(), entries[0]["action"].as_str()), (Some(1), Some("action.propose")));
+    assert_eq!((entries[0]["seq"].as_i64(), entries[0]["action"].as_str()), (Some(1), Some("config.safety")));
+    assert_eq!((entries[1]["seq"].as_i64(), entries[1]["action"].as_str()), (Some(2), Some("action.propose")));
     assert_eq!(entries[1]["prev_hash"], entries[0]["hash"]);
     let next = app.get_json(&format!("/api/v1/audit?after={}", first["next_after"])).await;
     assert_eq!(next["entries"][0]["seq"].as_i64(), Some(3));

@@ -283,6 +283,14 @@ impl Node {
             if let Some(dir) = dir {
                 c.env("COSTGUARD_DATA__DIR", dir);
             }
+        } else {
+            // One data directory per database, shared by its replicas and the CLI: the same
+            // secrets key (which authenticates the audit log) and the same published heads,
+            // and none shared with another test's database.
+            let name = self.database_url.rsplit('/').next().unwrap_or("postgres");
+            let dir = std::env::temp_dir().join("costguard-test-nodes").join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            c.env("COSTGUARD_DATA__DIR", dir);
         }
         for (k, v) in env {
             c.env(k, v);
