@@ -174,6 +174,11 @@ impl Application {
         };
         let server = serve(listener, &settings, state)?;
         tracing::info!(port, "CostGuard is serving on http://{}:{port}", settings.bind_addr().ip());
+        if !settings.bind_addr().ip().is_loopback() && !settings.dashboard.cookies_secure() {
+            tracing::warn!(
+                "serving beyond this machine without https: session cookies are not marked Secure; serve it behind TLS and set dashboard.public_url to its https:// address"
+            );
+        }
         Ok(Application {
             port,
             server,

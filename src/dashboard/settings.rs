@@ -11,7 +11,8 @@ pub struct DashboardSettings {
     pub session_hours: u32,
     /// Minutes a session survives without a request.
     pub idle_minutes: u32,
-    /// Mark cookies Secure (set when served over TLS or behind a TLS proxy).
+    /// Mark cookies Secure even when `public_url` is not https (a TLS proxy that does not
+    /// show in the URL). An https `public_url` makes them Secure anyway.
     pub secure_cookies: bool,
     /// Take the client address from X-Forwarded-For / Forwarded (only behind a proxy you run).
     pub trust_forwarded_for: bool,
@@ -44,6 +45,12 @@ impl Default for DashboardSettings {
 }
 
 impl DashboardSettings {
+    /// Whether cookies carry `Secure`: whenever people open the dashboard over https, so a
+    /// session cookie is never sent in clear text, or when `secure_cookies` says so.
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookies || self.public_url.trim().to_ascii_lowercase().starts_with("https://")
+    }
+
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         let positive = [
             ("dashboard.session_hours", self.session_hours),
@@ -80,5 +87,21 @@ impl DashboardSettings {
             per_address: self.login_max_failures_per_address.into(),
             window: chrono::Duration::minutes(self.login_window_minutes.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_https_public_url_makes_cookies_secure() {
+        let plain = DashboardSettings::default();
+        assert!(!plain.cookies_secure());
+        let https = DashboardSettings { public_url: "HTTPS://costguard.example.com".into(), ..Default::default() };
+        assert!(https.cookies_secure());
+        let http = DashboardSettings { public_url: "http://10.0.0.5:8080".into(), ..Default::default() };
+        assert!(!http.cookies_secure());
+        assert!(DashboardSettings { secure_cookies: true, ..http }.cookies_secure());
     }
 }

@@ -300,6 +300,7 @@ async fn log_in_sets_a_hardened_cookie_and_is_rate_limited(app: TestApp) {
         .find(|c| c.starts_with("costguard_session="))
         .unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http on loopback: {cookie}");
     // Without the double-submit cookie the form is refused.
     let bare = client
         .post(app.url("/login"))
@@ -470,3 +471,25 @@ crate::both_backends!(
     log_in_sets_a_hardened_cookie_and_is_rate_limited,
     the_setup_link_creates_the_first_admin_once,
 );
+
+fn served_over_https(settings: &mut costguard::config::Settings) {
+    settings.dashboard.public_url = "https://costguard.example.com".into();
+}
+
+/// Behind TLS (an https public_url), every cookie the dashboard sets is Secure.
+async fn cookies_are_secure_when_the_dashboard_is_https(app: TestApp) {
+    app.db
+        .run(|c| users::create(c, "olga", Role::Viewer, "olga-password-1").map_err(|e| DbError::Other(e.to_string())))
+        .await
+        .unwrap();
+    let client = no_redirects();
+    let page = client.get(app.url("/login")).send().await.unwrap();
+    let csrf_cookie = page.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(csrf_cookie.contains("Secure"), "{csrf_cookie}");
+    let ok = log_in(&client, &app, "olga", "olga-password-1").await;
+    let cookies: Vec<String> =
+        ok.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    assert!(!cookies.is_empty() && cookies.iter().all(|c| c.contains("Secure")), "{cookies:?}");
+}
+
+crate::both_backends_with!(super::served_over_https => cookies_are_secure_when_the_dashboard_is_https);

@@ -40,7 +40,7 @@ fn form_page(
     let mut res = HttpResponse::build(status);
     res.content_type("text/html; charset=utf-8");
     if fresh {
-        res.cookie(cookie(LOGIN_CSRF_COOKIE, token.clone(), ui.settings.secure_cookies, None));
+        res.cookie(cookie(LOGIN_CSRF_COOKIE, token.clone(), ui.settings.cookies_secure(), None));
     }
     res.body(render(&token).into_string())
 }
@@ -77,7 +77,7 @@ async fn signed_in(
 ) -> Result<HttpResponse, PageError> {
     let life = ui.settings.lifetime();
     let token = state.db.run(move |c| sessions::start(c, &user, life, Utc::now()).map_err(DbError::from)).await?;
-    let secure = ui.settings.secure_cookies;
+    let secure = ui.settings.cookies_secure();
     let mut res = redirect(to);
     res.add_cookie(&cookie(SESSION_COOKIE, token, secure, Some(life.absolute))).map_err(PageError::internal)?;
     res.add_cookie(&removal(LOGIN_CSRF_COOKIE, secure)).map_err(PageError::internal)?;
@@ -136,7 +136,7 @@ pub async fn logout(
         state.db.run(move |c| sessions::end(c, &token).map_err(DbError::from)).await?;
     }
     let mut res = redirect("/login");
-    res.add_cookie(&removal(SESSION_COOKIE, ui.settings.secure_cookies)).map_err(PageError::internal)?;
+    res.add_cookie(&removal(SESSION_COOKIE, ui.settings.cookies_secure())).map_err(PageError::internal)?;
     Ok(res)
 }
 

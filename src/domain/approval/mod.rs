@@ -357,6 +357,9 @@ pub fn transition(
                 to(&mut next, S::PendingApproval, Vec::new(), Some("waiting for another approver".into()))
             }
         }
+        // Separation of duties guards what runs, not what stops: anyone who may decide,
+        // the proposer included, may reject (as the proposer may withdraw), because a
+        // rejection runs nothing and a proposer who sees a mistake must be able to stop it.
         (S::Proposed | S::PendingApproval | S::Approved, Command::Reject { by }) => {
             to(&mut next, S::Rejected, ended(S::Rejected), Some(format!("rejected by {by}")))
         }
