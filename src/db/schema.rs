@@ -356,3 +356,10 @@ diesel::table! {
         seq -> BigInt,
     }
 }
+
+diesel::table! {
+    slack_requests_seen (signature) {
+        signature -> Text,
+        seen_at -> BigInt,
+    }
+}

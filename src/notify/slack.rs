@@ -72,6 +72,31 @@ pub fn decided(original: &Value, outcome: &str, still_pending: bool) -> Value {
     json!({"replace_original": true, "text": format!("{text}\n{outcome}"), "blocks": blocks})
 }
 
+/// Records a verified interactivity request's signature; false when it was already seen
+/// within the replay window (a replay: Slack never sends the same signature twice). Rows
+/// older than the window are dropped on the way, so the table stays as small as a window of
+/// clicks.
+pub fn first_sighting(
+    conn: &mut crate::db::DbConn,
+    signature: &str,
+    now_secs: i64,
+    window_secs: i64,
+) -> diesel::QueryResult<bool> {
+    use crate::db::schema::slack_requests_seen as seen;
+    use diesel::prelude::*;
+    crate::db::write_transaction(conn, |c| {
+        diesel::delete(seen::table.filter(seen::seen_at.lt(now_secs - window_secs))).execute(c)?;
+        // One statement decides, so two copies arriving at once cannot both pass.
+        let row = (seen::signature.eq(signature), seen::seen_at.eq(now_secs));
+        let inserted = crate::per_backend!(c, |inner| diesel::insert_into(seen::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(inner))?;
+        Ok(inserted == 1)
+    })
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,8 @@
 //! Slack's interactivity endpoint: the Approve / Reject buttons on approval messages.
 //!
 //! Every request is checked against the app's signing secret (v0 HMAC over the timestamp and
-//! the raw body, within the replay window) before anything is read. The clicking Slack user
+//! the raw body, within the replay window) before anything is read, and refused when its
+//! signature was already received inside the window (a replay). The clicking Slack user
 //! must be mapped (`notify.slack.users`) to an active CostGuard user with the approver role;
 //! the decision then goes through the same state machine as the API and the dashboard, and
 //! the original message is replaced with the outcome through Slack's `response_url`.
@@ -36,6 +37,18 @@ pub async fn interactivity(
         state.slack.replay_window_secs,
     )
     .map_err(|e| ApiError::unauthorized(&e.to_string()))?;
+    let (signature, window) =
+        (header("x-slack-signature").unwrap_or_default().to_string(), state.slack.replay_window_secs);
+    let now = chrono::Utc::now().timestamp();
+    let first = state
+        .db
+        .run(move |c| {
+            crate::notify::slack::first_sighting(c, &signature, now, window).map_err(crate::db::DbError::from)
+        })
+        .await?;
+    if !first {
+        return Err(ApiError::unauthorized("a replayed request: this signature was already received"));
+    }
 
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let payload: Value = form

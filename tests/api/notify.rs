@@ -102,8 +102,13 @@ async fn webhooks_are_signed_retried_and_sent_once(backend: Backend) {
 
 /// A Slack interactivity request as Slack sends it: form-encoded `payload`, signed.
 async fn click(app: &TestApp, payload: &Value, secret: &str, age_secs: i64) -> reqwest::StatusCode {
+    click_at(app, payload, secret, chrono::Utc::now().timestamp() - age_secs).await
+}
+
+/// [`click`] signed at the given Unix time: sent twice, the very same request.
+async fn click_at(app: &TestApp, payload: &Value, secret: &str, at: i64) -> reqwest::StatusCode {
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-    let ts = (chrono::Utc::now().timestamp() - age_secs).to_string();
+    let ts = at.to_string();
     let signature = format!("v0={}", hmac_hex(secret, format!("v0:{ts}:{body}").as_bytes()));
     app.client
         .post(app.url("/slack/interactivity"))
@@ -164,7 +169,10 @@ async fn slack_buttons_approve_and_the_message_shows_it(backend: Backend) {
     assert_eq!(click(&app, &payload("U0ONCALL"), "not-the-secret", 0).await, 401);
     assert_eq!(click(&app, &payload("U0ONCALL"), SLACK_SECRET, 600).await, 401);
     assert_eq!(click(&app, &payload("U0STRANGER"), SLACK_SECRET, 0).await, 200);
-    assert_eq!(click(&app, &payload("U0VIEWER"), SLACK_SECRET, 0).await, 200);
+    let at = chrono::Utc::now().timestamp();
+    assert_eq!(click_at(&app, &payload("U0VIEWER"), SLACK_SECRET, at).await, 200);
+    // The very same signed request again, inside the window: a replay, refused.
+    assert_eq!(click_at(&app, &payload("U0VIEWER"), SLACK_SECRET, at).await, 401);
     let refusals = until("two refusals shown to the clicker", Duration::from_secs(10), async || {
         let r: Vec<Value> = slack.received().iter().filter(|r| r.path == "/response").map(Received::json).collect();
         (r.len() == 2).then_some(r)

@@ -1,0 +1,1 @@
+DROP TABLE slack_requests_seen;
