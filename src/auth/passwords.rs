@@ -10,19 +10,26 @@ pub const MAX_LENGTH: usize = 1_024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WeakPassword {
-    #[error("the password must be at least {MIN_LENGTH} characters")]
+    #[error("the password must be at least {MIN_LENGTH} characters, not counting repeated spaces")]
     TooShort,
     #[error("the password must be at most {MAX_LENGTH} characters")]
     TooLong,
 }
 
-/// A new password's length rules (length beats composition rules; NIST SP 800-63B).
+/// A new password's length rules (length beats composition rules; NIST SP 800-63B). The
+/// length counts the password as a person would type it again: surrounding whitespace
+/// trimmed and runs of whitespace as one, so twelve spaces, or a short word padded with
+/// them, do not pass.
 pub fn check_strength(password: &str) -> Result<(), WeakPassword> {
-    match password.chars().count() {
-        n if n < MIN_LENGTH => Err(WeakPassword::TooShort),
-        n if n > MAX_LENGTH => Err(WeakPassword::TooLong),
-        _ => Ok(()),
+    if password.chars().count() > MAX_LENGTH {
+        return Err(WeakPassword::TooLong);
     }
+    let words: Vec<&str> = password.split_whitespace().collect();
+    let normalised = words.iter().map(|w| w.chars().count()).sum::<usize>() + words.len().saturating_sub(1);
+    if normalised < MIN_LENGTH {
+        return Err(WeakPassword::TooShort);
+    }
+    Ok(())
 }
 
 /// Argon2id with the crate's defaults (OWASP's minimum: 19 MiB, 2 passes).
@@ -65,5 +72,13 @@ mod tests {
         assert_eq!(check_strength("short"), Err(WeakPassword::TooShort));
         assert_eq!(check_strength(&"x".repeat(2_000)), Err(WeakPassword::TooLong));
         assert!(check_strength("twelve chars").is_ok());
+    }
+
+    #[test]
+    fn whitespace_does_not_make_up_the_length() {
+        for padded in [" ".repeat(12), "\t".repeat(20), format!("   {}   ", "abcdef"), "ab      cd      ef".into()] {
+            assert_eq!(check_strength(&padded), Err(WeakPassword::TooShort), "{padded:?}");
+        }
+        assert!(check_strength("  correct horse battery  ").is_ok());
     }
 }

