@@ -28,6 +28,18 @@ async fn operational_endpoints(app: TestApp) {
         assert!(spec["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert_eq!(spec["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
+    // Client generators need every operationId unique.
+    let mut ids: Vec<&str> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let total = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), total, "duplicate operationIds among {ids:?}");
     let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     let html = docs.text().await.unwrap();

@@ -29,7 +29,7 @@ pub struct ListParams {
 }
 
 /// Actions, newest first.
-#[utoipa::path(get, path = "/api/v1/actions", tag = "actions", params(ListParams),
+#[utoipa::path(get, path = "/api/v1/actions", tag = "actions", operation_id = "list_actions", params(ListParams),
     responses((status = 200, description = "actions"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     caller: Caller,
@@ -60,7 +60,7 @@ struct Detail {
 }
 
 /// One action with its transition history and current safety checks.
-#[utoipa::path(get, path = "/api/v1/actions/{id}", tag = "actions",
+#[utoipa::path(get, path = "/api/v1/actions/{id}", tag = "actions", operation_id = "get_action",
     responses((status = 200, description = "the action"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn detail(
     caller: Caller,
@@ -102,7 +102,7 @@ pub struct NewActionBody {
 
 /// Proposes an action by hand (approver role); it is routed for approval at once, or
 /// rejected with the safety rule that blocks it.
-#[utoipa::path(post, path = "/api/v1/actions", tag = "actions", request_body = NewActionBody,
+#[utoipa::path(post, path = "/api/v1/actions", tag = "actions", operation_id = "create_action", request_body = NewActionBody,
     responses((status = 201, description = "the proposal, routed"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,

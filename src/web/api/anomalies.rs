@@ -85,7 +85,7 @@ impl From<AnomalyRow> for AnomalySummary {
 }
 
 /// Anomalies, newest first.
-#[utoipa::path(get, path = "/api/v1/anomalies", tag = "anomalies", params(ListParams),
+#[utoipa::path(get, path = "/api/v1/anomalies", tag = "anomalies", operation_id = "list_anomalies", params(ListParams),
     responses((status = 200, body = Vec<AnomalySummary>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     caller: Caller,
@@ -116,7 +116,7 @@ pub struct AnomalyDetail {
 }
 
 /// One anomaly with its series, band, root causes and timeline.
-#[utoipa::path(get, path = "/api/v1/anomalies/{id}", tag = "anomalies",
+#[utoipa::path(get, path = "/api/v1/anomalies/{id}", tag = "anomalies", operation_id = "get_anomaly",
     responses((status = 200, body = AnomalyDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn detail(
     caller: Caller,
@@ -164,7 +164,7 @@ pub struct NewAnomaly {
 }
 
 /// Records an anomaly someone noticed (approver role).
-#[utoipa::path(post, path = "/api/v1/anomalies", tag = "anomalies", request_body = NewAnomaly,
+#[utoipa::path(post, path = "/api/v1/anomalies", tag = "anomalies", operation_id = "create_anomaly", request_body = NewAnomaly,
     responses((status = 201, body = AnomalySummary), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
