@@ -363,3 +363,33 @@ diesel::table! {
         seen_at -> BigInt,
     }
 }
+
+// The rollups (ledger/rollups): queried with SQL of their own; these are for inserts.
+diesel::table! {
+    cost_hourly (hour, provider_name, service_name) {
+        hour -> Timestamp,
+        provider_name -> Text,
+        sub_account_id -> Nullable<Text>,
+        service_name -> Text,
+        region_id -> Nullable<Text>,
+        billing_currency -> Text,
+        billed_whole -> BigInt,
+        billed_fraction -> BigInt,
+        effective_whole -> BigInt,
+        effective_fraction -> BigInt,
+        records -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cost_tag_hourly (hour, tag_key, tag_value) {
+        hour -> Timestamp,
+        tag_key -> Text,
+        tag_value -> Text,
+        billing_currency -> Text,
+        effective_whole -> BigInt,
+        effective_fraction -> BigInt,
+        updated_at -> Timestamp,
+    }
+}

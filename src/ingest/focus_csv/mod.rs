@@ -42,6 +42,10 @@ pub struct ImportError {
 }
 
 impl ImportError {
+    fn line_too_long(line: u64, limits: &ImportLimits) -> Self {
+        ImportError::at(ImportErrorKind::Invalid, Some(line), None, limits::Passed::Record(limits.max_record_bytes))
+    }
+
     fn at(kind: ImportErrorKind, line: Option<u64>, column: Option<&str>, message: impl ToString) -> Self {
         ImportError { kind, line, column: column.map(str::to_string), message: message.to_string() }
     }
@@ -196,12 +200,7 @@ pub fn import(
     let headers = reader.headers().map_err(|e| read_error(e, 1))?.clone();
     let (_, header_bytes) = lines.record_read(reader.position(), headers.as_byte_record().as_slice());
     if header_bytes > limits.max_record_bytes {
-        return Err(ImportError::at(
-            ImportErrorKind::Invalid,
-            Some(1),
-            None,
-            limits::Passed::Record(limits.max_record_bytes),
-        ));
+        return Err(ImportError::line_too_long(1, &limits));
     }
     let positions = header_positions(&headers)?;
     let (sender, batches) = std::sync::mpsc::sync_channel(2);
@@ -344,12 +343,7 @@ impl Parser {
             Err(e) => return Err(read_error(e, line)),
         }
         if length > self.limits.max_record_bytes {
-            return Err(ImportError::at(
-                ImportErrorKind::Invalid,
-                Some(line),
-                None,
-                limits::Passed::Record(self.limits.max_record_bytes),
-            ));
+            return Err(ImportError::line_too_long(line, &self.limits));
         }
         if let Some(i) = raw.iter().position(|field| field.len() as u64 > self.limits.max_field_bytes) {
             let message =

@@ -24,37 +24,6 @@ const MAX_GROUPS: usize = 100_000;
 
 const HOUR: i64 = 3_600;
 
-mod table {
-    diesel::table! {
-        cost_hourly (hour, provider_name, service_name) {
-            hour -> Timestamp,
-            provider_name -> Text,
-            sub_account_id -> Nullable<Text>,
-            service_name -> Text,
-            region_id -> Nullable<Text>,
-            billing_currency -> Text,
-            billed_whole -> BigInt,
-            billed_fraction -> BigInt,
-            effective_whole -> BigInt,
-            effective_fraction -> BigInt,
-            records -> BigInt,
-            updated_at -> Timestamp,
-        }
-    }
-
-    diesel::table! {
-        cost_tag_hourly (hour, tag_key, tag_value) {
-            hour -> Timestamp,
-            tag_key -> Text,
-            tag_value -> Text,
-            billing_currency -> Text,
-            effective_whole -> BigInt,
-            effective_fraction -> BigInt,
-            updated_at -> Timestamp,
-        }
-    }
-}
-
 /// (hour, provider, sub-account, service, region, currency): `cost_hourly`'s grouping, the
 /// texts numbered by [`Names`].
 type HourGroup = (i64, Name, Option<Name>, Name, Option<Name>, Name);
@@ -215,7 +184,9 @@ impl Sums {
             let rows: Vec<_> =
                 self.hours.into_iter().map(|(group, sums)| hourly_row(&self.names, group, sums)).collect();
             for chunk in rows.chunks(2_000) {
-                per_backend!(conn, |c| diesel::insert_into(table::cost_hourly::table).values(chunk).execute(c))?;
+                per_backend!(conn, |c| diesel::insert_into(crate::db::schema::cost_hourly::table)
+                    .values(chunk)
+                    .execute(c))?;
             }
         }
         if self.tags_need_rebuild {
@@ -223,7 +194,9 @@ impl Sums {
         } else {
             let rows: Vec<_> = self.tags.into_iter().map(|(group, sums)| tag_row(&self.names, group, sums)).collect();
             for chunk in rows.chunks(2_000) {
-                per_backend!(conn, |c| diesel::insert_into(table::cost_tag_hourly::table).values(chunk).execute(c))?;
+                per_backend!(conn, |c| diesel::insert_into(crate::db::schema::cost_tag_hourly::table)
+                    .values(chunk)
+                    .execute(c))?;
             }
         }
         per_backend!(conn, |c| c.batch_execute(&rebuild_sql(backend, Part::Daily, None, None)))
@@ -231,7 +204,7 @@ impl Sums {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = table::cost_hourly)]
+#[diesel(table_name = crate::db::schema::cost_hourly)]
 struct HourlyRow {
     hour: UtcTime,
     provider_name: String,
@@ -248,7 +221,7 @@ struct HourlyRow {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = table::cost_tag_hourly)]
+#[diesel(table_name = crate::db::schema::cost_tag_hourly)]
 struct TagHourlyRow {
     hour: UtcTime,
     tag_key: String,
