@@ -26,10 +26,19 @@ pub struct SessionUser {
     pub name: String,
     pub role: Role,
     pub csrf_token: String,
+    /// A message for this request's page only (failed log-ins since the last one, shown once).
+    pub notice: Option<String>,
 }
 
-/// Starts a session; returns the cookie token (shown to this browser only).
-pub fn start(conn: &mut DbConn, user: &User, life: Lifetime, now: DateTime<Utc>) -> QueryResult<String> {
+/// Starts a session; returns the cookie token (shown to this browser only). `notice` is shown
+/// on the session's first page.
+pub fn start(
+    conn: &mut DbConn,
+    user: &User,
+    life: Lifetime,
+    now: DateTime<Utc>,
+    notice: Option<String>,
+) -> QueryResult<String> {
     let token = random_token();
     let n = now.naive_utc();
     diesel::insert_into(se::table)
@@ -40,6 +49,7 @@ pub fn start(conn: &mut DbConn, user: &User, life: Lifetime, now: DateTime<Utc>)
             se::created_at.eq(n),
             se::last_seen_at.eq(n),
             se::expires_at.eq(n + life.idle.min(life.absolute)),
+            se::notice.eq(notice),
         ))
         .execute(conn)?;
     Ok(token)
@@ -49,15 +59,19 @@ pub fn start(conn: &mut DbConn, user: &User, life: Lifetime, now: DateTime<Utc>)
 /// minute, so reading pages does not write on every request).
 pub fn resume(conn: &mut DbConn, token: &str, life: Lifetime, now: DateTime<Utc>) -> QueryResult<Option<SessionUser>> {
     let n = now.naive_utc();
-    let found: Option<(String, String, chrono::NaiveDateTime, chrono::NaiveDateTime, String, String)> = se::table
+    type Row = (String, String, chrono::NaiveDateTime, chrono::NaiveDateTime, Option<String>, String, String);
+    let found: Option<Row> = se::table
         .inner_join(us::table)
         .filter(se::token_hash.eq(hash_token(token)))
         .filter(se::expires_at.gt(n))
         .filter(us::disabled_at.is_null())
-        .select((se::token_hash, se::csrf_token, se::created_at, se::last_seen_at, us::id, us::name))
+        .select((se::token_hash, se::csrf_token, se::created_at, se::last_seen_at, se::notice, us::id, us::name))
         .first(conn)
         .optional()?;
-    let Some((hash, csrf_token, created, seen, user_id, name)) = found else { return Ok(None) };
+    let Some((hash, csrf_token, created, seen, notice, user_id, name)) = found else { return Ok(None) };
+    if notice.is_some() {
+        diesel::update(se::table.find(&hash)).set(se::notice.eq(None::<String>)).execute(conn)?;
+    }
     if n - seen > Duration::minutes(1) {
         let expires = (n + life.idle).min(created + life.absolute);
         diesel::update(se::table.find(&hash))
@@ -66,7 +80,7 @@ pub fn resume(conn: &mut DbConn, token: &str, life: Lifetime, now: DateTime<Utc>
     }
     // Read the role each time: a demotion takes effect on the next request.
     let role: String = us::table.find(&user_id).select(us::role).first(conn)?;
-    Ok(Some(SessionUser { user_id, name, role: role.parse().unwrap_or(Role::Viewer), csrf_token }))
+    Ok(Some(SessionUser { user_id, name, role: role.parse().unwrap_or(Role::Viewer), csrf_token, notice }))
 }
 
 pub fn end(conn: &mut DbConn, token: &str) -> QueryResult<usize> {

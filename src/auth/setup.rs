@@ -57,7 +57,7 @@ pub fn create_admin(
     password: &str,
     now: DateTime<Utc>,
 ) -> Result<User, SetupError> {
-    let hash = users::checked_hash(password)?;
+    let hash = users::checked_hash(password, name)?;
     write_transaction(conn, |conn| {
         let spent = diesel::update(st::table.find(hash_token(token)).filter(st::used_at.is_null()))
             .set(st::used_at.eq(Some(now.naive_utc())))

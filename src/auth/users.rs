@@ -60,13 +60,13 @@ pub fn check_name(name: &str) -> Result<&str, UserError> {
 }
 
 pub fn create(conn: &mut DbConn, name: &str, role: Role, password: &str) -> Result<User, UserError> {
-    let hash = checked_hash(password)?;
+    let hash = checked_hash(password, name)?;
     write_transaction(conn, |conn| insert(conn, name, role, &hash))
 }
 
-/// Checks and hashes a new password (slow: do it outside transactions).
-pub fn checked_hash(password: &str) -> Result<String, UserError> {
-    passwords::check_strength(password)?;
+/// Checks and hashes a new password for the user `name` (slow: do it outside transactions).
+pub fn checked_hash(password: &str, name: &str) -> Result<String, UserError> {
+    passwords::check_strength(password, &[name])?;
     Ok(passwords::hash(password)?)
 }
 
@@ -138,7 +138,8 @@ pub fn set_role(conn: &mut DbConn, id_or_name: &str, role: Role) -> Result<User,
 
 /// Sets a new password and ends the user's sessions everywhere.
 pub fn set_password(conn: &mut DbConn, id_or_name: &str, password: &str) -> Result<User, UserError> {
-    let hash = checked_hash(password)?;
+    let name = find(conn, id_or_name)?.name;
+    let hash = checked_hash(password, &name)?;
     write_transaction(conn, |conn| {
         let user = find(conn, id_or_name)?;
         diesel::update(us::table.find(&user.id))

@@ -16,8 +16,16 @@ pub struct DashboardSettings {
     pub secure_cookies: bool,
     /// Take the client address from X-Forwarded-For / Forwarded (only behind a proxy you run).
     pub trust_forwarded_for: bool,
-    /// Failed log-ins allowed per user name, and per client address, within the window.
-    pub login_max_failures_per_user: u32,
+    /// Failed log-ins per user name and client address before each further one doubles the
+    /// wait, from `login_backoff_base_seconds` up to `login_backoff_max_minutes`; a pair's
+    /// failures count for `login_backoff_memory_hours`. (`login_max_failures_per_user`, the
+    /// old name, is read as this: there is no lock per user name alone any more.)
+    #[serde(alias = "login_max_failures_per_user")]
+    pub login_free_failures: u32,
+    pub login_backoff_base_seconds: u32,
+    pub login_backoff_max_minutes: u32,
+    pub login_backoff_memory_hours: u32,
+    /// Failed log-ins per client address, whatever the names, within the window.
     pub login_max_failures_per_address: u32,
     pub login_window_minutes: u32,
     /// Rows per page in every list.
@@ -35,7 +43,10 @@ impl Default for DashboardSettings {
             idle_minutes: 120,
             secure_cookies: false,
             trust_forwarded_for: false,
-            login_max_failures_per_user: 5,
+            login_free_failures: 5,
+            login_backoff_base_seconds: 2,
+            login_backoff_max_minutes: 15,
+            login_backoff_memory_hours: 24,
             login_max_failures_per_address: 50,
             login_window_minutes: 15,
             page_size: 50,
@@ -55,7 +66,10 @@ impl DashboardSettings {
         let positive = [
             ("dashboard.session_hours", self.session_hours),
             ("dashboard.idle_minutes", self.idle_minutes),
-            ("dashboard.login_max_failures_per_user", self.login_max_failures_per_user),
+            ("dashboard.login_free_failures", self.login_free_failures),
+            ("dashboard.login_backoff_base_seconds", self.login_backoff_base_seconds),
+            ("dashboard.login_backoff_max_minutes", self.login_backoff_max_minutes),
+            ("dashboard.login_backoff_memory_hours", self.login_backoff_memory_hours),
             ("dashboard.login_max_failures_per_address", self.login_max_failures_per_address),
             ("dashboard.login_window_minutes", self.login_window_minutes),
         ];
@@ -83,7 +97,10 @@ impl DashboardSettings {
 
     pub fn login_limits(&self) -> crate::auth::login::Limits {
         crate::auth::login::Limits {
-            per_user: self.login_max_failures_per_user.into(),
+            free_failures: self.login_free_failures.into(),
+            backoff_base: chrono::Duration::seconds(self.login_backoff_base_seconds.into()),
+            backoff_max: chrono::Duration::minutes(self.login_backoff_max_minutes.into()),
+            backoff_memory: chrono::Duration::hours(self.login_backoff_memory_hours.into()),
             per_address: self.login_max_failures_per_address.into(),
             window: chrono::Duration::minutes(self.login_window_minutes.into()),
         }

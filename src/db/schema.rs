@@ -262,6 +262,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         disabled_at -> Nullable<Timestamp>,
+        last_login_at -> Nullable<Timestamp>,
     }
 }
 
@@ -273,6 +274,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_seen_at -> Timestamp,
         expires_at -> Timestamp,
+        notice -> Nullable<Text>,
     }
 }
 
@@ -282,8 +284,8 @@ diesel::allow_tables_to_appear_in_same_query!(sessions, users);
 diesel::table! {
     login_failures (id) {
         id -> BigInt,
-        scope -> Text,
-        subject -> Text,
+        user_name -> Text,
+        address -> Text,
         at -> Timestamp,
     }
 }

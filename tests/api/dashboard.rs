@@ -122,7 +122,7 @@ pub async fn session(app: &TestApp, role: Role) -> (String, String) {
         .run(move |c| {
             let user = users::insert(c, &name, role, "not-a-real-hash").map_err(|e| DbError::Other(e.to_string()))?;
             let life = sessions::Lifetime { absolute: chrono::Duration::hours(1), idle: chrono::Duration::hours(1) };
-            let token = sessions::start(c, &user, life, chrono::Utc::now())?;
+            let token = sessions::start(c, &user, life, chrono::Utc::now(), None)?;
             let found = sessions::resume(c, &token, life, chrono::Utc::now())?.expect("session");
             Ok::<_, DbError>((token, found.csrf_token))
         })
@@ -271,12 +271,24 @@ async fn a_post_without_the_csrf_token_changes_nothing(app: TestApp) {
 }
 
 async fn log_in(client: &reqwest::Client, app: &TestApp, name: &str, password: &str) -> reqwest::Response {
+    log_in_from(client, app, name, password, "127.0.0.1").await
+}
+
+/// A log-in from `address`, as a trusted proxy reports it (X-Forwarded-For).
+async fn log_in_from(
+    client: &reqwest::Client,
+    app: &TestApp,
+    name: &str,
+    password: &str,
+    address: &str,
+) -> reqwest::Response {
     let page = client.get(app.url("/login")).send().await.unwrap();
     let cookie = page.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
     let csrf = cookie.split('=').nth(1).unwrap().to_string();
     client
         .post(app.url("/login"))
         .header("cookie", cookie)
+        .header("x-forwarded-for", address)
         .form(&[("csrf", csrf.as_str()), ("name", name), ("password", password), ("next", "/actions")])
         .send()
         .await
@@ -339,18 +351,28 @@ async fn the_setup_link_creates_the_first_admin_once(app: TestApp) {
     assert_eq!(page.status(), 200);
     let cookie = page.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
     let csrf = cookie.split('=').nth(1).unwrap().to_string();
-    let submit = |name: &'static str| {
+    let submit_with = |name: &'static str, password: &'static str| {
         client
             .post(app.url("/setup"))
             .header("cookie", cookie.clone())
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("token", token.as_str()),
-                ("name", name),
-                ("password", "first-admin-pass"),
-            ])
+            .form(&[("csrf", csrf.as_str()), ("token", token.as_str()), ("name", name), ("password", password)])
             .send()
     };
+    let submit = |name: &'static str| submit_with(name, "first-admin-pass");
+    // Weak passwords are refused with the reason, and spend nothing.
+    for (weak, reason) in [
+        ("            ", "at least 12 characters"),
+        ("Qwerty123456", "most common passwords"),
+        ("Password2026!", "most common passwords"),
+        ("abcdabcdabcd", "a short pattern repeated"),
+        ("first.admin!!", "the user name"),
+    ] {
+        let refused = submit_with("first.admin", weak).await.unwrap();
+        assert_eq!(refused.status(), 422, "{weak:?}");
+        let page = refused.text().await.unwrap();
+        assert!(page.contains(reason), "{weak:?}: {page}");
+    }
+    assert_eq!(app.db.run(|c| users::count(c).map_err(DbError::from)).await.unwrap(), 0);
     let created = submit("first").await.unwrap();
     assert_eq!(created.status(), 303);
     assert_eq!(submit("second").await.unwrap().status(), 404, "the link works once");
@@ -368,7 +390,7 @@ async fn an_expired_session_signs_out(app: TestApp) {
             let life =
                 sessions::Lifetime { absolute: chrono::Duration::hours(12), idle: chrono::Duration::minutes(30) };
             // Started (and last seen) an hour ago: idle for longer than 30 minutes.
-            Ok::<_, DbError>(sessions::start(c, &user, life, chrono::Utc::now() - chrono::Duration::hours(1))?)
+            Ok::<_, DbError>(sessions::start(c, &user, life, chrono::Utc::now() - chrono::Duration::hours(1), None)?)
         })
         .await
         .unwrap();
@@ -493,3 +515,57 @@ async fn cookies_are_secure_when_the_dashboard_is_https(app: TestApp) {
 }
 
 crate::both_backends_with!(super::served_over_https => cookies_are_secure_when_the_dashboard_is_https);
+
+fn behind_a_proxy(settings: &mut costguard::config::Settings) {
+    settings.dashboard.trust_forwarded_for = true;
+}
+
+fn retry_after(res: &reqwest::Response) -> i64 {
+    res.headers().get("retry-after").unwrap().to_str().unwrap().parse().unwrap()
+}
+
+/// A stranger guessing Olga's password from one address is slowed, more after each failure;
+/// Olga, from her own address, signs in at once and is told about the attempts, once.
+async fn a_guesser_is_slowed_but_never_locks_the_owner_out(app: TestApp) {
+    app.db
+        .run(|c| users::create(c, "olga", Role::Viewer, "olga-password-1").map_err(|e| DbError::Other(e.to_string())))
+        .await
+        .unwrap();
+    let client = no_redirects();
+    let (stranger, olga) = ("203.0.113.9", "198.51.100.7");
+    for _ in 0..5 {
+        assert_eq!(log_in_from(&client, &app, "olga", "guess-number-x", stranger).await.status(), 401);
+    }
+    let held = log_in_from(&client, &app, "olga", "olga-password-1", stranger).await;
+    assert_eq!(held.status(), 429, "even the right password waits after five failures from the stranger's address");
+    assert!((1..=2).contains(&retry_after(&held)), "the first wait is the base, 2 s");
+
+    let ok = log_in_from(&client, &app, "olga", "olga-password-1", olga).await;
+    assert_eq!(ok.status(), 303, "the owner is not locked out");
+    let session = ok
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("costguard_session="))
+        .unwrap();
+    let actions = app.url("/actions");
+    let page = || async { client.get(&actions).header("cookie", &session).send().await.unwrap().text().await.unwrap() };
+    let first = page().await;
+    assert!(
+        first.contains("5 failed log-in attempts on your account since your last log-in; the latest from 203.0.113.9"),
+        "the owner is told: {first}"
+    );
+    assert!(!page().await.contains("failed log-in attempts"), "once");
+
+    // The owner's success does not clear the stranger's record: it still waits, and the wait
+    // doubles with the next failure.
+    assert_eq!(log_in_from(&client, &app, "olga", "guess-number-y", stranger).await.status(), 429);
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    assert_eq!(log_in_from(&client, &app, "olga", "guess-number-z", stranger).await.status(), 401);
+    let longer = log_in_from(&client, &app, "olga", "olga-password-1", stranger).await;
+    assert_eq!(longer.status(), 429);
+    assert!((3..=4).contains(&retry_after(&longer)), "the second wait is twice the first: {}", retry_after(&longer));
+}
+
+crate::both_backends_with!(super::behind_a_proxy => a_guesser_is_slowed_but_never_locks_the_owner_out);

@@ -73,10 +73,12 @@ async fn signed_in(
     state: &AppState,
     ui: &DashboardState,
     user: crate::auth::users::User,
+    notice: Option<String>,
     to: &str,
 ) -> Result<HttpResponse, PageError> {
     let life = ui.settings.lifetime();
-    let token = state.db.run(move |c| sessions::start(c, &user, life, Utc::now()).map_err(DbError::from)).await?;
+    let token =
+        state.db.run(move |c| sessions::start(c, &user, life, Utc::now(), notice).map_err(DbError::from)).await?;
     let secure = ui.settings.cookies_secure();
     let mut res = redirect(to);
     res.add_cookie(&cookie(SESSION_COOKIE, token, secure, Some(life.absolute))).map_err(PageError::internal)?;
@@ -98,14 +100,15 @@ pub async fn submit(
     }
     let limits = ui.settings.login_limits();
     let (name, password, address) = (form.name.clone(), form.password, client.0);
+    let client_address = address.clone();
     let outcome = state
         .db
         .run(move |c| login::attempt(c, &name, &password, &address, limits, Utc::now()).map_err(DbError::from))
         .await?;
     match outcome {
-        Outcome::Success(user) => {
-            tracing::info!(user = %user.name, "logged in");
-            signed_in(&state, &ui, *user, &next).await
+        Outcome::Success { user, notice } => {
+            tracing::info!(user = %user.name, failed_attempts_noticed = notice.is_some(), "logged in");
+            signed_in(&state, &ui, *user, notice, &next).await
         }
         Outcome::Invalid => {
             tracing::info!(user = %form.name, "failed log-in");
@@ -114,8 +117,11 @@ pub async fn submit(
             }))
         }
         Outcome::Throttled { retry_after_secs } => {
-            let minutes = (retry_after_secs + 59) / 60;
-            let message = format!("Too many failed attempts. Try again in {minutes} minute(s).");
+            tracing::warn!(user = %form.name, address = %client_address, retry_after_secs, "log-in throttled");
+            let message = match retry_after_secs {
+                s if s < 60 => format!("Too many failed attempts. Try again in {s} second(s)."),
+                s => format!("Too many failed attempts. Try again in {} minute(s).", (s + 59) / 60),
+            };
             let mut res =
                 form_page(&ui, &req, StatusCode::TOO_MANY_REQUESTS, |t| views::login::login(t, &next, Some(&message)));
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&retry_after_secs.to_string()) {
@@ -196,7 +202,7 @@ pub async fn setup_submit(
     match created {
         Ok(user) => {
             tracing::info!(user = %user.name, "first admin created through the setup link");
-            signed_in(&state, &ui, user, "/").await
+            signed_in(&state, &ui, user, None, "/").await
         }
         Err(setup::SetupError::Spent) => Err(PageError::NotFound(setup::SetupError::Spent.to_string())),
         Err(e) => {

@@ -63,7 +63,13 @@ pub fn page(title: &str, user: &SessionUser, nav: Nav, content: Markup) -> Marku
                         }
                     }
                 }
-                main { h1 { (title) } (content) }
+                main {
+                    h1 { (title) }
+                    @if let Some(notice) = &user.notice {
+                        p.notice.warning role="alert" { (notice) }
+                    }
+                    (content)
+                }
             }
         }
     }

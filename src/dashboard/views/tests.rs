@@ -15,7 +15,7 @@ fn at(hour: i64) -> NaiveDateTime {
 }
 
 fn user(role: Role) -> SessionUser {
-    SessionUser { user_id: "u1".into(), name: format!("{role}-person"), role, csrf_token: "c".repeat(64) }
+    SessionUser { user_id: "u1".into(), name: format!("{role}-person"), role, csrf_token: "c".repeat(64), notice: None }
 }
 
 fn usd(whole: i64) -> i64 {
