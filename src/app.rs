@@ -82,6 +82,7 @@ fn serve(listener: TcpListener, settings: &Settings, state: AppState) -> anyhow:
                     Ok(res)
                 }
             })
+            .wrap(actix_web::middleware::from_fn(web::refuse_nul))
             .wrap_fn(web::observe)
             .configure(web::configure)
             .configure(dashboard::configure)

@@ -25,21 +25,24 @@ pub struct AnomalyView {
     pub severity: String,
     pub description: Option<String>,
     #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
     pub started_at: NaiveDateTime,
     #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
     pub last_out_at: NaiveDateTime,
     #[serde(serialize_with = "utc_opt")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at: Option<NaiveDateTime>,
     pub step_secs: i64,
     pub points: i64,
     #[serde(serialize_with = "crate::domain::money::serialize_units")]
+    #[schema(value_type = crate::domain::money::Total)]
     pub actual: i64,
     #[serde(serialize_with = "crate::domain::money::serialize_units")]
+    #[schema(value_type = crate::domain::money::Total)]
     pub expected: i64,
     #[serde(serialize_with = "crate::domain::money::serialize_units")]
+    #[schema(value_type = crate::domain::money::Total)]
     pub projected_daily: i64,
     pub currency: String,
     pub peak_z: f64,
@@ -47,18 +50,18 @@ pub struct AnomalyView {
     pub feedback: Option<String>,
     pub feedback_by: Option<String>,
     #[serde(serialize_with = "utc_opt")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub feedback_at: Option<NaiveDateTime>,
     #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
     /// When an action on it was verified ("fixed, watching" until resolved).
     #[serde(serialize_with = "utc_opt")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub mitigated_at: Option<NaiveDateTime>,
     /// The anomaly of another series that explains this one (one incident, one anomaly).
     pub merged_into: Option<String>,
@@ -111,12 +114,13 @@ pub struct EventView {
     /// opened, updated, resolved or feedback.
     pub kind: String,
     #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
     pub at: NaiveDateTime,
     /// "detective", or the API key / user that acted.
     pub actor: String,
     pub severity: String,
     #[serde(serialize_with = "crate::domain::money::serialize_units")]
+    #[schema(value_type = crate::domain::money::Total)]
     pub impact: i64,
     pub detail: Option<String>,
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
     Hour,
@@ -31,7 +31,7 @@ impl Granularity {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     Provider,
@@ -71,12 +71,16 @@ pub struct CostQuery {
 #[into_params(parameter_in = Query)]
 pub struct CostQueryParams {
     /// Start, inclusive (RFC 3339 or YYYY-MM-DD). Default: 30 days before `to`.
+    #[param(schema_with = super::time::accepted_schema)]
     pub from: Option<String>,
     /// End, exclusive (RFC 3339 or YYYY-MM-DD). Default: the end of the current hour.
+    #[param(schema_with = super::time::accepted_schema)]
     pub to: Option<String>,
     /// hour, day (default) or month.
+    #[param(value_type = Option<Granularity>)]
     pub granularity: Option<String>,
     /// provider, service, sub_account, region, resource or sku. Default: no grouping.
+    #[param(value_type = Option<GroupBy>)]
     pub group_by: Option<String>,
     /// Only this ProviderName.
     pub provider: Option<String>,

@@ -102,6 +102,25 @@ impl Serialize for Amount {
     }
 }
 
+/// How every amount appears in the API: an exact decimal string (never a JSON number, which
+/// clients would read as a float), named `Decimal` in the OpenAPI document.
+impl utoipa::PartialSchema for Total {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$"))
+            .description(Some("An exact decimal amount, in the currency given beside it"))
+            .examples([serde_json::json!("12.50")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Total {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Decimal".into()
+    }
+}
+
 impl Serialize for Total {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

@@ -6,6 +6,19 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 #[error("'{0}' is not a timestamp (expected RFC 3339, 'YYYY-MM-DD HH:MM:SS' in UTC, or a date)")]
 pub struct TimeError(pub String);
 
+/// What [`parse_utc`] accepts, for the OpenAPI document: an RFC 3339 time or a date
+/// (YYYY-MM-DD, midnight UTC).
+pub fn accepted_schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string =
+        |format| ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(format)));
+    AnyOfBuilder::new()
+        .item(string(KnownFormat::DateTime))
+        .item(string(KnownFormat::Date))
+        .description(Some("An RFC 3339 time, or a date (midnight UTC)"))
+        .into()
+}
+
 /// Accepts RFC 3339 (`2024-09-18T22:00:00Z`, any offset), a zone-less
 /// `YYYY-MM-DD HH:MM:SS` / `YYYY-MM-DDTHH:MM:SS` taken as UTC (as FOCUS exports write it),
 /// and a bare date meaning its midnight UTC.

@@ -101,6 +101,13 @@ impl From<crate::db::DbError> for ApiError {
                 ApiError::busy("the database is busy; nothing was done, try again shortly", 1)
             }
             crate::db::DbError::TimedOut(limit) => ApiError::timed_out(limit),
+            // PostgreSQL refuses NUL in text (SQLite stores it): a value sent with one is the
+            // caller's mistake, not the server's.
+            other if other.to_string().contains("invalid byte sequence for encoding \"UTF8\": 0x00") => {
+                ApiError::invalid(
+                    json!({ "message": "a text value holds a NUL character (\\u0000), which no value may contain" }),
+                )
+            }
             other => ApiError::internal(other),
         }
     }
@@ -124,7 +131,16 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::H
     ApiError::bad_request(err.to_string()).into()
 }
 
-/// Unknown routes answer JSON too.
+/// Unknown routes answer JSON too: 405 with `Allow` when the path is one of the API's with
+/// another method (the OpenAPI document says which), 404 otherwise.
 pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    if let Some(allow) = crate::web::api::methods_at(req.path()) {
+        let detail = format!("{} is not a method of {}; it takes {allow}", req.method(), req.path());
+        let mut res = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", detail).error_response();
+        if let Ok(v) = header::HeaderValue::from_str(&allow) {
+            res.headers_mut().insert(header::ALLOW, v);
+        }
+        return res;
+    }
     ApiError::not_found(format!("no route for {} {}", req.method(), req.path())).error_response()
 }

@@ -15,6 +15,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/slack/interactivity", web::post().to(slack::interactivity));
 }
 
+/// Refuses a URL that holds a NUL character (`%00`) with 400 before any handler runs: no
+/// value may contain one, and PostgreSQL refuses NUL in text, which would otherwise surface
+/// as a 500 from whichever query the value reached.
+pub async fn refuse_nul(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let uri = req.uri().to_string();
+    if uri.contains("%00") || uri.contains('\0') {
+        let error = error::ApiError::bad_request(serde_json::json!({
+            "message": "the URL holds a NUL character (%00), which no path or parameter may contain"
+        }));
+        return Ok(req.into_response(actix_web::ResponseError::error_response(&error)));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// Every request: a request id (the caller's `X-Request-Id` when it is a sane token, else a
 /// new one) on the span of everything it logs and on the response; a log line with method,
 /// route pattern, status and duration (never the path or query, which can carry tokens); and

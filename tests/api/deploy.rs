@@ -3,19 +3,13 @@
 //! binary, SIGTERM), the binary behaves as that contract says when run with the image's
 //! environment, and the Helm chart lints and renders what each kind of install needs.
 
-use crate::helpers::{tool_present, until};
+use crate::helpers::{tool, until};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// A deployment tool from `.ci/tools.sh` (the env var names it); None skips locally.
-fn tool(env: &str) -> Option<String> {
-    let path = std::env::var(env).ok().filter(|p| Path::new(p).exists());
-    tool_present(&format!("{env} (run: eval \"$(.ci/tools.sh)\")"), path.is_some()).then(|| path.unwrap())
 }
 
 /// The runtime stage's instructions (after the last FROM).

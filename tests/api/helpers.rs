@@ -342,6 +342,12 @@ pub fn tool_present(what: &str, present: bool) -> bool {
     present
 }
 
+/// A tool installed by .ci/tools.sh, at the path in the environment variable `env`.
+pub fn tool(env: &str) -> Option<String> {
+    let path = std::env::var(env).ok().filter(|p| std::path::Path::new(p).exists());
+    tool_present(&format!("{env} (run: eval \"$(.ci/tools.sh)\")"), path.is_some()).then(|| path.unwrap())
+}
+
 /// A migrated database with no application around it, for tests that drive a worker (the
 /// executor runner, one ingestion run) themselves, so no background worker races them.
 pub struct Bare {

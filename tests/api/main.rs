@@ -15,6 +15,7 @@ mod azure;
 mod backup;
 mod browser;
 mod cloud_loops;
+mod contract;
 mod costs_api;
 mod crash;
 mod dashboard;

@@ -117,15 +117,17 @@ pub struct SeriesRow {
     /// False while the series is younger than its warm-up: it raises no alert yet.
     pub ready: bool,
     #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
     pub last_point_at: NaiveDateTime,
     #[serde(serialize_with = "units")]
+    #[schema(value_type = crate::domain::money::Total)]
     pub last_actual: i64,
     #[serde(serialize_with = "units")]
+    #[schema(value_type = crate::domain::money::Total)]
     pub last_expected: i64,
     pub currency: String,
     #[serde(serialize_with = "utc")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: NaiveDateTime,
 }
 

@@ -61,7 +61,7 @@ pub struct LlmBucket {
     pub output_tokens: i64,
     pub requests: i64,
     /// Sum of the known costs; buckets reported without a cost add nothing here.
-    #[schema(value_type = String, example = "3.20")]
+    #[schema(value_type = Total)]
     pub cost: Total,
     pub records: i64,
 }

@@ -76,9 +76,9 @@ pub struct CostBucket {
     /// The value of the group_by dimension; null when not grouped or absent.
     pub group: Option<String>,
     pub currency: String,
-    #[schema(value_type = String, example = "12.50")]
+    #[schema(value_type = Total)]
     pub billed_cost: Total,
-    #[schema(value_type = String, example = "11.80")]
+    #[schema(value_type = Total)]
     pub effective_cost: Total,
     pub records: i64,
 }

@@ -22,15 +22,17 @@ use serde_json::json;
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// proposed, pending_approval, approved, executing, verifying, succeeded, failed, rejected, expired, withdrawn or dry_run.
+    #[param(value_type = Option<Status>)]
     status: Option<String>,
     anomaly_id: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
+    #[param(schema_with = crate::web::api::schema::limit)]
     limit: Option<i64>,
 }
 
 /// Actions, newest first.
 #[utoipa::path(get, path = "/api/v1/actions", tag = "actions", operation_id = "list_actions", params(ListParams),
-    responses((status = 200, description = "actions"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "actions", body = Vec<ActionView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
@@ -50,8 +52,8 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(rows.iter().map(ActionView::from).collect::<Vec<_>>()))
 }
 
-#[derive(serde::Serialize)]
-struct Detail {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Detail {
     #[serde(flatten)]
     action: ActionView,
     history: Vec<TransitionView>,
@@ -60,8 +62,8 @@ struct Detail {
 }
 
 /// One action with its transition history and current safety checks.
-#[utoipa::path(get, path = "/api/v1/actions/{id}", tag = "actions", operation_id = "get_action",
-    responses((status = 200, description = "the action"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/actions/{id}", tag = "actions", operation_id = "get_action", params(("id" = String, Path, description = "The action's id")),
+    responses((status = 200, description = "the action", body = Detail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn detail(
     caller: Caller,
     state: web::Data<AppState>,
@@ -90,10 +92,13 @@ pub async fn detail(
 #[serde(deny_unknown_fields)]
 pub struct NewActionBody {
     /// cancel_bigquery_job, stop_ec2_instance, start_ec2_instance, resize_ec2_instance, deallocate_azure_vm, disable_llm_key, enable_llm_key or notify_only.
+    #[schema(value_type = ActionKind)]
     kind: String,
     /// The job, instance, VM or key to act on.
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     target: String,
     /// low, medium or high (high needs two approvers).
+    #[schema(value_type = Risk)]
     risk: String,
     provider: Option<String>,
     account: Option<String>,
@@ -103,7 +108,7 @@ pub struct NewActionBody {
 /// Proposes an action by hand (approver role); it is routed for approval at once, or
 /// rejected with the safety rule that blocks it.
 #[utoipa::path(post, path = "/api/v1/actions", tag = "actions", operation_id = "create_action", request_body = NewActionBody,
-    responses((status = 201, description = "the proposal, routed"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, description = "the proposal, routed", body = ActionView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     WithBody(caller, body): WithBody<web::Json<NewActionBody>>,
@@ -134,9 +139,23 @@ pub async fn create(
     let proposed = state
         .db
         .run(move |c| {
-            Ok::<_, DbError>(approval::propose(c, &rules, &policy, Proposer::Person, &new, &Context::default(), now))
+            if let Some(anomaly) = &new.anomaly_id {
+                if crate::detect::store::get(c, anomaly)?.is_none() {
+                    return Ok(None);
+                }
+            }
+            Ok::<_, DbError>(Some(approval::propose(
+                c,
+                &rules,
+                &policy,
+                Proposer::Person,
+                &new,
+                &Context::default(),
+                now,
+            )))
         })
         .await?;
+    let Some(proposed) = proposed else { return Err(invalid("anomaly_id", "no anomaly has this id".into())) };
     match proposed {
         Ok(Proposed::Routed(row)) => Ok(HttpResponse::Created().json(ActionView::from(&*row))),
         Ok(Proposed::AlreadyThere) => {
@@ -149,6 +168,7 @@ pub async fn create(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentBody {
+    #[schema(max_length = 2000)]
     comment: Option<String>,
 }
 
@@ -156,11 +176,11 @@ async fn command(
     caller: Caller,
     state: web::Data<AppState>,
     id: crate::domain::ids::ActionId,
-    body: Option<web::Json<CommentBody>>,
+    body: web::Bytes,
     make: impl FnOnce(String) -> Command,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Approver)?;
-    let comment = body.and_then(|b| b.into_inner().comment);
+    let comment = super::optional_json::<CommentBody>(&body)?.and_then(|b| b.comment);
     if comment.as_ref().is_some_and(|c| c.len() > 2_000) {
         return Err(ApiError::invalid(json!({ "field": "comment", "message": "at most 2000 characters" })));
     }
@@ -191,47 +211,55 @@ async fn command(
 }
 
 /// Approves (approver role; not your own proposal; high risk needs two people).
-#[utoipa::path(post, path = "/api/v1/actions/{id}/approve", tag = "actions", request_body = CommentBody,
-    responses((status = 200, description = "the action"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/actions/{id}/approve", tag = "actions", request_body = Option<CommentBody>, params(("id" = String, Path, description = "The action's id")),
+    responses((status = 200, description = "the action", body = ActionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn approve(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<crate::domain::ids::ActionId>,
-    body: Option<web::Json<CommentBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     command(caller, state, id.into_inner(), body, |by| Command::Approve { by }).await
 }
 
 /// Rejects a proposal (approver role).
-#[utoipa::path(post, path = "/api/v1/actions/{id}/reject", tag = "actions", request_body = CommentBody,
-    responses((status = 200, description = "the action"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/actions/{id}/reject", tag = "actions", request_body = Option<CommentBody>, params(("id" = String, Path, description = "The action's id")),
+    responses((status = 200, description = "the action", body = ActionView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn reject(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<crate::domain::ids::ActionId>,
-    body: Option<web::Json<CommentBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     command(caller, state, id.into_inner(), body, |by| Command::Reject { by }).await
 }
 
 /// Cancels an action that has not started (approver role).
-#[utoipa::path(post, path = "/api/v1/actions/{id}/cancel", tag = "actions", request_body = CommentBody,
-    responses((status = 200, description = "the action"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/actions/{id}/cancel", tag = "actions", request_body = Option<CommentBody>, params(("id" = String, Path, description = "The action's id")),
+    responses((status = 200, description = "the action", body = ActionView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn cancel(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<crate::domain::ids::ActionId>,
-    body: Option<web::Json<CommentBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     command(caller, state, id.into_inner(), body, |by| Command::Cancel { by }).await
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Recovered {
+    /// The sum over every succeeded action.
+    pub recovered: crate::domain::money::Total,
+    /// How many actions it sums.
+    pub actions: usize,
+}
+
 /// Cost recovered by every succeeded action, exactly (amounts in the ledger's currency).
 #[utoipa::path(get, path = "/api/v1/actions/recovered", tag = "actions",
-    responses((status = 200, description = "{recovered, actions}"), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Recovered), (status = 401, body = ErrorBody)))]
 pub async fn recovered(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
     let (total, actions) = state.db.run(|c| store::total_recovered(c).map_err(DbError::from)).await?;
     let recovered = crate::domain::money::Total::from_units(total);
-    Ok(HttpResponse::Ok().json(json!({ "recovered": recovered, "actions": actions })))
+    Ok(HttpResponse::Ok().json(Recovered { recovered, actions }))
 }

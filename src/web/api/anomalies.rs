@@ -21,16 +21,21 @@ use serde_json::json;
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// open or resolved.
+    #[param(schema_with = crate::web::api::schema::anomaly_state)]
     state: Option<String>,
     /// low, medium, high or critical.
+    #[param(value_type = Option<Severity>)]
     severity: Option<String>,
     provider: Option<String>,
     service: Option<String>,
     /// Started at or after (RFC 3339 or date).
+    #[param(schema_with = crate::web::api::schema::date_or_time)]
     from: Option<String>,
     /// Started before (RFC 3339 or date).
+    #[param(schema_with = crate::web::api::schema::date_or_time)]
     to: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
+    #[param(schema_with = crate::web::api::schema::limit)]
     limit: Option<i64>,
 }
 
@@ -68,7 +73,7 @@ pub struct AnomalySummary {
     #[serde(flatten)]
     pub anomaly: AnomalyView,
     /// actual - expected over the anomaly so far.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::domain::money::Total)]
     pub impact: crate::domain::money::Total,
     /// open, mitigated (an action on it was verified; watching) or resolved.
     pub lifecycle: store::AnomalyState,
@@ -111,12 +116,12 @@ pub struct AnomalyDetail {
     /// Other series the same incident raised (e.g. the team tag of a looping job's service).
     pub also_affected: Vec<String>,
     /// What its succeeded actions recovered.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::domain::money::Total)]
     pub recovered: crate::domain::money::Total,
 }
 
 /// One anomaly with its series, band, root causes and timeline.
-#[utoipa::path(get, path = "/api/v1/anomalies/{id}", tag = "anomalies", operation_id = "get_anomaly",
+#[utoipa::path(get, path = "/api/v1/anomalies/{id}", tag = "anomalies", operation_id = "get_anomaly", params(("id" = String, Path, description = "The anomaly's id")),
     responses((status = 200, body = AnomalyDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn detail(
     caller: Caller,
@@ -154,12 +159,15 @@ pub async fn detail(
 #[serde(deny_unknown_fields)]
 pub struct NewAnomaly {
     /// low, medium, high or critical.
+    #[schema(value_type = Severity)]
     severity: String,
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     description: String,
     provider: Option<String>,
     sub_account: Option<String>,
     service: Option<String>,
     /// RFC 3339 or date; default now.
+    #[schema(schema_with = crate::web::api::schema::date_or_time_or_null)]
     started_at: Option<String>,
 }
 
@@ -199,16 +207,20 @@ pub async fn create(
 pub struct FeedbackBody {
     /// expected (not a problem: closes it, and no new alerts on this series for
     /// `suppress_days`), false_positive (closes it) or confirmed.
+    #[schema(schema_with = crate::web::api::schema::feedback_kind)]
     kind: String,
     /// Days to suppress for `expected` (default 7, at most 90).
+    #[schema(minimum = 1, maximum = 90)]
+    #[serde(default, deserialize_with = "crate::web::api::schema::whole_number")]
     suppress_days: Option<u32>,
+    #[schema(max_length = 2000)]
     comment: Option<String>,
 }
 
 /// A verdict on an anomaly (approver role): expected (closes it and mutes the series for
 /// `suppress_days`), false_positive (closes it; kept for evaluating the detector) or confirmed.
 /// Who and when are recorded.
-#[utoipa::path(post, path = "/api/v1/anomalies/{id}/feedback", tag = "anomalies", request_body = FeedbackBody,
+#[utoipa::path(post, path = "/api/v1/anomalies/{id}/feedback", tag = "anomalies", request_body = FeedbackBody, params(("id" = String, Path, description = "The anomaly's id")),
     responses((status = 200, body = AnomalySummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn feedback(
     state: web::Data<AppState>,
@@ -238,12 +250,13 @@ pub async fn feedback(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveBody {
+    #[schema(max_length = 2000)]
     comment: Option<String>,
 }
 
 /// Resolves a manual anomaly by hand (approver role). Detected anomalies resolve when their
 /// cost is back in the band, or by a closing verdict (409 here).
-#[utoipa::path(post, path = "/api/v1/anomalies/{id}/resolve", tag = "anomalies", request_body = ResolveBody,
+#[utoipa::path(post, path = "/api/v1/anomalies/{id}/resolve", tag = "anomalies", request_body = ResolveBody, params(("id" = String, Path, description = "The anomaly's id")),
     responses((status = 200, body = AnomalySummary), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn resolve(
     state: web::Data<AppState>,

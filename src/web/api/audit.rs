@@ -7,20 +7,28 @@ use crate::state::AppState;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use actix_web::{web, HttpResponse};
-use serde_json::json;
 
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Entries after this sequence number (default 0: from the start).
+    #[param(minimum = 0)]
     after: Option<i64>,
     /// At most this many (default 100, at most 1000).
+    #[param(schema_with = crate::web::api::schema::limit)]
     limit: Option<i64>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<crate::domain::audit::Entry>,
+    /// The `after` for the next page; null when this one is empty.
+    pub next_after: Option<i64>,
 }
 
 /// Audit entries with their hashes; `next_after` continues the walk.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(PageParams),
-    responses((status = 200, description = "entries and next_after"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn page(
     caller: Caller,
     state: web::Data<AppState>,
@@ -34,5 +42,5 @@ pub async fn page(
     }
     let entries = state.db.run(move |c| crate::audit::page(c, after, limit).map_err(DbError::from)).await?;
     let next_after = entries.last().map(|e| e.record.seq);
-    Ok(HttpResponse::Ok().json(json!({ "entries": entries, "next_after": next_after })))
+    Ok(HttpResponse::Ok().json(AuditPage { entries, next_after }))
 }

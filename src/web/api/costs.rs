@@ -54,7 +54,7 @@ pub(super) fn ingest_error(e: IngestError) -> ApiError {
 
 /// Stores FOCUS records sent as a JSON array, all or nothing.
 #[utoipa::path(post, path = "/api/v1/costs", tag = "costs",
-    request_body(content = Vec<Object>, description = "FOCUS records with FOCUS column names (BilledCost, EffectiveCost, ChargePeriodStart, ServiceName, ...). Amounts as JSON numbers or strings, kept exact."),
+    request_body(content = Vec<super::schema::FocusRecord>, description = "FOCUS records with FOCUS column names (BilledCost, EffectiveCost, ChargePeriodStart, ServiceName, ...). Amounts as JSON numbers or strings, kept exact."),
     responses((status = 200, body = WriteResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, description = "A record is invalid; detail names its index and field", body = ErrorBody)))]
 pub async fn post_costs(
     state: web::Data<AppState>,

@@ -6,17 +6,24 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "operations", security(), responses((status = 200, description = "Alive")))]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always "ok": an answer at all is the news.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(), responses((status = 200, description = "Alive", body = Health)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct SourceStatus {
     pub source: String,
-    pub last_success_at: Option<chrono::NaiveDateTime>,
+    pub last_success_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_error: Option<String>,
-    pub last_error_at: Option<chrono::NaiveDateTime>,
+    pub last_error_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Seconds since the last successful run (None: never succeeded).
     pub lag_seconds: Option<i64>,
 }
@@ -26,9 +33,9 @@ impl SourceStatus {
         SourceStatus {
             lag_seconds: c.last_success_at.map(|t| (now - t).num_seconds().max(0)),
             source: c.source,
-            last_success_at: c.last_success_at,
+            last_success_at: c.last_success_at.map(|t| t.and_utc()),
             last_error: c.last_error,
-            last_error_at: c.last_error_at,
+            last_error_at: c.last_error_at.map(|t| t.and_utc()),
         }
     }
 }

@@ -28,7 +28,9 @@ pub struct LlmUsageItem {
     /// Project or workspace id; omit when not known.
     project_id: Option<String>,
     /// RFC 3339; the bucket is [bucket_start, bucket_end), e.g. one minute or one hour.
+    #[schema(schema_with = crate::web::api::schema::date_or_time)]
     bucket_start: String,
+    #[schema(schema_with = crate::web::api::schema::date_or_time)]
     bucket_end: String,
     input_tokens: Option<i64>,
     cached_input_tokens: Option<i64>,
@@ -65,12 +67,16 @@ pub async fn post_llm_usage(
 #[into_params(parameter_in = Query)]
 pub struct LlmParams {
     /// Start, inclusive. Default: 7 days before `to`.
+    #[param(schema_with = crate::web::api::schema::date_or_time)]
     from: Option<String>,
     /// End, exclusive. Default: the end of the current hour.
+    #[param(schema_with = crate::web::api::schema::date_or_time)]
     to: Option<String>,
     /// hour (default), day or month.
+    #[param(schema_with = crate::web::api::schema::granularity)]
     granularity: Option<String>,
     /// provider, model, api_key or project.
+    #[param(schema_with = crate::web::api::schema::llm_group_by)]
     group_by: Option<String>,
     provider: Option<String>,
     model: Option<String>,

@@ -4,9 +4,12 @@ pub mod actions;
 pub mod anomalies;
 pub mod audit;
 pub mod costs;
+mod errors;
+use errors::EveryErrorDocumented;
 pub mod health;
 pub mod llm_usage;
 pub mod metrics;
+pub mod schema;
 
 use actix_web::web;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -15,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "CostGuard API", description = "Cost and usage ledger (FinOps FOCUS), anomaly detection and safe remediation. Every /api route needs `Authorization: Bearer <api key>`; roles are viewer < approver < admin. Errors answer `{\"error\": CODE, \"detail\": ...}`."),
+    info(title = "CostGuard API", description = "Cost and usage ledger (FinOps FOCUS), anomaly detection and safe remediation. Every /api route needs `Authorization: Bearer <api key>`; roles are viewer < approver < admin. Errors answer `{\"error\": CODE, \"detail\": ...}`. No URL may hold a NUL character (400); a body's text with one is refused with 422 on PostgreSQL, which cannot store it."),
     paths(
         costs::post_costs, costs::import_costs, costs::get_costs,
         llm_usage::post_llm_usage, llm_usage::get_llm_usage,
@@ -32,9 +35,13 @@ use utoipa_swagger_ui::SwaggerUi;
         anomalies::AnomalySummary, anomalies::AnomalyDetail, anomalies::NewAnomaly, anomalies::FeedbackBody, anomalies::ResolveBody,
         crate::detect::view::AnomalyView, crate::detect::view::EventView, crate::detect::store::SeriesRow,
         crate::detect::history::ChartPoint, crate::domain::detect::root_cause::Contributor,
-        health::Readiness, health::SourceStatus, crate::build_info::BuildInfo, ErrorBody,
+        health::Readiness, health::SourceStatus, health::Health, crate::build_info::BuildInfo, ErrorBody,
+        crate::approval::view::ActionView, crate::approval::view::TransitionView, actions::Detail, actions::Recovered,
+        audit::AuditPage, crate::domain::money::Total, crate::domain::approval::Status, crate::domain::approval::Risk,
+        crate::domain::optimizer::ActionKind, crate::domain::detect::decision::Severity,
+        crate::domain::cost_query::Granularity, crate::domain::cost_query::GroupBy, schema::FocusRecord,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &EveryErrorDocumented),
     security(("api_key" = [])),
 )]
 pub struct ApiDoc;
@@ -45,8 +52,22 @@ pub struct ErrorBody {
     /// Stable code: bad_request, unauthorized, forbidden, not_found, invalid_input, payload_too_large, unsupported_media_type, internal.
     pub error: String,
     /// What and where: a message, or an object with index/line/column/field/parameter.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = errors::detail_schema)]
     pub detail: serde_json::Value,
+}
+
+/// A JSON body that may be left out: none when empty, otherwise it must parse. (The extractor
+/// `Option<Json<T>>` would quietly drop a malformed body and go on as if none was sent.)
+pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, crate::web::error::ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    // `null` is "no body" too: the document declares the body nullable.
+    serde_json::from_slice::<Option<T>>(body).map_err(|e| {
+        crate::web::error::ApiError::bad_request(serde_json::json!({
+            "message": "the body is not the expected JSON", "line": e.line(), "column": e.column(), "problem": e.to_string()
+        }))
+    })
 }
 
 /// The `limit` of a list endpoint: default 100, at most 1000.
@@ -57,6 +78,38 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, crate::web::error::ApiError
     } else {
         Err(crate::web::error::ApiError::bad_parameter("limit", "must be between 1 and 1000"))
     }
+}
+
+/// The methods the document declares at a concrete path ("GET, POST"), if it declares the path.
+pub fn methods_at(path: &str) -> Option<String> {
+    static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, String)>> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        ApiDoc::openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let ops = [
+                    ("GET", &item.get),
+                    ("POST", &item.post),
+                    ("PUT", &item.put),
+                    ("DELETE", &item.delete),
+                    ("PATCH", &item.patch),
+                ];
+                let allow: Vec<&str> = ops.iter().filter(|(_, op)| op.is_some()).map(|(m, _)| *m).collect();
+                (template.split('/').map(str::to_string).collect(), allow.join(", "))
+            })
+            .collect()
+    });
+    let segments: Vec<&str> = path.split('/').collect();
+    let fits = |template: &[String]| {
+        template.len() == segments.len()
+            && template.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+    };
+    // A literal path ("/actions/recovered") is matched before a template ("/actions/{id}").
+    let literal =
+        routes.iter().filter(|(t, _)| fits(t)).min_by_key(|(t, _)| t.iter().filter(|s| s.starts_with('{')).count());
+    literal.map(|(_, allow)| allow.clone())
 }
 
 struct BearerAuth;
