@@ -135,7 +135,7 @@ pub fn attempt(
     };
     match user {
         Some(u) if valid => {
-            let notice = failures_notice(conn, &u, address, since)?;
+            let notice = failures_notice(conn, &u, address)?;
             // This address proved it knows the password: its own slate is clean. Other
             // addresses' failures stay, so a guesser elsewhere is still slowed.
             diesel::delete(lf::table.filter(lf::user_name.eq(name)).filter(lf::address.eq(address))).execute(conn)?;
@@ -159,9 +159,10 @@ fn record_failure(conn: &mut DbConn, name: &str, address: &str, now: DateTime<Ut
 }
 
 /// "3 failed log-in attempts on your account since your last log-in, from 2 addresses; the
-/// latest from 203.0.113.9 at 2026-12-04 03:12 UTC." Attempts from this address inside the
-/// window are left out: those are the owner's own typing just now.
-fn failures_notice(conn: &mut DbConn, user: &User, address: &str, since: DateTime<Utc>) -> QueryResult<Option<String>> {
+/// latest from 203.0.113.9 at 2026-12-04 03:12 UTC." Every one counts, the owner's own typos
+/// too (marked as from this address): a notice that hid some would hide a guesser on the
+/// same network.
+fn failures_notice(conn: &mut DbConn, user: &User, address: &str) -> QueryResult<Option<String>> {
     let last_login: Option<NaiveDateTime> = us::table.find(&user.id).select(us::last_login_at).first(conn)?;
     let from = last_login.unwrap_or(user.created_at);
     let rows: Vec<(String, NaiveDateTime)> = lf::table
@@ -170,20 +171,19 @@ fn failures_notice(conn: &mut DbConn, user: &User, address: &str, since: DateTim
         .order(lf::at.asc())
         .select((lf::address, lf::at))
         .load(conn)?;
-    let theirs: Vec<&(String, NaiveDateTime)> =
-        rows.iter().filter(|(a, at)| !(a == address && at.and_utc() > since)).collect();
-    let Some((latest_address, latest_at)) = theirs.last() else { return Ok(None) };
-    let mut addresses: Vec<&str> = theirs.iter().map(|(a, _)| a.as_str()).collect();
+    let Some((latest_address, latest_at)) = rows.last() else { return Ok(None) };
+    let mut addresses: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();
     addresses.sort_unstable();
     addresses.dedup();
-    let n = theirs.len();
+    let n = rows.len();
+    let yours = if latest_address == address { " (the address you signed in from)" } else { "" };
     let attempts = if n == 1 { "1 failed log-in attempt".to_string() } else { format!("{n} failed log-in attempts") };
     let spread = match addresses.len() {
         1 => String::new(),
         k => format!(", from {k} addresses"),
     };
     Ok(Some(format!(
-        "{attempts} on your account since your last log-in{spread}; the latest from {latest_address} at {} UTC. \
+        "{attempts} on your account since your last log-in{spread}; the latest from {latest_address}{yours} at {} UTC. \
          If that was not you, choose a new password.",
         latest_at.format("%Y-%m-%d %H:%M")
     )))

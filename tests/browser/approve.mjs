@@ -138,7 +138,20 @@ try {
     await shot(ann, name);
   }
   assert.ok(await ann.locator("text=Chain verified").count() > 0 || (await visit(ann, `${base}/audit`), await ann.locator("text=Chain verified").count()) > 0);
+  // Someone guesses the admin's password three times; the admin, signing in next, is told.
+  const guesser = await (await browser.newContext()).newPage();
+  for (let i = 0; i < 3; i++) {
+    await guesser.goto(`${base}/login`);
+    await guesser.fill("input[name=name]", who("ADMIN").name);
+    await guesser.fill("input[name=password]", `not-the-password-${i}`);
+    await Promise.all([guesser.waitForLoadState(), guesser.click("button[type=submit]")]);
+    await guesser.waitForSelector("text=Wrong user name or password");
+  }
   const ada = await logIn(who("ADMIN"));
+  await ada.waitForSelector("p.notice.warning:has-text('3 failed log-in attempts on your account since your last log-in')");
+  await shot(ada, "login-notice");
+  await ada.reload();
+  assert.equal(await ada.locator("p.notice.warning").count(), 0, "the notice shows once");
   for (const [name, path] of [["settings", "/settings"], ["providers", "/settings/providers"], ["safety", "/settings/safety"], ["notifications", "/settings/notifications"], ["users", "/settings/users"], ["api-keys", "/settings/api-keys"]]) {
     await ada.goto(`${base}${path}`);
     await shot(ada, name);

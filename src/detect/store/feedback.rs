@@ -28,14 +28,13 @@ impl Feedback {
         suppress_days: Option<u32>,
         now: DateTime<Utc>,
     ) -> Result<Feedback, (&'static str, &'static str)> {
+        // Checked whatever the kind: a value out of range is a mistake even where it is unused.
+        let days = suppress_days.unwrap_or(7);
+        if !(1..=90).contains(&days) {
+            return Err(("suppress_days", "must be between 1 and 90"));
+        }
         match kind {
-            "expected" => {
-                let days = suppress_days.unwrap_or(7);
-                if !(1..=90).contains(&days) {
-                    return Err(("suppress_days", "must be between 1 and 90"));
-                }
-                Ok(Feedback::Expected { until: now + chrono::Duration::days(i64::from(days)) })
-            }
+            "expected" => Ok(Feedback::Expected { until: now + chrono::Duration::days(i64::from(days)) }),
             "false_positive" => Ok(Feedback::FalsePositive),
             "confirmed" => Ok(Feedback::Confirmed),
             _ => Err(("kind", "must be expected, false_positive or confirmed")),
