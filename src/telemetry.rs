@@ -9,8 +9,16 @@ pub fn init_logging(level: &str, format: &str) {
     // The scheduler logs every job start at info; keep it to warnings unless asked.
     let filter = EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("tokio_cron_scheduler=warn,{level}")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour_wanted());
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// Colour codes only where a person reads them: on a terminal, and not when `NO_COLOR` is set
+/// (no-color.org). Files, pipes and `docker logs` get plain text.
+fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The process-wide Prometheus recorder (the `metrics` facade has one global recorder;

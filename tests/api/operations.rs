@@ -51,6 +51,26 @@ async fn operational_endpoints(app: TestApp) {
     assert_eq!(body["error"], "not_found");
 }
 
+/// Logs written to a pipe or a file (as `docker logs` and log shippers read them) carry no
+/// ANSI colour codes; the text format colours only a terminal.
+#[test]
+fn logs_off_a_terminal_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_costguard"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env("COSTGUARD_DATA__DIR", dir.path())
+        .env("COSTGUARD_LOG__LEVEL", "info")
+        .env("COSTGUARD_LOG__FORMAT", "text")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let logged = String::from_utf8_lossy(&out.stderr);
+    assert!(logged.contains("INFO"), "migrate logs at info: {logged}");
+    assert!(!logged.contains('\u{1b}'), "no escape codes in a pipe: {logged:?}");
+}
+
 /// A bad setting stops the binary before it touches anything, naming the key.
 #[test]
 fn bad_configuration_stops_start_up_naming_the_key() {
