@@ -139,6 +139,7 @@ impl Application {
         let safety = serde_json::to_string(&(&settings.safety, &settings.approval))?;
         crate::audit::note_config_if_changed(&db, "config.safety", safety).await?;
         crate::audit::heads::spawn(&ctx, &settings.audit, &settings.data.dir);
+        crate::telemetry::register_known(settings.notify.destinations.iter().map(|d| d.name.as_str()));
         let ingestor = Ingestor::new(db.clone(), bus).led_by(ctx.leader.clone()).with_import_limits(settings.import);
         let sources =
             Sources::start(scheduler.clone(), ingestor.clone(), connection.sources, ctx.leader.clone()).await?;

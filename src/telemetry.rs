@@ -51,7 +51,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("costguard_anomaly_events_total", "Anomaly lifecycle events (opened, updated, resolved) recorded by the detective."),
     ("costguard_actions", "Actions by status."),
     ("costguard_action_transitions_total", "Action state-machine transitions, by command and resulting status."),
-    ("costguard_cost_recovered_total", "Cost recovered by succeeded actions, in whole units of the billing currency (rounded)."),
+    ("costguard_cost_recovered_total", "Cost recovered by succeeded actions, in whole units of the currency labelled (rounded)."),
     ("costguard_executor_calls_total", "Calls into cloud APIs by executors, by action kind, call (execute, verify) and outcome."),
     ("costguard_ingest_runs_total", "Ingestion runs by source and outcome (success, error)."),
     ("costguard_ingest_run_duration_seconds", "Duration of ingestion runs by source."),
@@ -66,12 +66,54 @@ pub const METRICS: &[(&str, &str)] = &[
     ("costguard_http_requests_total", "HTTP requests by route, method and status."),
     ("costguard_http_request_duration_seconds", "HTTP request duration by route."),
     ("costguard_db_pool_connections", "Database pool connections by state (in_use, idle)."),
+    ("costguard_build_info", "Always 1, labelled with the running binary's version and git SHA."),
+    ("costguard_leader", "1 while this replica leads (runs ingestion, detection and execution), else 0."),
     ("costguard_audit_head_seq", "Sequence number of the audit chain's last entry (its head; the server log has the hash)."),
     (
         "costguard_audit_chain_holds_published_head",
         "1 while the audit chain still holds the head published last; 0: entries were deleted or rewritten.",
     ),
 ];
+
+/// Process metrics (CPU seconds, resident and virtual memory, open file descriptors, threads,
+/// start time) under Prometheus's standard `process_*` names, read at each scrape.
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(|| {
+        let collector = metrics_process::Collector::default();
+        collector.describe();
+        collector
+    })
+}
+
+pub fn collect_process() {
+    process_collector().collect();
+}
+
+/// Every counter whose label sets are known at start-up, at zero, so dashboards show 0 rather
+/// than nothing and `increase()` sees the first event; and the build's info gauge.
+pub fn register_known<'a>(destinations: impl IntoIterator<Item = &'a str>) {
+    // Registered with the real recorder, which must be installed first.
+    let _ = metrics_handle();
+    let build = crate::build_info::info();
+    metrics::gauge!("costguard_build_info", "version" => build.version, "git_sha" => build.git_sha).set(1.0);
+    for kind in crate::domain::optimizer::ActionKind::ALL {
+        let calls = [("execute", ["ok", "error", "timeout"]), ("verify", ["done", "not_yet", "error"])];
+        for (call, outcomes) in calls {
+            for outcome in outcomes {
+                metrics::counter!("costguard_executor_calls_total", "kind" => kind.as_str(), "call" => call, "outcome" => outcome)
+                    .increment(0);
+            }
+        }
+    }
+    for destination in destinations {
+        for outcome in ["sent", "retry", "failed"] {
+            metrics::counter!("costguard_notifications_total", "destination" => destination.to_string(), "outcome" => outcome)
+                .increment(0);
+        }
+    }
+    collect_process();
+}
 
 fn describe() {
     for (name, help) in METRICS {

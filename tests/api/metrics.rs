@@ -121,3 +121,69 @@ fn every_declared_metric_has_help_and_a_conventional_name() {
         ["costguard_http_request_duration_seconds"]
     );
 }
+
+/// The alerting rules are valid and pass their own unit tests, and they ask only for metrics
+/// the binary exports.
+#[test]
+fn the_alerting_rules_check_and_pass_their_tests() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus");
+    let rules = std::fs::read_to_string(dir.join("rules.yml")).unwrap();
+    for name in names_in(&rules) {
+        assert!(METRICS.iter().any(|(m, _)| *m == name), "the rules ask for {name}, which the binary does not export");
+    }
+    for wanted in [
+        "CostGuardIngestionStale",
+        "CostGuardExecutorFailures",
+        "CostGuardApprovalsExpiring",
+        "CostGuardAuditHeadStalled",
+        "CostGuardNotLeading",
+    ] {
+        assert!(rules.contains(&format!("alert: {wanted}")), "no {wanted} alert");
+    }
+    if promtool() {
+        let run = |args: &[&str]| {
+            let out = Command::new("promtool").args(args).current_dir(&dir).output().unwrap();
+            assert!(
+                out.status.success(),
+                "promtool {args:?}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["check", "rules", "rules.yml"]);
+        run(&["test", "rules", "rules.test.yml"]);
+    }
+}
+
+/// A fresh process exports, before anything has happened: every executor counter at zero for
+/// each action kind, call and outcome, recovered money at zero in USD, its build, whether it
+/// leads, and the standard process metrics, in an exposition promtool accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_process_exports_its_known_series_at_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = crate::helpers::Node::new(crate::helpers::fresh_database(crate::helpers::Backend::Sqlite, dir.path()));
+    let _served = node.serve(&[]);
+    let client = reqwest::Client::new();
+    let url = format!("{}/metrics", node.url);
+    let text = crate::helpers::until("/metrics", std::time::Duration::from_secs(60), async || {
+        client.get(&url).send().await.ok()?.text().await.ok()
+    })
+    .await;
+    check_exposition(&text);
+    for kind in costguard::domain::optimizer::ActionKind::ALL {
+        let line = format!(
+            "costguard_executor_calls_total{{kind=\"{}\",call=\"execute\",outcome=\"error\"}} 0",
+            kind.as_str()
+        );
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+    assert!(text.lines().any(|l| l == "costguard_cost_recovered_total{currency=\"USD\"} 0"), "{text}");
+    assert!(text.lines().any(|l| l == "costguard_leader 1"), "a lone SQLite replica leads");
+    let build = format!("costguard_build_info{{version=\"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(text.lines().any(|l| l.starts_with(&build) && l.ends_with(" 1")), "{text}");
+    for process in
+        ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds"]
+    {
+        assert!(text.lines().any(|l| l.starts_with(process)), "{process} missing");
+    }
+}

@@ -91,6 +91,18 @@ pub fn total_recovered(conn: &mut DbConn) -> QueryResult<(i128, usize)> {
     Ok((values.iter().flatten().map(|v| i128::from(*v)).sum(), values.len()))
 }
 
+/// Cost recovered per currency (of each action's anomaly, as [`with_currencies`] reads it),
+/// exactly, in 1e-11 units.
+pub fn recovered_by_currency(conn: &mut DbConn) -> QueryResult<std::collections::BTreeMap<String, i128>> {
+    let rows: Vec<ActionRow> =
+        ac::table.filter(ac::recovered.is_not_null()).select(ActionRow::as_select()).load(conn)?;
+    let mut sums = std::collections::BTreeMap::new();
+    for (row, currency) in with_currencies(conn, rows)? {
+        *sums.entry(currency).or_insert(0) += i128::from(row.recovered.unwrap_or(0));
+    }
+    Ok(sums)
+}
+
 /// The second half of verification: once an anomaly has resolved (its cost is back within
 /// the band), every succeeded action of it that was not yet confirmed is, with an audit
 /// entry. Returns how many.

@@ -16,7 +16,7 @@ struct Snapshot {
     series: Vec<crate::detect::store::SeriesRow>,
     open: Vec<(String, i64)>,
     actions: Vec<(String, i64)>,
-    recovered: i128,
+    recovered: std::collections::BTreeMap<String, i128>,
     outbox: Vec<(String, i64)>,
 }
 
@@ -26,12 +26,14 @@ fn snapshot(c: &mut crate::db::DbConn) -> diesel::QueryResult<Snapshot> {
         series: crate::detect::store::list_series(c)?,
         open: crate::detect::store::open_by_severity(c)?,
         actions: crate::approval::store::count_by_status(c)?,
-        recovered: crate::approval::store::total_recovered(c)?.0,
+        recovered: crate::approval::store::recovered_by_currency(c)?,
         outbox: crate::notify::store::counts(c)?,
     })
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    metrics::gauge!("costguard_leader").set(f64::from(u8::from(state.leader.is_leader())));
+    crate::telemetry::collect_process();
     let (in_use, idle) = state.db.pool_state();
     metrics::gauge!("costguard_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
     metrics::gauge!("costguard_db_pool_connections", "state" => "idle").set(f64::from(idle));
@@ -45,6 +47,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 fn record(s: Snapshot, max_series: usize) {
     let now = chrono::Utc::now().naive_utc();
     for status in s.cursors.into_iter().map(|c| SourceStatus::of(c, now)) {
+        for outcome in ["success", "error"] {
+            metrics::counter!("costguard_ingest_runs_total", "source" => status.source.clone(), "outcome" => outcome)
+                .increment(0);
+        }
         if let Some(lag) = status.lag_seconds {
             metrics::gauge!("costguard_ingest_lag_seconds", "source" => status.source.clone()).set(lag as f64);
         }
@@ -63,9 +69,14 @@ fn record(s: Snapshot, max_series: usize) {
     for status in ["pending", "sent", "failed"] {
         metrics::gauge!("costguard_notifications_outbox", "status" => status).set(counts(&s.outbox, status));
     }
-    // Recovered amounts only grow, so the stored total is a counter.
-    metrics::counter!("costguard_cost_recovered_total")
-        .absolute(Total::from_units(s.recovered).approx_whole().round() as u64);
+    // Recovered amounts only grow, so the stored totals are counters (one per currency; USD
+    // is always there, so the series exists before the first recovery).
+    let mut recovered = s.recovered;
+    recovered.entry("USD".into()).or_insert(0);
+    for (currency, units) in recovered {
+        metrics::counter!("costguard_cost_recovered_total", "currency" => currency)
+            .absolute(Total::from_units(units).approx_whole().round() as u64);
+    }
 }
 
 /// (provider, sub_account, service, currency) of a spend gauge.
