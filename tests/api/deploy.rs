@@ -147,6 +147,16 @@ fn the_helm_chart_lints_and_renders_each_kind_of_install() {
     assert!(deployment.contains("path: /readyz") && deployment.contains("terminationGracePeriodSeconds: 60"));
     assert!(kind(&pg, "PersistentVolumeClaim").is_empty() && kind(&pg, "Secret").is_empty(), "secrets are the user's");
     assert!(kind(&pg, "ServiceMonitor")[0].contains("path: /metrics"));
+    // The alerting rules, as a PrometheusRule: every alert of deploy/prometheus/rules.yml.
+    let rule = kind(&pg, "PrometheusRule")[0];
+    let rules = std::fs::read_to_string(repo("deploy/prometheus/rules.yml")).unwrap();
+    let alerts: Vec<&str> = rules.lines().map(str::trim).filter(|l| l.starts_with("- alert: ")).collect();
+    assert!(alerts.len() >= 8, "{alerts:?}");
+    assert!(alerts.iter().all(|a| rule.contains(a)), "the PrometheusRule renders rules.yml");
+    assert!(
+        rule.contains("release: prometheus") && rule.contains("{{ $labels.source }}"),
+        "labels, and Prometheus's own templates left alone"
+    );
     // The ConfigMap holds a config.toml the binary accepts.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
@@ -161,6 +171,7 @@ fn the_helm_chart_lints_and_renders_each_kind_of_install() {
     assert!(!deployment.contains("COSTGUARD_DATABASE__URL") && deployment.contains("claimName: cg-costguard"));
     assert!(kind(&sqlite, "PersistentVolumeClaim")[0].contains("storage: 2Gi"));
     assert!(kind(&sqlite, "ServiceMonitor").is_empty());
+    assert!(kind(&sqlite, "PrometheusRule").is_empty());
 
     // The bundled PostgreSQL: its StatefulSet, and the URL pointing at it.
     let bundled = render_file("costguard/ci/bundled-values.yaml");
