@@ -97,7 +97,13 @@ pub fn append(conn: &mut DbConn, e: &Event<'_>, now: DateTime<Utc>) -> QueryResu
         detail: e.detail.map(str::to_string),
     };
     let next = audit::chain(&key, previous.as_ref(), record);
-    let r = &next.record;
+    insert(conn, &next)?;
+    Ok(next)
+}
+
+/// Stores an entry exactly as given, links and all (`append` chains it first).
+pub fn insert(conn: &mut DbConn, e: &Entry) -> QueryResult<()> {
+    let r = &e.record;
     diesel::insert_into(al::table)
         .values((
             al::seq.eq(r.seq),
@@ -110,11 +116,11 @@ pub fn append(conn: &mut DbConn, e: &Event<'_>, now: DateTime<Utc>) -> QueryResu
             al::build_sha.eq(&r.build_sha),
             al::result.eq(&r.result),
             al::detail.eq(&r.detail),
-            al::prev_hash.eq(&next.prev_hash),
-            al::hash.eq(&next.hash),
+            al::prev_hash.eq(&e.prev_hash),
+            al::hash.eq(&e.hash),
         ))
-        .execute(conn)?;
-    Ok(next)
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Entries with seq after `after`, oldest first, at most `limit`.

@@ -76,34 +76,19 @@ fn address_wait(failures: &[DateTime<Utc>], limits: &Limits, now: DateTime<Utc>)
     failures.get(over as usize).map_or(Some(1), |t| seconds_until(*t + limits.window, now).or(Some(1)))
 }
 
-fn times(rows: Vec<NaiveDateTime>) -> Vec<DateTime<Utc>> {
-    rows.into_iter().map(|t| t.and_utc()).collect()
-}
-
-fn pair_failures(
+/// When `address` failed since `since`, oldest first: with any name, or only with `name`.
+fn failures(
     conn: &mut DbConn,
-    name: &str,
     address: &str,
+    name: Option<&str>,
     since: DateTime<Utc>,
 ) -> QueryResult<Vec<DateTime<Utc>>> {
-    let rows = lf::table
-        .filter(lf::user_name.eq(name))
-        .filter(lf::address.eq(address))
-        .filter(lf::at.gt(since.naive_utc()))
-        .order(lf::at.asc())
-        .select(lf::at)
-        .load(conn)?;
-    Ok(times(rows))
-}
-
-fn address_failures(conn: &mut DbConn, address: &str, since: DateTime<Utc>) -> QueryResult<Vec<DateTime<Utc>>> {
-    let rows = lf::table
-        .filter(lf::address.eq(address))
-        .filter(lf::at.gt(since.naive_utc()))
-        .order(lf::at.asc())
-        .select(lf::at)
-        .load(conn)?;
-    Ok(times(rows))
+    let mut query = lf::table.filter(lf::address.eq(address)).filter(lf::at.gt(since.naive_utc())).into_boxed();
+    if let Some(name) = name {
+        query = query.filter(lf::user_name.eq(name));
+    }
+    let rows: Vec<NaiveDateTime> = query.order(lf::at.asc()).select(lf::at).load(conn)?;
+    Ok(rows.into_iter().map(|t| t.and_utc()).collect())
 }
 
 /// Checks the limits, then the password. The password hash is compared even for unknown
@@ -118,9 +103,9 @@ pub fn attempt(
 ) -> QueryResult<Outcome> {
     let since = now - limits.window;
     let name = name.trim();
-    let wait = pair_wait(&pair_failures(conn, name, address, now - limits.backoff_memory)?, &limits, now)
+    let wait = pair_wait(&failures(conn, address, Some(name), now - limits.backoff_memory)?, &limits, now)
         .into_iter()
-        .chain(address_wait(&address_failures(conn, address, since)?, &limits, now))
+        .chain(address_wait(&failures(conn, address, None, since)?, &limits, now))
         .max();
     if let Some(retry_after_secs) = wait {
         return Ok(Outcome::Throttled { retry_after_secs });

@@ -22,8 +22,9 @@ pub async fn refuse_nul(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let uri = req.uri().to_string();
-    if uri.contains("%00") || uri.contains('\0') {
+    // Read in place: this runs on every request. (A raw NUL never parses into a URI.)
+    let uri = req.uri();
+    if uri.path().contains("%00") || uri.query().is_some_and(|q| q.contains("%00")) {
         let error = error::ApiError::bad_request(serde_json::json!({
             "message": "the URL holds a NUL character (%00), which no path or parameter may contain"
         }));

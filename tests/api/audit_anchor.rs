@@ -49,23 +49,7 @@ async fn rewrite(app: &TestApp, relink_from: usize, rewrite: impl FnOnce(&mut Ve
             }
             diesel::delete(al::table).execute(c)?;
             for e in &all {
-                let r = &e.record;
-                diesel::insert_into(al::table)
-                    .values((
-                        al::seq.eq(r.seq),
-                        al::at.eq(&r.at),
-                        al::actor.eq(&r.actor),
-                        al::action.eq(&r.action),
-                        al::target.eq(&r.target),
-                        al::before_state.eq(&r.before),
-                        al::after_state.eq(&r.after),
-                        al::build_sha.eq(&r.build_sha),
-                        al::result.eq(&r.result),
-                        al::detail.eq(&r.detail),
-                        al::prev_hash.eq(&e.prev_hash),
-                        al::hash.eq(&e.hash),
-                    ))
-                    .execute(c)?;
+                costguard::audit::insert(c, e)?;
             }
             Ok::<_, DbError>(())
         })
