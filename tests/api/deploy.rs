@@ -124,18 +124,94 @@ fn config_toml(manifest: &str) -> String {
     map[start..].lines().skip(1).map(|l| l.strip_prefix("    ").unwrap_or("")).collect::<Vec<_>>().join("\n")
 }
 
+/// The values files CI renders: the chart's defaults and every file in ci/.
+fn values_files() -> Vec<Option<String>> {
+    let mut files: Vec<String> = std::fs::read_dir(repo("deploy/helm/costguard/ci"))
+        .unwrap()
+        .map(|e| format!("costguard/ci/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|f| f.ends_with(".yaml"))
+        .collect();
+    files.sort();
+    std::iter::once(None).chain(files.into_iter().map(Some)).collect()
+}
+
 #[test]
-fn the_helm_chart_lints_and_renders_each_kind_of_install() {
+fn every_values_file_lints_and_renders_objects_kubernetes_accepts() {
+    let (Some(_), Some(validate)) = (helm(&["version"]), tool("CG_KUBE_VALIDATE")) else { return };
+    let files = values_files();
+    assert!(files.len() >= 5, "{files:?}");
+    for file in files {
+        let mut args = vec!["lint", "--strict", "costguard"];
+        args.extend(file.iter().flat_map(|f| ["-f", f.as_str()]));
+        let out = helm(&args).unwrap();
+        assert!(out.status.success(), "helm lint {file:?}: {}", String::from_utf8_lossy(&out.stdout));
+        let manifest = match &file {
+            Some(f) => render_file(f),
+            None => render(&[]).unwrap(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.yaml");
+        std::fs::write(&path, &manifest).unwrap();
+        // --strict: an unknown field (a misspelt key in a template) is an error, not ignored.
+        let out = Command::new(&validate).args(["--strict", "--quiet"]).arg(&path).output().unwrap();
+        let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !report.contains("ERROR"), "{file:?}: {report}");
+        // Only the Prometheus Operator's kinds have no schema there (rules.yml is checked by promtool).
+        let unknown: Vec<&str> = report.lines().filter(|l| l.contains("Couldn't find schema")).collect();
+        assert!(
+            unknown.iter().all(|l| l.contains("PrometheusRule") || l.contains("ServiceMonitor")),
+            "{file:?}: {unknown:?}"
+        );
+    }
+}
+
+#[test]
+fn the_chart_installs_with_no_values_on_one_sqlite_replica() {
     if helm(&["version"]).is_none() {
         return;
     }
-    for file in
-        ["costguard/ci/postgres-values.yaml", "costguard/ci/sqlite-values.yaml", "costguard/ci/bundled-values.yaml"]
-    {
-        let out = helm(&["lint", "--strict", "costguard", "-f", file]).unwrap();
-        assert!(out.status.success(), "helm lint {file}: {}", String::from_utf8_lossy(&out.stdout));
-    }
+    let manifest = render(&[]).expect("helm template with no values");
+    let deployment = kind(&manifest, "Deployment")[0];
+    assert!(deployment.contains("replicas: 1") && deployment.contains("type: Recreate"));
+    assert!(deployment.contains("claimName: cg-costguard"), "SQLite on the volume");
+    assert!(deployment.contains("serviceAccountName: cg-costguard"));
+    assert!(deployment.contains("automountServiceAccountToken: false"));
+    assert!(deployment.contains("startupProbe:") && deployment.contains("failureThreshold: 60"));
+    assert!(!deployment.contains("topologySpreadConstraints"), "nothing to spread with one replica");
+    let account = kind(&manifest, "ServiceAccount")[0];
+    assert!(account.contains("automountServiceAccountToken: false"));
+    assert!(kind(&manifest, "PodDisruptionBudget")[0].contains("maxUnavailable: 1"), "a drain still works");
+    let policy = kind(&manifest, "NetworkPolicy")[0];
+    assert!(policy.contains("- port: http") && !policy.contains("Egress"), "ingress on HTTP; egress open");
+    assert!(kind(&manifest, "Ingress").is_empty());
 
+    // The encryption key is generated: 32 random bytes, base64, kept on uninstall.
+    let secret = kind(&manifest, "Secret")[0];
+    assert!(secret.contains("helm.sh/resource-policy: keep"));
+    let key = secret.lines().find_map(|l| l.trim().strip_prefix("ENCRYPTION_KEY: ")).unwrap().trim_matches('"');
+    use base64::Engine;
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(key).unwrap().len(), 32, "{key}");
+    let again = render(&[]).unwrap();
+    assert!(!again.contains(key), "a fresh key per install (upgrades keep the cluster's through lookup)");
+
+    // `helm test`: a pod of the image's own health check against the Service.
+    let test = kind(&manifest, "Pod")[0];
+    assert!(test.contains("helm.sh/hook: test"));
+    assert!(test.contains(r#"args: ["healthcheck", "--url", "http://cg-costguard:8080/readyz"]"#), "{test}");
+
+    // The values schema is closed: a misspelt key fails the install, at any depth.
+    for typo in ["resorces.limits.memory=1Gi", "resources.limit.memory=1Gi", "ingress.host=x", "postgresql.auth.pasword=x"]
+    {
+        let err = render(&[typo]).unwrap_err();
+        assert!(err.contains("Additional property"), "{typo}: {err}");
+    }
+}
+
+#[test]
+fn the_helm_chart_renders_each_kind_of_install() {
+    if helm(&["version"]).is_none() {
+        return;
+    }
     // Several replicas on an external PostgreSQL.
     let pg = render_file("costguard/ci/postgres-values.yaml");
     let deployment = kind(&pg, "Deployment")[0];
@@ -145,6 +221,10 @@ fn the_helm_chart_lints_and_renders_each_kind_of_install() {
     assert!(deployment.contains(":3f2a9c1d0b7e4f5a6c8d9e0f1a2b3c4d5e6f7a8b\""), "the image by SHA");
     assert!(deployment.contains("runAsNonRoot: true") && deployment.contains("readOnlyRootFilesystem: true"));
     assert!(deployment.contains("path: /readyz") && deployment.contains("terminationGracePeriodSeconds: 60"));
+    assert!(
+        deployment.contains("topologyKey: kubernetes.io/hostname") && deployment.contains("ScheduleAnyway"),
+        "replicas spread over nodes by default"
+    );
     assert!(kind(&pg, "PersistentVolumeClaim").is_empty() && kind(&pg, "Secret").is_empty(), "secrets are the user's");
     assert!(kind(&pg, "ServiceMonitor")[0].contains("path: /metrics"));
     // The alerting rules, as a PrometheusRule: every alert of deploy/prometheus/rules.yml.
@@ -173,16 +253,35 @@ fn the_helm_chart_lints_and_renders_each_kind_of_install() {
     assert!(kind(&sqlite, "ServiceMonitor").is_empty());
     assert!(kind(&sqlite, "PrometheusRule").is_empty());
 
-    // The bundled PostgreSQL: its StatefulSet, and the URL pointing at it.
+    // Behind an Ingress: TLS, the identity on the ServiceAccount, egress rules, the user's spread.
+    let ingress = render_file("costguard/ci/ingress-values.yaml");
+    let rule = kind(&ingress, "Ingress")[0];
+    assert!(rule.contains("ingressClassName: nginx") && rule.contains("secretName: costguard-tls"));
+    assert!(rule.contains("host: \"costguard.example.com\"") && rule.contains("name: cg-costguard"));
+    assert!(kind(&ingress, "ServiceAccount")[0].contains("eks.amazonaws.com/role-arn"));
+    let policy = kind(&ingress, "NetworkPolicy")[0];
+    assert!(policy.contains("- Egress") && policy.contains("port: 443") && policy.contains("ingress-nginx"));
+    let deployment = kind(&ingress, "Deployment")[0];
+    assert!(deployment.contains("topology.kubernetes.io/zone") && !deployment.contains("ScheduleAnyway"));
+
+    // The bundled PostgreSQL: hardened, reachable only from the release, the URL pointing at it.
     let bundled = render_file("costguard/ci/bundled-values.yaml");
-    assert_eq!(kind(&bundled, "StatefulSet").len(), 1);
+    let statefulset = kind(&bundled, "StatefulSet")[0];
+    for part in ["runAsUser: 999", "readOnlyRootFilesystem: true", "livenessProbe:", "startupProbe:", "memory: 1Gi"] {
+        assert!(statefulset.contains(part), "the bundled PostgreSQL has {part}");
+    }
+    assert!(kind(&bundled, "NetworkPolicy").iter().any(|p| p.contains("name: cg-postgresql")));
     assert!(bundled.contains("DATABASE_URL: \"postgres://costguard:try-it-out-only@cg-postgresql:5432/costguard\""));
+    // With no password given, one is generated, and both Secrets hold the same one.
+    let generated = render(&["postgresql.enabled=true", "replicaCount=2"]).unwrap();
+    let password = generated.lines().find_map(|l| l.trim().strip_prefix("POSTGRES_PASSWORD: ")).unwrap();
+    let password = password.trim_matches('"');
+    assert_eq!(password.len(), 32);
+    assert!(generated.contains(&format!("postgres://costguard:{password}@cg-postgresql:5432/costguard")));
 
     // Mistakes stop the render with a message.
     let err = render(&["encryptionKey=k", "replicaCount=2"]).unwrap_err();
     assert!(err.contains("several replicas need PostgreSQL"), "{err}");
-    let err = render(&["replicaCount=1"]).unwrap_err();
-    assert!(err.contains("encryptionKey is required"), "{err}");
     let err = render(&["encryptionKey=k", "replicaCount=1", "service.port=0"]).unwrap_err();
     assert!(err.contains("service.port") || err.contains("minimum"), "the values schema: {err}");
     let err = render(&["encryptionKey=k", "database.url=mysql://x"]).unwrap_err();

@@ -36,3 +36,22 @@ sqlite
 {{ include "costguard.fullname" . }}
 {{- end -}}
 {{- end -}}
+
+{{/* The bundled PostgreSQL's password: as given, else the one in the cluster, else new. The
+     generated one is cached in .Values so the two Secrets that need it agree in one render. */}}
+{{- define "costguard.postgresqlPassword" -}}
+{{- if not .Values.postgresql.auth.password -}}
+{{- $name := printf "%s-postgresql" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- $existing := (lookup "v1" "Secret" .Release.Namespace $name).data | default dict -}}
+{{- $_ := set .Values.postgresql.auth "password" (get $existing "POSTGRES_PASSWORD" | b64dec | default (randAlphaNum 32)) -}}
+{{- end -}}
+{{- .Values.postgresql.auth.password -}}
+{{- end -}}
+
+{{- define "costguard.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{ .Values.serviceAccount.name | default (include "costguard.fullname" .) }}
+{{- else -}}
+{{ .Values.serviceAccount.name | default "default" }}
+{{- end -}}
+{{- end -}}
