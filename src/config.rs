@@ -162,8 +162,11 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        // COSTGUARD_CONFIG names the file and COSTGUARD_BUILD_SHA feeds build.rs; neither is a setting.
-        figment = figment.merge(Env::prefixed("COSTGUARD_").ignore(&["config", "build_sha"]).split("__"));
+        // COSTGUARD_CONFIG names the file, COSTGUARD_BUILD_SHA feeds build.rs, and
+        // COSTGUARD_API_KEY / COSTGUARD_URL tell the client commands (`costguard costs`) which
+        // server to ask with which key; none of them is a setting.
+        let not_settings = ["config", "build_sha", "api_key", "url"];
+        figment = figment.merge(Env::prefixed("COSTGUARD_").ignore(&not_settings).split("__"));
         let settings: Settings = figment.extract().map_err(|e| ConfigError::Parse(Box::new(e)))?;
         settings.validate()?;
         Ok(settings)
@@ -299,6 +302,8 @@ mod tests {
             jail.set_env("COSTGUARD_SERVER__BIND", "0.0.0.0:7000");
             jail.set_env("COSTGUARD_PROVIDERS__SIMULATED__SPEED", "60");
             jail.set_env("COSTGUARD_CONFIG", "ignored-here");
+            jail.set_env("COSTGUARD_API_KEY", "cg_for_the_client_commands");
+            jail.set_env("COSTGUARD_URL", "http://costguard.example.com");
             let s = Settings::load(Some(Path::new("c.toml"))).unwrap();
             assert_eq!(
                 (s.server.bind.as_str(), s.providers.simulated.seed, s.providers.simulated.speed),

@@ -74,15 +74,6 @@ pub(super) fn eval(
 }
 
 /// `--provider`: a provider of the registry, or one of its sources (named `<provider>-…`).
-pub(super) fn provider_or_source(value: &str) -> Result<String, String> {
-    let provider = value.split_once('-').map_or(value, |(p, _)| p);
-    if crate::providers::find(provider).is_some() {
-        return Ok(value.to_string());
-    }
-    let known: Vec<&str> = crate::providers::PROVIDERS.iter().map(|p| p.name).collect();
-    Err(format!("no provider named '{value}' (known: {})", known.join(", ")))
-}
-
 pub(super) async fn ingest_once(settings: &Settings, provider: Option<&str>) -> anyhow::Result<()> {
     let db = open_database(settings).await?;
     let cipher = settings.cipher()?;

@@ -1,181 +1,32 @@
 //! The command line: `serve` (default), `migrate`, `import focus`, `apikey`, `user`, `ingest`,
-//! `audit`, `backup`, `restore`, `eval`, `version`.
+//! `audit`, `backup`, `restore`, `eval`, `version`; `costs`, `anomalies` and `actions` ask a
+//! running server; `completions` and `man` describe the command line itself.
 
 mod accounts;
+mod args;
 mod data;
+mod docs;
+mod remote;
 
 use crate::app::{open_database, Application};
 use crate::config::Settings;
-use crate::domain::role::Role;
 use accounts::{apikey, user};
-use clap::{Parser, Subcommand};
-use data::{eval, import_focus, ingest_once, provider_or_source};
+pub use args::Cli;
+use args::{ApiKeyCommand, AuditCommand, Command, ImportCommand, UserCommand};
+use data::{eval, import_focus, ingest_once};
 use std::path::PathBuf;
-
-#[derive(Debug, Parser)]
-#[command(name = "costguard", version, about = "Catch runaway cloud and LLM spend and stop it safely.")]
-pub struct Cli {
-    /// Configuration file (default: ./config.toml when present).
-    #[arg(long, env = "COSTGUARD_CONFIG", global = true)]
-    pub config: Option<PathBuf>,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Serve the API and dashboard and run ingestion on schedule (the default).
-    Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
-    /// Import cost data.
-    #[command(subcommand)]
-    Import(ImportCommand),
-    /// Manage API keys.
-    #[command(subcommand)]
-    Apikey(ApiKeyCommand),
-    /// Manage dashboard users.
-    #[command(subcommand)]
-    User(UserCommand),
-    /// Run one ingestion pass of every enabled provider (or one) and exit; non-zero when any
-    /// fails. `serve` runs the same passes on their schedules.
-    Ingest {
-        /// One pass, then exit (the only mode; scheduling is `serve`'s job).
-        #[arg(long, required = true)]
-        once: bool,
-        /// Only this provider's sources (a provider of the registry: simulated, aws, gcp, ...),
-        /// or one source by its name (gcp-jobs, openai-costs).
-        #[arg(long, value_parser = provider_or_source)]
-        provider: Option<String>,
-    },
-    /// Write a consistent backup of the database to FILE while the server keeps running
-    /// (SQLite: VACUUM INTO; PostgreSQL: pg_dump --format=custom).
-    Backup { file: PathBuf },
-    /// Replace the database with the backup in FILE (SQLite: refused while a server runs on
-    /// the file; PostgreSQL: pg_restore --clean, stop the servers first).
-    Restore {
-        file: PathBuf,
-        /// Confirm that the current database is to be replaced.
-        #[arg(long)]
-        yes: bool,
-    },
-    /// Exit 0 when the server at URL is ready (GET /readyz answers 200): the container's
-    /// health check, so the image needs no curl.
-    Healthcheck {
-        /// Default: /readyz on this configuration's server.bind port, on 127.0.0.1.
-        #[arg(long)]
-        url: Option<String>,
-    },
-    /// Print version, git SHA and build time.
-    Version,
-    /// The tamper-evident audit log.
-    #[command(subcommand)]
-    Audit(AuditCommand),
-    /// Score the detector (as configured, without impact floors) against labelled series in
-    /// the Numenta Anomaly Benchmark layout.
-    Eval {
-        /// Folder of `timestamp,value` CSV files (searched recursively).
-        #[arg(long)]
-        data: PathBuf,
-        /// NAB windows file: {"group/file.csv": [[start, end], ...]}.
-        #[arg(long)]
-        windows: PathBuf,
-        /// The spans with their kinds (`kinds.json` from `costguard scenarios`): figures per
-        /// incident kind, and alerts on benign charges counted apart.
-        #[arg(long)]
-        kinds: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "standard")]
-        profile: crate::eval::Profile,
-        /// The baseline to score (the others are kept for comparison).
-        #[arg(long, value_enum, default_value = "robust-hw")]
-        method: crate::eval::Method,
-        /// Write one NAB results CSV per input file here.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Print the summary as one JSON object on the last line.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Write labelled hourly cost scenarios (for `costguard eval --kinds`): series shapes,
-    /// benign recurring charges and incidents of every kind, drawn from one seed.
-    Scenarios {
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        #[arg(long, default_value_t = 60)]
-        series: usize,
-        #[arg(long, default_value_t = 90)]
-        days: i64,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ImportCommand {
-    /// Import a FinOps FOCUS CSV file (.csv or .csv.gz; "-" reads stdin), all or nothing.
-    Focus {
-        file: String,
-        /// Recorded as the rows' source.
-        #[arg(long, default_value = "import")]
-        source: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Walk the keyed chain and check it still holds the published head; exit non-zero naming
-    /// the first edited, forged, deleted or reordered entry, or the entries missing at the end.
-    Verify {
-        /// The head to check against, as published (`SEQ:HASH`: the server log's "audit head",
-        /// `costguard_audit_head_seq`). Default: the last line of `audit.head_file`.
-        #[arg(long)]
-        head: Option<crate::domain::audit::Head>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ApiKeyCommand {
-    /// Create a key; the key itself is printed once, alone on the last line.
-    Create {
-        #[arg(long)]
-        name: String,
-        #[arg(long, value_parser = parse_role)]
-        role: Role,
-    },
-    /// List keys (never the secrets).
-    List,
-    /// Revoke a key by id or name.
-    Revoke { key: String },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create a user. The password is read from the terminal (asked twice), or from the first
-    /// line of standard input when that is not a terminal; never from an argument.
-    Create {
-        #[arg(long)]
-        name: String,
-        #[arg(long, value_parser = parse_role)]
-        role: Role,
-    },
-    /// List users (never their password hashes).
-    List,
-    /// Set a new password (read like `create`) and end the user's sessions.
-    SetPassword {
-        #[arg(long)]
-        name: String,
-    },
-}
-
-fn parse_role(text: &str) -> Result<Role, String> {
-    text.parse().map_err(|e: crate::domain::role::UnknownRole| e.to_string())
-}
 
 fn config_path(cli: &Cli) -> Option<PathBuf> {
     cli.config.clone().or_else(|| Some(PathBuf::from("config.toml")).filter(|p| p.exists()))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // These describe the binary itself: no configuration, no logging set-up.
+    match &cli.command {
+        Some(Command::Completions { shell }) => return docs::completions(*shell),
+        Some(Command::Man { out }) => return docs::man(out.as_deref()),
+        _ => {}
+    }
     if let Some(Command::Version) = cli.command {
         let info = crate::build_info::info();
         println!(
@@ -221,7 +72,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             anyhow::ensure!(status.is_success(), "{url} answered {status}");
             Ok(())
         }
-        Command::Version => Ok(()),
+        Command::Costs(args) => remote::costs(&settings, args).await,
+        Command::Anomalies(args) => remote::anomalies(&settings, args).await,
+        Command::Actions(args) => remote::actions(&settings, args).await,
+        Command::Version | Command::Completions { .. } | Command::Man { .. } => Ok(()),
         Command::Eval { data, windows, kinds, profile, method, out, json } => {
             let input = crate::eval::Labelled { data: &data, windows: &windows, kinds: kinds.as_deref() };
             eval(&settings, &input, (method, profile), out.as_deref(), json)

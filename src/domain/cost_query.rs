@@ -12,13 +12,18 @@ pub enum Granularity {
 }
 
 impl Granularity {
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "hour" => Some(Self::Hour),
-            "day" => Some(Self::Day),
-            "month" => Some(Self::Month),
-            _ => None,
+    pub const ALL: [Granularity; 3] = [Self::Hour, Self::Day, Self::Month];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "hour",
+            Self::Day => "day",
+            Self::Month => "month",
         }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == text)
     }
 
     /// The longest period one query may span at this granularity, to bound response size.
@@ -43,16 +48,22 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "provider" => Some(Self::Provider),
-            "service" => Some(Self::Service),
-            "sub_account" => Some(Self::SubAccount),
-            "region" => Some(Self::Region),
-            "resource" => Some(Self::Resource),
-            "sku" => Some(Self::Sku),
-            _ => None,
+    pub const ALL: [GroupBy; 6] =
+        [Self::Provider, Self::Service, Self::SubAccount, Self::Region, Self::Resource, Self::Sku];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provider => "provider",
+            Self::Service => "service",
+            Self::SubAccount => "sub_account",
+            Self::Region => "region",
+            Self::Resource => "resource",
+            Self::Sku => "sku",
         }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == text)
     }
 }
 

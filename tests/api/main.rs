@@ -13,6 +13,7 @@ mod auth;
 mod aws_costs;
 mod azure;
 mod backup;
+mod cli_remote;
 mod browser;
 mod cloud_loops;
 mod contract;
