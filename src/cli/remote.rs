@@ -59,7 +59,11 @@ impl Server {
     /// Sends with the key; a refusal becomes one line with the server's own error and detail.
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         let response = request.bearer_auth(&self.key).send().await.map_err(|e| {
-            anyhow::anyhow!("could not reach {} ({}); is `costguard serve` running there? (--url)", self.base, cause(&e))
+            anyhow::anyhow!(
+                "could not reach {} ({}); is `costguard serve` running there? (--url)",
+                self.base,
+                cause(&e)
+            )
         })?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
@@ -185,9 +189,8 @@ async fn list_actions(settings: &Settings, args: ActionListArgs) -> anyhow::Resu
     let mut table = table(&header);
     let rows = body.as_array().cloned().unwrap_or_default();
     for a in &rows {
-        let cells =
-            ["id", "status", "kind", "target", "risk", "estimated_saving_per_hour", "anomaly_id", "created_at"]
-                .map(|k| text(&a[k]));
+        let cells = ["id", "status", "kind", "target", "risk", "estimated_saving_per_hour", "anomaly_id", "created_at"]
+            .map(|k| text(&a[k]));
         add_row(&mut table, &header, cells.into());
     }
     println!("{table}");

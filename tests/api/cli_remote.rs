@@ -30,7 +30,8 @@ fn record(hour: u32, service: &str, cost: &str) -> Value {
 async fn the_cli_queries_a_server_and_decides_as_its_key(app: TestApp) {
     let viewer = app.key("cli-viewer", Role::Viewer).await;
     let approver = app.key("cli-approver", Role::Approver).await;
-    let batch = json!([record(1, "BigQuery", "12.5"), record(2, "BigQuery", "0.000000001"), record(1, "Cloud Storage", "3")]);
+    let batch =
+        json!([record(1, "BigQuery", "12.5"), record(2, "BigQuery", "0.000000001"), record(1, "Cloud Storage", "3")]);
     assert_eq!(app.post_json("/api/v1/costs", &batch).await.status(), 200);
 
     // Costs: a table, money exact and right-aligned, totals per currency.

@@ -200,7 +200,8 @@ fn the_chart_installs_with_no_values_on_one_sqlite_replica() {
     assert!(test.contains(r#"args: ["healthcheck", "--url", "http://cg-costguard:8080/readyz"]"#), "{test}");
 
     // The values schema is closed: a misspelt key fails the install, at any depth.
-    for typo in ["resorces.limits.memory=1Gi", "resources.limit.memory=1Gi", "ingress.host=x", "postgresql.auth.pasword=x"]
+    for typo in
+        ["resorces.limits.memory=1Gi", "resources.limit.memory=1Gi", "ingress.host=x", "postgresql.auth.pasword=x"]
     {
         let err = render(&[typo]).unwrap_err();
         assert!(err.contains("Additional property"), "{typo}: {err}");
