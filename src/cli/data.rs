@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::ingest::Ingestor;
-use std::io::IsTerminal;
 
 pub(super) fn eval(
     settings: &Settings,
@@ -94,7 +93,7 @@ pub(super) async fn ingest_once(settings: &Settings, provider: Option<&str>) -> 
         match crate::ingest::runner::run_once(&ingestor, configured.source.as_ref()).await {
             Ok(s) => println!("{name}: {} records read, {} new, {} updated", s.received, s.inserted, s.updated),
             Err(e) => {
-                eprintln!("{name}: failed: {e:#}");
+                eprintln!("{name}: failed: {}", crate::clouds::errors::one_line(&e));
                 failed.push(name);
             }
         }
@@ -105,30 +104,22 @@ pub(super) async fn ingest_once(settings: &Settings, provider: Option<&str>) -> 
 
 pub(super) async fn import_focus(settings: &Settings, file: &str, source: &str) -> anyhow::Result<()> {
     let db = open_database(settings).await?;
-    let input: Box<dyn std::io::Read + Send> = if file == "-" {
-        Box::new(std::io::stdin())
+    // The file's size makes the progress bar determinate; standard input has none.
+    let (input, size): (Box<dyn std::io::Read + Send>, Option<u64>) = if file == "-" {
+        (Box::new(std::io::stdin()), None)
     } else {
-        Box::new(std::fs::File::open(file).map_err(|e| anyhow::anyhow!("cannot open {file}: {e}"))?)
+        let opened = std::fs::File::open(file).map_err(|e| anyhow::anyhow!("cannot open {file}: {e}"))?;
+        let size = opened.metadata().ok().map(|m| m.len());
+        (Box::new(opened), size)
     };
-    let bar = indicatif::ProgressBar::new_spinner();
-    if std::io::stderr().is_terminal() {
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows  {rate}  {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
-                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{:.0} rows/s", state.per_sec());
-                }),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let progress = super::progress::ImportProgress::new(size);
+    let input = progress.reading(input);
     let started = std::time::Instant::now();
     // No serve process listens to this one's bus; a running server finds the rows in the database.
     let ingestor = Ingestor::new(db, crate::bus::channels(1).0).with_import_limits(settings.import);
-    let progress = bar.clone();
-    let report = ingestor.import_csv(source, input, move |rows| progress.set_position(rows)).await?;
-    bar.finish_and_clear();
+    let rows = progress.clone();
+    let report = ingestor.import_csv(source, input, move |n| rows.rows_done(n)).await?;
+    progress.finish();
     let secs = started.elapsed().as_secs_f64();
     let s = &report.summary;
     println!(

@@ -6,6 +6,7 @@ mod accounts;
 mod args;
 mod data;
 mod docs;
+mod progress;
 mod remote;
 
 use crate::app::{open_database, Application};

@@ -2,6 +2,7 @@
 //! connection.rs`): credentials from the encrypted store, read when a client is built (the
 //! SDK's standard chain otherwise), endpoint settings, and retries.
 
+pub mod errors;
 pub mod retry;
 
 use crate::credentials::Cipher;

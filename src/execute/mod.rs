@@ -177,7 +177,7 @@ impl Runner {
                     Ok(None) => self.ledger_tags(&row.target).await?,
                     // Without the live tags the protection check cannot be trusted.
                     Err(e) => {
-                        blocked.push(format!("cannot read the target's tags: {e:#}"));
+                        blocked.push(format!("cannot read the target's tags: {}", crate::clouds::errors::one_line(&e)));
                         BTreeMap::new()
                     }
                 },
@@ -254,7 +254,7 @@ impl Runner {
             );
             match outcome {
                 Ok(Ok(())) => return Ok(self.apply(&row.id, Command::Executed, sim).await?),
-                Ok(Err(e)) => last = e.to_string(),
+                Ok(Err(e)) => last = crate::clouds::errors::one_line(&e),
                 Err(_) => last = format!("timed out after {} s", limit.as_secs()),
             }
             tokio::time::sleep(wait).await;

@@ -55,8 +55,8 @@ pub async fn run_once(ingestor: &Ingestor, source: &dyn CostSource) -> anyhow::R
             tracing::info!(source = %name, received = summary.received, inserted = summary.inserted, updated = summary.updated, "ingestion run finished");
         }
         Err(e) => {
-            tracing::warn!(source = %name, error = %e, "ingestion run failed");
-            let message = format!("{e:#}");
+            let message = crate::clouds::errors::one_line(e);
+            tracing::warn!(source = %name, error = %message, "ingestion run failed");
             let db_name = name.clone();
             let _ = ingestor.db().run(move |conn| record_error(conn, &db_name, &message)).await;
         }

@@ -107,6 +107,7 @@ async fn sample_via_cli_twice(app: TestApp) {
         String::from_utf8_lossy(&out.stdout)
     );
     assert_totals_match_csv(&app, &csv).await;
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("ETA"), "no progress bar drawn into a pipe");
     // Again from stdin, gzipped: nothing changes.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&std::fs::read(&csv).unwrap()).unwrap();
@@ -118,6 +119,29 @@ async fn sample_via_cli_twice(app: TestApp) {
         String::from_utf8_lossy(&out.stdout)
     );
     assert_totals_match_csv(&app, &csv).await;
+}
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), a file's import draws a
+/// bar over its bytes: a percentage of the file's size and an ETA.
+async fn a_file_import_on_a_terminal_shows_its_progress(app: TestApp) {
+    let Some(csv) = shared_data(SAMPLE) else { return };
+    let cli = app.cli();
+    let command = format!("{} import focus {}", cli.get_program().to_string_lossy(), csv.display());
+    let mut script = std::process::Command::new("script");
+    script.args(["-q", "-e", "-c", &command, "/dev/null"]).env("TERM", "xterm").env_remove("NO_COLOR");
+    for (name, value) in cli.get_envs() {
+        if let Some(value) = value {
+            script.env(name, value);
+        }
+    }
+    let out = script.stdin(std::process::Stdio::null()).output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    let size = std::fs::metadata(&csv).unwrap().len();
+    let total = indicatif::HumanBytes(size).to_string();
+    assert!(shown.contains(&format!("/{total}")) && shown.contains('%') && shown.contains("ETA"), "{shown}");
+    assert!(shown.contains("imported 1000 rows"), "{shown}");
+    assert_eq!(app.count_costs().await, 1000);
 }
 
 /// The sample with one cell replaced (line numbers count the header as line 1).
@@ -256,6 +280,7 @@ async fn wrong_content_type_is_415(app: TestApp) {
 both_backends!(
     sample_via_api_twice,
     sample_via_cli_twice,
+    a_file_import_on_a_terminal_shows_its_progress,
     bad_files_are_rejected_and_store_nothing,
     wrong_content_type_is_415
 );

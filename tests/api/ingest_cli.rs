@@ -53,6 +53,23 @@ async fn one_pass_per_provider_and_a_failing_one_does_not_stop_the_others(backen
     let stderr = String::from_utf8_lossy(&all.stderr);
     assert!(stderr.contains("aws: failed") && stderr.contains("ingestion failed for aws"), "{stderr}");
     assert!(String::from_utf8_lossy(&all.stdout).contains("azure: 1 records read, 0 new"), "azure still ran");
+    // The failure is one line naming the cause, not the SDK's nested structures.
+    let line = stderr.lines().find(|l| l.starts_with("aws: failed")).unwrap();
+    assert!(line.contains("Connection refused") && !line.contains('{') && !line.contains("DispatchFailure"), "{line}");
+
+    // No AWS credentials anywhere: one line saying what to set.
+    let mut bare = node.command(&env);
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"] {
+        bare.env_remove(name);
+    }
+    let nowhere = dir.path().join("no-aws-config");
+    bare.env("AWS_EC2_METADATA_DISABLED", "true").env("AWS_CONFIG_FILE", &nowhere);
+    bare.env("AWS_SHARED_CREDENTIALS_FILE", &nowhere).args(["ingest", "--once", "--provider", "aws"]);
+    let out = tokio::process::Command::from(bare).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("aws: failed")).unwrap_or_default();
+    assert!(line.contains("no AWS credentials found") && line.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
+    assert!(!stderr.contains("ProviderAttempt") && !stderr.contains("CredentialsNotLoaded"), "{stderr}");
 
     let unknown = run(&["ingest", "--once", "--provider", "oracle"]).await;
     assert!(!unknown.status.success());

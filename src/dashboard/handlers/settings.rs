@@ -136,7 +136,7 @@ pub async fn test_provider(
 ) -> Result<HttpResponse, PageError> {
     posted.user.require(Role::Admin)?;
     let kind = kind(&name)?;
-    let result = state.sources.test(kind.name).await.map_err(|e| format!("{e:#}"));
+    let result = state.sources.test(kind.name).await.map_err(|e| crate::clouds::errors::one_line(&e));
     let views = provider_views(&state).await?;
     Ok(html(view::providers(&posted.user.0, &views, Some((kind.name, result)), None, state.demo)))
 }

@@ -122,10 +122,8 @@ impl CallError {
     ) -> CallError {
         match e.code() {
             Some(code) => CallError::Refused { code: code.to_string(), message: e.message().unwrap_or("").to_string() },
-            None => CallError::Other(anyhow::anyhow!(
-                "calling Cost Explorer: {}",
-                aws_sdk_costexplorer::error::DisplayErrorContext(&e)
-            )),
+            // No answer from AWS: keep the SDK error as the cause, for `clouds::errors::one_line`.
+            None => CallError::Other(anyhow::Error::new(e).context("calling Cost Explorer")),
         }
     }
 

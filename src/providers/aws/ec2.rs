@@ -139,7 +139,7 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
 ) -> anyhow::Error {
     match e.code() {
         Some(code) => anyhow::anyhow!("EC2 {call}: {code}: {}", e.message().unwrap_or("")),
-        None => anyhow::anyhow!("EC2 {call}: {}", aws_sdk_ec2::error::DisplayErrorContext(&e)),
+        None => anyhow::Error::new(e).context(format!("EC2 {call}")),
     }
 }
 
