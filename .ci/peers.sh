@@ -4,7 +4,9 @@
 #   moto server (PyPI moto[server]): AWS Cost Explorer and EC2
 #   bqemulator (PyPI): the BigQuery REST API, on DuckDB with its spatial extension
 #     pre-installed (bqemulator would otherwise download it at start-up).
-# Azure has no emulator; its fake ARM server is Rust code in tests/api/peers/.
+#   aiosmtpd (PyPI): a real SMTP server for the e-mail notifications (tests/api/peers/smtp_server.py
+#     starts it with its stock Maildir handler and AUTH).
+# Azure, PagerDuty and Teams have no emulator; their fakes are Rust code in tests/api/peers/.
 # The virtualenvs live outside the checkout (reused between CI runs) under $CG_PEERS_DIR.
 set -euo pipefail
 dir="${CG_PEERS_DIR:-$HOME/.cache/costguard-peers}"
@@ -31,6 +33,13 @@ PY
   touch "$bq_home/.spatial-installed"
 fi
 
+if [ ! -x "$dir/smtp/bin/python" ] || ! "$dir/smtp/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+  echo "== installing aiosmtpd into $dir/smtp" >&2
+  python3 -m venv "$dir/smtp" >>"$log" 2>&1
+  "$dir/smtp/bin/pip" install -q 'aiosmtpd==1.4.*' >>"$log" 2>&1
+fi
+
 echo "export CG_MOTO_SERVER='$dir/moto/bin/moto_server'"
 echo "export CG_BQEMULATOR='$dir/bq/bin/bqemulator'"
 echo "export CG_BQEMULATOR_HOME='$bq_home'"
+echo "export CG_AIOSMTPD_PYTHON='$dir/smtp/bin/python'"

@@ -65,7 +65,7 @@ fn serve(listener: TcpListener, settings: &Settings, state: AppState) -> anyhow:
     let state = actix_web::web::Data::new(state);
     let ui = actix_web::web::Data::new(dashboard::DashboardState {
         settings: settings.dashboard.clone(),
-        notify_routes: settings.notify.destinations.iter().map(|d| (d.name.clone(), d.kind, d.route.clone())).collect(),
+        notify_routes: settings.notify.destinations.iter().map(Into::into).collect(),
     });
     let json_limit = settings.server.max_json_bytes;
     let server = HttpServer::new(move || {
@@ -150,7 +150,8 @@ impl Application {
         let port = listener.local_addr()?.port();
         announce_setup_link(&db, &settings, port).await?;
         let (templates, public_url) = (settings.notify_templates_dir(), settings.public_url(port));
-        notify::spawn(&ctx, &settings.notify, &templates, public_url, settings.approval.policy()).await?;
+        let policy_and_cipher = (settings.approval.policy(), cipher.clone());
+        notify::spawn(&ctx, &settings.notify, &templates, public_url, policy_and_cipher).await?;
         // Requests wait briefly for a connection and answer 503 when the pool is saturated.
         let request_wait = Duration::from_millis(settings.database.request_wait_ms);
         let request_db = db.waiting_at_most(request_wait);

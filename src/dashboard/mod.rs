@@ -23,7 +23,7 @@ pub struct DashboardState {
     pub settings: DashboardSettings,
     /// The notification destinations and routes, for the notifications page (no URLs or
     /// secrets).
-    pub notify_routes: Vec<views::notifications::RouteView>,
+    pub notify_routes: Vec<views::notifications::DestinationView>,
 }
 
 /// Registers every dashboard route.
@@ -54,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/demo/reseed", web::post().to(settings::reseed_demo))
         .route("/settings/safety", web::get().to(settings::safety))
         .route("/settings/notifications", web::get().to(notifications::page))
+        .route("/settings/notifications/{name}/secrets", web::post().to(notifications::save_secrets))
         .route("/settings/users", web::get().to(users::list))
         .route("/settings/users", web::post().to(users::create))
         .route("/settings/users/{id}", web::post().to(users::update))

@@ -111,7 +111,7 @@ impl From<&AnomalyRow> for AnomalyView {
 /// One entry of an anomaly's timeline, as shown.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct EventView {
-    /// opened, updated, resolved or feedback.
+    /// opened, updated, mitigated, resolved or feedback.
     pub kind: String,
     #[serde(serialize_with = "utc")]
     #[schema(value_type = String, format = DateTime)]

@@ -17,15 +17,35 @@ pub enum Event {
     /// An open anomaly's severity rose.
     AnomalyEscalated,
     AnomalyResolved,
+    /// An action on an open anomaly was executed and verified: the spend is stopped, and the
+    /// anomaly is watched until its cost is back in its band.
+    AnomalyMitigated,
     /// An action waits for people to approve it.
     ActionPending,
+    /// An action has the approvals it needs and goes to the executor.
+    ActionApproved,
     /// Executed and verified.
     ActionSucceeded,
     ActionFailed,
 }
 
 impl Event {
-    pub const ALL: [Event; 6] = [
+    pub const ALL: [Event; 8] = [
+        Event::AnomalyOpened,
+        Event::AnomalyEscalated,
+        Event::AnomalyResolved,
+        Event::AnomalyMitigated,
+        Event::ActionPending,
+        Event::ActionApproved,
+        Event::ActionSucceeded,
+        Event::ActionFailed,
+    ];
+
+    /// What a route with no `events` list hears on a chat or mail destination: every event
+    /// but the two steps between a proposal and its end, which would double the messages in
+    /// a channel (the approval is visible in the "Done" that follows). A route that lists
+    /// them hears them; PagerDuty hears them always, to acknowledge and resolve its incident.
+    pub const UNLESS_LISTED: [Event; 6] = [
         Event::AnomalyOpened,
         Event::AnomalyEscalated,
         Event::AnomalyResolved,
@@ -39,7 +59,9 @@ impl Event {
             Event::AnomalyOpened => "anomaly_opened",
             Event::AnomalyEscalated => "anomaly_escalated",
             Event::AnomalyResolved => "anomaly_resolved",
+            Event::AnomalyMitigated => "anomaly_mitigated",
             Event::ActionPending => "action_pending",
+            Event::ActionApproved => "action_approved",
             Event::ActionSucceeded => "action_succeeded",
             Event::ActionFailed => "action_failed",
         }
@@ -55,6 +77,7 @@ impl Event {
         match kind {
             "opened" => Some(Event::AnomalyOpened),
             "resolved" => Some(Event::AnomalyResolved),
+            "mitigated" => Some(Event::AnomalyMitigated),
             "updated" if previous.is_some_and(|p| severity > p) => Some(Event::AnomalyEscalated),
             _ => None,
         }
@@ -62,13 +85,15 @@ impl Event {
 
     /// Where an event goes among those one notifier pass finds (anomaly timelines and action
     /// transitions are two streams): an anomaly's opening and escalation before the actions
-    /// it led to, its resolution after them. That is the order they happened in, since an
-    /// anomaly only resolves once no action on it is under way.
+    /// it led to, its mitigation (by a verified action) and resolution after them. That is
+    /// the order they happened in, since an anomaly only resolves once no action on it is
+    /// under way.
     pub fn place_in_pass(self) -> u8 {
         match self {
             Event::AnomalyOpened | Event::AnomalyEscalated => 0,
-            Event::ActionPending | Event::ActionSucceeded | Event::ActionFailed => 1,
-            Event::AnomalyResolved => 2,
+            Event::ActionPending | Event::ActionApproved | Event::ActionSucceeded | Event::ActionFailed => 1,
+            Event::AnomalyMitigated => 2,
+            Event::AnomalyResolved => 3,
         }
     }
 
@@ -76,6 +101,7 @@ impl Event {
     pub fn of_action(to_status: &str) -> Option<Event> {
         match to_status {
             "pending_approval" => Some(Event::ActionPending),
+            "approved" => Some(Event::ActionApproved),
             "succeeded" => Some(Event::ActionSucceeded),
             "failed" => Some(Event::ActionFailed),
             _ => None,
@@ -91,12 +117,12 @@ impl fmt::Display for Event {
 
 /// Whether an anomaly event is news worth telling. A replayed history (a backfill finding
 /// incidents whose latest anomalous point is older than `max_age` at `now`) is not; a
-/// resolution is news only for an anomaly people were told about.
+/// resolution or mitigation is news only for an anomaly people were told about.
 pub fn is_news(event: Event, last_out: DateTime<Utc>, now: DateTime<Utc>, max_age: Duration, announced: bool) -> bool {
     match event {
-        Event::AnomalyResolved => announced,
+        Event::AnomalyResolved | Event::AnomalyMitigated => announced,
         Event::AnomalyOpened | Event::AnomalyEscalated => now - last_out <= max_age,
-        Event::ActionPending | Event::ActionSucceeded | Event::ActionFailed => true,
+        Event::ActionPending | Event::ActionApproved | Event::ActionSucceeded | Event::ActionFailed => true,
     }
 }
 
@@ -110,7 +136,8 @@ pub struct Subject<'a> {
     pub severity: Severity,
 }
 
-/// Which events a destination hears. Every list left empty matches everything.
+/// Which events a destination hears. Every list left empty matches everything (for
+/// `events`: everything its kind hears by default).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Route {
@@ -130,11 +157,14 @@ impl Default for Route {
 }
 
 impl Route {
-    pub fn matches(&self, s: &Subject<'_>) -> bool {
+    /// Whether the subject goes to a destination with this route whose kind hears `by_default`
+    /// when `events` is empty.
+    pub fn matches(&self, s: &Subject<'_>, by_default: &[Event]) -> bool {
         let listed = |list: &[String], value: Option<&str>| {
             list.is_empty() || value.is_some_and(|v| list.iter().any(|l| l.eq_ignore_ascii_case(v)))
         };
-        (self.events.is_empty() || self.events.contains(&s.event))
+        let events = if self.events.is_empty() { by_default } else { &self.events };
+        events.contains(&s.event)
             && s.severity >= self.min_severity
             && listed(&self.providers, s.provider)
             && listed(&self.teams, s.team)
@@ -261,19 +291,31 @@ mod tests {
     #[test]
     fn routes_match_every_listed_dimension() {
         let any = Route::default();
+        let chat = &Event::UNLESS_LISTED;
         let s = subject(Event::AnomalyOpened, "Google Cloud", Some("data"), Severity::Medium);
-        assert!(any.matches(&s));
+        assert!(any.matches(&s, chat));
         let gcp_high =
             Route { providers: vec!["google cloud".into()], min_severity: Severity::High, ..Route::default() };
-        assert!(!gcp_high.matches(&s));
-        assert!(gcp_high.matches(&Subject { severity: Severity::Critical, ..s }));
-        assert!(!gcp_high.matches(&subject(Event::AnomalyOpened, "AWS", None, Severity::Critical)));
+        assert!(!gcp_high.matches(&s, chat));
+        assert!(gcp_high.matches(&Subject { severity: Severity::Critical, ..s }, chat));
+        assert!(!gcp_high.matches(&subject(Event::AnomalyOpened, "AWS", None, Severity::Critical), chat));
         let team = Route { teams: vec!["web".into()], ..Route::default() };
-        assert!(!team.matches(&s));
-        assert!(!team.matches(&Subject { team: None, ..s }), "a listed team needs a team");
+        assert!(!team.matches(&s, chat));
+        assert!(!team.matches(&Subject { team: None, ..s }, chat), "a listed team needs a team");
         let approvals = Route { events: vec![Event::ActionPending], ..Route::default() };
-        assert!(!approvals.matches(&s));
-        assert!(approvals.matches(&Subject { event: Event::ActionPending, ..s }));
+        assert!(!approvals.matches(&s, chat));
+        assert!(approvals.matches(&Subject { event: Event::ActionPending, ..s }, chat));
+    }
+
+    #[test]
+    fn approvals_and_mitigations_are_heard_where_listed_or_by_default() {
+        let s = subject(Event::ActionApproved, "AWS", None, Severity::High);
+        let mitigated = Subject { event: Event::AnomalyMitigated, ..s };
+        assert!(!Route::default().matches(&s, &Event::UNLESS_LISTED), "a channel hears no approval by default");
+        assert!(!Route::default().matches(&mitigated, &Event::UNLESS_LISTED));
+        let listed = Route { events: vec![Event::ActionApproved], ..Route::default() };
+        assert!(listed.matches(&s, &Event::UNLESS_LISTED));
+        assert!(Route::default().matches(&s, &Event::ALL) && Route::default().matches(&mitigated, &Event::ALL));
     }
 
     #[test]
@@ -285,7 +327,9 @@ mod tests {
         assert_eq!(Event::of_anomaly("updated", Low, Some(High)), None);
         assert_eq!(Event::of_anomaly("resolved", Low, Some(High)), Some(Event::AnomalyResolved));
         assert_eq!(Event::of_anomaly("feedback", Low, None), None);
+        assert_eq!(Event::of_anomaly("mitigated", High, Some(High)), Some(Event::AnomalyMitigated));
         assert_eq!(Event::of_action("pending_approval"), Some(Event::ActionPending));
+        assert_eq!(Event::of_action("approved"), Some(Event::ActionApproved));
         assert_eq!(Event::of_action("executing"), None);
         for e in Event::ALL {
             assert_eq!(Event::parse(e.as_str()), Some(e));
@@ -294,10 +338,11 @@ mod tests {
 
     #[test]
     fn one_pass_tells_an_opening_before_its_actions_and_a_resolution_after_them() {
-        let mut pass = vec![Event::AnomalyResolved, Event::AnomalyOpened, Event::ActionSucceeded, Event::ActionPending];
+        use Event::*;
+        let mut pass = vec![AnomalyResolved, AnomalyMitigated, AnomalyOpened, ActionSucceeded, ActionPending];
         pass.sort_by_key(|e| e.place_in_pass());
         // Stable: the two action events keep the order their stream gave them.
-        assert_eq!(pass, [Event::AnomalyOpened, Event::ActionSucceeded, Event::ActionPending, Event::AnomalyResolved]);
+        assert_eq!(pass, [AnomalyOpened, ActionSucceeded, ActionPending, AnomalyMitigated, AnomalyResolved]);
     }
 
     #[test]
@@ -308,6 +353,8 @@ mod tests {
         assert!(!is_news(Event::AnomalyEscalated, now - day * 5, now, Duration::hours(72), true));
         assert!(is_news(Event::AnomalyResolved, now - day * 5, now, Duration::hours(72), true));
         assert!(!is_news(Event::AnomalyResolved, now, now, Duration::hours(72), false));
+        assert!(!is_news(Event::AnomalyMitigated, now, now, Duration::hours(72), false));
+        assert!(is_news(Event::AnomalyMitigated, now - day * 5, now, Duration::hours(72), true));
         assert!(is_news(Event::ActionPending, now - day * 9, now, Duration::hours(72), false));
     }
 

@@ -1,17 +1,25 @@
-//! The notifier: tells people (Slack) and machines (signed webhooks) when an anomaly opens,
-//! escalates or resolves, and when an action waits for approval, succeeds or fails.
+//! The notifier: tells people (Slack, e-mail, Microsoft Teams), pagers (PagerDuty) and
+//! machines (signed webhooks) when an anomaly opens, escalates, is mitigated or resolves,
+//! and when an action waits for approval, is approved, succeeds or fails.
 //!
 //! It reads the database, not the bus: each pass queues a message per matching destination
 //! for every new anomaly event and action transition (an outbox written in one transaction
 //! with its cursors, see `store`), then delivers what is due, each try with a timeout and
 //! failures retried with backoff. A restart therefore loses nothing and queues nothing twice;
 //! a message whose send succeeded just before a crash may go once more, carrying the same
-//! delivery id. It runs in its own task, so a slow receiver never holds up detection or
+//! identity (webhook delivery id, PagerDuty dedup key, e-mail Message-ID), so receivers see
+//! its effect once. It runs in its own task, so a slow receiver never holds up detection or
 //! approvals.
 
+mod channel;
+pub mod email;
+pub mod markup;
+pub mod pagerduty;
+pub mod secrets;
 pub mod settings;
 pub mod slack;
 pub mod store;
+pub mod teams;
 pub mod templates;
 pub mod webhook;
 
@@ -20,8 +28,8 @@ pub use settings::{Destination, DestinationKind, NotifySettings};
 use crate::db::{Db, DbError};
 use crate::domain::approval::Policy;
 use crate::domain::notify::{retry_delay, Event, Route};
+use channel::Channel;
 use chrono::{Duration, Utc};
-use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Instant;
 use store::Notification;
@@ -30,12 +38,11 @@ use templates::Templates;
 /// Messages handled per pass.
 const PER_PASS: i64 = 50;
 
-/// A destination with its secrets read.
+/// A destination with its secrets read and its client built.
 struct Ready {
     name: String,
     kind: DestinationKind,
-    url: SecretString,
-    secret: SecretString,
+    channel: Channel,
     route: Route,
 }
 
@@ -47,7 +54,10 @@ pub struct Notifier {
     templates: Arc<Templates>,
     http: reqwest::Client,
     base_url: String,
+    /// The public host, which PagerDuty shows as the alert's source.
+    source: String,
     policy: Policy,
+    vault: secrets::Vault,
 }
 
 impl Notifier {
@@ -57,28 +67,26 @@ impl Notifier {
         settings: &NotifySettings,
         templates_dir: &std::path::Path,
         base_url: String,
-        policy: Policy,
+        (policy, cipher): (Policy, crate::credentials::Cipher),
     ) -> Result<Notifier, String> {
+        let timeout = std::time::Duration::from_secs(settings.timeout_secs);
         let mut destinations = Vec::new();
         for d in &settings.destinations {
-            destinations.push(Ready {
-                name: d.name.clone(),
-                kind: d.kind,
-                url: settings::resolve(&d.url)?,
-                secret: settings::resolve(&d.secret)?,
-                route: d.route.clone(),
-            });
+            let channel = Channel::open(d, timeout).map_err(|e| format!("destination '{}': {e}", d.name))?;
+            destinations.push(Ready { name: d.name.clone(), kind: d.kind, channel, route: d.route.clone() });
         }
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(settings.timeout_secs))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let http = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
         Ok(Notifier {
+            vault: secrets::Vault { db: db.clone(), cipher },
             db,
             settings: settings.clone(),
             destinations: Arc::new(destinations),
             templates: Arc::new(Templates::load(templates_dir)?),
             http,
+            source: reqwest::Url::parse(&base_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| "costguard".into()),
             base_url: base_url.trim_end_matches('/').to_string(),
             policy,
         })
@@ -96,8 +104,11 @@ impl Notifier {
         let (queued, due) = self
             .db
             .run(move |c| {
-                let listeners: Vec<store::Listener<'_>> =
-                    this.destinations.iter().map(|d| store::Listener { name: &d.name, route: &d.route }).collect();
+                let listeners: Vec<store::Listener<'_>> = this
+                    .destinations
+                    .iter()
+                    .map(|d| store::Listener { name: &d.name, route: &d.route, kind: d.kind })
+                    .collect();
                 let now = Utc::now();
                 let max_age = Duration::hours(i64::from(this.settings.max_age_hours));
                 let queued =
@@ -141,35 +152,9 @@ impl Notifier {
         let event = Event::parse(&n.event).ok_or_else(|| format!("unknown event '{}'", n.event))?;
         let payload: serde_json::Value = serde_json::from_str(&n.payload).map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let request = match d.kind {
-            DestinationKind::Slack => {
-                let text = self.templates.render(event, &slack::escaped(&payload));
-                self.http.post(d.url.expose_secret()).json(&slack::message(event, &text, &payload))
-            }
-            DestinationKind::Webhook => {
-                let text = self.templates.render(event, &payload);
-                let body = serde_json::to_vec(&webhook::body(&n.id, &text, &payload)).map_err(|e| e.to_string())?;
-                let mut r = self.http.post(d.url.expose_secret()).header("content-type", "application/json");
-                for (name, value) in
-                    webhook::headers(&n.id, &n.event, d.secret.expose_secret().as_bytes(), &body, Utc::now())
-                {
-                    r = r.header(name, value);
-                }
-                r.body(body)
-            }
-        };
-        let outcome = match request.send().await {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => {
-                let status = response.status();
-                let text: String = response.text().await.unwrap_or_default().chars().take(200).collect();
-                Err(format!("HTTP {status}: {text}"))
-            }
-            // reqwest's error text can hold the URL, which is a secret for Slack.
-            Err(e) if e.is_timeout() => Err("no answer within the timeout".into()),
-            Err(e) if e.is_connect() => Err("could not connect".into()),
-            Err(_) => Err("the request failed".into()),
-        };
+        let cx =
+            channel::Context { http: &self.http, templates: &self.templates, source: &self.source, vault: &self.vault };
+        let outcome = d.channel.send(&cx, &channel::Outgoing { id: &n.id, event, payload: &payload }).await;
         metrics::histogram!("costguard_notification_delivery_seconds", "destination" => d.name.clone())
             .record(started.elapsed().as_secs_f64());
         outcome
@@ -204,6 +189,11 @@ impl Notifier {
     }
 }
 
+/// The page a message is about: the action's when it has one, else the anomaly's.
+fn subject_link(payload: &serde_json::Value) -> Option<&str> {
+    payload["action"]["url"].as_str().or(payload["anomaly"]["url"].as_str())
+}
+
 /// Starts the notifier (when `[notify]` is on): its cursors begin at what exists now, then a
 /// pass whenever the bus nudges it or every `poll_ms`, on the leader only, so two replicas
 /// never deliver one message at once.
@@ -212,12 +202,12 @@ pub async fn spawn(
     settings: &NotifySettings,
     templates_dir: &std::path::Path,
     base_url: String,
-    policy: Policy,
+    policy_and_cipher: (Policy, crate::credentials::Cipher),
 ) -> anyhow::Result<()> {
     if !settings.enabled {
         return Ok(());
     }
-    let notifier = Notifier::new(ctx.db.clone(), settings, templates_dir, base_url, policy)
+    let notifier = Notifier::new(ctx.db.clone(), settings, templates_dir, base_url, policy_and_cipher)
         .map_err(|e| anyhow::anyhow!("configuration key notify: {e}"))?;
     notifier.start_cursors().await?;
     ctx.start(notifier, ctx.bus.notifier_wake());

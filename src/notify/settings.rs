@@ -1,7 +1,7 @@
 //! `[notify]` in config.toml: where messages go, and how hard we try.
 
 use crate::domain::detect::decision::Severity;
-use crate::domain::notify::{QuietHours, Route};
+use crate::domain::notify::{Event, QuietHours, Route};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -33,8 +33,8 @@ pub struct NotifySettings {
     /// name. Empty: <data.dir>/templates/notify.
     pub templates_dir: String,
     pub slack: SlackSettings,
-    /// Where messages go. Each is a Slack incoming webhook or a signed JSON webhook, with its
-    /// own route (which events, severities, providers and teams it hears).
+    /// Where messages go: Slack, signed JSON webhooks, PagerDuty, e-mail or Microsoft Teams,
+    /// each with its own route (which events, severities, providers and teams it hears).
     pub destinations: Vec<Destination>,
 }
 
@@ -78,29 +78,105 @@ impl Default for SlackSettings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "lowercase")]
 pub enum DestinationKind {
     /// A Slack incoming webhook; messages are Block Kit with Approve/Reject buttons.
     Slack,
     /// JSON POSTed with an HMAC signature header.
     Webhook,
+    /// PagerDuty's Events API v2: one incident per anomaly (triggered, acknowledged when an
+    /// action is approved, resolved when the anomaly is mitigated or resolved).
+    PagerDuty,
+    /// E-mail over SMTP, plain text and HTML.
+    Email,
+    /// A Microsoft Teams incoming webhook (Workflows): an Adaptive Card.
+    Teams,
 }
 
+impl DestinationKind {
+    pub fn title(self) -> &'static str {
+        match self {
+            DestinationKind::Slack => "Slack",
+            DestinationKind::Webhook => "webhook",
+            DestinationKind::PagerDuty => "PagerDuty",
+            DestinationKind::Email => "e-mail",
+            DestinationKind::Teams => "Microsoft Teams",
+        }
+    }
+
+    /// The events a route without an `events` list hears: PagerDuty needs the approval and
+    /// the mitigation to acknowledge and resolve its incident; people reading a channel or a
+    /// mailbox do not need them (see `Event::UNLESS_LISTED`).
+    pub fn heard_by_default(self) -> &'static [Event] {
+        match self {
+            DestinationKind::PagerDuty => &Event::ALL,
+            _ => &Event::UNLESS_LISTED,
+        }
+    }
+}
+
+/// A secret field's value meaning "entered by an admin in Settings → Notifications", kept
+/// encrypted in the database (see `notify::secrets`).
+pub const STORED: &str = "stored";
+
+/// PagerDuty's Events API v2 endpoint, where a `pagerduty` destination without `url` sends.
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// One `[[notify.destinations]]`. Which fields a kind takes: `url` (slack, webhook, teams,
+/// and pagerduty to send elsewhere than PagerDuty's endpoint), `secret` (webhook),
+/// `routing_key` (pagerduty), `smtp_url`, `from`, `to`, `username`, `password` (email).
+/// Secrets accept "env:NAME", which reads the environment variable NAME, and "stored": entered
+/// in Settings → Notifications and kept encrypted in the database.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Destination {
     /// Shown in logs, metrics and the outbox; unique.
     pub name: String,
     pub kind: DestinationKind,
-    /// The URL to POST to. It is a secret for Slack; write "env:NAME" to read it from the
-    /// environment variable NAME.
-    #[serde(serialize_with = "crate::domain::redact::never_shown")]
+    /// The URL to POST to. It is a secret for Slack and Teams (the URL is the credential).
+    #[serde(default = "empty_secret", serialize_with = "crate::domain::redact::never_shown")]
     pub url: SecretString,
-    /// The webhook's HMAC key (required for webhooks; "env:NAME" reads it from NAME).
+    /// The webhook's HMAC key (required for webhooks).
     #[serde(default = "empty_secret", serialize_with = "crate::domain::redact::never_shown")]
     pub secret: SecretString,
+    /// PagerDuty: the integration key of an Events API v2 integration on the service to page.
+    #[serde(default = "empty_secret", serialize_with = "crate::domain::redact::never_shown")]
+    pub routing_key: SecretString,
+    /// E-mail: "smtps://host:465" (implicit TLS) or "smtp://host:587" (STARTTLS required;
+    /// add "?tls=none" only for a relay on a trusted network, such as localhost).
+    #[serde(default)]
+    pub smtp_url: String,
+    /// E-mail: the sender, "CostGuard <costguard@example.com>".
+    #[serde(default)]
+    pub from: String,
+    /// E-mail: the recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// E-mail: the SMTP user name and password, when the server asks to log in.
+    #[serde(default = "empty_secret", serialize_with = "crate::domain::redact::never_shown")]
+    pub username: SecretString,
+    #[serde(default = "empty_secret", serialize_with = "crate::domain::redact::never_shown")]
+    pub password: SecretString,
     #[serde(default)]
     pub route: Route,
+}
+
+impl Default for Destination {
+    fn default() -> Self {
+        Destination {
+            name: String::new(),
+            kind: DestinationKind::Webhook,
+            url: empty_secret(),
+            secret: empty_secret(),
+            routing_key: empty_secret(),
+            smtp_url: String::new(),
+            from: String::new(),
+            to: Vec::new(),
+            username: empty_secret(),
+            password: empty_secret(),
+            route: Route::default(),
+        }
+    }
 }
 
 fn empty_secret() -> SecretString {
@@ -114,6 +190,89 @@ pub fn resolve(value: &SecretString) -> Result<SecretString, String> {
             .map(SecretString::from)
             .map_err(|_| format!("the environment variable {name} is not set")),
         None => Ok(value.clone()),
+    }
+}
+
+impl Destination {
+    /// The fields this destination sets that its kind does not read, by name: a value put
+    /// on the wrong kind is a mistake to point at, not to ignore.
+    fn stray_fields(&self) -> Vec<&'static str> {
+        use DestinationKind::*;
+        let set = |secret: &SecretString| !secret.expose_secret().is_empty();
+        let fields = [
+            ("url", set(&self.url), matches!(self.kind, Slack | Webhook | Teams | PagerDuty)),
+            ("secret", set(&self.secret), self.kind == Webhook),
+            ("routing_key", set(&self.routing_key), self.kind == PagerDuty),
+            ("smtp_url", !self.smtp_url.is_empty(), self.kind == Email),
+            ("from", !self.from.is_empty(), self.kind == Email),
+            ("to", !self.to.is_empty(), self.kind == Email),
+            ("username", set(&self.username), self.kind == Email),
+            ("password", set(&self.password), self.kind == Email),
+        ];
+        fields.into_iter().filter(|(_, given, read)| *given && !read).map(|(name, ..)| name).collect()
+    }
+
+    /// The secret fields of this destination's kind, with their configured values.
+    pub fn secret_fields(&self) -> Vec<(&'static str, &SecretString)> {
+        match self.kind {
+            DestinationKind::Slack | DestinationKind::Teams => vec![("url", &self.url)],
+            DestinationKind::Webhook => vec![("url", &self.url), ("secret", &self.secret)],
+            DestinationKind::PagerDuty => vec![("routing_key", &self.routing_key)],
+            DestinationKind::Email => vec![("password", &self.password)],
+        }
+    }
+
+    /// The secret fields an admin enters in the dashboard ("stored").
+    pub fn stored_fields(&self) -> Vec<&'static str> {
+        self.secret_fields().into_iter().filter(|(_, v)| v.expose_secret() == STORED).map(|(f, _)| f).collect()
+    }
+
+    /// The URL to POST to: `url`, or PagerDuty's own endpoint when a pagerduty destination
+    /// leaves it empty.
+    pub fn post_url(&self) -> Result<SecretString, String> {
+        let url = resolve(&self.url).map_err(|e| format!("url: {e}"))?;
+        if self.kind == DestinationKind::PagerDuty && url.expose_secret().is_empty() {
+            return Ok(SecretString::from(PAGERDUTY_EVENTS_URL));
+        }
+        Ok(url)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if let Some(field) = self.stray_fields().first() {
+            return Err(format!("{field} is not read by a {} destination", self.kind.title()));
+        }
+        if self.kind == DestinationKind::PagerDuty && self.url.expose_secret() == STORED {
+            return Err("url: PagerDuty's endpoint is no secret; write it, or leave it out".into());
+        }
+        let required = |field: &str, value: &SecretString| match resolve(value) {
+            Ok(v) if v.expose_secret().trim().is_empty() => Err(format!("{field} is required")),
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("{field}: {e}")),
+        };
+        match self.kind {
+            DestinationKind::Email => {
+                // Parsing resolves the log-in too, so a missing variable stops start-up.
+                super::email::Mailer::parse(self, std::time::Duration::from_secs(10)).map(|_| ())
+            }
+            kind => {
+                let url = self.post_url()?;
+                match url.expose_secret() {
+                    "" => return Err("url is required".into()),
+                    STORED => {}
+                    text => {
+                        let parsed = reqwest::Url::parse(text).map_err(|e| format!("url: {e}"))?;
+                        if !matches!(parsed.scheme(), "http" | "https") {
+                            return Err("url must be http or https".into());
+                        }
+                    }
+                }
+                match kind {
+                    DestinationKind::Webhook => required("secret", &self.secret),
+                    DestinationKind::PagerDuty => required("routing_key", &self.routing_key),
+                    _ => Ok(()),
+                }
+            }
+        }
     }
 }
 
@@ -132,19 +291,10 @@ impl NotifySettings {
         }
         let mut names = std::collections::BTreeSet::new();
         for d in &self.destinations {
-            let problem = |p: String| ("notify.destinations", format!("destination '{}': {p}", d.name));
             if d.name.trim().is_empty() || !names.insert(d.name.clone()) {
                 return Err(("notify.destinations", format!("every destination needs a unique name ('{}')", d.name)));
             }
-            let url = resolve(&d.url).map_err(|e| problem(format!("url: {e}")))?;
-            let parsed = reqwest::Url::parse(url.expose_secret()).map_err(|e| problem(format!("url: {e}")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(problem("url must be http or https".into()));
-            }
-            let secret = resolve(&d.secret).map_err(|e| problem(format!("secret: {e}")))?;
-            if d.kind == DestinationKind::Webhook && secret.expose_secret().is_empty() {
-                return Err(problem("a webhook needs a secret to sign with".into()));
-            }
+            d.validate().map_err(|p| ("notify.destinations", format!("destination '{}': {p}", d.name)))?;
         }
         Ok(())
     }

@@ -16,23 +16,13 @@ pub fn escape(text: &str) -> String {
 
 /// The payload with every string escaped for mrkdwn, to render templates into.
 pub fn escaped(payload: &Value) -> Value {
-    match payload {
-        Value::String(s) => Value::String(escape(s)),
-        Value::Array(items) => Value::Array(items.iter().map(escaped).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), escaped(v))).collect()),
-        other => other.clone(),
-    }
-}
-
-/// The link to the subject's page in the dashboard.
-fn link(payload: &Value) -> Option<&str> {
-    payload["action"]["url"].as_str().or(payload["anomaly"]["url"].as_str())
+    super::markup::escaped(payload, &escape)
 }
 
 /// The incoming-webhook message for one notification; `text` is the rendered template.
 pub fn message(event: Event, text: &str, payload: &Value) -> Value {
     let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})];
-    let open = link(payload).map(|url| {
+    let open = super::subject_link(payload).map(|url| {
         json!({"type": "button", "action_id": "costguard_open", "text": {"type": "plain_text", "text": "Open in CostGuard"}, "url": url})
     });
     match (event, payload["action"]["id"].as_str()) {

@@ -17,10 +17,21 @@ use serde_json::{json, Value};
 /// Events read per stream per pass; the rest follow on the next pass.
 const BATCH: i64 = 200;
 
-/// A destination's name and route, all `enqueue` needs of it.
+/// A destination's name, route and kind, all `enqueue` needs of it.
 pub struct Listener<'a> {
     pub name: &'a str,
     pub route: &'a Route,
+    pub kind: crate::notify::DestinationKind,
+}
+
+impl Listener<'_> {
+    /// Whether this destination hears the subject: its route matches (an empty event list
+    /// meaning what its kind hears by default), and its kind has something to send for it.
+    fn hears(&self, subject: &Subject<'_>) -> bool {
+        let sends = self.kind != crate::notify::DestinationKind::PagerDuty
+            || crate::notify::pagerduty::action(subject.event).is_some();
+        sends && self.route.matches(subject, self.kind.heard_by_default())
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
@@ -93,7 +104,7 @@ pub fn enqueue(
                 severity: f.severity,
             };
             let next = quiet.and_then(|q| q.hold_until(f.severity, now)).unwrap_or(now).naive_utc();
-            for l in listeners.iter().filter(|l| l.route.matches(&subject)) {
+            for l in listeners.iter().filter(|l| l.hears(&subject)) {
                 let row = NewNotification {
                     id: uuid::Uuid::now_v7().to_string(),
                     dedupe_key: format!("{}:{}:{}", f.stream, f.event_id, l.name),
@@ -182,8 +193,8 @@ fn anomaly_events(conn: &mut DbConn, base_url: &str, max_age: Duration, now: Dat
             continue;
         };
         let Some(anomaly) = crate::detect::store::get(conn, anomaly_id)? else { continue };
-        // Only a resolution asks whether the anomaly was announced.
-        let announced = event == Event::AnomalyResolved
+        // Only a resolution or mitigation asks whether the anomaly was announced.
+        let announced = matches!(event, Event::AnomalyResolved | Event::AnomalyMitigated)
             && n::table.filter(n::subject_id.eq(anomaly_id)).count().get_result::<i64>(conn)? > 0;
         if !is_news(event, anomaly.last_out_at.and_utc(), now, max_age, announced) {
             continue;

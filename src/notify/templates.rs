@@ -6,11 +6,13 @@ use crate::domain::notify::Event;
 use serde_json::Value;
 use std::path::Path;
 
-const BUILT_IN: [(Event, &str); 6] = [
+const BUILT_IN: [(Event, &str); 8] = [
     (Event::AnomalyOpened, include_str!("../../templates/notify/anomaly_opened.txt")),
     (Event::AnomalyEscalated, include_str!("../../templates/notify/anomaly_escalated.txt")),
     (Event::AnomalyResolved, include_str!("../../templates/notify/anomaly_resolved.txt")),
+    (Event::AnomalyMitigated, include_str!("../../templates/notify/anomaly_mitigated.txt")),
     (Event::ActionPending, include_str!("../../templates/notify/action_pending.txt")),
+    (Event::ActionApproved, include_str!("../../templates/notify/action_approved.txt")),
     (Event::ActionSucceeded, include_str!("../../templates/notify/action_succeeded.txt")),
     (Event::ActionFailed, include_str!("../../templates/notify/action_failed.txt")),
 ];

@@ -99,6 +99,7 @@ fn routes() -> Vec<(Method, &'static str, Door)> {
         (Method::POST, "/settings/demo/reseed", Page(Admin)),
         (Method::GET, "/settings/safety", Page(Admin)),
         (Method::GET, "/settings/notifications", Page(Admin)),
+        (Method::POST, "/settings/notifications/{name}/secrets", Page(Admin)),
         (Method::GET, "/settings/users", Page(Admin)),
         (Method::POST, "/settings/users", Page(Admin)),
         (Method::POST, "/settings/users/{id}", Page(Admin)),
@@ -130,7 +131,7 @@ pub async fn session(app: &TestApp, role: Role) -> (String, String) {
         .unwrap()
 }
 
-fn no_redirects() -> reqwest::Client {
+pub fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 

@@ -19,7 +19,7 @@ async fn demo(backend: Backend) {
             kind: costguard::notify::DestinationKind::Webhook,
             url: hooks.url.clone().into(),
             secret: "whsec".to_string().into(),
-            route: costguard::domain::notify::Route::default(),
+            ..costguard::notify::Destination::default()
         }];
         let sim = &mut s.providers.simulated;
         sim.enabled = true;

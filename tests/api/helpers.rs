@@ -410,6 +410,26 @@ impl Bare {
     }
 }
 
+/// `with_backend!(name)` runs `async fn name(backend: Backend)` on SQLite and on
+/// PostgreSQL, for tests that build (and restart) the app themselves.
+#[macro_export]
+macro_rules! with_backend {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::helpers::postgres_admin_url().is_some() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        }
+    )*};
+}
+
 /// `on_both_bare!(name)` runs `async fn name(app: Bare)` on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! on_both_bare {

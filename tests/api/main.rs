@@ -40,6 +40,7 @@ mod notify;
 mod operations;
 mod optimize;
 mod overload;
+mod paging;
 mod replicas;
 mod rollups;
 mod shipped_story;

@@ -1,15 +1,29 @@
 //! The notifications page: where messages go and what happened to the latest ones.
 
-use super::components::{badge, empty, naive_time};
+use super::components::{badge, csrf, empty, naive_time, notice};
 use super::layout::{page as layout, Nav};
 use crate::auth::sessions::SessionUser;
+use crate::credentials::FieldStatus;
 use crate::domain::notify::Route;
 use crate::notify::store::Notification;
 use crate::notify::DestinationKind;
 use maud::{html, Markup};
 
-/// A destination as shown: its name, kind and route.
-pub type RouteView = (String, DestinationKind, Route);
+/// A destination as shown: its name, kind, route and the secret fields an admin enters here
+/// ("stored" in config.toml); never a URL or a secret.
+#[derive(Debug, Clone)]
+pub struct DestinationView {
+    pub name: String,
+    pub kind: DestinationKind,
+    pub route: Route,
+    pub stored: Vec<&'static str>,
+}
+
+impl From<&crate::notify::Destination> for DestinationView {
+    fn from(d: &crate::notify::Destination) -> Self {
+        DestinationView { name: d.name.clone(), kind: d.kind, route: d.route.clone(), stored: d.stored_fields() }
+    }
+}
 
 fn listed(items: &[String]) -> String {
     if items.is_empty() {
@@ -19,11 +33,13 @@ fn listed(items: &[String]) -> String {
     }
 }
 
-fn route(r: &Route) -> String {
-    let events: Vec<String> = r.events.iter().map(|e| e.to_string()).collect();
+/// What a destination hears; an empty event list is its kind's default, spelled out.
+fn route(r: &Route, kind: DestinationKind) -> String {
+    let events = if r.events.is_empty() { kind.heard_by_default() } else { &r.events };
+    let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
     format!(
         "events: {}; severity {} and above; providers: {}; teams: {}",
-        listed(&events),
+        events.join(", "),
         r.min_severity,
         listed(&r.providers),
         listed(&r.teams)
@@ -35,21 +51,54 @@ fn subject_link(n: &Notification) -> Markup {
     html! { a href=(format!("/{path}/{}", n.subject_id)) { (n.event) } }
 }
 
-pub fn page(user: &SessionUser, destinations: &[RouteView], recent: &[Notification]) -> Markup {
+/// The write-only form for a destination's stored secrets; `set` says which are set, when
+/// and by whom.
+fn secrets_form(user: &SessionUser, d: &DestinationView, set: &[FieldStatus]) -> Markup {
+    html! {
+        form.stack method="post" action=(format!("/settings/notifications/{}/secrets", d.name)) autocomplete="off" {
+            (csrf(&user.csrf_token))
+            @for field in &d.stored {
+                label {
+                    code { (field) } " "
+                    @match set.iter().find(|s| s.field == *field) {
+                        Some(s) => { span.badge.good { "set" } span.muted { " " (naive_time(s.updated_at)) " by " (s.updated_by) } },
+                        None => span.badge.bad { "not set: nothing is sent" },
+                    }
+                    // Write-only: the stored value is never sent back.
+                    input type="password" name=(field) value="" placeholder="leave empty to keep" autocomplete="new-password";
+                }
+            }
+            button type="submit" { "Save" }
+        }
+    }
+}
+
+pub fn page(
+    user: &SessionUser,
+    destinations: &[DestinationView],
+    stored: &std::collections::BTreeMap<String, Vec<FieldStatus>>,
+    recent: &[Notification],
+    notice_code: Option<&str>,
+) -> Markup {
     let content = html! {
-        p.muted { "Set in config.toml ([notify]); URLs and secrets are never shown." }
+        (notice(notice_code))
+        p.muted { "Set in config.toml ([notify]); URLs and secrets are never shown. A secret written as \"stored\" there is entered below and kept encrypted." }
         h2 { "Destinations" }
         @if destinations.is_empty() {
             (empty("No destination is configured, so nothing is sent.", html! { "Add " code { "[[notify.destinations]]" } " to config.toml (see the README, Notifications)." }))
         } @else {
             table {
-                thead { tr { th { "Name" } th { "Kind" } th { "Hears" } } }
+                thead { tr { th { "Name" } th { "Kind" } th { "Hears" } th { "Secrets entered here" } } }
                 tbody {
-                    @for (name, kind, r) in destinations {
-                        tr {
-                            td { (name) }
-                            td { @match kind { DestinationKind::Slack => "Slack", DestinationKind::Webhook => "webhook" } }
-                            td { (route(r)) }
+                    @for d in destinations {
+                        tr id=(format!("destination-{}", d.name)) {
+                            td { (d.name) }
+                            td { (d.kind.title()) }
+                            td { (route(&d.route, d.kind)) }
+                            td {
+                                @if d.stored.is_empty() { span.muted { "none" } }
+                                @else { (secrets_form(user, d, stored.get(&d.name).map(Vec::as_slice).unwrap_or_default())) }
+                            }
                         }
                     }
                 }

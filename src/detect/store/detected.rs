@@ -80,8 +80,8 @@ pub fn mark_mitigated(conn: &mut DbConn, id: &str, by: &str, what: &str, now: Da
         return Ok(false);
     }
     let row: AnomalyRow = an::table.find(id).select(AnomalyRow::as_select()).first(conn)?;
-    let detail = format!("mitigated: {what} verified; watching until the cost is back in its band");
-    record_event(conn, id, "updated", now.naive_utc(), by, &row.severity, saturate(row.impact()), Some(&detail))?;
+    let detail = format!("{what} verified; watching until the cost is back in its band");
+    record_event(conn, id, "mitigated", now.naive_utc(), by, &row.severity, saturate(row.impact()), Some(&detail))?;
     Ok(true)
 }
 

@@ -119,7 +119,7 @@ impl AnomalyRow {
 pub struct AnomalyEvent {
     pub id: i64,
     pub anomaly_id: String,
-    /// opened, updated, resolved or feedback.
+    /// opened, updated, mitigated, resolved or feedback.
     pub kind: String,
     pub at: NaiveDateTime,
     /// "detective", or the API key / user that acted.

@@ -109,7 +109,7 @@ pub struct AnomalyDetail {
     pub summary: AnomalySummary,
     /// Up to 10 contributors to the excess across service, SKU, resource, region, unit and tags.
     pub root_causes: Vec<Contributor>,
-    /// Opened, updated, resolved and feedback, oldest first.
+    /// Opened, updated, mitigated, resolved and feedback, oldest first.
     pub timeline: Vec<EventView>,
     /// The series around the anomaly with the expected value and band (absent for manual ones).
     pub series: Option<Vec<ChartPoint>>,

@@ -1,13 +1,17 @@
 //! Local peers for the cloud adapters: real servers (moto, bqemulator) started as processes
 //! on free ports, thin fronts that add only what a peer lacks (fault injection, an API it
 //! does not implement, a rule it does not enforce), and a fake ARM server for Azure, which
-//! has no emulator. Each test starts its own, so tests never share cloud state.
+//! has no emulator; an SMTP server (aiosmtpd) and fakes of PagerDuty's Events API and a
+//! Teams webhook for the notifications. Each test starts its own, so tests never share cloud state.
 
 pub mod arm;
 pub mod aws;
 pub mod bigquery;
 pub mod llm;
+pub mod pagerduty;
 pub mod receiver;
+pub mod smtp;
+pub mod teams;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
