@@ -6,9 +6,12 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the log subscriber once; later calls (tests spawning several apps) are no-ops.
 pub fn init_logging(level: &str, format: &str) {
-    // The scheduler logs every job start at info; keep it to warnings unless asked.
-    let filter = EnvFilter::try_from_env("RUST_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("tokio_cron_scheduler=warn,{level}")));
+    // The scheduler logs every job start at info; keep it to warnings unless asked. The AWS
+    // credential chain warns with its providers' error structures for every provider that
+    // found nothing; the ingestion run's own one-line error says it (`clouds::errors`).
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(format!("tokio_cron_scheduler=warn,aws_config::meta::credentials::chain=error,{level}"))
+    });
     let builder =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour_wanted());
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };

@@ -67,7 +67,15 @@ impl Simulator {
     }
 }
 
-/// The incident plan for an epoch, the live incident included when configured.
+/// The start of a backfill during which the detector is still learning each series (its
+/// `warmup_points`, 48 hourly points by default): an incident that begins there cannot be
+/// found, and it teaches the baseline that a runaway is normal, so the live one that follows
+/// goes unseen on its series.
+const DETECTOR_WARMUP: Duration = Duration::hours(48);
+
+/// The incident plan for an epoch, the live incident included when configured. History
+/// incidents that would begin in the backfill's first `DETECTOR_WARMUP` are left out, so a
+/// short history (a demo of a few days) tells the same story whatever the hour it starts.
 pub fn incident_plan(settings: &SimulatedSettings, epoch: DateTime<Utc>) -> Vec<incidents::Incident> {
     if !settings.incidents {
         return Vec::new();
@@ -75,8 +83,10 @@ pub fn incident_plan(settings: &SimulatedSettings, epoch: DateTime<Utc>) -> Vec<
     let clock = SimClock { epoch, speed: settings.speed };
     let live = (settings.live_incident_delay_secs >= 0)
         .then(|| clock.sim_time(epoch + Duration::seconds(settings.live_incident_delay_secs)));
-    incidents::plan(epoch, live)
+    let settled = epoch - Duration::days(i64::from(settings.history_days)) + DETECTOR_WARMUP;
+    incidents::plan(epoch, live).into_iter().filter(|i| i.end.is_none() || i.start >= settled).collect()
 }
+
 
 /// Pure generation of `[from, to)` in simulated time, given the stops in simulated time.
 /// Same settings and arguments, same records.
@@ -176,4 +186,28 @@ fn connect(w: &Wiring<'_>) -> Connection {
     Connection::default()
         .source(simulator.clone(), &sim.schedule)
         .executor(Arc::new(SimulatedExecutor::new(simulator).with_latency(latency)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn ids(history_days: u32, epoch: DateTime<Utc>) -> Vec<&'static str> {
+        let settings = SimulatedSettings { history_days, ..SimulatedSettings::default() };
+        incident_plan(&settings, epoch).into_iter().map(|i| i.id).collect()
+    }
+
+    #[test]
+    fn no_history_incident_starts_while_the_detector_is_still_learning() {
+        // Monday 20:40: ten days back is Friday 20:40, and the Saturday loop starts at 02:00
+        // the next day, inside the first 48 hours.
+        let monday = Utc.with_ymd_and_hms(2026, 12, 7, 20, 40, 0).unwrap();
+        assert!(!ids(10, monday).contains(&"bigquery-saturday-loop"), "{:?}", ids(10, monday));
+        assert!(ids(10, monday).contains(&"bigquery-live-loop"), "the live one always runs");
+        assert!(ids(60, monday).contains(&"bigquery-saturday-loop"), "a long history keeps it");
+        // Thursday: ten days back is a Monday, the Saturday five days in, after the warm-up.
+        let thursday = Utc.with_ymd_and_hms(2026, 12, 10, 20, 40, 0).unwrap();
+        assert!(ids(10, thursday).contains(&"bigquery-saturday-loop"), "{:?}", ids(10, thursday));
+    }
 }

@@ -173,7 +173,7 @@ mod tests {
         let good = json!({"routing_key": ROUTING_KEY, "event_action": "trigger",
             "payload": {"summary": "s", "source": "cg", "severity": "error"}});
         assert!(problems(&good).is_empty());
-        let bad = json!({"routing_key": "short", "event_action": "escalate"});
+        let bad = json!({"routing_key": "short", "event_action": "escalate", "dedup_key": "k"});
         assert_eq!(problems(&bad).len(), 2);
         let no_key = json!({"routing_key": ROUTING_KEY, "event_action": "resolve"});
         assert!(problems(&no_key)[0].contains("dedup_key"));
