@@ -4,6 +4,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod budget;
 pub mod cost_query;
 pub mod detect;
 pub mod focus;

@@ -30,6 +30,17 @@ impl EventAction {
     }
 }
 
+/// Every event that does something to an incident (all but `ActionSucceeded`).
+pub const HEARS: [Event; 7] = [
+    Event::AnomalyOpened,
+    Event::AnomalyEscalated,
+    Event::AnomalyMitigated,
+    Event::AnomalyResolved,
+    Event::ActionPending,
+    Event::ActionApproved,
+    Event::ActionFailed,
+];
+
 /// What an event does to the anomaly's incident; `None`: nothing (a success is followed by
 /// the anomaly's mitigation, which resolves it).
 pub fn action(event: Event) -> Option<EventAction> {
@@ -183,6 +194,9 @@ mod tests {
         let resolve = event("K", Event::AnomalyMitigated, "x", &opened(), "cg").unwrap();
         assert_eq!((resolve["event_action"].as_str(), resolve["dedup_key"].as_str()), (Some("resolve"), Some("an-1")));
         assert!(event("K", Event::ActionSucceeded, "x", &approved, "cg").is_none());
+        for e in Event::ALL {
+            assert_eq!(HEARS.contains(&e), action(e).is_some(), "{e}");
+        }
     }
 
     #[test]

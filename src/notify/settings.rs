@@ -109,7 +109,7 @@ impl DestinationKind {
     /// mailbox do not need them (see `Event::UNLESS_LISTED`).
     pub fn heard_by_default(self) -> &'static [Event] {
         match self {
-            DestinationKind::PagerDuty => &Event::ALL,
+            DestinationKind::PagerDuty => &super::pagerduty::HEARS,
             _ => &Event::UNLESS_LISTED,
         }
     }

@@ -93,7 +93,7 @@ pub fn enqueue(
 ) -> QueryResult<usize> {
     crate::db::write_transaction(conn, |c| {
         let mut found = anomaly_events(c, base_url, max_age, now)?;
-        found.extend(action_events(c, base_url, policy, now)?);
+        found.extend(action_events(c, base_url, policy, max_age, now)?);
         found.sort_by_key(|f| f.event.place_in_pass());
         let mut queued = 0;
         for f in &found {
@@ -222,7 +222,13 @@ fn anomaly_events(conn: &mut DbConn, base_url: &str, max_age: Duration, now: Dat
     Ok(out)
 }
 
-fn action_events(conn: &mut DbConn, base_url: &str, policy: &Policy, now: DateTime<Utc>) -> QueryResult<Vec<Found>> {
+fn action_events(
+    conn: &mut DbConn,
+    base_url: &str,
+    policy: &Policy,
+    max_age: Duration,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Found>> {
     let from = cursor(conn, "action_transitions")?;
     let rows: Vec<(i64, ActionId, String, NaiveDateTime, String, Option<String>)> = at::table
         .filter(at::id.gt(from))
@@ -238,6 +244,14 @@ fn action_events(conn: &mut DbConn, base_url: &str, policy: &Policy, now: DateTi
             Some(a) => crate::detect::store::get(conn, a)?,
             None => None,
         };
+        // A proposal on an anomaly that is history (a first start's backfill replaying 60
+        // days proposes for its incidents, then withdraws) is no more news than the anomaly.
+        if anomaly
+            .as_ref()
+            .is_some_and(|a| !is_news(Event::AnomalyOpened, a.last_out_at.and_utc(), now, max_age, false))
+        {
+            continue;
+        }
         // An action without an anomaly (proposed by hand) counts as medium.
         let severity = anomaly.as_ref().and_then(|a| Severity::parse(&a.severity)).unwrap_or(Severity::Medium);
         let approvals_left = approvals_left(&action, policy, now);

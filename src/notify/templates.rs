@@ -27,6 +27,7 @@ impl Templates {
     pub fn load(dir: &Path) -> Result<Templates, String> {
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        env.add_filter("money", money);
         for (event, built_in) in BUILT_IN {
             let file = dir.join(format!("{event}.txt"));
             let source = match std::fs::read_to_string(&file) {
@@ -53,6 +54,13 @@ impl Templates {
             }
         }
     }
+}
+
+/// `{{ anomaly.actual | money }}`: an exact amount from the payload ("4.1243545141") as
+/// people read it ("4.12", "12,347.00"); anything that is not an amount stays as it is.
+fn money(value: String) -> String {
+    use crate::domain::money::{format_display, parse_scaled, SCALE};
+    parse_scaled(value.trim(), SCALE).map(|v| format_display(v, 2)).unwrap_or(value)
 }
 
 /// The payload as template values. (serde_json is built with arbitrary precision, which
@@ -90,7 +98,11 @@ mod tests {
         let t = Templates::load(Path::new("/nonexistent")).unwrap();
         let text = t.render(Event::AnomalyOpened, &payload());
         assert!(text.contains("*HIGH cost anomaly*: Google Cloud / BigQuery"), "{text}");
-        assert!(text.contains("9417.60 USD a day over") && text.contains("`proj:US.job_7`"), "{text}");
+        assert!(text.contains("9,417.60 USD a day over") && text.contains("`proj:US.job_7`"), "{text}");
+        let exact = json!({"anomaly": {"label": "x", "severity": "high", "actual": "4.1243545141", "expected": "3.51786818562",
+            "projected_daily": "3163.41118346927", "currency": "USD"}});
+        let text = t.render(Event::AnomalyOpened, &exact);
+        assert!(text.contains("4.12 USD against 3.52 expected") && text.contains("3,163.41 USD a day"), "{text}");
         let pending = json!({"action": {"kind": "cancel_bigquery_job", "target": "proj:US.job_7", "provider": "Google Cloud",
             "estimated_saving_per_hour": "390", "risk": "medium", "approvals_left": 1}});
         let text = t.render(Event::ActionPending, &pending);
@@ -98,6 +110,10 @@ mod tests {
             text.contains("cancel bigquery job `proj:US.job_7` (Google Cloud)") && text.contains("1 approval needed"),
             "{text}"
         );
+        let notify_only = json!({"action": {"kind": "notify_only", "target": "", "estimated_saving_per_hour": "0"},
+            "anomaly": {"label": "tag team=data", "severity": "high"}});
+        let text = t.render(Event::ActionPending, &notify_only);
+        assert_eq!(text, ":raised_hand: *Acknowledgement needed*: nothing to run for tag team=data (high); a person should look at it.");
     }
 
     #[test]

@@ -491,3 +491,37 @@ impl Drop for Served {
         let _ = self.0.wait();
     }
 }
+
+/// Every outbox message about one anomaly or action, oldest first.
+pub async fn outbox(db: &Db, subject: &str) -> Vec<costguard::notify::store::Notification> {
+    let subject = subject.to_string();
+    db.run(move |c| costguard::notify::store::for_subject(c, &subject).map_err(costguard::db::DbError::from))
+        .await
+        .unwrap()
+}
+
+/// Records an anomaly by hand straight in the database (as `POST /api/v1/anomalies` does),
+/// for tests that run the app themselves; returns its id.
+pub async fn manual_anomaly(
+    db: &Db,
+    severity: costguard::domain::detect::decision::Severity,
+    provider: &str,
+    service: Option<&str>,
+) -> String {
+    let manual = costguard::detect::store::Manual {
+        severity,
+        description: "spend jumped".into(),
+        provider: Some(provider.into()),
+        sub_account: None,
+        service: service.map(str::to_string),
+        started_at: chrono::Utc::now(),
+    };
+    let anomaly = db
+        .run(move |c| {
+            costguard::detect::store::insert_manual(c, &manual, "tester", chrono::Utc::now())
+                .map_err(costguard::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    anomaly.id.to_string()
+}

@@ -3,7 +3,7 @@
 //! action and updates the message, routes and quiet hours, a hung receiver that stalls
 //! nothing, and a restart that neither loses nor repeats a message.
 
-use crate::helpers::{test_settings, until, Backend, TestApp};
+use crate::helpers::{manual_anomaly, outbox, test_settings, until, Backend, TestApp};
 use crate::peers::receiver::{Received, Receiver};
 use costguard::config::Settings;
 use costguard::domain::notify::{Event, Route};
@@ -36,12 +36,12 @@ fn destination(name: &str, kind: DestinationKind, url: String, route: Route) -> 
 }
 
 /// Fast polls and retries, so tests take seconds.
-fn quick(s: &mut Settings, destinations: Vec<Destination>) {
+pub fn quick(s: &mut Settings, destinations: Vec<Destination>) {
     (s.notify.poll_ms, s.notify.retry_base_ms, s.notify.timeout_secs) = (100, 50, 2);
     s.notify.destinations = destinations;
 }
 
-async fn anomaly(app: &TestApp, severity: &str, provider: &str) -> String {
+pub async fn anomaly(app: &TestApp, severity: &str, provider: &str) -> String {
     anomaly_since(app, severity, provider, chrono::Utc::now()).await
 }
 
@@ -58,14 +58,6 @@ async fn anomaly_since(
     r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
 }
 
-async fn outbox(app: &TestApp, subject: &str) -> Vec<costguard::notify::store::Notification> {
-    let subject = subject.to_string();
-    app.db
-        .run(move |c| costguard::notify::store::for_subject(c, &subject).map_err(costguard::db::DbError::from))
-        .await
-        .unwrap()
-}
-
 async fn webhooks_are_signed_retried_and_sent_once(backend: Backend) {
     let hooks = Receiver::start();
     hooks.fail_next(2);
@@ -75,7 +67,7 @@ async fn webhooks_are_signed_retried_and_sent_once(backend: Backend) {
     .await;
     let id = anomaly(&app, "high", "Google Cloud").await;
     let sent = until("the webhook to land after two failures", Duration::from_secs(20), async || {
-        let rows = outbox(&app, &id).await;
+        let rows = outbox(&app.db, &id).await;
         rows.iter().find(|n| n.status == "sent").cloned()
     })
     .await;
@@ -242,6 +234,10 @@ async fn routes_and_quiet_hours_pick_what_goes_when(backend: Backend) {
     .await;
     // Found long after the fact (like a backfill replaying history): not news.
     let old = anomaly_since(&app, "critical", "AWS", now - chrono::Duration::days(5)).await;
+    // ... nor is a proposal on it (a backfill proposes for its incidents, then withdraws).
+    let on_old =
+        json!({"kind": "notify_only", "target": "i-0old", "risk": "low", "provider": "AWS", "anomaly_id": old});
+    let on_old: Value = app.post_json("/api/v1/actions", &on_old).await.json().await.unwrap();
     let aws_critical = anomaly(&app, "critical", "AWS").await;
     let gcp_low = anomaly(&app, "low", "Google Cloud").await;
     let gcp_high = anomaly(&app, "high", "Google Cloud").await;
@@ -259,9 +255,10 @@ async fn routes_and_quiet_hours_pick_what_goes_when(backend: Backend) {
     expected.sort();
     assert_eq!(to_all, expected);
     assert_eq!(subjects(&gcp), [gcp_high]);
-    assert!(outbox(&app, &old).await.is_empty(), "history is not announced");
+    assert!(outbox(&app.db, &old).await.is_empty(), "history is not announced");
+    assert!(outbox(&app.db, on_old["id"].as_str().unwrap()).await.is_empty(), "nor a proposal on it");
     // The low one waits for the end of the quiet hours, for "all" only (gcp-high never hears it).
-    let held = outbox(&app, &gcp_low).await;
+    let held = outbox(&app.db, &gcp_low).await;
     assert_eq!(held.len(), 1);
     assert_eq!((held[0].destination.as_str(), held[0].status.as_str(), held[0].attempts), ("all", "pending", 0));
     assert!(held[0].next_attempt_at > (now + chrono::Duration::minutes(59)).naive_utc(), "{held:?}");
@@ -306,7 +303,7 @@ async fn a_hung_receiver_holds_up_nothing(backend: Backend) {
     .await;
     assert!(events.len() >= 2, "{events:?}");
     let slow_try = until("the hung tries to time out and wait for a retry", Duration::from_secs(20), async || {
-        outbox(&app, &id).await.into_iter().find(|n| n.destination == "slow" && n.attempts >= 1)
+        outbox(&app.db, &id).await.into_iter().find(|n| n.destination == "slow" && n.attempts >= 1)
     })
     .await;
     assert_eq!(
@@ -328,21 +325,7 @@ async fn a_restart_neither_loses_nor_repeats(backend: Backend) {
     let first = costguard::app::Application::build(settings()).await.unwrap();
     let (stop, db) = (first.stop_handle(), first.db().clone());
     let running = tokio::spawn(first.run_until_stopped());
-    let manual = costguard::detect::store::Manual {
-        severity: costguard::domain::detect::decision::Severity::High,
-        description: "spend jumped".into(),
-        provider: Some("AWS".into()),
-        sub_account: None,
-        service: None,
-        started_at: chrono::Utc::now(),
-    };
-    let anomaly = db
-        .run(move |c| {
-            costguard::detect::store::insert_manual(c, &manual, "tester", chrono::Utc::now())
-                .map_err(costguard::db::DbError::from)
-        })
-        .await
-        .unwrap();
+    let anomaly = manual_anomaly(&db, costguard::domain::detect::decision::Severity::High, "AWS", None).await;
     until("a failed try", Duration::from_secs(20), async || (!hooks.received().is_empty()).then_some(())).await;
     stop.stop(true).await;
     running.await.unwrap().unwrap();
@@ -352,7 +335,7 @@ async fn a_restart_neither_loses_nor_repeats(backend: Backend) {
     let second = costguard::app::Application::build(settings()).await.unwrap();
     let stop = second.stop_handle();
     let running = tokio::spawn(second.run_until_stopped());
-    let id = anomaly.id.clone();
+    let id = anomaly.clone();
     let rows = until("the message delivered after the restart", Duration::from_secs(20), async || {
         let subject = id.clone();
         let rows = db

@@ -5,7 +5,7 @@
 //! without signing in, and a restart in the middle of a delivery loses nothing and repeats
 //! nothing.
 
-use crate::helpers::{test_settings, until, Backend, TestApp};
+use crate::helpers::{manual_anomaly, outbox, test_settings, until, Backend, TestApp};
 use crate::peers::pagerduty::{IncidentState, PagerDuty, ROUTING_KEY};
 use crate::peers::smtp::{self, Smtp};
 use crate::peers::teams::Teams;
@@ -17,8 +17,7 @@ use std::time::Duration;
 
 /// Fast polls and retries; the simulated clouds on (their executor cancels the job).
 fn quick(s: &mut Settings, destinations: Vec<Destination>) {
-    (s.notify.poll_ms, s.notify.retry_base_ms, s.notify.timeout_secs) = (100, 50, 2);
-    s.notify.destinations = destinations;
+    crate::notify::quick(s, destinations);
     (s.providers.simulated.enabled, s.providers.simulated.history_days) = (true, 1);
     s.providers.simulated.schedule = String::new();
     s.providers.simulated.live_incident_delay_secs = 0;
@@ -47,14 +46,6 @@ fn email(name: &str, smtp_url: String, password: &str) -> Destination {
     }
 }
 
-async fn anomaly(app: &TestApp, provider: &str) -> String {
-    let body = json!({"severity": "high", "description": "BigQuery spend jumped", "provider": provider,
-        "service": "BigQuery", "started_at": chrono::Utc::now().to_rfc3339()});
-    let r = app.post_json("/api/v1/anomalies", &body).await;
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
-}
-
 /// Proposes cancelling the simulated looping job for `anomaly`; returns the action id.
 async fn propose_cancel(app: &TestApp, anomaly: &str) -> String {
     let proposal = json!({"kind": "cancel_bigquery_job", "target": "bquxjob_7d3e9b21_live_loop", "risk": "low",
@@ -71,17 +62,10 @@ async fn approve(app: &TestApp, action: &str) {
     assert_eq!(r.status(), 200);
 }
 
-async fn outbox(db: &costguard::db::Db, subject: &str) -> Vec<costguard::notify::store::Notification> {
-    let subject = subject.to_string();
-    db.run(move |c| costguard::notify::store::for_subject(c, &subject).map_err(costguard::db::DbError::from))
-        .await
-        .unwrap()
-}
-
 async fn one_pagerduty_incident_follows_the_anomaly(backend: Backend) {
     let pd = PagerDuty::start();
     let app = TestApp::spawn_with(backend, |s| quick(s, vec![pagerduty(&pd.url)])).await;
-    let id = anomaly(&app, "Google Cloud").await;
+    let id = crate::notify::anomaly(&app, "high", "Google Cloud").await;
     let triggered = until("PagerDuty to open an incident", Duration::from_secs(20), async || {
         pd.incidents().into_iter().find(|i| i.dedup_key == id)
     })
@@ -153,7 +137,7 @@ async fn mail_arrives_as_text_and_html_and_approves_nothing(backend: Backend) {
     })
     .await;
     // User data in a message is text, never markup.
-    let id = anomaly(&app, "Google <b>Cloud</b>").await;
+    let id = crate::notify::anomaly(&app, "high", "Google <b>Cloud</b>").await;
     let action = propose_cancel(&app, &id).await;
     let is_cancel = |m: &smtp::Mail| m.header("Subject").is_some_and(|s| s.contains("bquxjob_7d3e9b21_live_loop"));
     let mails = until("the opening and the approval request by mail", Duration::from_secs(20), async || {
@@ -223,7 +207,7 @@ async fn teams_gets_an_adaptive_card_with_a_link(backend: Backend) {
         quick(s, vec![d])
     })
     .await;
-    let id = anomaly(&app, "Google Cloud").await;
+    let id = crate::notify::anomaly(&app, "high", "Google Cloud").await;
     let action = propose_cancel(&app, &id).await;
     let is_cancel = |c: &Value| c["body"][0]["text"].as_str().is_some_and(|t| t.contains("bquxjob_7d3e9b21_live_loop"));
     let cards = until("the opening and the approval request in the channel", Duration::from_secs(20), async || {
@@ -259,7 +243,7 @@ async fn a_stored_routing_key_is_entered_in_the_dashboard(backend: Backend) {
         s.notify.retry_base_ms = 500;
     })
     .await;
-    let id = anomaly(&app, "Google Cloud").await;
+    let id = crate::notify::anomaly(&app, "high", "Google Cloud").await;
     let waiting = until("the missing key recorded", Duration::from_secs(20), async || {
         outbox(&app.db, &id).await.into_iter().find(|n| n.last_error.is_some())
     })
@@ -321,22 +305,7 @@ async fn a_restart_mid_delivery_neither_loses_nor_repeats(backend: Backend) {
     let first = costguard::app::Application::build(settings()).await.unwrap();
     let (stop, db) = (first.stop_handle(), first.db().clone());
     let running = tokio::spawn(first.run_until_stopped());
-    let manual = costguard::detect::store::Manual {
-        severity: costguard::domain::detect::decision::Severity::Critical,
-        description: "spend jumped".into(),
-        provider: Some("AWS".into()),
-        sub_account: None,
-        service: Some("EC2".into()),
-        started_at: chrono::Utc::now(),
-    };
-    let anomaly = db
-        .run(move |c| {
-            costguard::detect::store::insert_manual(c, &manual, "tester", chrono::Utc::now())
-                .map_err(costguard::db::DbError::from)
-        })
-        .await
-        .unwrap();
-    let id: String = anomaly.id.to_string();
+    let id = manual_anomaly(&db, costguard::domain::detect::decision::Severity::Critical, "AWS", Some("EC2")).await;
     until("PagerDuty to take the trigger (its answer hangs)", Duration::from_secs(20), async || {
         (!pd.incidents().is_empty()).then_some(())
     })

@@ -87,7 +87,6 @@ pub fn incident_plan(settings: &SimulatedSettings, epoch: DateTime<Utc>) -> Vec<
     incidents::plan(epoch, live).into_iter().filter(|i| i.end.is_none() || i.start >= settled).collect()
 }
 
-
 /// Pure generation of `[from, to)` in simulated time, given the stops in simulated time.
 /// Same settings and arguments, same records.
 pub fn generate(
