@@ -109,11 +109,8 @@ impl Mailer {
     ) -> Result<(), String> {
         let subject = format!("[CostGuard] {}", markup::headline(text));
         let mut plain = markup::plain(text);
-        let mut html = format!("<p>{}</p>", markup::html(html_text));
         if let Some(url) = link {
             plain.push_str(&format!("\n\nOpen in CostGuard: {url}\n"));
-            let href = markup::escape_html(url);
-            html.push_str(&format!("\n<p><a href=\"{href}\">Open in CostGuard</a> (sign in to approve or reject)</p>"));
         }
         let mut message = Message::builder()
             .message_id(Some(format!("<{id}@costguard>")))
@@ -124,15 +121,28 @@ impl Mailer {
             message = message.to(to.clone());
         }
         let message = message
-            .multipart(MultiPart::alternative_plain_html(
-                plain,
-                format!("<!doctype html>\n<html><body>{html}</body></html>"),
-            ))
+            .multipart(MultiPart::alternative_plain_html(plain, html_body(html_text, link).into_string()))
             .map_err(|e| format!("building the message: {e}"))?;
         let transport = self.transport(vault).await?;
         match tokio::time::timeout(self.timeout, transport.send(message)).await {
             Ok(sent) => sent.map(|_| ()).map_err(|e| format!("SMTP: {e}")),
             Err(_) => Err("no answer within the timeout".into()),
+        }
+    }
+}
+
+/// The HTML part: the text (rendered over the HTML-escaped payload, so its markup is ours)
+/// and the link to the page, where approving needs a signed-in approver.
+fn html_body(html_text: &str, link: Option<&str>) -> maud::Markup {
+    maud::html! {
+        (maud::DOCTYPE)
+        html {
+            body {
+                p { (maud::PreEscaped(markup::html(html_text))) }
+                @if let Some(url) = link {
+                    p { a href=(url) { "Open in CostGuard" } " (sign in to approve or reject)" }
+                }
+            }
         }
     }
 }
