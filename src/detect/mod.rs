@@ -149,8 +149,17 @@ fn run_blocking(
         // The newest point back within the band (what a mitigated anomaly waits for).
         let z_close = settings.detector.z_close;
         let calm_at = replayed.outcomes.last().filter(|o| o.expectation.z(o.actual) < z_close).map(|o| o.at);
+        let turning = s.points.last().is_some_and(|p| plan::point_turning(p.0, s.step_secs, now.timestamp()));
+        let planned = |stored: &[plan::Stored]| {
+            let changes = plan::plan(stored, replayed.found.clone(), trusted_from, calm_at);
+            if turning {
+                plan::while_the_point_turns(changes, stored)
+            } else {
+                changes
+            }
+        };
         // A quiet series (the usual case) needs no write transaction.
-        if plan::plan(&store::stored_for(conn, &key)?, replayed.found.clone(), trusted_from, calm_at).is_empty() {
+        if planned(&store::stored_for(conn, &key)?).is_empty() {
             push_state(&mut states, s, &replayed, settings);
             continue;
         }
@@ -160,7 +169,7 @@ fn run_blocking(
         let lifecycles = write_transaction(conn, |conn| {
             crate::db::lock_in_transaction(conn, &key)?;
             let stored = store::stored_for(conn, &key)?;
-            let changes = plan::plan(&stored, replayed.found.clone(), trusted_from, calm_at);
+            let changes = planned(&stored);
             let mut with_causes = Vec::with_capacity(changes.len());
             for change in changes {
                 let abnormal = |f: &replay::Found| not_normal(&replayed.found, &stored, &suppressed, f, s.step_secs);

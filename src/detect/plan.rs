@@ -103,6 +103,30 @@ pub fn plan(stored: &[Stored], found: Vec<Found>, trusted_from: i64, calm_at: Op
     changes
 }
 
+/// Keeps open a provisional anomaly (judged on a running point's rate) that the replay no
+/// longer sees while the series' point turns: the point it was judged on has just ended
+/// holding only the incident's first seconds, under the floors, and the new point is too
+/// young for its rate to show anything. A loop that began at 01:59:40 was otherwise
+/// announced, resolved as "no longer seen" at 02:00:00 and reopened two seconds later. Past
+/// the turn, a false alarm still vanishes.
+pub fn while_the_point_turns(changes: Vec<Change>, stored: &[Stored]) -> Vec<Change> {
+    changes
+        .into_iter()
+        .filter(|c| match c {
+            Change::Vanished { id } => !stored.iter().any(|s| &s.id == id && s.provisional),
+            _ => true,
+        })
+        .collect()
+}
+
+/// Whether `now` is in the turn of a series' points: within the first twelfth of a step of
+/// its newest point (`partial::read` measures no rate over less), or of the step after it
+/// when the next point has no data yet.
+pub fn point_turning(newest_at: i64, step: i64, now: i64) -> bool {
+    let since = now - newest_at;
+    step > 0 && (0..2 * step).contains(&since) && since % step < step / 12
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +198,22 @@ mod tests {
         let changes = plan(std::slice::from_ref(&ended), vec![found(100, Some(300))], 0, None);
         assert!(matches!(&changes[..], [Change::Update { found, .. }] if found.resolved_at == Some(300)));
         assert_eq!(plan(&[ended], vec![], 0, None), vec![Change::Vanished { id: "a".into() }]);
+    }
+
+    #[test]
+    fn a_provisional_anomaly_outlives_the_turn_of_its_point() {
+        let provisional = Stored { provisional: true, ..stored("p", 3_600, None) };
+        let confirmed = stored("c", 3_600, None);
+        let both = [provisional.clone(), confirmed];
+        let changes = plan(&both, vec![], 0, None);
+        assert_eq!(while_the_point_turns(changes, &both), vec![Change::Vanished { id: "c".into() }]);
+        // The turn: the first five minutes of an hourly point, or of the next one before it has data.
+        let h = 3_600;
+        assert!(point_turning(10 * h, h, 10 * h + 2));
+        assert!(!point_turning(10 * h, h, 10 * h + 300), "five minutes in, the rate speaks");
+        assert!(point_turning(10 * h, h, 11 * h + 20), "the next hour has no point yet");
+        assert!(!point_turning(10 * h, h, 12 * h + 20), "two hours without data is no turn");
+        assert!(!point_turning(10 * h, 0, 10 * h));
     }
 
     #[test]
