@@ -7,7 +7,7 @@ pub mod cipher;
 pub use cipher::{Cipher, KeyError};
 
 use crate::db::schema::credentials as cr;
-use crate::db::DbConn;
+use crate::db::{Db, DbConn, DbError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use secrecy::SecretString;
@@ -73,4 +73,27 @@ pub fn reveal(conn: &mut DbConn, cipher: &Cipher, provider: &str, field: &str) -
     let row: Option<(String, String)> =
         cr::table.find((provider, field)).select((cr::nonce, cr::ciphertext)).first(conn).optional()?;
     row.map(|(nonce, ct)| cipher.open(&nonce, &ct, &associated(provider, field)).map(SecretString::from)).transpose()
+}
+
+/// Reads fields from the encrypted store at the moment they are needed (a cloud client being
+/// built, a notification being sent), so a value changed in the dashboard applies next time.
+#[derive(Clone, Debug)]
+pub struct Vault {
+    db: Db,
+    cipher: Cipher,
+}
+
+impl Vault {
+    pub fn new(db: Db, cipher: Cipher) -> Self {
+        Vault { db, cipher }
+    }
+
+    /// The decrypted value of `owner`'s `field` (a provider's, or `notify:<destination>`'s).
+    pub async fn field(&self, owner: &str, field: &str) -> anyhow::Result<Option<SecretString>> {
+        let (cipher, owner, field) = (self.cipher.clone(), owner.to_string(), field.to_string());
+        self.db
+            .run(move |c| reveal(c, &cipher, &owner, &field).map_err(|e| DbError::Other(format!("{e:#}"))))
+            .await
+            .map_err(anyhow::Error::from)
+    }
 }

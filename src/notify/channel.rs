@@ -1,10 +1,11 @@
 //! A destination ready to send: its secrets read, its client built, and the one function
 //! that delivers a queued message in the destination's own format.
 
-use super::secrets::{Secret, Vault};
+use super::secrets::Secret;
 use super::settings::{Destination, DestinationKind};
 use super::templates::Templates;
 use super::{email, markup, pagerduty, slack, teams, webhook};
+use crate::credentials::Vault;
 use crate::domain::notify::Event;
 use chrono::Utc;
 use secrecy::ExposeSecret;

@@ -9,8 +9,9 @@
 //! message that is sent again after a crash is recognisably the same message.
 
 use super::markup;
-use super::secrets::{Secret, Vault};
+use super::secrets::Secret;
 use super::settings::{resolve, Destination};
+use crate::credentials::Vault;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};

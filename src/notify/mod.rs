@@ -57,7 +57,7 @@ pub struct Notifier {
     /// The public host, which PagerDuty shows as the alert's source.
     source: String,
     policy: Policy,
-    vault: secrets::Vault,
+    vault: crate::credentials::Vault,
 }
 
 impl Notifier {
@@ -77,7 +77,7 @@ impl Notifier {
         }
         let http = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
         Ok(Notifier {
-            vault: secrets::Vault { db: db.clone(), cipher },
+            vault: crate::credentials::Vault::new(db.clone(), cipher),
             db,
             settings: settings.clone(),
             destinations: Arc::new(destinations),

@@ -5,8 +5,7 @@
 //! changed value applies to the next message.
 
 use super::settings::{resolve, STORED};
-use crate::credentials::Cipher;
-use crate::db::{Db, DbError};
+use crate::credentials::Vault;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Where a destination's stored secrets live in the encrypted store.
@@ -17,13 +16,6 @@ pub fn owner(destination: &str) -> String {
 pub enum Secret {
     Value(SecretString),
     Stored { owner: String, field: &'static str },
-}
-
-/// Reads stored secrets: the database and the key that decrypts them.
-#[derive(Clone)]
-pub struct Vault {
-    pub db: Db,
-    pub cipher: Cipher,
 }
 
 impl Secret {
@@ -40,15 +32,10 @@ impl Secret {
         match self {
             Secret::Value(v) => Ok(v.clone()),
             Secret::Stored { owner, field } => {
-                let (cipher, owner_q, field_q) = (vault.cipher.clone(), owner.clone(), *field);
                 let stored = vault
-                    .db
-                    .run(move |c| {
-                        crate::credentials::reveal(c, &cipher, &owner_q, field_q)
-                            .map_err(|e| DbError::Other(format!("{e:#}")))
-                    })
+                    .field(owner, field)
                     .await
-                    .map_err(|e| format!("{field}: cannot read the stored value ({e})"))?;
+                    .map_err(|e| format!("{field}: cannot read the stored value ({e:#})"))?;
                 stored.ok_or_else(|| format!("{field} is not entered yet (Settings → Notifications)"))
             }
         }

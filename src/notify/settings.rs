@@ -113,6 +113,12 @@ impl DestinationKind {
             _ => &Event::UNLESS_LISTED,
         }
     }
+
+    /// Whether this kind has anything to send for `event` (PagerDuty has nothing for a
+    /// success: the mitigation that follows resolves its incident), listed or not.
+    pub fn sends(self, event: Event) -> bool {
+        self != DestinationKind::PagerDuty || super::pagerduty::HEARS.contains(&event)
+    }
 }
 
 /// A secret field's value meaning "entered by an admin in Settings → Notifications", kept

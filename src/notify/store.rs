@@ -28,9 +28,7 @@ impl Listener<'_> {
     /// Whether this destination hears the subject: its route matches (an empty event list
     /// meaning what its kind hears by default), and its kind has something to send for it.
     fn hears(&self, subject: &Subject<'_>) -> bool {
-        let sends = self.kind != crate::notify::DestinationKind::PagerDuty
-            || crate::notify::pagerduty::action(subject.event).is_some();
-        sends && self.route.matches(subject, self.kind.heard_by_default())
+        self.kind.sends(subject.event) && self.route.matches(subject, self.kind.heard_by_default())
     }
 }
 
