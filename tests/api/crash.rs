@@ -2,7 +2,7 @@
 //! approved cancel is executing, then restarted on the same database. The action ends
 //! succeeded, and the simulated cloud was called exactly once.
 
-use crate::helpers::{fresh_database, postgres_admin_url, until, Backend, Node};
+use crate::helpers::{fresh_database, postgres_admin_url, until, Backend, Bare, Node};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -28,14 +28,21 @@ async fn killed_mid_execution(backend: Backend) {
     let id = action["id"].as_str().unwrap().to_string();
     let approve =
         client.post(format!("{}/api/v1/actions/{id}/approve", node.url)).bearer_auth(&key).json(&json!({})).send();
-    assert_eq!(approve.await.unwrap().status(), 200);
+    let approve = approve.await.unwrap();
+    assert_eq!(approve.status(), 200, "{}", approve.text().await.unwrap_or_default());
     until("the action to be executing", Duration::from_secs(30), async || {
         let a = get(&client, &key, format!("{}/api/v1/actions/{id}", node.url)).await?;
         (a["status"] == "executing").then_some(())
     })
     .await;
-    // Let the call reach the cloud, then kill the process before it answers.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Let the call reach the cloud (its stop is persisted), then kill the process before the
+    // cloud answers. A fixed sleep here raced a loaded CI machine: killed between the audited
+    // intent and the effect, the restart rightly calls again, and the test counted two calls.
+    let db = Bare::at(&node.database_url, dir.path()).await;
+    until("the simulated cloud to have stopped the job", Duration::from_secs(30), async || {
+        stopped(&db, LIVE_JOB).await.then_some(())
+    })
+    .await;
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
 
@@ -54,11 +61,31 @@ async fn killed_mid_execution(backend: Backend) {
         .iter()
         .filter(|e| e["action"] == "executor.call" && e["target"].as_str().unwrap_or("").contains(&id))
         .count();
-    assert_eq!(calls, 1, "the simulated cloud saw exactly one execution");
+    assert_eq!(calls, 1, "the simulated cloud saw exactly one execution: {audit}");
     second.kill().unwrap();
     second.wait().unwrap();
     let verify = node.command(&[]).args(["audit", "verify"]).output().unwrap();
-    assert!(verify.status.success());
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+}
+
+/// Whether the simulated cloud has recorded its stop of `resource`.
+async fn stopped(bare: &Bare, resource: &str) -> bool {
+    use costguard::db::schema::sim_resource_stops as stops;
+    use diesel::prelude::*;
+    let resource = resource.to_string();
+    let found: Option<String> = bare
+        .db
+        .run(move |c| {
+            stops::table
+                .filter(stops::resource_id.eq(resource))
+                .select(stops::resource_id)
+                .first(c)
+                .optional()
+                .map_err(costguard::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    found.is_some()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

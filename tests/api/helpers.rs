@@ -306,7 +306,7 @@ impl Node {
             .stdout(std::process::Stdio::piped())
             .output()
             .unwrap();
-        assert!(created.status.success());
+        assert!(created.status.success(), "apikey create: {}", String::from_utf8_lossy(&created.stderr));
         String::from_utf8(created.stdout).unwrap().lines().last().unwrap().trim().to_string()
     }
 
