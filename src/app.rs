@@ -132,6 +132,7 @@ impl Application {
         let runner = Runner::new(db.clone(), connection.executors, safety, approval).with_clock(ctx.clock.clone());
 
         detect::spawn(&ctx, &settings.detect, settings.bus.capacity, receivers.costs_ingested).await?;
+        crate::budgets::spawn(&ctx, &settings.budgets).await?;
         optimize::spawn(&ctx, &settings.optimizer, &settings.safety, &settings.approval, receivers.anomalies);
         execute::spawn(&ctx, runner.clone(), receivers.actions);
         approval::spawn(&ctx, &settings.approval).await?;

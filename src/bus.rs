@@ -42,6 +42,7 @@ pub struct Bus {
     actions: mpsc::Sender<ActionId>,
     /// Wakes the notifier, which reads what changed from the database.
     notifier: std::sync::Arc<tokio::sync::Notify>,
+    budgets: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// The receiving side, handed to exactly one consumer each.
@@ -63,6 +64,7 @@ pub fn channels(capacity: usize) -> (Bus, Receivers) {
             anomalies: anomalies_tx,
             actions: actions_tx,
             notifier: std::sync::Arc::new(tokio::sync::Notify::new()),
+            budgets: std::sync::Arc::new(tokio::sync::Notify::new()),
         },
         Receivers { costs_ingested: costs_rx, anomalies: anomalies_rx, actions: actions_rx },
     )
@@ -91,6 +93,15 @@ impl Bus {
     }
 
     /// For the notifier's task.
+    /// A detective run ended: the budgets' forecasts have new baselines to read.
+    pub fn nudge_budgets(&self) {
+        self.budgets.notify_one();
+    }
+
+    pub fn budgets_wake(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.budgets.clone()
+    }
+
     pub fn notifier_wake(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.notifier.clone()
     }

@@ -28,6 +28,8 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     pub import: crate::ingest::focus_csv::ImportLimits,
     pub audit: crate::audit::AuditSettings,
+    /// `[[budgets]]`: budgets kept in config.toml.
+    pub budgets: crate::budgets::BudgetsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -216,6 +218,11 @@ impl Settings {
         self.dashboard.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.notify.validate().map_err(|(key, problem)| invalid(key, problem))?;
         self.cluster.validate().map_err(|(key, problem)| invalid(key, problem))?;
+        if let Err((key, problem)) = self.budgets.specs() {
+            // The key is built ("budgets[2].amount"); the error ends start-up, so leaking it
+            // once costs nothing and keeps every other key a `&'static str`.
+            return Err(invalid(Box::leak(key.into_boxed_str()), problem));
+        }
         use secrecy::ExposeSecret;
         let key = self.secrets.encryption_key.expose_secret();
         if !key.trim().is_empty() {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod approval;
 pub mod audit;
 pub mod auth;
+pub mod budgets;
 pub mod build_info;
 pub mod bus;
 pub mod cli;

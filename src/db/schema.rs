@@ -190,6 +190,7 @@ diesel::table! {
         running_seen_at -> Nullable<Timestamp>,
         running_rate -> Nullable<BigInt>,
         running_settled -> Nullable<Bool>,
+        forecast_profile -> Nullable<Text>,
     }
 }
 
@@ -395,3 +396,30 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    budgets (id) {
+        id -> Text,
+        name -> Text,
+        spec -> Text,
+        managed_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        status -> Nullable<Text>,
+        evaluated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    budget_crossings (id) {
+        id -> BigInt,
+        budget_id -> Text,
+        period_start -> Timestamp,
+        percent -> BigInt,
+        basis -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(budget_crossings -> budgets (budget_id));
+diesel::allow_tables_to_appear_in_same_query!(budgets, budget_crossings);

@@ -74,6 +74,7 @@ impl Detective {
             self.bus.publish_anomaly(AnomalyChanged { anomaly_id: crate::domain::ids::AnomalyId::new(id), lifecycle });
         }
         metrics::histogram!("costguard_detection_duration_seconds").record(started.elapsed().as_secs_f64());
+        self.bus.nudge_budgets();
         tracing::debug!(?summary, "detection run");
         Ok(summary)
     }
@@ -238,6 +239,7 @@ fn push_state<'a>(
             last,
             currency: &s.currency,
             running: s.running.map(|r| r.sighting),
+            profile: replayed.profile.as_ref().and_then(|p| serde_json::to_string(p).ok()),
         });
     }
 }

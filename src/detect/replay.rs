@@ -5,6 +5,7 @@ use super::series::Series;
 use crate::domain::detect::decision::{Floors, Severity, SeverityThresholds};
 use crate::domain::detect::incident::{DetectorParams, Direction, Measured, PointOutcome, Tracker};
 use crate::domain::detect::model::BaselineModel;
+use crate::domain::budget::profile::Profile;
 use crate::domain::money::{Total, UNITS_PER_WHOLE};
 
 /// An incident found in the replay, ready to persist.
@@ -44,6 +45,9 @@ pub struct Replay {
     pub last: Option<(i64, Total, Total)>,
     /// Per-point outcomes, when asked for (charts).
     pub outcomes: Vec<PointOutcome>,
+    /// What the baseline expects of each step of the week after the newest point (budgets'
+    /// forecasts).
+    pub profile: Option<Profile>,
 }
 
 /// Suppression windows on this series: no incident may open in `(from, until]`.
@@ -152,7 +156,13 @@ pub fn replay_with<B: BaselineModel>(
     }
     let last = series.points.last().map(|&(at, total)| (at, total, to_units(last_expected)));
     let ready = tracker.expect(last_at.unwrap_or(0)).ready;
-    Replay { found, points: tracker.points(), ready, last, outcomes }
+    let profile = last_at.and_then(|at| {
+        Profile::of(series.step_secs, at + series.step_secs, |t| {
+            let e = tracker.expect(t);
+            (e.expected, e.sigma)
+        })
+    });
+    Replay { found, points: tracker.points(), ready, last, outcomes, profile }
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ pub use manual::{insert_manual, resolve_manual, Manual, ResolveRefusal};
 pub use rows::{
     also_affected, events, get, get_many, list, open_by_severity, AnomalyEvent, AnomalyRow, AnomalyState, ListFilter,
 };
-pub use series_state::{histories, history, list_series, save_series_states, sightings, SeriesRow, SeriesState};
+pub use series_state::{
+    histories, history, list_series, outlooks, save_series_states, sightings, Outlook, SeriesRow, SeriesState,
+};
 pub use timeline::record_event;
 
 use crate::domain::money::Total;

@@ -24,6 +24,8 @@ pub struct SeriesState<'a> {
     pub history: String,
     /// The newest point's sighting while its hour runs, for the next run's rate.
     pub running: Option<Sighting>,
+    /// `domain::budget::profile::Profile` as JSON: the week ahead, for budgets' forecasts.
+    pub profile: Option<String>,
 }
 
 /// The sightings of running points the last run kept, by series key.
@@ -79,6 +81,7 @@ fn save_series_state(conn: &mut DbConn, s: &SeriesState<'_>, now: DateTime<Utc>)
         ds::running_seen_at.eq(s.running.map(|r| naive(r.seen_at))),
         ds::running_rate.eq(s.running.and_then(|r| r.rate).map(saturate)),
         ds::running_settled.eq(s.running.map(|r| r.settled)),
+        ds::forecast_profile.eq(s.profile.as_deref()),
     );
     crate::per_backend!(conn, |c| {
         diesel::insert_into(ds::table)
@@ -133,4 +136,29 @@ pub struct SeriesRow {
 
 pub fn list_series(conn: &mut DbConn) -> QueryResult<Vec<SeriesRow>> {
     ds::table.order_by(ds::label.asc()).select(SeriesRow::as_select()).load(conn)
+}
+
+/// What a budget's forecast reads of one series.
+pub struct Outlook {
+    pub series_key: String,
+    pub currency: String,
+    pub step_secs: i64,
+    pub last_point_at: DateTime<Utc>,
+    pub profile: crate::domain::budget::profile::Profile,
+}
+
+/// Every series of `kind` that has a week-ahead profile.
+pub fn outlooks(conn: &mut DbConn, kind: &str) -> QueryResult<Vec<Outlook>> {
+    let rows: Vec<(String, String, i64, NaiveDateTime, Option<String>)> = ds::table
+        .filter(ds::series_kind.eq(kind))
+        .filter(ds::forecast_profile.is_not_null())
+        .select((ds::series_key, ds::currency, ds::step_secs, ds::last_point_at, ds::forecast_profile))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(series_key, currency, step_secs, last, profile)| {
+            let profile = serde_json::from_str(profile.as_deref()?).ok()?;
+            Some(Outlook { series_key, currency, step_secs, last_point_at: last.and_utc(), profile })
+        })
+        .collect())
 }

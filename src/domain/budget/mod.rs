@@ -7,12 +7,17 @@
 //! Money stays exact where it is known (spent, the budget's amount); the baseline's
 //! expectations are estimates in floating point and become money once, rounded, at the end.
 
+pub mod profile;
+pub mod scope;
+pub mod spec;
+
+use super::detect::decision::Severity;
 use super::money::{Total, UNITS_PER_WHOLE};
 use chrono::{DateTime, Datelike, Months, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 /// How long a budget runs before it starts again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     Month,
@@ -56,7 +61,7 @@ impl Period {
 }
 
 /// What a threshold is measured on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Basis {
     /// What is spent so far in the period.
@@ -65,11 +70,37 @@ pub enum Basis {
     Forecast,
 }
 
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Actual => "actual",
+            Basis::Forecast => "forecast",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Basis> {
+        [Basis::Actual, Basis::Forecast].into_iter().find(|b| b.as_str() == text)
+    }
+}
+
 /// "Alert at `percent` % of the budget, on actual or forecast spend".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Threshold {
+    #[schema(minimum = 1, maximum = 1000)]
     pub percent: u32,
     pub on: Basis,
+}
+
+impl Threshold {
+    /// How loud its crossing is: money already spent past the whole budget is high, a
+    /// forecast past it medium, anything short of the budget low.
+    pub fn severity(self) -> Severity {
+        match (self.percent >= 100, self.on) {
+            (true, Basis::Actual) => Severity::High,
+            (true, Basis::Forecast) => Severity::Medium,
+            (false, _) => Severity::Low,
+        }
+    }
 }
 
 /// What the baseline expects of one hour still to come: the value and its standard
