@@ -360,7 +360,11 @@ mod tests {
                     // [prices."gpt-4.1"]: a quoted key is one key, written as Settings writes it.
                     section = Some(name.replace('"', ""));
                 } else if let (Some(section), Some((key, _))) = (&section, line.split_once('=')) {
-                    keys.insert(format!("{section}.{}", key.trim()));
+                    keys.insert(if section.is_empty() {
+                        key.trim().to_string()
+                    } else {
+                        format!("{section}.{}", key.trim())
+                    });
                 }
             }
             Table { keys }

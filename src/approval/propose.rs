@@ -55,9 +55,17 @@ pub fn propose(
 ) -> Result<Proposed, CommandError> {
     let tags = crate::ledger::query::resource_tags(c, &action.target)?;
     let target = target(action.provider.as_deref(), action.account.as_deref(), &action.target, tags);
-    let blocked: Vec<String> = safety::check(rules, &target, facts, Stage::Routing)
+    let mut facts = facts.clone();
+    if let Some(anomaly) = &action.anomaly_id {
+        if let Some(a) = crate::detect::store::get(c, anomaly)? {
+            facts.budget = crate::budgets::outlook(c, &a.series_key, now)?;
+        }
+    }
+    // A person is held to neither of the optimizer's budget rules.
+    let optimizer_only = ["below_budget_floor", "budget_not_forecast_over"];
+    let blocked: Vec<String> = safety::check(rules, &target, &facts, Stage::Routing)
         .into_iter()
-        .filter(|b| proposer == Proposer::Optimizer || b.rule != "below_budget_floor")
+        .filter(|b| proposer == Proposer::Optimizer || !optimizer_only.contains(&b.rule))
         .map(|b| b.to_string())
         .collect();
     if let (Proposer::Optimizer, Some(anomaly)) = (&proposer, &action.anomaly_id) {

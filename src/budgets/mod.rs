@@ -12,7 +12,8 @@ mod worker;
 pub use settings::BudgetsConfig;
 pub use worker::spawn;
 
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbConn, DbError};
+use crate::domain::approval::safety::BudgetOutlook;
 use crate::domain::budget::{newly_crossed, Threshold};
 use chrono::{DateTime, Utc};
 
@@ -22,17 +23,24 @@ pub async fn evaluate(db: &Db, now: DateTime<Utc>) -> Result<usize, DbError> {
     db.run(move |c| {
         let mut recorded = 0;
         for budget in store::list(c)? {
-            let status = status::compute(c, &budget.spec, now)?;
-            let already: Vec<Threshold> =
-                store::crossings(c, &budget.id, status.period_start)?.into_iter().map(|x| x.threshold).collect();
-            let spec = &budget.spec;
-            let new = newly_crossed(&spec.thresholds, spec.amount, &status.as_forecast(), &already);
-            recorded += store::record_evaluation(c, &budget.id, &status, &new, now)?;
-            show(&budget.spec, &status);
+            recorded += evaluate_one(c, &budget, now)?;
         }
         Ok::<_, DbError>(recorded)
     })
     .await
+}
+
+/// One budget's evaluation: its status saved, and the thresholds it crossed for the first
+/// time this period recorded (the API evaluates a budget it just created or changed).
+pub fn evaluate_one(c: &mut DbConn, budget: &store::BudgetRow, now: DateTime<Utc>) -> diesel::QueryResult<usize> {
+    let status = status::compute(c, &budget.spec, now)?;
+    let already: Vec<Threshold> =
+        store::crossings(c, &budget.id, status.period_start)?.into_iter().map(|x| x.threshold).collect();
+    let spec = &budget.spec;
+    let new = newly_crossed(&spec.thresholds, spec.amount, &status.as_forecast(), &already);
+    let recorded = store::record_evaluation(c, &budget.id, &status, &new, now)?;
+    show(spec, &status);
+    Ok(recorded)
 }
 
 /// The status as gauges, in whole currency units, labelled by budget name and currency.
@@ -41,4 +49,24 @@ fn show(spec: &crate::domain::budget::spec::BudgetSpec, status: &status::Status)
     metrics::gauge!("costguard_budget_amount", &labels).set(spec.amount.approx_whole());
     metrics::gauge!("costguard_budget_spent", &labels).set(status.spent.approx_whole());
     metrics::gauge!("costguard_budget_forecast", &labels).set(status.forecast.approx_whole());
+}
+
+/// What the budgets covering a series forecast, as of their last evaluation in the period
+/// `now` falls in (the safety policy's view when the optimizer proposes).
+pub fn outlook(c: &mut DbConn, series_key: &str, now: DateTime<Utc>) -> diesel::QueryResult<BudgetOutlook> {
+    let Some(series) = crate::domain::detect::series::SeriesId::parse_key(series_key) else {
+        return Ok(BudgetOutlook::None);
+    };
+    let mut outlook = BudgetOutlook::None;
+    for budget in store::list(c)?.into_iter().filter(|b| b.spec.scope.covers(&series)) {
+        let name = budget.spec.name.clone();
+        let current = budget.status.filter(|s| s.period_start == budget.spec.period.bounds(now).0);
+        match current {
+            Some(s) if s.forecast.units() > budget.spec.amount.units() => {
+                return Ok(BudgetOutlook::ForecastOver { budget: name })
+            }
+            _ => outlook = BudgetOutlook::Within { budget: name },
+        }
+    }
+    Ok(outlook)
 }

@@ -96,8 +96,44 @@ fn name_taken(conn: &mut DbConn, name: &str, other_than: &str) -> QueryResult<bo
     Ok(n > 0)
 }
 
-pub fn create(conn: &mut DbConn, spec: &BudgetSpec, by: ManagedBy, now: DateTime<Utc>) -> Result<BudgetRow, Refused> {
-    write_transaction(conn, |c| insert(c, spec, by, now))
+/// Who changed a budget, for the audit log: a key's or user's name, or "config.toml".
+pub struct Actor<'a>(pub &'a str);
+
+/// Every change of a budget is audited in its transaction, with the definitions before and after.
+fn audit(
+    c: &mut DbConn,
+    actor: &Actor<'_>,
+    verb: &str,
+    before: Option<&BudgetRow>,
+    after: Option<&BudgetRow>,
+) -> QueryResult<()> {
+    let text = |r: Option<&BudgetRow>| r.map(|r| r.spec.to_json().to_string());
+    let (before_text, after_text) = (text(before), text(after));
+    let id = after.or(before).map_or("", |r| r.id.as_str());
+    let target = format!("budget {id}");
+    let event = crate::audit::Event {
+        actor: actor.0,
+        action: verb,
+        target: &target,
+        before: before_text.as_deref(),
+        after: after_text.as_deref(),
+        result: "ok",
+        detail: None,
+    };
+    crate::audit::append(c, &event, Utc::now()).map(|_| ())
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    spec: &BudgetSpec,
+    actor: &Actor<'_>,
+    now: DateTime<Utc>,
+) -> Result<BudgetRow, Refused> {
+    write_transaction(conn, |c| {
+        let row = insert(c, spec, ManagedBy::Api, now)?;
+        audit(c, actor, "budget.create", None, Some(&row))?;
+        Ok(row)
+    })
 }
 
 fn insert(c: &mut DbConn, spec: &BudgetSpec, by: ManagedBy, now: DateTime<Utc>) -> Result<BudgetRow, Refused> {
@@ -126,13 +162,24 @@ pub fn update(
     conn: &mut DbConn,
     id: &str,
     spec: &BudgetSpec,
+    actor: &Actor<'_>,
+    now: DateTime<Utc>,
+) -> Result<BudgetRow, Refused> {
+    write_transaction(conn, |c| {
+        let before = get(c, id)?;
+        let row = replace(c, id, spec, ManagedBy::Api, now)?;
+        audit(c, actor, "budget.update", before.as_ref(), Some(&row))?;
+        Ok(row)
+    })
+}
+
+fn replace(
+    c: &mut DbConn,
+    id: &str,
+    spec: &BudgetSpec,
     by: ManagedBy,
     now: DateTime<Utc>,
 ) -> Result<BudgetRow, Refused> {
-    write_transaction(conn, |c| replace(c, id, spec, by, now))
-}
-
-fn replace(c: &mut DbConn, id: &str, spec: &BudgetSpec, by: ManagedBy, now: DateTime<Utc>) -> Result<BudgetRow, Refused> {
     {
         let current = get(c, id)?.ok_or_else(|| Refused::NotFound(id.to_string()))?;
         if current.managed_by != by {
@@ -155,8 +202,12 @@ fn replace(c: &mut DbConn, id: &str, spec: &BudgetSpec, by: ManagedBy, now: Date
     }
 }
 
-pub fn delete(conn: &mut DbConn, id: &str, by: ManagedBy) -> Result<BudgetRow, Refused> {
-    write_transaction(conn, |c| remove(c, id, by))
+pub fn delete(conn: &mut DbConn, id: &str, actor: &Actor<'_>) -> Result<BudgetRow, Refused> {
+    write_transaction(conn, |c| {
+        let row = remove(c, id, ManagedBy::Api)?;
+        audit(c, actor, "budget.delete", Some(&row), None)?;
+        Ok(row)
+    })
 }
 
 fn remove(c: &mut DbConn, id: &str, by: ManagedBy) -> Result<BudgetRow, Refused> {
@@ -176,21 +227,24 @@ fn remove(c: &mut DbConn, id: &str, by: ManagedBy) -> Result<BudgetRow, Refused>
 /// budget of their own stops start-up (`Refused::NameTaken`).
 pub fn sync_config(conn: &mut DbConn, specs: &[BudgetSpec], now: DateTime<Utc>) -> Result<(), Refused> {
     write_transaction(conn, |c| {
-        let existing = list(c)?;
+        let (existing, actor) = (list(c)?, Actor("config.toml"));
         for gone in existing.iter().filter(|r| r.managed_by == ManagedBy::Config) {
             if !specs.iter().any(|s| s.name == gone.spec.name) {
                 remove(c, &gone.id, ManagedBy::Config)?;
+                audit(c, &actor, "budget.delete", Some(gone), None)?;
             }
         }
         for spec in specs {
             match existing.iter().find(|r| r.spec.name == spec.name) {
                 Some(r) if r.managed_by == ManagedBy::Api => return Err(Refused::NameTaken(spec.name.clone())),
                 Some(r) if r.spec != *spec => {
-                    replace(c, &r.id, spec, ManagedBy::Config, now)?;
+                    let row = replace(c, &r.id, spec, ManagedBy::Config, now)?;
+                    audit(c, &actor, "budget.update", Some(r), Some(&row))?;
                 }
                 Some(_) => {}
                 None => {
-                    insert(c, spec, ManagedBy::Config, now)?;
+                    let row = insert(c, spec, ManagedBy::Config, now)?;
+                    audit(c, &actor, "budget.create", None, Some(&row))?;
                 }
             }
         }

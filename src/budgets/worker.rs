@@ -15,7 +15,9 @@ pub async fn spawn(ctx: &crate::worker::Context, config: &super::BudgetsConfig) 
     let specs = config.specs().map_err(|(key, why)| anyhow::anyhow!("{key}: {why}"))?;
     let now = ctx.clock.now();
     ctx.db
-        .run(move |c| super::store::sync_config(c, &specs, now).map_err(|e| anyhow::anyhow!("budgets in config.toml: {e}")))
+        .run(move |c| {
+            super::store::sync_config(c, &specs, now).map_err(|e| anyhow::anyhow!("budgets in config.toml: {e}"))
+        })
         .await?;
     let worker = BudgetWorker { db: ctx.db.clone(), bus: ctx.bus.clone(), clock: ctx.clock.clone() };
     ctx.start(worker, ctx.bus.budgets_wake());

@@ -2,10 +2,10 @@
 //! severity and the latest expectation. No I/O; the runner loads and persists.
 
 use super::series::Series;
+use crate::domain::budget::profile::Profile;
 use crate::domain::detect::decision::{Floors, Severity, SeverityThresholds};
 use crate::domain::detect::incident::{DetectorParams, Direction, Measured, PointOutcome, Tracker};
 use crate::domain::detect::model::BaselineModel;
-use crate::domain::budget::profile::Profile;
 use crate::domain::money::{Total, UNITS_PER_WHOLE};
 
 /// An incident found in the replay, ready to persist.

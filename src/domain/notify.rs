@@ -27,10 +27,12 @@ pub enum Event {
     /// Executed and verified.
     ActionSucceeded,
     ActionFailed,
+    /// A budget's threshold was crossed for the first time in its period.
+    BudgetThresholdCrossed,
 }
 
 impl Event {
-    pub const ALL: [Event; 8] = [
+    pub const ALL: [Event; 9] = [
         Event::AnomalyOpened,
         Event::AnomalyEscalated,
         Event::AnomalyResolved,
@@ -39,19 +41,21 @@ impl Event {
         Event::ActionApproved,
         Event::ActionSucceeded,
         Event::ActionFailed,
+        Event::BudgetThresholdCrossed,
     ];
 
     /// What a route with no `events` list hears on a chat or mail destination: every event
     /// but the two steps between a proposal and its end, which would double the messages in
     /// a channel (the approval is visible in the "Done" that follows). A route that lists
     /// them hears them; PagerDuty hears them always, to acknowledge and resolve its incident.
-    pub const UNLESS_LISTED: [Event; 6] = [
+    pub const UNLESS_LISTED: [Event; 7] = [
         Event::AnomalyOpened,
         Event::AnomalyEscalated,
         Event::AnomalyResolved,
         Event::ActionPending,
         Event::ActionSucceeded,
         Event::ActionFailed,
+        Event::BudgetThresholdCrossed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +68,7 @@ impl Event {
             Event::ActionApproved => "action_approved",
             Event::ActionSucceeded => "action_succeeded",
             Event::ActionFailed => "action_failed",
+            Event::BudgetThresholdCrossed => "budget_threshold_crossed",
         }
     }
 
@@ -94,6 +99,7 @@ impl Event {
             Event::ActionPending | Event::ActionApproved | Event::ActionSucceeded | Event::ActionFailed => 1,
             Event::AnomalyMitigated => 2,
             Event::AnomalyResolved => 3,
+            Event::BudgetThresholdCrossed => 4,
         }
     }
 
@@ -123,6 +129,8 @@ pub fn is_news(event: Event, last_out: DateTime<Utc>, now: DateTime<Utc>, max_ag
         Event::AnomalyResolved | Event::AnomalyMitigated => announced,
         Event::AnomalyOpened | Event::AnomalyEscalated => now - last_out <= max_age,
         Event::ActionPending | Event::ActionApproved | Event::ActionSucceeded | Event::ActionFailed => true,
+        // The notifier reads only crossings of periods still running.
+        Event::BudgetThresholdCrossed => true,
     }
 }
 

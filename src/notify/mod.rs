@@ -191,7 +191,7 @@ impl Notifier {
 
 /// The page a message is about: the action's when it has one, else the anomaly's.
 fn subject_link(payload: &serde_json::Value) -> Option<&str> {
-    payload["action"]["url"].as_str().or(payload["anomaly"]["url"].as_str())
+    payload["action"]["url"].as_str().or(payload["anomaly"]["url"].as_str()).or(payload["budget"]["url"].as_str())
 }
 
 /// Starts the notifier (when `[notify]` is on): its cursors begin at what exists now, then a

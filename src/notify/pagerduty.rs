@@ -42,7 +42,7 @@ pub const HEARS: [Event; 7] = [
 ];
 
 /// What an event does to the anomaly's incident; `None`: nothing (a success is followed by
-/// the anomaly's mitigation, which resolves it).
+/// the anomaly's mitigation, which resolves it; a budget's threshold has no incident).
 pub fn action(event: Event) -> Option<EventAction> {
     match event {
         Event::AnomalyOpened | Event::AnomalyEscalated | Event::ActionPending | Event::ActionFailed => {
@@ -50,7 +50,8 @@ pub fn action(event: Event) -> Option<EventAction> {
         }
         Event::ActionApproved => Some(EventAction::Acknowledge),
         Event::AnomalyMitigated | Event::AnomalyResolved => Some(EventAction::Resolve),
-        Event::ActionSucceeded => None,
+        // A budget is not a page: its alerts go to chat and mail.
+        Event::ActionSucceeded | Event::BudgetThresholdCrossed => None,
     }
 }
 

@@ -92,6 +92,7 @@ pub fn enqueue(
     crate::db::write_transaction(conn, |c| {
         let mut found = anomaly_events(c, base_url, max_age, now)?;
         found.extend(action_events(c, base_url, policy, max_age, now)?);
+        found.extend(budget_events(c, base_url, now)?);
         found.sort_by_key(|f| f.event.place_in_pass());
         let mut queued = 0;
         for f in &found {
@@ -278,6 +279,50 @@ fn action_events(
     }
     if let Some((last, ..)) = rows.last() {
         advance(conn, "action_transitions", *last)?;
+    }
+    Ok(out)
+}
+
+/// Budget thresholds crossed since the cursor, for periods still running (turning
+/// notifications on announces this period's crossings, never a past period's).
+fn budget_events(conn: &mut DbConn, base_url: &str, now: DateTime<Utc>) -> QueryResult<Vec<Found>> {
+    use crate::domain::budget::scope::Counts;
+    let from = cursor(conn, "budget_crossings")?;
+    let rows = crate::budgets::store::crossings_after(conn, from, BATCH)?;
+    let mut out = Vec::new();
+    for crossing in &rows {
+        let Some(budget) = crate::budgets::store::get(conn, &crossing.budget_id)? else { continue };
+        let spec = &budget.spec;
+        if spec.period.bounds(now).0 != crossing.period_start {
+            continue;
+        }
+        let mut view = serde_json::to_value(crate::budgets::view::BudgetView::new(&budget, &[])).unwrap_or_default();
+        view["url"] = json!(format!("{base_url}/settings/budgets"));
+        view["period_end_date"] = json!(budget
+            .status
+            .as_ref()
+            .map(|s| { (s.period_end - Duration::seconds(1)).format("%Y-%m-%d").to_string() }));
+        let team = spec.scope.tag.as_ref().filter(|t| t.key == "team").map(|t| t.value.clone());
+        let severity = crossing.threshold.severity();
+        out.push(Found {
+            stream: "budget_crossings",
+            event_id: crossing.id,
+            event: Event::BudgetThresholdCrossed,
+            subject_id: budget.id.clone(),
+            severity,
+            provider: spec.scope.provider.clone().filter(|_| spec.scope.counts() != Counts::Tag),
+            team,
+            payload: json!({
+                "event": Event::BudgetThresholdCrossed,
+                "at": crossing.at,
+                "severity": severity,
+                "threshold": crossing.threshold,
+                "budget": view,
+            }),
+        });
+    }
+    if let Some(last) = rows.last() {
+        advance(conn, "budget_crossings", last.id)?;
     }
     Ok(out)
 }

@@ -6,7 +6,7 @@ use crate::domain::notify::Event;
 use serde_json::Value;
 use std::path::Path;
 
-const BUILT_IN: [(Event, &str); 8] = [
+const BUILT_IN: [(Event, &str); 9] = [
     (Event::AnomalyOpened, include_str!("../../templates/notify/anomaly_opened.txt")),
     (Event::AnomalyEscalated, include_str!("../../templates/notify/anomaly_escalated.txt")),
     (Event::AnomalyResolved, include_str!("../../templates/notify/anomaly_resolved.txt")),
@@ -15,6 +15,7 @@ const BUILT_IN: [(Event, &str); 8] = [
     (Event::ActionApproved, include_str!("../../templates/notify/action_approved.txt")),
     (Event::ActionSucceeded, include_str!("../../templates/notify/action_succeeded.txt")),
     (Event::ActionFailed, include_str!("../../templates/notify/action_failed.txt")),
+    (Event::BudgetThresholdCrossed, include_str!("../../templates/notify/budget_threshold_crossed.txt")),
 ];
 
 pub struct Templates {
@@ -49,7 +50,10 @@ impl Templates {
             Ok(text) => text.trim().to_string(),
             Err(e) => {
                 tracing::warn!(%event, error = %e, "notification template failed; sending a plain message");
-                let subject = payload["anomaly"]["label"].as_str().or(payload["action"]["target"].as_str());
+                let subject = payload["anomaly"]["label"]
+                    .as_str()
+                    .or(payload["action"]["target"].as_str())
+                    .or(payload["budget"]["name"].as_str());
                 format!("{event}: {}", subject.unwrap_or("(unknown)"))
             }
         }

@@ -62,6 +62,28 @@ impl FromRequest for Caller {
 /// otherwise answer before the caller is known.
 pub struct WithBody<T>(pub Caller, pub T);
 
+/// As [`WithBody`], for an admin.
+pub struct AdminBody<T>(pub Caller, pub T);
+
+/// The caller, held to `needed`, then `T` from the rest of the request.
+fn caller_then<T: FromRequest + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    needed: Role,
+) -> LocalBoxFuture<'static, Result<(Caller, T), actix_web::Error>>
+where
+    T::Error: Into<actix_web::Error>,
+{
+    let req = req.clone();
+    let mut payload = payload.take();
+    Box::pin(async move {
+        let caller = Caller::from_request(&req, &mut Payload::None).await?;
+        caller.require(needed)?;
+        let body = T::from_request(&req, &mut payload).await.map_err(Into::into)?;
+        Ok((caller, body))
+    })
+}
+
 impl<T: FromRequest + 'static> FromRequest for WithBody<T>
 where
     T::Error: Into<actix_web::Error>,
@@ -70,13 +92,20 @@ where
     type Future = LocalBoxFuture<'static, Result<WithBody<T>, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let caller = Caller::from_request(&req, &mut Payload::None).await?;
-            caller.require(Role::Approver)?;
-            let body = T::from_request(&req, &mut payload).await.map_err(Into::into)?;
-            Ok(WithBody(caller, body))
-        })
+        let both = caller_then::<T>(req, payload, Role::Approver);
+        Box::pin(async move { both.await.map(|(caller, body)| WithBody(caller, body)) })
+    }
+}
+
+impl<T: FromRequest + 'static> FromRequest for AdminBody<T>
+where
+    T::Error: Into<actix_web::Error>,
+{
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<AdminBody<T>, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let both = caller_then::<T>(req, payload, Role::Admin);
+        Box::pin(async move { both.await.map(|(caller, body)| AdminBody(caller, body)) })
     }
 }

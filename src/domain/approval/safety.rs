@@ -24,6 +24,9 @@ pub struct SafetyRules {
     pub deny_resources: Vec<String>,
     /// When non-empty, only binaries built from these git SHAs may execute.
     pub allowed_build_shas: Vec<String>,
+    /// The optimizer proposes only for an anomaly whose spend a budget covers and whose
+    /// budget is forecast over its amount this period.
+    pub propose_only_over_budget: bool,
 }
 
 impl Default for SafetyRules {
@@ -38,6 +41,7 @@ impl Default for SafetyRules {
             deny_accounts: Vec::new(),
             deny_resources: Vec::new(),
             allowed_build_shas: Vec::new(),
+            propose_only_over_budget: false,
         }
     }
 }
@@ -61,6 +65,20 @@ pub struct Context {
     pub executed_last_day: u32,
     /// The running binary's git SHA.
     pub build_sha: String,
+    /// What the budgets covering the anomaly's spend forecast.
+    pub budget: BudgetOutlook,
+}
+
+/// The budgets covering an anomaly's spend, as of their last evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BudgetOutlook {
+    /// No budget covers it.
+    #[default]
+    None,
+    /// Covered, and every covering budget is forecast within its amount.
+    Within { budget: String },
+    /// This covering budget is forecast over its amount this period.
+    ForecastOver { budget: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +130,19 @@ pub fn check(rules: &SafetyRules, target: &Target, ctx: &Context, stage: Stage) 
     }
     match stage {
         Stage::Routing => {
-            if ctx.projected_daily_overspend < rules.min_projected_daily_overspend {
+            // Spend that takes a budget over is worth stopping even when it is small.
+            let over = match &ctx.budget {
+                BudgetOutlook::ForecastOver { budget } => Some(budget),
+                _ => None,
+            };
+            if rules.propose_only_over_budget && over.is_none() {
+                let reason = match &ctx.budget {
+                    BudgetOutlook::Within { budget } => format!("budget {budget} is forecast within its amount"),
+                    _ => "no budget covers this spend".to_string(),
+                };
+                block("budget_not_forecast_over", reason);
+            }
+            if over.is_none() && ctx.projected_daily_overspend < rules.min_projected_daily_overspend {
                 block(
                     "below_budget_floor",
                     format!(
@@ -160,7 +190,23 @@ mod tests {
             executed_last_hour: 0,
             executed_last_day: 0,
             build_sha: "abc123".into(),
+            budget: BudgetOutlook::None,
         }
+    }
+
+    #[test]
+    fn a_budget_forecast_over_waives_the_floor_and_can_be_required() {
+        let small = Context { projected_daily_overspend: 10.0, ..ctx() };
+        let over = Context { budget: BudgetOutlook::ForecastOver { budget: "data".into() }, ..small.clone() };
+        let within = Context { budget: BudgetOutlook::Within { budget: "data".into() }, ..ctx() };
+        let rules = SafetyRules::default();
+        assert_eq!(rules_blocking(&rules, &target(), &small, Stage::Routing), ["below_budget_floor"]);
+        assert!(rules_blocking(&rules, &target(), &over, Stage::Routing).is_empty());
+        let strict = SafetyRules { propose_only_over_budget: true, ..SafetyRules::default() };
+        assert_eq!(rules_blocking(&strict, &target(), &within, Stage::Routing), ["budget_not_forecast_over"]);
+        assert_eq!(rules_blocking(&strict, &target(), &ctx(), Stage::Routing), ["budget_not_forecast_over"]);
+        assert!(rules_blocking(&strict, &target(), &over, Stage::Routing).is_empty());
+        assert!(rules_blocking(&strict, &target(), &within, Stage::Execution).is_empty(), "routing only");
     }
 
     fn rules_blocking(rules: &SafetyRules, target: &Target, ctx: &Context, stage: Stage) -> Vec<&'static str> {

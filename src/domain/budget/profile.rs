@@ -72,7 +72,8 @@ mod tests {
     #[test]
     fn the_rest_of_a_range_sums_the_week_profile_with_partial_steps() {
         // 10 an hour by day (06:00-18:00), 2 by night, the same every day; sigma 1.
-        let p = Profile::of(HOUR, 5 * HOUR, |t| (if (6..18).contains(&(t / HOUR % 24)) { 10.0 } else { 2.0 }, 1.0)).unwrap();
+        let p = Profile::of(HOUR, 5 * HOUR, |t| (if (6..18).contains(&(t / HOUR % 24)) { 10.0 } else { 2.0 }, 1.0))
+            .unwrap();
         assert_eq!(p.slots.len(), 168);
         let day = p.rest(0, 24 * HOUR);
         assert!((day.value - (12.0 * 10.0 + 12.0 * 2.0)).abs() < 1e-9, "{day:?}");

@@ -116,7 +116,9 @@ mod tests {
         assert!(gcp.covers(&service("Google Cloud", "p", "BigQuery")));
         assert!(!gcp.covers(&service("AWS", "p", "BigQuery")));
         let bq = Scope { service: Some("BigQuery".into()), ..gcp.clone() };
-        assert!(bq.covers(&service("Google Cloud", "x", "BigQuery")) && !bq.covers(&service("Google Cloud", "x", "GCS")));
+        assert!(
+            bq.covers(&service("Google Cloud", "x", "BigQuery")) && !bq.covers(&service("Google Cloud", "x", "GCS"))
+        );
         let team = Scope { tag: Some(TagValue { key: "team".into(), value: "data".into() }), ..Scope::default() };
         assert!(team.covers(&SeriesId::Tag { key: "team".into(), value: "data".into() }));
         assert!(!team.covers(&SeriesId::Tag { key: "team".into(), value: "web".into() }));

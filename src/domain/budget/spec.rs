@@ -62,9 +62,9 @@ impl BudgetSpec {
         };
         let period = match object.get("period") {
             None | Some(Value::Null) => Period::Month,
-            Some(Value::String(s)) => {
-                Period::parse(s).ok_or(()).or_else(|_| refuse("period", format!("'{s}' is not month, quarter or year")))?
-            }
+            Some(Value::String(s)) => Period::parse(s)
+                .ok_or(())
+                .or_else(|_| refuse("period", format!("'{s}' is not month, quarter or year")))?,
             Some(_) => return refuse("period", "must be month, quarter or year"),
         };
         let scope = scope(object.get("scope"))?;
@@ -118,7 +118,9 @@ fn text(object: &Map<String, Value>, key: &str, field: &str, max: usize) -> Resu
 fn amount(v: Option<&Value>) -> Result<Total, SpecError> {
     let text = match v {
         Some(Value::String(s)) => s.trim(),
-        Some(Value::Number(_)) => return refuse("amount", "must be a decimal string such as \"25000.00\", not a number"),
+        Some(Value::Number(_)) => {
+            return refuse("amount", "must be a decimal string such as \"25000.00\", not a number")
+        }
         Some(_) => return refuse("amount", "must be a decimal string such as \"25000.00\""),
         None => return refuse("amount", "is required"),
     };
@@ -217,7 +219,10 @@ mod tests {
         assert_eq!(spec.thresholds[1], Threshold { percent: 100, on: Basis::Forecast });
         assert_eq!(BudgetSpec::parse(&spec.to_json()).unwrap(), spec);
         let minimal = BudgetSpec::parse(&json!({"name": "all", "amount": "10", "currency": "EUR"})).unwrap();
-        assert_eq!((minimal.period, minimal.scope.clone(), minimal.thresholds), (Period::Month, Scope::default(), default_thresholds()));
+        assert_eq!(
+            (minimal.period, minimal.scope.clone(), minimal.thresholds),
+            (Period::Month, Scope::default(), default_thresholds())
+        );
     }
 
     #[test]
@@ -244,9 +249,15 @@ mod tests {
         assert_eq!(with("scope", json!({"tag": {"key": "team"}})), "scope.tag.value");
         assert_eq!(with("scope", json!({"tag": {"key": "team", "value": "x"}, "service": "s"})), "scope.tag");
         assert_eq!(with("scope", json!({"provider": 3})), "scope.provider");
-        assert_eq!(with("thresholds", json!([{"percent": 80, "on": "forecast"}, {"percent": 0, "on": "actual"}])), "thresholds[1].percent");
+        assert_eq!(
+            with("thresholds", json!([{"percent": 80, "on": "forecast"}, {"percent": 0, "on": "actual"}])),
+            "thresholds[1].percent"
+        );
         assert_eq!(with("thresholds", json!([{"percent": 80, "on": "budget"}])), "thresholds[0].on");
-        assert_eq!(with("thresholds", json!([{"percent": 80, "on": "actual"}, {"percent": 80, "on": "actual"}])), "thresholds[1]");
+        assert_eq!(
+            with("thresholds", json!([{"percent": 80, "on": "actual"}, {"percent": 80, "on": "actual"}])),
+            "thresholds[1]"
+        );
         assert_eq!(with("thresholds", json!([{"percent": 80, "on": "actual", "x": 1}])), "thresholds[0].x");
     }
 }

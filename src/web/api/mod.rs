@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod anomalies;
 pub mod audit;
+pub mod budgets;
 pub mod costs;
 mod errors;
 use errors::EveryErrorDocumented;
@@ -25,6 +26,7 @@ use utoipa_swagger_ui::SwaggerUi;
         anomalies::list, anomalies::detail, anomalies::create, anomalies::feedback, anomalies::resolve, anomalies::series,
         actions::list, actions::detail, actions::create, actions::approve, actions::reject, actions::cancel,
         actions::recovered, audit::page,
+        budgets::list, budgets::detail, budgets::create, budgets::replace, budgets::delete,
         health::healthz, health::readyz, health::version,
     ),
     components(schemas(
@@ -39,6 +41,9 @@ use utoipa_swagger_ui::SwaggerUi;
         crate::approval::view::ActionView, crate::approval::view::TransitionView, actions::Detail, actions::Recovered,
         audit::AuditPage, crate::domain::money::Total, crate::domain::approval::Status, crate::domain::approval::Risk,
         crate::domain::optimizer::ActionKind, crate::domain::detect::decision::Severity,
+        budgets::BudgetBody, budgets::ScopeBody, crate::budgets::view::BudgetView, crate::budgets::view::ScopeView,
+        crate::budgets::view::CrossedView, crate::budgets::store::ManagedBy, crate::domain::budget::Period,
+        crate::domain::budget::Threshold, crate::domain::budget::Basis, crate::domain::budget::scope::TagValue,
         crate::domain::cost_query::Granularity, crate::domain::cost_query::GroupBy, schema::FocusRecord,
     )),
     modifiers(&BearerAuth, &EveryErrorDocumented),
@@ -132,6 +137,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/costs/import", web::post().to(costs::import_costs))
             .route("/llm-usage", web::post().to(llm_usage::post_llm_usage))
             .route("/llm-usage", web::get().to(llm_usage::get_llm_usage))
+            .route("/budgets", web::get().to(budgets::list))
+            .route("/budgets", web::post().to(budgets::create))
+            .route("/budgets/{id}", web::get().to(budgets::detail))
+            .route("/budgets/{id}", web::put().to(budgets::replace))
+            .route("/budgets/{id}", web::delete().to(budgets::delete))
             .route("/anomalies", web::get().to(anomalies::list))
             .route("/anomalies", web::post().to(anomalies::create))
             .route("/anomalies/series", web::get().to(anomalies::series))
