@@ -138,22 +138,20 @@ pub fn create(
 
 fn insert(c: &mut DbConn, spec: &BudgetSpec, by: ManagedBy, now: DateTime<Utc>) -> Result<BudgetRow, Refused> {
     let id = uuid::Uuid::now_v7().to_string();
-    {
-        if name_taken(c, &spec.name, &id)? {
-            return Err(Refused::NameTaken(spec.name.clone()));
-        }
-        diesel::insert_into(b::table)
-            .values((
-                b::id.eq(&id),
-                b::name.eq(&spec.name),
-                b::spec.eq(spec.to_json().to_string()),
-                b::managed_by.eq(by.as_str()),
-                b::created_at.eq(now.naive_utc()),
-                b::updated_at.eq(now.naive_utc()),
-            ))
-            .execute(c)?;
-        get(c, &id)?.ok_or_else(|| Refused::NotFound(id.clone()))
+    if name_taken(c, &spec.name, &id)? {
+        return Err(Refused::NameTaken(spec.name.clone()));
     }
+    diesel::insert_into(b::table)
+        .values((
+            b::id.eq(&id),
+            b::name.eq(&spec.name),
+            b::spec.eq(spec.to_json().to_string()),
+            b::managed_by.eq(by.as_str()),
+            b::created_at.eq(now.naive_utc()),
+            b::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(c)?;
+    get(c, &id)?.ok_or_else(|| Refused::NotFound(id.clone()))
 }
 
 /// Replaces a budget's definition. Its crossings stay: a threshold crossed this period is not
@@ -180,26 +178,24 @@ fn replace(
     by: ManagedBy,
     now: DateTime<Utc>,
 ) -> Result<BudgetRow, Refused> {
-    {
-        let current = get(c, id)?.ok_or_else(|| Refused::NotFound(id.to_string()))?;
-        if current.managed_by != by {
-            return Err(Refused::InConfig(current.spec.name));
-        }
-        if name_taken(c, &spec.name, id)? {
-            return Err(Refused::NameTaken(spec.name.clone()));
-        }
-        diesel::update(b::table.find(id))
-            .set((
-                b::name.eq(&spec.name),
-                b::spec.eq(spec.to_json().to_string()),
-                b::updated_at.eq(now.naive_utc()),
-                // The next sweep computes it for the new definition.
-                b::status.eq(None::<String>),
-                b::evaluated_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(c)?;
-        get(c, id)?.ok_or_else(|| Refused::NotFound(id.to_string()))
+    let current = get(c, id)?.ok_or_else(|| Refused::NotFound(id.to_string()))?;
+    if current.managed_by != by {
+        return Err(Refused::InConfig(current.spec.name));
     }
+    if name_taken(c, &spec.name, id)? {
+        return Err(Refused::NameTaken(spec.name.clone()));
+    }
+    diesel::update(b::table.find(id))
+        .set((
+            b::name.eq(&spec.name),
+            b::spec.eq(spec.to_json().to_string()),
+            b::updated_at.eq(now.naive_utc()),
+            // The next sweep computes it for the new definition.
+            b::status.eq(None::<String>),
+            b::evaluated_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(c)?;
+    get(c, id)?.ok_or_else(|| Refused::NotFound(id.to_string()))
 }
 
 pub fn delete(conn: &mut DbConn, id: &str, actor: &Actor<'_>) -> Result<BudgetRow, Refused> {
@@ -211,15 +207,13 @@ pub fn delete(conn: &mut DbConn, id: &str, actor: &Actor<'_>) -> Result<BudgetRo
 }
 
 fn remove(c: &mut DbConn, id: &str, by: ManagedBy) -> Result<BudgetRow, Refused> {
-    {
-        let current = get(c, id)?.ok_or_else(|| Refused::NotFound(id.to_string()))?;
-        if current.managed_by != by {
-            return Err(Refused::InConfig(current.spec.name));
-        }
-        diesel::delete(bc::table.filter(bc::budget_id.eq(id))).execute(c)?;
-        diesel::delete(b::table.find(id)).execute(c)?;
-        Ok(current)
+    let current = get(c, id)?.ok_or_else(|| Refused::NotFound(id.to_string()))?;
+    if current.managed_by != by {
+        return Err(Refused::InConfig(current.spec.name));
     }
+    diesel::delete(bc::table.filter(bc::budget_id.eq(id))).execute(c)?;
+    diesel::delete(b::table.find(id)).execute(c)?;
+    Ok(current)
 }
 
 /// Makes the config-managed budgets what config.toml lists (by name): new ones created,
@@ -328,7 +322,7 @@ pub fn record_evaluation(
                 bc::at.eq(now.naive_utc()),
             );
             recorded += crate::per_backend!(c, |c| diesel::insert_into(bc::table)
-                .values(values.clone())
+                .values(values)
                 .on_conflict((bc::budget_id, bc::period_start, bc::percent, bc::basis))
                 .do_nothing()
                 .execute(c))?;

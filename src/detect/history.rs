@@ -78,6 +78,24 @@ impl History {
         })
     }
 
+    /// (actual, expected) per whole day (UTC) the history covers after its warm-up, in whole
+    /// currency units, oldest first: how the baseline's daily sums compared with the spend.
+    pub fn daily_sums(&self) -> Vec<(f64, f64)> {
+        const DAY: i64 = 86_400;
+        if self.step <= 0 || self.step > DAY || DAY % self.step != 0 {
+            return Vec::new();
+        }
+        let first = self.start + self.step * self.ready_from as i64;
+        let first_day = (first + DAY - 1).div_euclid(DAY) * DAY;
+        let (mut out, mut day) = (Vec::new(), first_day);
+        while day + DAY <= self.end() {
+            let (actual, expected) = self.sums(day, day + DAY);
+            out.push((actual.approx_whole(), expected.approx_whole()));
+            day += DAY;
+        }
+        out
+    }
+
     /// Exact sums of actual and expected over the points starting in `[from, to)`.
     pub fn sums(&self, from: i64, to: i64) -> (Total, Total) {
         let (mut actual, mut expected) = (0i128, 0i128);

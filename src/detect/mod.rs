@@ -221,6 +221,21 @@ fn not_normal(
     others.chain(kept).chain(quiet).collect()
 }
 
+/// The week ahead as budgets read it: anchored on what the baseline expected of the last
+/// whole week, with how far its daily sums missed lately (`domain::budget::profile`).
+fn forecast_profile(
+    p: &crate::domain::budget::profile::Profile,
+    history: &history::History,
+) -> crate::domain::budget::profile::Profile {
+    use crate::domain::budget::profile::{daily_miss, Profile};
+    let days = history.daily_sums();
+    let anchored = match days.len() {
+        n if n >= 7 => p.clone().anchored(days[n - 7..].iter().map(|d| d.1).sum()),
+        _ => p.clone(),
+    };
+    Profile { daily_miss: daily_miss(&days), ..anchored }
+}
+
 /// What the dashboard and the metrics show of a series after this run.
 fn push_state<'a>(
     states: &mut Vec<store::SeriesState<'a>>,
@@ -239,7 +254,7 @@ fn push_state<'a>(
             last,
             currency: &s.currency,
             running: s.running.map(|r| r.sighting),
-            profile: replayed.profile.as_ref().and_then(|p| serde_json::to_string(p).ok()),
+            profile: replayed.profile.as_ref().and_then(|p| serde_json::to_string(&forecast_profile(p, &history)).ok()),
         });
     }
 }

@@ -14,6 +14,7 @@ mod aws_costs;
 mod azure;
 mod backup;
 mod browser;
+mod budgets;
 mod cli_remote;
 mod cloud_loops;
 mod contract;

@@ -14,6 +14,51 @@ pub struct Profile {
     /// (expected, sigma) per step of the week: slot `i` is every step `t` with
     /// `(t / step_secs) mod slots.len() == i`.
     pub slots: Vec<(f64, f64)>,
+    /// How far the baseline's daily sums missed lately: the root mean square of
+    /// (actual - expected) / expected over its last full days. The hourly sigmas describe
+    /// noise that averages out over a month; a baseline still learning its weekly profile, or
+    /// a level that moved, misses every day the same way, so the range takes this miss as
+    /// holding for the whole rest.
+    #[serde(default)]
+    pub daily_miss: f64,
+}
+
+impl Profile {
+    /// The profile with its level set to `week_expected`, what the baseline itself expected of
+    /// the last whole week (one step ahead each time), keeping its seasonal shape. Without a
+    /// trend, the baseline's level swings within each week: spend below the level all weekend
+    /// learns it down, the weekdays learn it back up, so a profile taken on a Tuesday morning
+    /// runs a few percent low and one taken on a Friday high. A week of its own expectations
+    /// has no such tilt, and, learnt only from normal points, no anomaly in it either.
+    pub fn anchored(mut self, week_expected: f64) -> Profile {
+        let total: f64 = self.slots.iter().map(|s| s.0.max(0.0)).sum();
+        if total > 0.0 && week_expected > 0.0 && week_expected.is_finite() {
+            let scale = week_expected / total;
+            for slot in &mut self.slots {
+                *slot = (slot.0 * scale, slot.1 * scale);
+            }
+        }
+        self
+    }
+}
+
+/// Days of misses [`daily_miss`] weighs.
+pub const MISS_DAYS: usize = 14;
+
+/// The root mean square of the relative misses of daily (actual, expected) sums, the last
+/// `MISS_DAYS` of them; 0 without any.
+pub fn daily_miss(days: &[(f64, f64)]) -> f64 {
+    let recent: Vec<f64> = days
+        .iter()
+        .rev()
+        .take(MISS_DAYS)
+        .filter(|(_, expected)| *expected > 0.0)
+        .map(|(actual, expected)| (actual - expected) / expected)
+        .collect();
+    if recent.is_empty() {
+        return 0.0;
+    }
+    finite((recent.iter().map(|m| m * m).sum::<f64>() / recent.len() as f64).sqrt())
 }
 
 impl Profile {
@@ -31,11 +76,12 @@ impl Profile {
             let (e, s) = expect(k * step_secs);
             slots[usize::try_from(k.rem_euclid(n)).ok()?] = (finite(e), finite(s));
         }
-        Some(Profile { step_secs, slots })
+        Some(Profile { step_secs, slots, daily_miss: 0.0 })
     }
 
     /// What the baseline expects of `[from, to)`: each step's expectation, in part for a step
-    /// the range only partly covers, summed; the sigmas added as independent.
+    /// the range only partly covers, summed; the steps' sigmas added as independent, and with
+    /// them the daily miss as one error over the whole range.
     pub fn rest(&self, from: i64, to: i64) -> Expected {
         let (step, n) = (self.step_secs, self.slots.len() as i64);
         if step <= 0 || n == 0 || to <= from {
@@ -51,7 +97,8 @@ impl Profile {
             variance += (s.max(0.0) * share).powi(2);
             t += step;
         }
-        Expected { value, sigma: variance.sqrt() }
+        let miss = self.daily_miss.max(0.0) * value;
+        Expected { value, sigma: (variance + miss * miss).sqrt() }
     }
 }
 
@@ -89,5 +136,29 @@ mod tests {
         assert_eq!(Profile::of(HOUR, 0, |_| (-3.0, 0.0)).unwrap().rest(0, HOUR).value, 0.0);
         assert!(Profile::of(7 * 3_599, 0, |_| (1.0, 1.0)).is_none());
         assert_eq!(Profile::of(86_400, 0, |_| (1.0, f64::NAN)).unwrap().slots, vec![(1.0, 0.0); 7]);
+    }
+
+    #[test]
+    fn anchoring_keeps_the_shape_and_sets_the_weeks_total() {
+        let p = Profile::of(HOUR, 0, |t| (if t / HOUR % 2 == 0 { 3.0 } else { 1.0 }, 0.5)).unwrap();
+        let a = p.clone().anchored(2.0 * 336.0);
+        assert_eq!((a.slots[0], a.slots[1]), ((6.0, 1.0), (2.0, 1.0)));
+        assert!((a.rest(0, 7 * 86_400).value - 672.0).abs() < 1e-9);
+        assert_eq!(p.clone().anchored(0.0), p, "nothing to anchor on");
+    }
+
+    #[test]
+    fn a_daily_miss_widens_the_range_as_one_error_over_the_rest() {
+        // Misses of +10 % and -10 %: 10 % RMS; days with nothing expected are left out.
+        assert!((daily_miss(&[(110.0, 100.0), (90.0, 100.0), (5.0, 0.0)]) - 0.1).abs() < 1e-12);
+        assert_eq!(daily_miss(&[]), 0.0);
+        // Only the last fourteen days count.
+        let mut days = vec![(200.0, 100.0); 30];
+        days.extend([(100.0, 100.0); MISS_DAYS]);
+        assert_eq!(daily_miss(&days), 0.0);
+        let mut p = Profile::of(HOUR, 0, |_| (10.0, 0.0)).unwrap();
+        p.daily_miss = 0.05;
+        let rest = p.rest(0, 100 * HOUR);
+        assert!((rest.value - 1_000.0).abs() < 1e-9 && (rest.sigma - 50.0).abs() < 1e-9, "{rest:?}");
     }
 }
