@@ -36,6 +36,9 @@ pub struct Status {
     pub forecast_high: Total,
     /// How many series' baselines the forecast adds up (0: the forecast is what is spent).
     pub series: usize,
+    /// Spent per day of the period so far (UTC days from `period_start`), for the chart.
+    #[serde(default, with = "exact_list")]
+    pub by_day: Vec<Total>,
 }
 
 impl Status {
@@ -58,10 +61,29 @@ mod exact {
     }
 }
 
+mod exact_list {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(list: &[Total], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(list.iter().map(|t| format_scaled(t.units(), SCALE)))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Total>, D::Error> {
+        let texts = Vec::<String>::deserialize(d)?;
+        texts
+            .iter()
+            .map(|t| {
+                parse_scaled(t, SCALE).map(Total::from_units).ok_or_else(|| serde::de::Error::custom("not an amount"))
+            })
+            .collect()
+    }
+}
+
 /// The status of a budget with this definition at `now`.
 pub fn compute(conn: &mut DbConn, spec: &BudgetSpec, now: DateTime<Utc>) -> QueryResult<Status> {
     let (start, end) = spec.period.bounds(now);
-    let spent = spent(conn, spec, start, now)?;
+    let by_day = spent_by_day(conn, spec, start, now)?;
+    let spent = by_day.iter().fold(Total::ZERO, |sum, d| sum.plus(*d));
     let kind = match spec.scope.counts() {
         Counts::Ledger => "service",
         Counts::Tag => "tag",
@@ -82,6 +104,7 @@ pub fn compute(conn: &mut DbConn, spec: &BudgetSpec, now: DateTime<Utc>) -> Quer
         forecast_low: f.low,
         forecast_high: f.high,
         series: covered.len(),
+        by_day,
     })
 }
 
@@ -93,8 +116,14 @@ fn rest_of(o: &Outlook, start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<
     o.profile.rest(known_until.max(start.timestamp()), end.timestamp())
 }
 
-/// What the scope spent in `[from, to)` in the budget's currency, exactly.
-fn spent(conn: &mut DbConn, spec: &BudgetSpec, from: DateTime<Utc>, to: DateTime<Utc>) -> QueryResult<Total> {
+/// What the scope spent in `[from, to)` in the budget's currency, exactly, per UTC day from
+/// `from` (a period starts at midnight).
+fn spent_by_day(
+    conn: &mut DbConn,
+    spec: &BudgetSpec,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<Total>> {
     let scope = &spec.scope;
     let sums = match (scope.counts(), &scope.tag, &scope.llm_key) {
         (Counts::Tag, Some(tag), _) => sum_effective_cost_by_tag(conn, from, to, std::slice::from_ref(&tag.key))?
@@ -115,11 +144,16 @@ fn spent(conn: &mut DbConn, spec: &BudgetSpec, from: DateTime<Utc>, to: DateTime
                 service: scope.service.clone(),
                 tagged_only: false,
             };
-            sum_effective_cost(conn, from, to, false, &[], &filter)?
+            sum_effective_cost(conn, from, to, true, &[], &filter)?
         }
     };
-    Ok(sums
-        .iter()
-        .filter(|g| g.currency == spec.currency.as_str())
-        .fold(Total::ZERO, |sum, g| sum.plus(g.effective_cost)))
+    let days = usize::try_from((to - from).num_days() + 1).unwrap_or(0);
+    let mut by_day = vec![Total::ZERO; days];
+    for g in sums.iter().filter(|g| g.currency == spec.currency.as_str()) {
+        let day = g.hour.map_or(0, |h| (h - from).num_days());
+        if let Some(cell) = usize::try_from(day).ok().and_then(|d| by_day.get_mut(d)) {
+            *cell = cell.plus(g.effective_cost);
+        }
+    }
+    Ok(by_day)
 }

@@ -28,7 +28,7 @@ impl ManagedBy {
 }
 
 /// One budget as stored: its definition parsed back, and its last status.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BudgetRow {
     pub id: String,
     pub spec: BudgetSpec,

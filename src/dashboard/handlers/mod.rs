@@ -5,6 +5,7 @@ pub mod actions;
 pub mod anomalies;
 pub mod api_keys;
 pub mod audit;
+pub mod budgets;
 pub mod llm;
 pub mod login;
 pub mod notifications;

@@ -128,10 +128,11 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
                 .collect();
             let pending = actions::with_currencies(c, pending)?;
             let recovered = actions::total_recovered(c)?;
-            Ok::<_, crate::db::DbError>((series, open, pending, recovered))
+            let budgets = super::budgets::with_crossings(c)?;
+            Ok::<_, crate::db::DbError>((series, open, pending, recovered, budgets))
         })
         .await?;
-    let (series, open_anomalies, pending, (recovered, count)) = found;
+    let (series, open_anomalies, pending, (recovered, count), budgets) = found;
     let (as_of, providers, services, trends) = summarize(&series, Utc::now());
     let currency = providers.first().map_or("USD".to_string(), |p| p.currency.clone());
     let overview = Overview {
@@ -143,6 +144,7 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
         pending,
         recovered: (Total::from_units(recovered), currency, count),
         detection_on: state.detect.enabled,
+        budgets,
     };
     Ok(html(crate::dashboard::views::overview::render(&user.0, &overview)))
 }

@@ -101,3 +101,55 @@ pub fn bars(title: &str, values: &[(DateTime<Utc>, crate::domain::money::Total)]
         }
     }
 }
+
+/// A budget's period: cumulative spend by day to now, the forecast from there to the period's
+/// end with its range, and the budget's amount as a rule.
+pub struct BudgetChart<'a> {
+    pub title: &'a str,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    pub by_day: &'a [crate::domain::money::Total],
+    /// (low, expected, high) at the period's end.
+    pub forecast: (crate::domain::money::Total, crate::domain::money::Total, crate::domain::money::Total),
+    pub amount: crate::domain::money::Total,
+    pub currency: &'a str,
+}
+
+pub fn budget(c: &BudgetChart<'_>) -> Markup {
+    let (t0, t1) = (c.start.timestamp() as f64, c.end.timestamp() as f64);
+    let now = (c.now.timestamp() as f64).clamp(t0, t1);
+    let (low, mid, high) = (as_f64(c.forecast.0), as_f64(c.forecast.1), as_f64(c.forecast.2));
+    let amount = as_f64(c.amount);
+    let top = high.max(mid).max(amount).max(1e-9) * 1.08;
+    let x = |t: f64| LEFT + (t - t0) / (t1 - t0).max(1.0) * (W - LEFT - 8.0);
+    let y = |v: f64| 8.0 + (1.0 - v.min(top) / top) * (H - BOTTOM - 8.0);
+    // The cumulative line: each day's end, the running day ending at now.
+    let mut sum = 0.0;
+    let mut spent = vec![(x(t0), y(0.0))];
+    for (i, day) in c.by_day.iter().enumerate() {
+        sum += as_f64(*day);
+        let at = (t0 + (i as f64 + 1.0) * 86_400.0).min(now);
+        spent.push((x(at), y(sum)));
+    }
+    let (nx, ny) = (x(now), y(sum));
+    let range = format!("M{nx:.1},{ny:.1} L{:.1},{:.1} L{:.1},{:.1} Z", x(t1), y(high), x(t1), y(low));
+    let expected = format!("M{nx:.1},{ny:.1} L{:.1},{:.1}", x(t1), y(mid));
+    let rule = y(amount);
+    html! {
+        figure.chart {
+            svg viewBox=(format!("0 0 {W} {H}")) role="img" aria-label=(c.title) {
+                (frame(c.title, top, c.currency, c.start.format("%b %d").to_string(), c.end.format("%b %d").to_string()))
+                line.budget-rule x1=(LEFT) y1=(format!("{rule:.1}")) x2=(W - 8.0) y2=(format!("{rule:.1}")) {}
+                text.tick x=(LEFT + 4.0) y=(format!("{:.1}", rule - 4.0)) { "budget " (format_display(c.amount.units(), 0)) " " (c.currency) }
+                path.band d=(range) {}
+                path.expected d=(expected) {}
+                path.actual d=(path(&spent)) {}
+            }
+            figcaption.legend {
+                span.key.actual { "spent" } span.key.expected { "forecast" } span.key.band { "forecast range" }
+                span.key.budget-rule { "budget" }
+            }
+        }
+    }
+}

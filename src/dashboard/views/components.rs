@@ -102,6 +102,7 @@ pub fn notice(code: Option<&str>) -> Markup {
         Some("saved") => "Saved.",
         Some("created") => "Created.",
         Some("revoked") => "Revoked.",
+        Some("deleted") => "Deleted.",
         Some("reseeded") => "Demo data re-seeded: the simulated clouds start again from now.",
         _ => return html! {},
     };

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod anomalies;
 pub mod audit;
+pub mod budgets;
 pub mod chart;
 pub mod components;
 pub mod layout;

@@ -40,6 +40,8 @@ pub struct Overview {
     /// (amount, currency, actions) recovered by succeeded actions.
     pub recovered: (Total, String, usize),
     pub detection_on: bool,
+    /// Every budget with this period's crossings: its spend, forecast line and amount.
+    pub budgets: Vec<(crate::budgets::store::BudgetRow, Vec<crate::budgets::store::Crossing>)>,
 }
 
 fn spend_table(caption: &str, rows: &[SpendRow]) -> Markup {
@@ -91,6 +93,12 @@ pub fn render(user: &SessionUser, o: &Overview) -> Markup {
                         }
                     }
                 }
+            }
+        }
+        @if !o.budgets.is_empty() {
+            h2 { "Budgets this period " span.muted { a href="/settings/budgets" { "(all budgets)" } } }
+            @for (b, crossed) in &o.budgets {
+                (super::budgets::card(b, crossed))
             }
         }
         @if o.providers.is_empty() {

@@ -17,6 +17,7 @@ pub fn index(user: &SessionUser) -> Markup {
     let content = html! {
         ul.plain.links {
             li { a href="/settings/providers" { "Providers" } " — enable, schedule, credentials, test connection" }
+            li { a href="/settings/budgets" { "Budgets" } " — amounts per scope and period, forecasts and alerts" }
             li { a href="/settings/safety" { "Safety policy" } " — the rules in force" }
             li { a href="/settings/notifications" { "Notifications" } " — where messages go, and how the latest fared" }
             li { a href="/settings/users" { "Users" } " — who may log in, and their roles" }

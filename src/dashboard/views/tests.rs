@@ -214,6 +214,7 @@ fn overview_snapshot_and_empty_state() {
         pending: vec![(action("pending_approval"), "USD".into())],
         recovered: (Total::from_units(usd(6_960).into()), "USD".into(), 1),
         detection_on: true,
+        budgets: vec![],
     };
     let html = pretty(overview::render(&user(Role::Viewer), &o));
     insta::assert_snapshot!("overview", html);
@@ -294,4 +295,55 @@ fn the_llm_page_sets_estimates_against_bills() {
         html.contains(">42.00 <") && html.contains(">2.00 <"),
         "yesterday's bill and its difference from the estimate"
     );
+}
+
+fn budget_row() -> crate::budgets::store::BudgetRow {
+    use crate::budgets::status::Status;
+    use crate::domain::budget::spec::BudgetSpec;
+    use chrono::TimeZone;
+    let spec = BudgetSpec::parse(&serde_json::json!({"name": "Data <team>", "amount": "10000", "currency": "USD",
+        "scope": {"tag": {"key": "team", "value": "data"}},
+        "thresholds": [{"percent": 50, "on": "actual"}, {"percent": 100, "on": "forecast"}]}))
+    .unwrap();
+    let day = |n: i64| Total::from_units(usd(n).into());
+    crate::budgets::store::BudgetRow {
+        id: "b-1".into(),
+        spec,
+        managed_by: crate::budgets::store::ManagedBy::Api,
+        created_at: at(1).and_utc(),
+        updated_at: at(1).and_utc(),
+        status: Some(Status {
+            period_start: chrono::Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+            period_end: chrono::Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+            spent: day(6_200),
+            forecast: day(11_400),
+            forecast_low: day(10_900),
+            forecast_high: day(11_900),
+            series: 2,
+            by_day: (0..15).map(|i| day(400 + 10 * i)).collect(),
+        }),
+        evaluated_at: Some(at(3).and_utc()),
+    }
+}
+
+#[test]
+fn budgets_show_spend_forecast_crossings_and_the_forms() {
+    use crate::budgets::store::Crossing;
+    use crate::domain::budget::{Basis, Threshold};
+    let row = budget_row();
+    let crossed = vec![Crossing {
+        id: 1,
+        budget_id: "b-1".into(),
+        period_start: row.status.as_ref().unwrap().period_start,
+        threshold: Threshold { percent: 50, on: Basis::Actual },
+        at: at(2).and_utc(),
+    }];
+    let list = vec![(row, crossed)];
+    let html = pretty(super::budgets::page_of(&user(Role::Admin), &list, None, Some("saved")));
+    insta::assert_snapshot!("budgets", html);
+    assert!(html.contains("Data &lt;team&gt;") && html.contains("tag team=data"), "escaped name, scope");
+    assert!(html.contains("6,200.00") && html.contains("11,400.00") && html.contains("114 %"));
+    assert!(html.contains("50 % spent ✓") && html.contains("Add a budget") && html.contains("budget-rule"));
+    let viewer = pretty(super::budgets::page_of(&user(Role::Viewer), &list, None, None));
+    assert!(!viewer.contains("Add a budget") && !viewer.contains("Delete"), "viewers see, admins change");
 }
