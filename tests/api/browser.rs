@@ -2,7 +2,8 @@
 //! against the real binary on the shipped config.toml (60 days of history, speed 1), with only
 //! the live loop's start-up delay shortened. An approver sees
 //! the BigQuery anomaly, approves the cancel, and watches it execute, verify and resolve; a
-//! viewer finds no Approve button and a forged approve is refused. Screenshots of every page
+//! viewer finds no Approve button and a forged approve is refused; an admin adds a budget and
+//! sees it on the overview. Screenshots of every page
 //! go to a folder the test prints (CI keeps it as an artifact).
 
 use crate::helpers::{fresh_database, tool_present, until, Backend, Node};

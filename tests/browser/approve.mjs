@@ -156,6 +156,26 @@ try {
     await ada.goto(`${base}${path}`);
     await shot(ada, name);
   }
+  // The admin adds a budget in Settings → Budgets: a refusal names the field and keeps the
+  // form; then it lands with its forecast, and the overview draws it to the period's end.
+  await ada.goto(`${base}/settings/budgets`);
+  await ada.fill("input[name=name]", "Demo clouds");
+  await ada.fill("input[name=amount]", "1000");
+  await ada.fill("input[name=thresholds]", "80 later");
+  await Promise.all([ada.waitForLoadState(), ada.click("button:has-text('Add budget')")]);
+  await ada.waitForSelector("p.error:has-text('thresholds[0].on')");
+  assert.equal(await ada.inputValue("input[name=name]"), "Demo clouds", "the refused form keeps what was typed");
+  await shot(ada, "budget-refused");
+  await ada.fill("input[name=thresholds]", "50 actual, 100 forecast");
+  await Promise.all([ada.waitForURL(/notice=saved/), ada.click("button:has-text('Add budget')")]);
+  await ada.waitForSelector("section.card h2:has-text('Demo clouds')");
+  await ada.waitForSelector("svg line.budget-rule");
+  await shot(ada, "budgets");
+  await visit(ada, `${base}/`);
+  await ada.waitForSelector("h2:has-text('Budgets this period')");
+  assert.ok(await ada.locator("svg[aria-label*='Demo clouds'] path.expected").count() > 0, "the forecast line to the period's end");
+  assert.ok(await ada.locator(".badge", { hasText: "50 % spent ✓" }).count() > 0, "the crossed threshold, marked");
+  await shot(ada, "overview-budget");
   await ada.goto(`${base}/settings/providers`);
   await ada.click("#simulated button:has-text('Test connection')");
   await ada.waitForSelector("text=Connection works");
