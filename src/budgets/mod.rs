@@ -21,9 +21,9 @@ use chrono::{DateTime, Utc};
 /// crossed recorded; returns how many crossings were recorded.
 pub async fn evaluate(db: &Db, now: DateTime<Utc>) -> Result<usize, DbError> {
     db.run(move |c| {
-        let mut recorded = 0;
+        let (mut recorded, mut seen) = (0, status::Outlooks::default());
         for budget in store::list(c)? {
-            recorded += evaluate_one(c, &budget, now)?;
+            recorded += evaluate_with(c, &budget, now, &mut seen)?;
         }
         Ok::<_, DbError>(recorded)
     })
@@ -33,7 +33,16 @@ pub async fn evaluate(db: &Db, now: DateTime<Utc>) -> Result<usize, DbError> {
 /// One budget's evaluation: its status saved, and the thresholds it crossed for the first
 /// time this period recorded (the API evaluates a budget it just created or changed).
 pub fn evaluate_one(c: &mut DbConn, budget: &store::BudgetRow, now: DateTime<Utc>) -> diesel::QueryResult<usize> {
-    let status = status::compute(c, &budget.spec, now)?;
+    evaluate_with(c, budget, now, &mut status::Outlooks::default())
+}
+
+fn evaluate_with(
+    c: &mut DbConn,
+    budget: &store::BudgetRow,
+    now: DateTime<Utc>,
+    seen: &mut status::Outlooks,
+) -> diesel::QueryResult<usize> {
+    let status = status::compute(c, &budget.spec, now, seen)?;
     let already: Vec<Threshold> =
         store::crossings(c, &budget.id, status.period_start)?.into_iter().map(|x| x.threshold).collect();
     let spec = &budget.spec;

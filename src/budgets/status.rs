@@ -79,8 +79,22 @@ mod exact_list {
     }
 }
 
+/// The series' week-ahead profiles, read once per kind for all the budgets of one evaluation.
+#[derive(Default)]
+pub struct Outlooks(std::collections::HashMap<&'static str, Vec<(Option<SeriesId>, Outlook)>>);
+
+impl Outlooks {
+    fn of(&mut self, conn: &mut DbConn, kind: &'static str) -> QueryResult<&[(Option<SeriesId>, Outlook)]> {
+        if !self.0.contains_key(kind) {
+            let read = outlooks(conn, kind)?.into_iter().map(|o| (SeriesId::parse_key(&o.series_key), o)).collect();
+            self.0.insert(kind, read);
+        }
+        Ok(self.0.get(kind).map_or(&[], Vec::as_slice))
+    }
+}
+
 /// The status of a budget with this definition at `now`.
-pub fn compute(conn: &mut DbConn, spec: &BudgetSpec, now: DateTime<Utc>) -> QueryResult<Status> {
+pub fn compute(conn: &mut DbConn, spec: &BudgetSpec, now: DateTime<Utc>, seen: &mut Outlooks) -> QueryResult<Status> {
     let (start, end) = spec.period.bounds(now);
     let by_day = spent_by_day(conn, spec, start, now)?;
     let spent = by_day.iter().fold(Total::ZERO, |sum, d| sum.plus(*d));
@@ -89,12 +103,15 @@ pub fn compute(conn: &mut DbConn, spec: &BudgetSpec, now: DateTime<Utc>) -> Quer
         Counts::Tag => "tag",
         Counts::LlmKey => "llm",
     };
-    let covered: Vec<Outlook> = outlooks(conn, kind)?
-        .into_iter()
-        .filter(|o| o.currency == spec.currency.as_str() && now - o.last_point_at <= GONE_AFTER)
-        .filter(|o| SeriesId::parse_key(&o.series_key).is_some_and(|id| spec.scope.covers(&id)))
+    let covered: Vec<&Outlook> = seen
+        .of(conn, kind)?
+        .iter()
+        .filter(|(_, o)| o.currency == spec.currency.as_str() && now - o.last_point_at <= GONE_AFTER)
+        .filter(|(id, _)| id.as_ref().is_some_and(|id| spec.scope.covers(id)))
+        .map(|(_, o)| o)
         .collect();
     let rest: Vec<Expected> = covered.iter().map(|o| rest_of(o, start, end, now)).collect();
+    let series = covered.len();
     let f = forecast(spent, &rest);
     Ok(Status {
         period_start: start,
@@ -103,7 +120,7 @@ pub fn compute(conn: &mut DbConn, spec: &BudgetSpec, now: DateTime<Utc>) -> Quer
         forecast: f.expected,
         forecast_low: f.low,
         forecast_high: f.high,
-        series: covered.len(),
+        series,
         by_day,
     })
 }

@@ -78,9 +78,10 @@ impl History {
         })
     }
 
-    /// (actual, expected) per whole day (UTC) the history covers after its warm-up, in whole
-    /// currency units, oldest first: how the baseline's daily sums compared with the spend.
-    pub fn daily_sums(&self) -> Vec<(f64, f64)> {
+    /// (actual, expected, normal) per whole day (UTC) the history covers after its warm-up, in
+    /// whole currency units, oldest first: how the baseline's daily sums compared with the
+    /// spend; `normal` when every point of the day was inside its band.
+    pub fn daily_sums(&self) -> Vec<(f64, f64, bool)> {
         const DAY: i64 = 86_400;
         if self.step <= 0 || self.step > DAY || DAY % self.step != 0 {
             return Vec::new();
@@ -90,7 +91,10 @@ impl History {
         let (mut out, mut day) = (Vec::new(), first_day);
         while day + DAY <= self.end() {
             let (actual, expected) = self.sums(day, day + DAY);
-            out.push((actual.approx_whole(), expected.approx_whole()));
+            let normal = (0..self.actual.len())
+                .filter(|&i| (day..day + DAY).contains(&(self.start + self.step * i as i64)))
+                .all(|i| self.lower[i] <= self.actual[i] && self.actual[i] <= self.upper[i]);
+            out.push((actual.approx_whole(), expected.approx_whole(), normal));
             day += DAY;
         }
         out

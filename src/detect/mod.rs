@@ -233,7 +233,8 @@ fn forecast_profile(
         n if n >= 7 => p.clone().anchored(days[n - 7..].iter().map(|d| d.1).sum()),
         _ => p.clone(),
     };
-    Profile { daily_miss: daily_miss(&days), ..anchored }
+    let normal: Vec<(f64, f64)> = days.iter().filter(|d| d.2).map(|d| (d.0, d.1)).collect();
+    Profile { daily_miss: daily_miss(&normal), ..anchored }
 }
 
 /// What the dashboard and the metrics show of a series after this run.

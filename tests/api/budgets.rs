@@ -113,6 +113,10 @@ async fn the_month_end_forecast_lands_near_the_known_total(backend: Backend) {
         (0, cut()),
         (3, Utc.with_ymd_and_hms(2026, 12, 5, 18, 0, 0).unwrap()),
         (5, Utc.with_ymd_and_hms(2026, 12, 24, 3, 0, 0).unwrap()),
+        // Added after the range's miss was changed to leave out days with points outside the
+        // band (seed 3 had been seen by then), and run once: held out from every choice.
+        (11, Utc.with_ymd_and_hms(2026, 12, 28, 15, 0, 0).unwrap()),
+        (17, Utc.with_ymd_and_hms(2026, 12, 10, 0, 0, 0).unwrap()),
     ];
     for (seed, at) in worlds {
         forecast_in(TestApp::spawn(backend).await, seed, at).await;

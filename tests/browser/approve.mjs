@@ -169,7 +169,7 @@ try {
   await ada.fill("input[name=thresholds]", "50 actual, 100 forecast");
   await Promise.all([ada.waitForURL(/notice=saved/), ada.click("button:has-text('Add budget')")]);
   await ada.waitForSelector("section.card h2:has-text('Demo clouds')");
-  await ada.waitForSelector("svg line.budget-rule");
+  await ada.waitForSelector("svg line.budget-rule", { state: "attached" });
   await shot(ada, "budgets");
   await visit(ada, `${base}/`);
   await ada.waitForSelector("h2:has-text('Budgets this period')");

@@ -14,8 +14,7 @@ pub struct Profile {
     /// (expected, sigma) per step of the week: slot `i` is every step `t` with
     /// `(t / step_secs) mod slots.len() == i`.
     pub slots: Vec<(f64, f64)>,
-    /// How far the baseline's daily sums missed lately: the root mean square of
-    /// (actual - expected) / expected over its last full days. The hourly sigmas describe
+    /// How far the baseline's daily sums missed lately, as a fraction (`daily_miss`). The hourly sigmas describe
     /// noise that averages out over a month; a baseline still learning its weekly profile, or
     /// a level that moved, misses every day the same way, so the range takes this miss as
     /// holding for the whole rest.
@@ -46,7 +45,9 @@ impl Profile {
 pub const MISS_DAYS: usize = 14;
 
 /// The root mean square of the relative misses of daily (actual, expected) sums, the last
-/// `MISS_DAYS` of them; 0 without any.
+/// `MISS_DAYS` of them, 0 without any. The caller passes normal days only: a day an anomaly
+/// ran (a looping job at fifty times the normal) is not how the baseline misses normal spend
+/// and would set the range alone.
 pub fn daily_miss(days: &[(f64, f64)]) -> f64 {
     let recent: Vec<f64> = days
         .iter()
@@ -54,11 +55,12 @@ pub fn daily_miss(days: &[(f64, f64)]) -> f64 {
         .take(MISS_DAYS)
         .filter(|(_, expected)| *expected > 0.0)
         .map(|(actual, expected)| (actual - expected) / expected)
+        .filter(|m| m.is_finite())
         .collect();
     if recent.is_empty() {
         return 0.0;
     }
-    finite((recent.iter().map(|m| m * m).sum::<f64>() / recent.len() as f64).sqrt())
+    (recent.iter().map(|m| m * m).sum::<f64>() / recent.len() as f64).sqrt()
 }
 
 impl Profile {
