@@ -4,6 +4,8 @@
 #   moto server (PyPI moto[server]): AWS Cost Explorer and EC2
 #   bqemulator (PyPI): the BigQuery REST API, on DuckDB with its spatial extension
 #     pre-installed (bqemulator would otherwise download it at start-up).
+#   mcp (PyPI): the official MCP Python SDK, the client tests/api/peers/mcp_client.py drives
+#     CostGuard's /mcp endpoint with.
 #   aiosmtpd (PyPI): a real SMTP server for the e-mail notifications (tests/api/peers/smtp_server.py
 #     starts it with its stock Maildir handler and AUTH).
 # Azure, PagerDuty and Teams have no emulator; their fakes are Rust code in tests/api/peers/.
@@ -33,6 +35,12 @@ PY
   touch "$bq_home/.spatial-installed"
 fi
 
+if [ ! -x "$dir/mcp/bin/python" ] || ! "$dir/mcp/bin/python" -c 'import mcp' 2>/dev/null; then
+  echo "== installing the MCP Python SDK into $dir/mcp" >&2
+  python3 -m venv "$dir/mcp" >>"$log" 2>&1
+  "$dir/mcp/bin/pip" install -q 'mcp==2.3.*' >>"$log" 2>&1
+fi
+
 if [ ! -x "$dir/smtp/bin/python" ] || ! "$dir/smtp/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
   echo "== installing aiosmtpd into $dir/smtp" >&2
   python3 -m venv "$dir/smtp" >>"$log" 2>&1
@@ -43,3 +51,4 @@ echo "export CG_MOTO_SERVER='$dir/moto/bin/moto_server'"
 echo "export CG_BQEMULATOR='$dir/bq/bin/bqemulator'"
 echo "export CG_BQEMULATOR_HOME='$bq_home'"
 echo "export CG_AIOSMTPD_PYTHON='$dir/smtp/bin/python'"
+echo "export CG_MCP_PYTHON='$dir/mcp/bin/python'"

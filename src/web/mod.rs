@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod mcp;
 pub mod slack;
 
 use actix_web::web;
@@ -11,6 +12,7 @@ use actix_web::web;
 /// Registers every route of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     api::configure(cfg);
+    mcp::configure(cfg);
     // Signed by Slack, not by a session or API key.
     cfg.route("/slack/interactivity", web::post().to(slack::interactivity));
 }

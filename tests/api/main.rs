@@ -35,6 +35,7 @@ mod llm_keys;
 mod llm_minutes;
 mod llm_providers;
 mod llm_usage;
+mod mcp;
 mod metrics;
 mod migrations;
 mod notify;
