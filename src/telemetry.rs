@@ -72,6 +72,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("costguard_budget_amount", "A budget's amount, in whole units of its currency, by budget name and currency."),
     ("costguard_budget_spent", "Spent so far in a budget's current period, in whole units, by budget name and currency."),
     ("costguard_budget_forecast", "A budget's forecast for its period's end, in whole units, by budget name and currency."),
+    ("costguard_mcp_calls_total", "Calls to the MCP endpoint by JSON-RPC method (rate_limited: refused for the key's rate)."),
     ("costguard_build_info", "Always 1, labelled with the running binary's version and git SHA."),
     ("costguard_leader", "1 while this replica leads (runs ingestion, detection and execution), else 0."),
     ("costguard_audit_head_seq", "Sequence number of the audit chain's last entry (its head; the server log has the hash)."),

@@ -80,6 +80,7 @@ fn routes() -> Vec<(Method, &'static str, Door)> {
         (Method::POST, "/api/v1/actions/{id}/reject", Api(Approver)),
         (Method::POST, "/api/v1/actions/{id}/cancel", Api(Approver)),
         (Method::GET, "/api/v1/audit", Api(Viewer)),
+        (Method::POST, "/mcp", Api(Viewer)),
         (Method::GET, "/api/v1/budgets", Api(Viewer)),
         (Method::POST, "/api/v1/budgets", Api(Admin)),
         (Method::GET, "/api/v1/budgets/{id}", Api(Viewer)),
@@ -225,6 +226,7 @@ fn the_table_covers_every_route() {
         ("", include_str!("../../src/dashboard/mod.rs")),
         ("/api/v1", include_str!("../../src/web/api/mod.rs")),
         ("", include_str!("../../src/web/mod.rs")),
+        ("", include_str!("../../src/web/mcp/mod.rs")),
     ];
     for (scope, source) in sources {
         for line in source.lines().filter(|l| l.contains(".route(\"")) {
