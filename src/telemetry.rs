@@ -45,6 +45,11 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The JSON-RPC methods the MCP endpoint answers, the label values of
+/// `costguard_mcp_calls_total` (with "other" and "rate_limited").
+pub const MCP_METHODS: [&str; 7] =
+    ["initialize", "ping", "tools/list", "tools/call", "resources/list", "resources/templates/list", "resources/read"];
+
 /// Every metric this binary exports, with its help text (Prometheus conventions: base units,
 /// `_total` counters, `_seconds` durations). deploy/grafana is checked against this list.
 pub const METRICS: &[(&str, &str)] = &[
@@ -118,6 +123,9 @@ pub fn register_known<'a>(destinations: impl IntoIterator<Item = &'a str>) {
             metrics::counter!("costguard_notifications_total", "destination" => destination.to_string(), "outcome" => outcome)
                 .increment(0);
         }
+    }
+    for method in MCP_METHODS.into_iter().chain(["other", "rate_limited"]) {
+        metrics::counter!("costguard_mcp_calls_total", "method" => method).increment(0);
     }
     collect_process();
 }

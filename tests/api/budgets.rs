@@ -235,6 +235,7 @@ async fn budgets_over_the_api(app: TestApp) {
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("costguard_budget_amount{budget=\"Team data\",currency=\"EUR\"} 1000"), "{metrics}");
     assert!(metrics.contains("costguard_budget_forecast{budget=\"Team data\""), "{metrics}");
+    assert!(metrics.contains("costguard_budget_spent{budget=\"Team data\",currency=\"EUR\"} 0"), "{metrics}");
 }
 
 async fn spawn_with_config_budget(backend: Backend) -> TestApp {
@@ -333,3 +334,92 @@ async fn each_threshold_is_announced_once_across_restarts(backend: Backend) {
 }
 
 crate::with_backend!(each_threshold_is_announced_once_across_restarts);
+
+/// The optimizer reads budget status: spend that takes its budget over is proposed even under
+/// the overspend floor, and `propose_only_over_budget` holds back what a budget still covers.
+async fn the_safety_policy_reads_the_budget(app: TestApp) {
+    use costguard::approval::store::NewAction;
+    use costguard::approval::{propose, Proposed, Proposer};
+    use costguard::domain::approval::safety::{Context, SafetyRules};
+    use costguard::domain::detect::series::SeriesId;
+    write_seeded(&app.db, 0, cut() - Duration::days(45), cut()).await;
+    app.detect_at(cut()).await;
+    // About 47,000 this month: over a 10,000 budget on the AWS spend.
+    let b =
+        create(&app, json!({"name": "AWS", "amount": "10000", "currency": "USD", "scope": {"provider": "AWS"}})).await;
+    let anomaly = crate::helpers::manual_anomaly(
+        &app.db,
+        costguard::domain::detect::decision::Severity::Low,
+        "AWS",
+        Some("Compute"),
+    )
+    .await;
+    let series =
+        SeriesId::Service { provider: "AWS".into(), sub_account: "111122223333".into(), service: "Compute".into() };
+    {
+        use costguard::db::schema::anomalies as an;
+        use diesel::prelude::*;
+        let (id, key) = (anomaly.clone(), series.key());
+        app.db
+            .run(move |c| {
+                diesel::update(an::table.find(id))
+                    .set(an::series_key.eq(key))
+                    .execute(c)
+                    .map_err(costguard::db::DbError::from)
+            })
+            .await
+            .unwrap();
+    }
+    let run = |rules: SafetyRules, target: &'static str| {
+        let (db, anomaly) = (app.db.clone(), anomaly.clone());
+        async move {
+            db.run(move |c| {
+                let new = NewAction {
+                    anomaly_id: Some(costguard::domain::ids::AnomalyId::new(anomaly)),
+                    kind: costguard::domain::optimizer::ActionKind::StopEc2Instance,
+                    target: target.into(),
+                    provider: Some("AWS".into()),
+                    account: Some("111122223333".into()),
+                    params: "{}".into(),
+                    risk: costguard::domain::approval::Risk::Low,
+                    estimated_saving_per_hour: 0,
+                    proposed_by: "optimizer".into(),
+                };
+                // Five a day over: far under the 100-a-day floor.
+                let facts = Context { projected_daily_overspend: 5.0, ..Context::default() };
+                let policy = costguard::approval::ApprovalSettings::default().policy();
+                Ok::<_, costguard::db::DbError>(
+                    propose(c, &rules, &policy, Proposer::Optimizer, &new, &facts, cut()).unwrap(),
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let routed = |p: Proposed| match p {
+        Proposed::Routed(row) => (row.status.as_str().to_string(), row.reason.clone().unwrap_or_default()),
+        Proposed::AlreadyThere => panic!("already there"),
+    };
+    let (status, _) = routed(run(SafetyRules::default(), "i-over").await);
+    assert_eq!(status, "pending_approval", "the budget forecast over waives the floor");
+    let strict = SafetyRules { propose_only_over_budget: true, ..SafetyRules::default() };
+    assert_eq!(routed(run(strict.clone(), "i-strict-over").await).0, "pending_approval");
+
+    // The same budget raised above the forecast: the floor holds, and the strict rule says why.
+    let id = b["id"].as_str().unwrap();
+    let raised = json!({"name": "AWS", "amount": "1000000", "currency": "USD", "scope": {"provider": "AWS"}});
+    let res =
+        app.client.put(app.url(&format!("/api/v1/budgets/{id}"))).bearer_auth(&app.admin_key).json(&raised).send();
+    assert_eq!(res.await.unwrap().status(), 200);
+    let (status, reason) = routed(run(SafetyRules::default(), "i-within").await);
+    assert_eq!(status, "rejected");
+    assert!(reason.contains("below_budget_floor"), "{reason}");
+    let (status, reason) = routed(run(strict, "i-strict-within").await);
+    assert_eq!(status, "rejected");
+    assert!(
+        reason.contains("budget_not_forecast_over") && reason.contains("budget AWS is forecast within"),
+        "{reason}"
+    );
+}
+
+crate::both_backends!(the_safety_policy_reads_the_budget);

@@ -101,9 +101,10 @@ fn only(object: &Map<String, Value>, prefix: &str, known: &[&str]) -> Result<(),
 fn text(object: &Map<String, Value>, key: &str, field: &str, max: usize) -> Result<Option<String>, SpecError> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            let s = s.trim();
-            if s.is_empty() || s.chars().count() > max {
+        Some(Value::String(raw)) => {
+            let s = raw.trim();
+            // The raw length, as the document's maxLength counts it, spaces around included.
+            if s.is_empty() || raw.chars().count() > max {
                 refuse(field, format!("must be 1 to {max} characters"))
             } else if s.chars().any(char::is_control) {
                 refuse(field, "must not hold control characters")
@@ -237,6 +238,7 @@ mod tests {
         assert_eq!(with("colour", json!("red")), "colour");
         assert_eq!(field_of(json!({"amount": "1", "currency": "USD"})), "name");
         assert_eq!(with("name", json!("  ")), "name");
+        assert_eq!(with("name", json!(format!("\n{}", "x".repeat(NAME_MAX)))), "name", "counted with its spaces");
         assert_eq!(with("amount", json!(100)), "amount");
         assert_eq!(with("amount", json!("-5")), "amount");
         assert_eq!(with("amount", json!("0")), "amount");

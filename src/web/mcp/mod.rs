@@ -116,10 +116,7 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
 
 /// The method as a bounded label (an unknown one is "other").
 fn method_label(method: &str) -> &'static str {
-    ["initialize", "ping", "tools/list", "tools/call", "resources/list", "resources/templates/list", "resources/read"]
-        .into_iter()
-        .find(|m| *m == method)
-        .unwrap_or("other")
+    crate::telemetry::MCP_METHODS.into_iter().find(|m| *m == method).unwrap_or("other")
 }
 
 async fn handle(state: &web::Data<AppState>, caller: &Caller, m: &Request) -> Result<Value, RpcError> {
