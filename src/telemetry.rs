@@ -47,8 +47,16 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// The JSON-RPC methods the MCP endpoint answers, the label values of
 /// `costguard_mcp_calls_total` (with "other" and "rate_limited").
-pub const MCP_METHODS: [&str; 7] =
-    ["initialize", "ping", "tools/list", "tools/call", "resources/list", "resources/templates/list", "resources/read"];
+pub const MCP_METHODS: [&str; 8] = [
+    "server/discover",
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+];
 
 /// Every metric this binary exports, with its help text (Prometheus conventions: base units,
 /// `_total` counters, `_seconds` durations). deploy/grafana is checked against this list.

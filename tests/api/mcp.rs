@@ -1,5 +1,6 @@
-//! The MCP endpoint driven by the official MCP Python SDK (tests/api/peers/mcp_client.py): it
-//! connects, lists and calls every tool, reads the resources, files a proposal that waits
+//! The MCP endpoint driven by the official MCP Python SDK (tests/api/peers/mcp_client.py), on
+//! the stateless 2026-07-28 revision and on the initialize handshake: it connects, lists and
+//! calls every tool, reads the resources, files a proposal that waits
 //! for people, finds no way to approve, and is refused as a viewer. Then the server's side:
 //! the proposal is pending and audited under the key's name, and nothing ran.
 
@@ -15,21 +16,55 @@ async fn an_assistant_explains_and_proposes_but_never_approves(app: TestApp) {
             .await;
     let budget = json!({"name": "Everything", "amount": "5000", "currency": "USD"});
     assert_eq!(app.post_json("/api/v1/budgets", &budget).await.status(), 201);
-    let (approver, viewer) = (app.key("assistant", Role::Approver).await, app.key("reader", Role::Viewer).await);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/peers/mcp_client.py");
-    let out = tokio::process::Command::new(python)
-        .args([script, &app.url("/mcp"), &approver, &viewer, &anomaly])
-        .output()
-        .await
-        .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the MCP client failed:\n{stdout}\n{stderr}");
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    // The SDK's default probes `server/discover` (the stateless revision); "legacy" is the
+    // initialize handshake older clients use. The same story holds on both. A key each: each
+    // run's thirty-odd calls in a second are the per-key burst.
+    for (mode, version, target) in
+        [("auto", "2026-07-28", "bquxjob_from_the_assistant"), ("legacy", "2025-11-25", "bquxjob_from_a_legacy_client")]
+    {
+        let approver = app.key(&format!("assistant-{mode}"), Role::Approver).await;
+        let viewer = app.key(&format!("reader-{mode}"), Role::Viewer).await;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/peers/mcp_client.py");
+        let out = tokio::process::Command::new(&python)
+            .args([script, &app.url("/mcp"), &approver, &viewer, &anomaly, mode, target])
+            .output()
+            .await
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "the MCP client ({mode}) failed:\n{stdout}\n{stderr}");
+        let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+        println!("{mode}: negotiated {}; proposal: {}", seen["protocol_version"], seen["proposed"]["text"]);
+        assert_eq!(seen["protocol_version"], version, "{mode}");
+        if mode == "legacy" {
+            assert_eq!(seen["server"], "costguard");
+        }
+        the_story_holds(&seen, &anomaly, target, &format!("assistant-{mode}"));
+    }
 
-    println!("negotiated {}; proposal: {}", seen["protocol_version"], seen["proposed"]["text"]);
-    // The handshake, and the tools with their input schemas.
-    assert_eq!(seen["server"], "costguard");
-    assert!(costguard::web::mcp::PROTOCOL_VERSIONS.contains(&seen["protocol_version"].as_str().unwrap()), "{seen}");
+    // On the server: one proposal per client, pending; none by the viewers.
+    let actions = app.get_json("/api/v1/actions").await;
+    let actions = actions.as_array().unwrap();
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    assert!(
+        actions
+            .iter()
+            .all(|a| a["status"] == "pending_approval" && a["proposed_by"].as_str().unwrap().starts_with("assistant-")),
+        "{actions:?}"
+    );
+    let audit = app.get_json("/api/v1/audit?limit=1000").await;
+    let mcp: Vec<&Value> = audit["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "mcp.tool").collect();
+    assert!(mcp.len() >= 24, "every call audited: {}", mcp.len());
+    assert!(mcp
+        .iter()
+        .any(|e| e["actor"] == "api key assistant-auto" && e["target"] == "propose_action" && e["result"] == "ok"));
+    assert!(mcp
+        .iter()
+        .any(|e| e["actor"] == "api key reader-legacy" && e["target"] == "propose_action" && e["result"] == "refused"));
+}
+
+/// What one client saw: the tools with their schemas, every call answered, the proposal
+/// waiting for people, and each thing that must fail failing the way it should.
+fn the_story_holds(seen: &Value, anomaly: &str, target: &str, proposer: &str) {
     let tools: Vec<&str> = seen["tools"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert_eq!(
         tools,
@@ -59,10 +94,11 @@ async fn an_assistant_explains_and_proposes_but_never_approves(app: TestApp) {
     // The proposal waits for people; reading it back says so.
     let proposed = &seen["proposed"]["structured"];
     assert_eq!(
-        (proposed["status"].as_str(), proposed["proposed_by"].as_str()),
-        (Some("pending_approval"), Some("assistant")),
+        (proposed["status"].as_str(), proposed["target"].as_str()),
+        (Some("pending_approval"), Some(target)),
         "{seen}"
     );
+    assert_eq!(proposed["proposed_by"], proposer);
     assert!(seen["proposed"]["text"].as_str().unwrap().contains("nothing runs before"));
     assert_eq!(seen["get_action"]["structured"]["status"], "pending_approval");
     assert_eq!(seen["missing_anomaly"]["is_error"], true);
@@ -84,30 +120,13 @@ async fn an_assistant_explains_and_proposes_but_never_approves(app: TestApp) {
     assert_eq!(seen["templates"], json!(["costguard://anomaly/{id}"]));
     assert_eq!(seen["anomaly_resource"]["id"], json!(anomaly));
     assert_eq!(seen["open_resource"].as_array().unwrap().len(), 1);
-
-    // On the server: one proposal, pending, by the assistant's key; none by the viewer.
-    let actions = app.get_json("/api/v1/actions").await;
-    let actions = actions.as_array().unwrap();
-    assert_eq!(actions.len(), 1, "{actions:?}");
-    assert_eq!(
-        (actions[0]["status"].as_str(), actions[0]["target"].as_str()),
-        (Some("pending_approval"), Some("bquxjob_from_the_assistant"))
-    );
-    let audit = app.get_json("/api/v1/audit?limit=1000").await;
-    let mcp: Vec<&Value> = audit["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "mcp.tool").collect();
-    assert!(mcp.len() >= 12, "every call audited: {}", mcp.len());
-    assert!(mcp
-        .iter()
-        .any(|e| e["actor"] == "api key assistant" && e["target"] == "propose_action" && e["result"] == "ok"));
-    assert!(mcp
-        .iter()
-        .any(|e| e["actor"] == "api key reader" && e["target"] == "propose_action" && e["result"] == "refused"));
 }
 
 crate::both_backends!(an_assistant_explains_and_proposes_but_never_approves);
 
-/// Without a key, 401; a foreign Origin, 403; GET (a server stream) 405; and a key that calls
-/// too fast is told to wait (429 with Retry-After).
+/// Without a key, 401; a foreign Origin, 403; GET (a server stream) 405; a version the server
+/// does not speak, 400 listing those it does; and a key that calls too fast is told to wait
+/// (429 with Retry-After).
 async fn the_endpoint_is_guarded(app: TestApp) {
     let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
     let post = || app.client.post(app.url("/mcp")).header("accept", "application/json, text/event-stream");
@@ -120,6 +139,13 @@ async fn the_endpoint_is_guarded(app: TestApp) {
     let res = post().bearer_auth(&key).body("{").header("content-type", "application/json").send().await.unwrap();
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], -32700);
+    let res = post().bearer_auth(&key).header("mcp-protocol-version", "1999-01-01").json(&ping).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (body["error"]["code"].as_i64(), body["error"]["data"]["supported"][0].as_str()),
+        (Some(-32022), Some("2026-07-28"))
+    );
     let mut limited = None;
     for i in 0..200 {
         let res = post().bearer_auth(&key).json(&ping).send().await.unwrap();

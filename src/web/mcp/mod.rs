@@ -1,6 +1,8 @@
 //! Ask CostGuard: a Model Context Protocol server at `/mcp`, over the Streamable HTTP
 //! transport (one JSON-RPC message per POST, answered with `application/json`; no server
-//! stream, so GET and DELETE answer 405; stateless, no session id). An assistant connects
+//! stream, so GET and DELETE answer 405; stateless, no session id). Both eras of the
+//! protocol: the stateless 2026-07-28 revision (`server/discover`, the version on every
+//! request) and the `initialize` handshake of 2024-11-05 to 2025-11-25. An assistant connects
 //! with a CostGuard API key (`Authorization: Bearer`) and acts with that key's role: it can
 //! read costs, anomalies, actions and budgets and, with an approver key, file a proposal that
 //! people then approve in CostGuard. It can never approve, execute or change settings.
@@ -25,9 +27,19 @@ use serde_json::{json, Value};
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
 
-/// Protocol versions this server speaks, newest first. A client asking for another gets the
-/// newest, and decides whether it can go on.
-pub const PROTOCOL_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+/// The stateless revision: no handshake, the version in every request's header and `_meta`,
+/// `server/discover` to learn what the server speaks.
+pub const MODERN_VERSION: &str = "2026-07-28";
+
+/// Versions reached through the `initialize` handshake, newest first. A client asking for
+/// another gets the newest, and decides whether it can go on.
+pub const HANDSHAKE_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+/// Every version this server speaks, newest first.
+pub const PROTOCOL_VERSIONS: [&str; 5] = [MODERN_VERSION, "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+/// MCP's code for a protocol version the server does not speak (its data lists those it does).
+const UNSUPPORTED_VERSION: i64 = -32022;
 
 /// Calls per key: a burst of this many, refilled at this many a minute (per replica).
 const BURST: u32 = 30;
@@ -82,15 +94,22 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
         Ok(m) => m,
         Err((id, e)) => return json_rpc(StatusCode::BAD_REQUEST, rpc::error(&id, &e)),
     };
-    if let Some(version) = req.headers().get("mcp-protocol-version").and_then(|v| v.to_str().ok()) {
-        if !PROTOCOL_VERSIONS.contains(&version) {
-            let e = RpcError::new(
-                rpc::INVALID_REQUEST,
-                format!("MCP-Protocol-Version {version} is not one of {}", PROTOCOL_VERSIONS.join(", ")),
-            );
-            return json_rpc(StatusCode::BAD_REQUEST, rpc::error(message.id.as_ref().unwrap_or(&Value::Null), &e));
-        }
+    // The version a request states: the header, or on the stateless revision its `_meta`.
+    let stated = req
+        .headers()
+        .get("mcp-protocol-version")
+        .and_then(|v| v.to_str().ok())
+        .or(message.params["_meta"]["io.modelcontextprotocol/protocolVersion"].as_str())
+        .map(str::to_string);
+    if let Some(version) = stated.as_deref().filter(|v| !PROTOCOL_VERSIONS.contains(v)) {
+        let e = RpcError {
+            code: UNSUPPORTED_VERSION,
+            message: format!("protocol version {version} is not one of {}", PROTOCOL_VERSIONS.join(", ")),
+            data: Some(json!({ "supported": PROTOCOL_VERSIONS, "requested": version })),
+        };
+        return json_rpc(StatusCode::BAD_REQUEST, rpc::error(message.id.as_ref().unwrap_or(&Value::Null), &e));
     }
+    let modern = stated.as_deref() == Some(MODERN_VERSION);
     let Some(id) = message.id.clone() else {
         // A notification (initialized, cancelled): nothing to answer.
         return HttpResponse::Accepted().finish();
@@ -109,6 +128,7 @@ async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) ->
     let answer = handle(&state, &caller, &message).await;
     metrics::counter!("costguard_mcp_calls_total", "method" => method_label(&message.method)).increment(1);
     match answer {
+        Ok(result) if modern => json_rpc(StatusCode::OK, rpc::result(&id, complete(result))),
         Ok(result) => json_rpc(StatusCode::OK, rpc::result(&id, result)),
         Err(e) => json_rpc(StatusCode::OK, rpc::error(&id, &e)),
     }
@@ -119,8 +139,20 @@ fn method_label(method: &str) -> &'static str {
     crate::telemetry::MCP_METHODS.into_iter().find(|m| *m == method).unwrap_or("other")
 }
 
+/// A result on the stateless revision says it is complete (no further input needed) and how
+/// long it may be cached: not at all, the figures move with every ingestion.
+fn complete(mut result: Value) -> Value {
+    if let Some(object) = result.as_object_mut() {
+        object.entry("resultType").or_insert(json!("complete"));
+        object.entry("ttlMs").or_insert(json!(0));
+        object.entry("cacheScope").or_insert(json!("private"));
+    }
+    result
+}
+
 async fn handle(state: &web::Data<AppState>, caller: &Caller, m: &Request) -> Result<Value, RpcError> {
     match m.method.as_str() {
+        "server/discover" => Ok(discover()),
         "initialize" => Ok(initialize(&m.params)),
         "ping" => Ok(json!({})),
         "tools/list" => Ok(json!({ "tools": tools::listed() })),
@@ -137,17 +169,37 @@ async fn handle(state: &web::Data<AppState>, caller: &Caller, m: &Request) -> Re
     }
 }
 
-/// The version both sides speak: the client's when this server knows it, else the newest.
+/// The handshake version both sides speak: the client's when this server knows it, else the newest.
 pub fn negotiate(asked: Option<&str>) -> &'static str {
-    PROTOCOL_VERSIONS.into_iter().find(|v| Some(*v) == asked).unwrap_or(PROTOCOL_VERSIONS[0])
+    HANDSHAKE_VERSIONS.into_iter().find(|v| Some(*v) == asked).unwrap_or(HANDSHAKE_VERSIONS[0])
+}
+
+const INSTRUCTIONS: &str = "CostGuard watches cloud and LLM spend. Ask it why spend moved (list_anomalies, get_anomaly: root causes, timeline), what it cost (query_costs), where budgets stand (budget_status), and what is proposed (list_actions). propose_action files a proposal people approve in CostGuard; no tool approves or runs anything.";
+
+fn capabilities() -> Value {
+    json!({ "tools": { "listChanged": false }, "resources": { "subscribe": false, "listChanged": false } })
+}
+
+fn server_info() -> Value {
+    json!({ "name": "costguard", "title": "CostGuard", "version": crate::build_info::info().version })
 }
 
 fn initialize(params: &Value) -> Value {
     json!({
         "protocolVersion": negotiate(params["protocolVersion"].as_str()),
-        "capabilities": { "tools": { "listChanged": false }, "resources": { "subscribe": false, "listChanged": false } },
-        "serverInfo": { "name": "costguard", "title": "CostGuard", "version": crate::build_info::info().version },
-        "instructions": "CostGuard watches cloud and LLM spend. Ask it why spend moved (list_anomalies, get_anomaly: root causes, timeline), what it cost (query_costs), where budgets stand (budget_status), and what is proposed (list_actions). propose_action files a proposal people approve in CostGuard; no tool approves or runs anything.",
+        "capabilities": capabilities(),
+        "serverInfo": server_info(),
+        "instructions": INSTRUCTIONS,
+    })
+}
+
+/// The stateless revision's introduction: every version this server speaks, what it offers.
+fn discover() -> Value {
+    json!({
+        "supportedVersions": PROTOCOL_VERSIONS,
+        "capabilities": capabilities(),
+        "instructions": INSTRUCTIONS,
+        "_meta": { "io.modelcontextprotocol/serverInfo": server_info() },
     })
 }
 

@@ -4,7 +4,10 @@ every tool, propose an action with an approver key, and try what must fail: an u
 (there is no approve tool), bad arguments, and a proposal with a viewer key. Prints one JSON
 object of what it saw for tests/api/mcp.rs to check.
 
-usage: mcp_client.py URL APPROVER_KEY VIEWER_KEY ANOMALY_ID
+usage: mcp_client.py URL APPROVER_KEY VIEWER_KEY ANOMALY_ID MODE TARGET
+
+MODE is the SDK's: "auto" (probe `server/discover`, the stateless 2026-07-28 revision) or
+"legacy" (the initialize handshake). TARGET names the job the proposal is for.
 """
 
 import asyncio
@@ -16,9 +19,9 @@ from mcp.client.streamable_http import create_mcp_http_client, streamable_http_c
 from mcp.shared.exceptions import MCPError
 
 
-def client(url, key):
+def client(url, key, mode):
     http = create_mcp_http_client(headers={"Authorization": f"Bearer {key}"})
-    return Client(streamable_http_client(url, http_client=http))
+    return Client(streamable_http_client(url, http_client=http), mode=mode)
 
 
 def tool_result(r):
@@ -37,11 +40,11 @@ async def error_of(call):
     return None
 
 
-async def main(url, approver, viewer, anomaly_id):
+async def main(url, approver, viewer, anomaly_id, mode, target):
     seen = {}
-    async with client(url, approver) as c:
+    async with client(url, approver, mode) as c:
+        seen["protocol_version"] = c.session.protocol_version
         init = c.session.initialize_result
-        seen["protocol_version"] = init.protocol_version if init else None
         seen["server"] = init.server_info.name if init else None
         tools = await c.list_tools()
         seen["tools"] = sorted(t.name for t in tools.tools)
@@ -56,7 +59,7 @@ async def main(url, approver, viewer, anomaly_id):
         seen["calls"] = {name: tool_result(await c.call_tool(name, args)) for name, args in calls.items()}
         proposed = tool_result(await c.call_tool(
             "propose_action",
-            {"kind": "cancel_bigquery_job", "target": "bquxjob_from_the_assistant", "risk": "low",
+            {"kind": "cancel_bigquery_job", "target": target, "risk": "low",
              "provider": "Google Cloud", "account": "analytics-prod", "anomaly_id": anomaly_id},
         ))
         seen["proposed"] = proposed
@@ -76,11 +79,11 @@ async def main(url, approver, viewer, anomaly_id):
         one = await c.read_resource(f"costguard://anomaly/{anomaly_id}")
         seen["anomaly_resource"] = json.loads(one.contents[0].text)
         seen["missing_resource"] = await error_of(c.read_resource("costguard://anomaly/no-such-anomaly"))
-    async with client(url, viewer) as c:
+    async with client(url, viewer, mode) as c:
         seen["viewer_propose"] = tool_result(await c.call_tool(
             "propose_action", {"kind": "cancel_bigquery_job", "target": "bquxjob_viewer", "risk": "low"}))
         seen["viewer_read"] = tool_result(await c.call_tool("list_anomalies", {}))
     print(json.dumps(seen, default=str))
 
 
-asyncio.run(main(*sys.argv[1:5]))
+asyncio.run(main(*sys.argv[1:7]))
