@@ -283,6 +283,25 @@ pub fn crossings(conn: &mut DbConn, budget_id: &str, period_start: DateTime<Utc>
     Ok(raw.into_iter().filter_map(crossing).collect())
 }
 
+/// The crossings of the period a budget's last status is for (none before its first evaluation).
+pub fn current_crossings(conn: &mut DbConn, budget: &BudgetRow) -> QueryResult<Vec<Crossing>> {
+    match &budget.status {
+        Some(s) => crossings(conn, &budget.id, s.period_start),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Every budget, by name, with the crossings of its current period.
+pub fn list_with_crossings(conn: &mut DbConn) -> QueryResult<Vec<(BudgetRow, Vec<Crossing>)>> {
+    list(conn)?
+        .into_iter()
+        .map(|b| {
+            let crossed = current_crossings(conn, &b)?;
+            Ok((b, crossed))
+        })
+        .collect()
+}
+
 /// Crossings after `after` (the notifier's cursor), oldest first.
 pub fn crossings_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<Crossing>> {
     let raw: Vec<CrossingRaw> =

@@ -3,26 +3,11 @@
 
 use super::status::Status;
 use super::store::{BudgetRow, Crossing, ManagedBy};
-use crate::domain::budget::scope::TagValue;
+use crate::domain::budget::scope::Scope;
 use crate::domain::budget::{percent_of, Basis, Period, Threshold};
 use crate::domain::money::{format_scaled, SCALE};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-
-/// The scope as the API shows it (absent fields match everything).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ScopeView {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub_account: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag: Option<TagValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub llm_key: Option<String>,
-}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CrossedView {
@@ -39,7 +24,8 @@ pub struct BudgetView {
     pub amount: String,
     pub currency: String,
     pub period: Period,
-    pub scope: ScopeView,
+    /// Absent fields match everything.
+    pub scope: Scope,
     /// "everything", "Google Cloud / BigQuery", "tag team=data"...
     pub scope_label: String,
     pub thresholds: Vec<Threshold>,
@@ -82,13 +68,7 @@ impl BudgetView {
             amount: exact(spec.amount),
             currency: spec.currency.to_string(),
             period: spec.period,
-            scope: ScopeView {
-                provider: scope.provider.clone(),
-                sub_account: scope.sub_account.clone(),
-                service: scope.service.clone(),
-                tag: scope.tag.clone(),
-                llm_key: scope.llm_key.clone(),
-            },
+            scope: scope.clone(),
             scope_label: scope.describe(),
             thresholds: spec.thresholds.clone(),
             managed_by: row.managed_by,

@@ -86,16 +86,18 @@ impl History {
         if self.step <= 0 || self.step > DAY || DAY % self.step != 0 {
             return Vec::new();
         }
+        // Points are evenly spaced: a whole day is a run of DAY / step of them, read once.
+        let per_day = usize::try_from(DAY / self.step).unwrap_or(1);
         let first = self.start + self.step * self.ready_from as i64;
         let first_day = (first + DAY - 1).div_euclid(DAY) * DAY;
-        let (mut out, mut day) = (Vec::new(), first_day);
-        while day + DAY <= self.end() {
-            let (actual, expected) = self.sums(day, day + DAY);
-            let normal = (0..self.actual.len())
-                .filter(|&i| (day..day + DAY).contains(&(self.start + self.step * i as i64)))
-                .all(|i| self.lower[i] <= self.actual[i] && self.actual[i] <= self.upper[i]);
-            out.push((actual.approx_whole(), expected.approx_whole(), normal));
-            day += DAY;
+        let mut i = usize::try_from((first_day - self.start) / self.step).unwrap_or(0);
+        let mut out = Vec::new();
+        while i + per_day <= self.actual.len() {
+            let day = i..i + per_day;
+            let sum = |v: &[i64]| Total::from_units(v[day.clone()].iter().map(|&u| i128::from(u)).sum()).approx_whole();
+            let normal = day.clone().all(|j| self.lower[j] <= self.actual[j] && self.actual[j] <= self.upper[j]);
+            out.push((sum(&self.actual), sum(&self.expected), normal));
+            i += per_day;
         }
         out
     }

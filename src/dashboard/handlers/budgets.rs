@@ -14,17 +14,8 @@ use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
-/// Every budget with the crossings of its current period.
-pub fn with_crossings(c: &mut DbConn) -> Result<Vec<(BudgetRow, Vec<Crossing>)>, DbError> {
-    let mut out = Vec::new();
-    for b in store::list(c)? {
-        let crossed = match &b.status {
-            Some(s) => store::crossings(c, &b.id, s.period_start)?,
-            None => Vec::new(),
-        };
-        out.push((b, crossed));
-    }
-    Ok(out)
+fn with_crossings(c: &mut DbConn) -> Result<Vec<(BudgetRow, Vec<Crossing>)>, DbError> {
+    Ok(store::list_with_crossings(c)?)
 }
 
 pub async fn page(

@@ -128,7 +128,7 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
                 .collect();
             let pending = actions::with_currencies(c, pending)?;
             let recovered = actions::total_recovered(c)?;
-            let budgets = super::budgets::with_crossings(c)?;
+            let budgets = crate::budgets::store::list_with_crossings(c)?;
             Ok::<_, crate::db::DbError>((series, open, pending, recovered, budgets))
         })
         .await?;

@@ -14,7 +14,7 @@ pub struct TagValue {
 }
 
 /// The spend a budget counts. All fields empty: everything in the ledger.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Scope {
     /// As the ledger names it (e.g. "Google Cloud", "AWS", "openai").
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -59,11 +59,7 @@ pub struct ScopeBody {
 }
 
 fn view(c: &mut DbConn, row: &BudgetRow) -> Result<BudgetView, DbError> {
-    let crossed = match &row.status {
-        Some(s) => store::crossings(c, &row.id, s.period_start)?,
-        None => Vec::new(),
-    };
-    Ok(BudgetView::new(row, &crossed))
+    Ok(BudgetView::new(row, &store::current_crossings(c, row)?))
 }
 
 fn refused(e: Refused) -> ApiError {

@@ -41,7 +41,7 @@ use utoipa_swagger_ui::SwaggerUi;
         crate::approval::view::ActionView, crate::approval::view::TransitionView, actions::Detail, actions::Recovered,
         audit::AuditPage, crate::domain::money::Total, crate::domain::approval::Status, crate::domain::approval::Risk,
         crate::domain::optimizer::ActionKind, crate::domain::detect::decision::Severity,
-        budgets::BudgetBody, budgets::ScopeBody, crate::budgets::view::BudgetView, crate::budgets::view::ScopeView,
+        budgets::BudgetBody, budgets::ScopeBody, crate::budgets::view::BudgetView, crate::domain::budget::scope::Scope,
         crate::budgets::view::CrossedView, crate::budgets::store::ManagedBy, crate::domain::budget::Period,
         crate::domain::budget::Threshold, crate::domain::budget::Basis, crate::domain::budget::scope::TagValue,
         crate::domain::cost_query::Granularity, crate::domain::cost_query::GroupBy, schema::FocusRecord,
