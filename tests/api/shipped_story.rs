@@ -4,9 +4,13 @@
 //! estimate near its true 487.5 USD/h, marks the anomaly critical with the job as its top
 //! cause, shows one anomaly for the incident and nothing notify-only waiting for approval;
 //! one approval cancels it, verifies it, marks the anomaly mitigated with money recovered, and
-//! the anomaly resolves once its cost is back in its band. Timings are printed for the notes.
+//! the anomaly resolves once its cost is back in its band. The on-call is paged through
+//! PagerDuty (a fake of its Events API v2, the one destination added to the shipped file):
+//! one incident for the anomaly, triggered with the approve link, acknowledged by the
+//! approval and resolved by the mitigation. Timings are printed for the notes.
 
 use crate::helpers::{fresh_database, until, Backend, Node};
+use crate::peers::pagerduty::{Incident, IncidentState, PagerDuty, ROUTING_KEY};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -24,13 +28,27 @@ async fn get(client: &reqwest::Client, key: &str, url: String) -> Option<Value> 
     client.get(url).bearer_auth(key).send().await.ok()?.json().await.ok()
 }
 
+/// PagerDuty's incident for `anomaly`, once `done` holds of it.
+async fn page(pd: &PagerDuty, anomaly: &str, what: &str, done: impl Fn(&Incident) -> bool) -> Incident {
+    until(what, Duration::from_secs(60), async || {
+        pd.incidents().into_iter().find(|i| i.dedup_key == anomaly && done(i))
+    })
+    .await
+}
+
 async fn story(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::new(fresh_database(backend, dir.path()));
     let admin = node.create_admin_key();
     let delay = DELAY_SECS.to_string();
+    // The one destination a team adds to the shipped file, given as the environment would.
+    let pd = PagerDuty::start();
+    let pager = format!(r#"[{{name="pager", kind="pagerduty", url="{}", routing_key="{ROUTING_KEY}"}}]"#, pd.url);
     let mut server = node
-        .shipped_command(&[("COSTGUARD_PROVIDERS__SIMULATED__LIVE_INCIDENT_DELAY_SECS", delay.as_str())])
+        .shipped_command(&[
+            ("COSTGUARD_PROVIDERS__SIMULATED__LIVE_INCIDENT_DELAY_SECS", delay.as_str()),
+            ("COSTGUARD_NOTIFY__DESTINATIONS", pager.as_str()),
+        ])
         .arg("serve")
         .spawn()
         .unwrap();
@@ -94,8 +112,27 @@ async fn story(backend: Backend) {
         anomaly["also_affected"]
     );
 
-    // One approval (the proposer is the optimizer, so an admin may approve a low-risk action).
+    // The on-call was paged when the anomaly opened (often high, at the loop's first
+    // reading), and again on the same incident as it escalated and once the cancel waited:
+    // that page is critical, names the job and links to the approval.
+    let anomaly_id = action["anomaly_id"].as_str().unwrap().to_string();
     let id = action["id"].as_str().unwrap();
+    let approve_link = format!("/actions/{id}");
+    let paged = page(&pd, &anomaly_id, "PagerDuty to hold the approve link", |i| {
+        i.log.iter().any(|e| e["links"].to_string().contains(&approve_link))
+    })
+    .await;
+    assert!(paged.log.iter().all(|e| e["event_action"] == "trigger"), "{:#?}", paged.log);
+    let with_link = paged.log.iter().find(|e| e["links"].to_string().contains(&approve_link)).unwrap();
+    assert_eq!(with_link["payload"]["severity"], "critical", "{with_link}");
+    assert!(with_link["payload"]["custom_details"].to_string().contains(LIVE_JOB), "the job is named: {with_link}");
+    println!(
+        "shipped story ({backend:?}): paged {} times on one incident, the approve link {:.0} s after the loop began",
+        paged.log.len(),
+        started.elapsed().as_secs_f64() - DELAY_SECS as f64
+    );
+
+    // One approval (the proposer is the optimizer, so an admin may approve a low-risk action).
     let approved_at = Instant::now();
     let r = client
         .post(api(&format!("/actions/{id}/approve")))
@@ -112,7 +149,6 @@ async fn story(backend: Backend) {
     .await;
     let recovered = money(&done["recovered"]);
     assert!(recovered > 0.0, "money recovered: {done}");
-    let anomaly_id = action["anomaly_id"].as_str().unwrap().to_string();
     let after = get(&client, &admin, api(&format!("/anomalies/{anomaly_id}"))).await.unwrap();
     assert!(after["mitigated_at"].is_string(), "mitigated at once: {after}");
     assert_eq!(money(&after["recovered"]), recovered, "recovered, shown on the anomaly");
@@ -127,6 +163,20 @@ async fn story(backend: Backend) {
     })
     .await;
     println!("shipped story ({backend:?}): resolved {:.0} s after the approval", approved_at.elapsed().as_secs_f64());
+    // The approval acknowledged the page and the mitigation resolved it; nobody was paged
+    // twice for the one incident (its team=data series shares the anomaly).
+    let closed = page(&pd, &anomaly_id, "the page to resolve", |i| i.state == IncidentState::Resolved).await;
+    let steps: Vec<&str> = closed.log.iter().filter_map(|e| e["event_action"].as_str()).collect();
+    let ack = steps.iter().position(|s| *s == "acknowledge").unwrap_or_else(|| panic!("acknowledged: {steps:?}"));
+    assert!(steps[..ack].iter().all(|s| *s == "trigger") && steps.last() == Some(&"resolve"), "{steps:?}");
+    let live: Vec<String> = pd
+        .incidents()
+        .into_iter()
+        .filter(|i| i.log.iter().any(|e| e.to_string().contains(LIVE_JOB)))
+        .map(|i| i.dedup_key)
+        .collect();
+    assert_eq!(live, vec![anomaly_id.clone()], "one page for the loop");
+    assert!(pd.rejected().is_empty(), "PagerDuty refused: {:?}", pd.rejected());
     let total = get(&client, &admin, api("/actions/recovered")).await.unwrap();
     assert!(money(&total["recovered"]) >= recovered, "{total}");
     server.kill().unwrap();
