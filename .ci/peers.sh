@@ -7,7 +7,8 @@
 #   mcp (PyPI): the official MCP Python SDK, the client tests/api/peers/mcp_client.py drives
 #     CostGuard's /mcp endpoint with.
 #   aiosmtpd (PyPI): a real SMTP server for the e-mail notifications (tests/api/peers/smtp_server.py
-#     starts it with its stock Maildir handler and AUTH).
+#     starts it with its stock Maildir handler and AUTH), with trustme (PyPI) issuing its TLS
+#     certificate from a throwaway CA for the STARTTLS and smtps tests.
 # Azure, PagerDuty and Teams have no emulator; their fakes are Rust code in tests/api/peers/.
 # The virtualenvs live outside the checkout (reused between CI runs) under $CG_PEERS_DIR.
 set -euo pipefail
@@ -41,10 +42,10 @@ if [ ! -x "$dir/mcp/bin/python" ] || ! "$dir/mcp/bin/python" -c 'import mcp' 2>/
   "$dir/mcp/bin/pip" install -q 'mcp==2.3.*' >>"$log" 2>&1
 fi
 
-if [ ! -x "$dir/smtp/bin/python" ] || ! "$dir/smtp/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
-  echo "== installing aiosmtpd into $dir/smtp" >&2
+if [ ! -x "$dir/smtp/bin/python" ] || ! "$dir/smtp/bin/python" -c 'import aiosmtpd, trustme' 2>/dev/null; then
+  echo "== installing aiosmtpd and trustme into $dir/smtp" >&2
   python3 -m venv "$dir/smtp" >>"$log" 2>&1
-  "$dir/smtp/bin/pip" install -q 'aiosmtpd==1.4.*' >>"$log" 2>&1
+  "$dir/smtp/bin/pip" install -q 'aiosmtpd==1.4.*' 'trustme==1.2.*' >>"$log" 2>&1
 fi
 
 echo "export CG_MOTO_SERVER='$dir/moto/bin/moto_server'"

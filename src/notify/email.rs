@@ -5,7 +5,8 @@
 //! `smtp_url` picks the transport: `smtps://host[:465]` is TLS from the first byte;
 //! `smtp://host[:587]` upgrades with STARTTLS and refuses a server that cannot, unless
 //! `?tls=opportunistic` (upgrade when offered) or `?tls=none` (a relay on a trusted network)
-//! says otherwise. The Message-ID is the outbox row's id, the same on every try, so a
+//! says otherwise. `ca_file` adds a private CA's certificates to the public roots the server's
+//! certificate is checked against; it is never skipped. The Message-ID is the outbox row's id, the same on every try, so a
 //! message that is sent again after a crash is recognisably the same message.
 
 use super::markup;
@@ -14,7 +15,7 @@ use super::settings::{resolve, Destination};
 use crate::credentials::Vault;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use std::time::Duration;
@@ -73,7 +74,15 @@ impl Mailer {
         }
         let to = d.to.iter().map(|t| mailbox("to", t)).collect::<Result<Vec<_>, _>>()?;
 
-        let tls = || TlsParameters::new(host.clone()).map_err(|e| format!("smtp_url: TLS for {host}: {e}"));
+        let roots = private_roots(&d.ca_file, security)?;
+        let tls = || {
+            let builder = TlsParameters::builder(host.clone());
+            let builder = match &roots {
+                Some(certs) => builder.add_root_certificate(certs.clone()),
+                None => builder,
+            };
+            builder.build().map_err(|e| format!("smtp_url: TLS for {host}: {e}"))
+        };
         let tls = match security {
             Security::Implicit => Tls::Wrapper(tls()?),
             Security::StartTlsRequired => Tls::Required(tls()?),
@@ -132,6 +141,21 @@ impl Mailer {
     }
 }
 
+/// The certificates of `ca_file` (a PEM bundle), read at start-up so a wrong path stops it.
+fn private_roots(ca_file: &str, security: Security) -> Result<Option<Certificate>, String> {
+    if ca_file.is_empty() {
+        return Ok(None);
+    }
+    if security == Security::Plain {
+        return Err("ca_file: the smtp_url says tls=none, so there is no certificate to check".into());
+    }
+    let pem = std::fs::read(ca_file).map_err(|e| format!("ca_file: {ca_file}: {e}"))?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(format!("ca_file: {ca_file} holds no PEM certificate"));
+    }
+    Certificate::from_pem(&pem).map(Some).map_err(|e| format!("ca_file: {ca_file}: {e}"))
+}
+
 /// The HTML part: the text (rendered over the HTML-escaped payload, so its markup is ours)
 /// and the link to the page, where approving needs a signed-in approver.
 fn html_body(html_text: &str, link: Option<&str>) -> maud::Markup {
@@ -188,5 +212,22 @@ mod tests {
         let mut d = email("smtps://mail.example.com");
         d.from = String::new();
         assert_eq!(problem(&d), "from is required");
+    }
+
+    #[test]
+    fn a_private_ca_is_read_at_start_up_and_only_with_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let with_ca =
+            |url: &str, path: &std::path::Path| Destination { ca_file: path.display().to_string(), ..email(url) };
+        let missing = dir.path().join("missing.pem");
+        assert!(problem(&with_ca("smtps://mail.example.com", &missing)).starts_with("ca_file: "), "a missing file");
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        assert!(problem(&with_ca("smtps://mail.example.com", &junk)).ends_with("holds no PEM certificate"));
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n").unwrap();
+        assert!(problem(&with_ca("smtps://mail.example.com", &broken)).starts_with("ca_file: "));
+        let plain = problem(&with_ca("smtp://127.0.0.1:2525?tls=none", &junk));
+        assert!(plain.contains("tls=none"), "{plain}");
     }
 }

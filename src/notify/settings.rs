@@ -130,7 +130,8 @@ pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue"
 
 /// One `[[notify.destinations]]`. Which fields a kind takes: `url` (slack, webhook, teams,
 /// and pagerduty to send elsewhere than PagerDuty's endpoint), `secret` (webhook),
-/// `routing_key` (pagerduty), `smtp_url`, `from`, `to`, `username`, `password` (email).
+/// `routing_key` (pagerduty), `smtp_url`, `from`, `to`, `ca_file`, `username`, `password`
+/// (email).
 /// Secrets accept "env:NAME", which reads the environment variable NAME, and "stored": entered
 /// in Settings → Notifications and kept encrypted in the database.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +159,10 @@ pub struct Destination {
     /// E-mail: the recipients.
     #[serde(default)]
     pub to: Vec<String>,
+    /// E-mail: a PEM file of CA certificates to trust besides the public ones, for a relay
+    /// whose certificate a private CA issued. Empty: the public roots only.
+    #[serde(default)]
+    pub ca_file: String,
     /// E-mail: the SMTP user name and password, when the server asks to log in.
     #[serde(default = "empty_secret", serialize_with = "crate::domain::redact::never_shown")]
     pub username: SecretString,
@@ -178,6 +183,7 @@ impl Default for Destination {
             smtp_url: String::new(),
             from: String::new(),
             to: Vec::new(),
+            ca_file: String::new(),
             username: empty_secret(),
             password: empty_secret(),
             route: Route::default(),
@@ -212,6 +218,7 @@ impl Destination {
             ("smtp_url", !self.smtp_url.is_empty(), self.kind == Email),
             ("from", !self.from.is_empty(), self.kind == Email),
             ("to", !self.to.is_empty(), self.kind == Email),
+            ("ca_file", !self.ca_file.is_empty(), self.kind == Email),
             ("username", set(&self.username), self.kind == Email),
             ("password", set(&self.password), self.kind == Email),
         ];

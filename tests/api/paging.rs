@@ -1,5 +1,5 @@
 //! Paging the on-call: PagerDuty (a fake of the Events API v2), e-mail (a real SMTP server,
-//! aiosmtpd) and Microsoft Teams (a fake of its webhook that checks the Adaptive Card), as
+//! aiosmtpd, in plain TCP and behind STARTTLS or implicit TLS) and Microsoft Teams (a fake of its webhook that checks the Adaptive Card), as
 //! destinations of the one outbox: one PagerDuty incident follows one anomaly from trigger
 //! to acknowledge to resolve, mail arrives as plain text and HTML with no way to approve
 //! without signing in, and a restart in the middle of a delivery loses nothing and repeats
@@ -194,6 +194,53 @@ async fn mail_arrives_as_text_and_html_and_approves_nothing(backend: Backend) {
     drop(silent);
 }
 
+/// Mail goes over TLS, STARTTLS or implicit, with the server's certificate checked against
+/// the roots plus `ca_file`; a certificate nobody vouches for is refused, and nothing is
+/// sent (the log-in included) over that connection.
+async fn mail_goes_over_tls_and_checks_the_certificate(backend: Backend) {
+    let Some(starttls) = Smtp::start_tls(smtp::Security::StartTls).await else { return };
+    let Some(implicit) = Smtp::start_tls(smtp::Security::Implicit).await else { return };
+    let with_ca = |name: &str, url: String, server: &Smtp| Destination {
+        ca_file: server.ca_file(),
+        ..email(name, url, smtp::PASSWORD)
+    };
+    let app = TestApp::spawn_with(backend, |s| {
+        crate::notify::quick(
+            s,
+            vec![
+                with_ca("mail-starttls", format!("smtp://127.0.0.1:{}", starttls.port), &starttls),
+                with_ca("mail-smtps", format!("smtps://127.0.0.1:{}", implicit.port), &implicit),
+                email("mail-untrusted", format!("smtps://127.0.0.1:{}", implicit.port), smtp::PASSWORD),
+            ],
+        )
+    })
+    .await;
+    let id = crate::notify::anomaly(&app, "high", "Google Cloud").await;
+    let opened = |server: &Smtp| server.received().into_iter().find(|m| m.plain.contains("HIGH cost anomaly"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (over_starttls, over_tls) = loop {
+        if let (Some(a), Some(b)) = (opened(&starttls), opened(&implicit)) {
+            break (a, b);
+        }
+        let rows = outbox(&app.db, &id).await;
+        assert!(std::time::Instant::now() < deadline, "the opening over both kinds of TLS: {rows:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let rows = outbox(&app.db, &id).await;
+    for (mail, destination) in [(&over_starttls, "mail-starttls"), (&over_tls, "mail-smtps")] {
+        let row = rows.iter().find(|n| n.destination == destination && n.status == "sent").unwrap();
+        assert_eq!(mail.header("Message-ID"), Some(format!("<{}@costguard>", row.id).as_str()), "{destination}");
+    }
+    let untrusted = until("the untrusted certificate refused", Duration::from_secs(20), async || {
+        outbox(&app.db, &id).await.into_iter().find(|n| n.destination == "mail-untrusted" && n.last_error.is_some())
+    })
+    .await;
+    let error = untrusted.last_error.as_deref().unwrap();
+    assert!(error.starts_with("SMTP") && error.contains("certificate"), "{untrusted:?}");
+    assert_eq!(untrusted.status, "pending", "retried: {untrusted:?}");
+    assert_eq!(implicit.received().len(), 1, "only the trusted destination's message arrived");
+}
+
 async fn teams_gets_an_adaptive_card_with_a_link(backend: Backend) {
     let teams = Teams::start();
     let url = teams.url.clone();
@@ -343,6 +390,7 @@ async fn a_restart_mid_delivery_neither_loses_nor_repeats(backend: Backend) {
 crate::with_backend!(
     one_pagerduty_incident_follows_the_anomaly,
     mail_arrives_as_text_and_html_and_approves_nothing,
+    mail_goes_over_tls_and_checks_the_certificate,
     teams_gets_an_adaptive_card_with_a_link,
     a_stored_routing_key_is_entered_in_the_dashboard,
     a_restart_mid_delivery_neither_loses_nor_repeats,

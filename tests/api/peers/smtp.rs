@@ -1,6 +1,8 @@
 //! A real SMTP server for the e-mail notifications: aiosmtpd from PyPI (`.ci/peers.sh`
 //! installs it; `smtp_server.py` starts it with its stock Maildir handler, requiring AUTH),
-//! on a free port. The tests read what it accepted from the Maildir, parsed with mailparse.
+//! on a free port, in plain TCP or behind TLS (STARTTLS or implicit) with a certificate from
+//! a throwaway CA (trustme). The tests read what it accepted from the Maildir, parsed with
+//! mailparse.
 
 use super::{free_port, program, Process};
 use std::process::{Command, Stdio};
@@ -13,6 +15,16 @@ pub struct Smtp {
     _process: Process,
     pub port: u16,
     maildir: tempfile::TempDir,
+}
+
+/// How the server secures a connection (`smtp_server.py`'s MODE).
+#[derive(Debug, Clone, Copy)]
+pub enum Security {
+    Plain,
+    /// STARTTLS offered and required before anything else.
+    StartTls,
+    /// TLS from the first byte (smtps).
+    Implicit,
 }
 
 /// One message as received: its headers and its text and HTML parts, decoded.
@@ -37,11 +49,27 @@ impl Smtp {
 
     /// On a given port (one a test kept free until now).
     pub async fn start_on(port: u16) -> Option<Smtp> {
+        Smtp::start_with(port, Security::Plain).await
+    }
+
+    /// Behind TLS: the CA that issued its certificate is at `ca_file()`.
+    pub async fn start_tls(security: Security) -> Option<Smtp> {
+        Smtp::start_with(free_port(), security).await
+    }
+
+    async fn start_with(port: u16, security: Security) -> Option<Smtp> {
         let python = program("CG_AIOSMTPD_PYTHON")?;
         let maildir = tempfile::tempdir().unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/peers/smtp_server.py");
+        let mode = match security {
+            Security::Plain => "plain",
+            Security::StartTls => "starttls",
+            Security::Implicit => "smtps",
+        };
+        let ca = maildir.path().join("ca.pem");
         let child = Command::new(python)
-            .args([script, &port.to_string(), maildir.path().join("mail").to_str().unwrap(), USER, PASSWORD])
+            .args([script, &port.to_string(), maildir.path().join("mail").to_str().unwrap(), USER, PASSWORD, mode])
+            .arg(&ca)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -53,6 +81,11 @@ impl Smtp {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Some(Smtp { _process: process, port, maildir })
+    }
+
+    /// The PEM certificate of the CA that issued a TLS server's certificate.
+    pub fn ca_file(&self) -> String {
+        self.maildir.path().join("ca.pem").display().to_string()
     }
 
     /// Every message accepted so far, in the order they arrived.
