@@ -1,9 +1,9 @@
 //! Paging the on-call: PagerDuty (a fake of the Events API v2), e-mail (a real SMTP server,
-//! aiosmtpd, in plain TCP and behind STARTTLS or implicit TLS) and Microsoft Teams (a fake of its webhook that checks the Adaptive Card), as
-//! destinations of the one outbox: one PagerDuty incident follows one anomaly from trigger
-//! to acknowledge to resolve, mail arrives as plain text and HTML with no way to approve
-//! without signing in, and a restart in the middle of a delivery loses nothing and repeats
-//! nothing.
+//! aiosmtpd, in plain TCP and behind STARTTLS or implicit TLS) and Microsoft Teams (a fake of
+//! its webhook that checks the Adaptive Card), as destinations of the one outbox: one
+//! PagerDuty incident follows one anomaly from trigger to acknowledge to resolve, mail
+//! arrives as plain text and HTML with no way to approve without signing in, and a restart in
+//! the middle of a delivery loses nothing and repeats nothing.
 
 use crate::helpers::{manual_anomaly, outbox, test_settings, until, Backend, TestApp};
 use crate::peers::pagerduty::{IncidentState, PagerDuty, ROUTING_KEY};
