@@ -121,14 +121,32 @@ impl fmt::Display for Event {
     }
 }
 
-/// Whether an anomaly event is news worth telling. A replayed history (a backfill finding
-/// incidents whose latest anomalous point is older than `max_age` at `now`) is not; a
-/// resolution or mitigation is news only for an anomaly people were told about.
-pub fn is_news(event: Event, last_out: DateTime<Utc>, now: DateTime<Utc>, max_age: Duration, announced: bool) -> bool {
+/// An anomaly as the notifier finds it when it reads one of its events (or one of its
+/// actions' transitions).
+#[derive(Debug, Clone, Copy)]
+pub struct AnomalyNow {
+    /// Its latest anomalous point.
+    pub last_out: DateTime<Utc>,
+    /// Resolved already: a replayed history, or news that came and went before it was read.
+    pub ended: bool,
+    /// A message about it was queued before.
+    pub announced: bool,
+}
+
+/// Whether an event is news worth telling. Nobody is told (least of all paged) that an
+/// anomaly opened when it has already ended, nor of a replayed history (incidents whose
+/// latest anomalous point is older than `max_age` at `now`), nor asked to approve an action
+/// on either; a resolution or mitigation is news only for an anomaly people were told about,
+/// so every incident opened on a pager is also closed there. `anomaly` is None for an action
+/// proposed without one and for budget crossings.
+pub fn is_news(event: Event, anomaly: Option<AnomalyNow>, now: DateTime<Utc>, max_age: Duration) -> bool {
+    let Some(a) = anomaly else { return true };
+    let fresh = now - a.last_out <= max_age;
     match event {
-        Event::AnomalyResolved | Event::AnomalyMitigated => announced,
-        Event::AnomalyOpened | Event::AnomalyEscalated => now - last_out <= max_age,
-        Event::ActionPending | Event::ActionApproved | Event::ActionSucceeded | Event::ActionFailed => true,
+        Event::AnomalyResolved | Event::AnomalyMitigated => a.announced,
+        Event::AnomalyOpened | Event::AnomalyEscalated | Event::ActionPending => fresh && !a.ended,
+        // What was done is told, even once the anomaly has ended.
+        Event::ActionApproved | Event::ActionSucceeded | Event::ActionFailed => fresh,
         // The notifier reads only crossings of periods still running.
         Event::BudgetThresholdCrossed => true,
     }
@@ -355,15 +373,33 @@ mod tests {
 
     #[test]
     fn replayed_history_is_not_news_and_resolutions_follow_what_was_said() {
-        let (now, day) = (at(12, 0), Duration::hours(24));
-        assert!(is_news(Event::AnomalyOpened, now - Duration::hours(30), now, Duration::hours(72), false));
-        assert!(!is_news(Event::AnomalyOpened, now - day * 5, now, Duration::hours(72), false));
-        assert!(!is_news(Event::AnomalyEscalated, now - day * 5, now, Duration::hours(72), true));
-        assert!(is_news(Event::AnomalyResolved, now - day * 5, now, Duration::hours(72), true));
-        assert!(!is_news(Event::AnomalyResolved, now, now, Duration::hours(72), false));
-        assert!(!is_news(Event::AnomalyMitigated, now, now, Duration::hours(72), false));
-        assert!(is_news(Event::AnomalyMitigated, now - day * 5, now, Duration::hours(72), true));
-        assert!(is_news(Event::ActionPending, now - day * 9, now, Duration::hours(72), false));
+        let (now, day, max_age) = (at(12, 0), Duration::hours(24), Duration::hours(72));
+        let seen = |last_out, ended, announced| Some(AnomalyNow { last_out, ended, announced });
+        let news = |event, anomaly| is_news(event, anomaly, now, max_age);
+        assert!(news(Event::AnomalyOpened, seen(now - Duration::hours(30), false, false)));
+        assert!(!news(Event::AnomalyOpened, seen(now - day * 5, false, false)));
+        assert!(!news(Event::AnomalyEscalated, seen(now - day * 5, false, true)));
+        assert!(news(Event::AnomalyResolved, seen(now - day * 5, true, true)));
+        assert!(!news(Event::AnomalyResolved, seen(now, true, false)));
+        assert!(!news(Event::AnomalyMitigated, seen(now, false, false)));
+        assert!(news(Event::AnomalyMitigated, seen(now - day * 5, false, true)));
+        assert!(news(Event::ActionPending, None), "an action proposed by hand, without an anomaly");
+        assert!(!news(Event::ActionPending, seen(now - day * 9, false, false)), "a proposal on history");
+        assert!(news(Event::BudgetThresholdCrossed, None));
+    }
+
+    #[test]
+    fn an_anomaly_that_ended_before_it_was_read_pages_nobody() {
+        // The first start's backfill finds last Saturday's loop (within max_age) and its end in
+        // one pass: an opening without its resolution would leave a pager's incident open.
+        let (now, max_age) = (at(12, 0), Duration::hours(72));
+        let ended = Some(AnomalyNow { last_out: now - Duration::hours(30), ended: true, announced: false });
+        for event in [Event::AnomalyOpened, Event::AnomalyEscalated, Event::ActionPending, Event::AnomalyResolved] {
+            assert!(!is_news(event, ended, now, max_age), "{event}");
+        }
+        // What was done on it is still told.
+        assert!(is_news(Event::ActionSucceeded, ended, now, max_age));
+        assert!(is_news(Event::ActionFailed, ended, now, max_age));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::detect::store::AnomalyRow;
 use crate::domain::approval::Policy;
 use crate::domain::detect::decision::Severity;
 use crate::domain::ids::{ActionId, AnomalyId};
-use crate::domain::notify::{is_news, Event, QuietHours, Route, Subject};
+use crate::domain::notify::{is_news, AnomalyNow, Event, QuietHours, Route, Subject};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde_json::{json, Value};
@@ -165,6 +165,11 @@ fn advance(conn: &mut DbConn, stream: &str, to: i64) -> QueryResult<()> {
     diesel::update(nc::table.find(stream)).set(nc::last_id.eq(to)).execute(conn).map(|_| ())
 }
 
+/// What `is_news` needs of an anomaly as it is now.
+fn as_found(anomaly: &crate::detect::store::AnomalyRow, announced: bool) -> AnomalyNow {
+    AnomalyNow { last_out: anomaly.last_out_at.and_utc(), ended: anomaly.resolved_at.is_some(), announced }
+}
+
 fn anomaly_events(conn: &mut DbConn, base_url: &str, max_age: Duration, now: DateTime<Utc>) -> QueryResult<Vec<Found>> {
     let from = cursor(conn, "anomaly_events")?;
     let rows: Vec<(i64, AnomalyId, String, String, NaiveDateTime, String)> = ev::table
@@ -195,7 +200,7 @@ fn anomaly_events(conn: &mut DbConn, base_url: &str, max_age: Duration, now: Dat
         // Only a resolution or mitigation asks whether the anomaly was announced.
         let announced = matches!(event, Event::AnomalyResolved | Event::AnomalyMitigated)
             && n::table.filter(n::subject_id.eq(anomaly_id)).count().get_result::<i64>(conn)? > 0;
-        if !is_news(event, anomaly.last_out_at.and_utc(), now, max_age, announced) {
+        if !is_news(event, Some(as_found(&anomaly, announced)), now, max_age) {
             continue;
         }
         out.push(Found {
@@ -245,10 +250,7 @@ fn action_events(
         };
         // A proposal on an anomaly that is history (a first start's backfill replaying 60
         // days proposes for its incidents, then withdraws) is no more news than the anomaly.
-        if anomaly
-            .as_ref()
-            .is_some_and(|a| !is_news(Event::AnomalyOpened, a.last_out_at.and_utc(), now, max_age, false))
-        {
+        if !is_news(event, anomaly.as_ref().map(|a| as_found(a, false)), now, max_age) {
             continue;
         }
         // An action without an anomaly (proposed by hand) counts as medium.

@@ -1,7 +1,8 @@
 //! Notifications against local receivers: signed webhooks retried until they land and sent
 //! once, Slack messages whose Approve button (a signed interactivity request) approves the
 //! action and updates the message, routes and quiet hours, a hung receiver that stalls
-//! nothing, and a restart that neither loses nor repeats a message.
+//! nothing, a restart that neither loses nor repeats a message, and an anomaly over before
+//! it was read that is told to nobody.
 
 use crate::helpers::{manual_anomaly, outbox, test_settings, until, Backend, TestApp};
 use crate::peers::receiver::{Received, Receiver};
@@ -361,4 +362,67 @@ crate::with_backend!(
     routes_and_quiet_hours_pick_what_goes_when,
     a_hung_receiver_holds_up_nothing,
     a_restart_neither_loses_nor_repeats,
+    an_anomaly_over_before_it_was_read_is_told_to_nobody,
 );
+
+/// One reading pass of the notifier, as its worker runs it, for a pager and a webhook that
+/// hear everything; returns how many messages it queued.
+async fn notifier_pass(app: &TestApp, now: chrono::DateTime<chrono::Utc>) -> usize {
+    use costguard::notify::store::{enqueue, Listener};
+    let policy = Settings::default().approval.policy();
+    app.db
+        .run(move |c| {
+            let route = Route::default();
+            let listeners = [
+                Listener { name: "pager", route: &route, kind: DestinationKind::PagerDuty },
+                Listener { name: "hooks", route: &route, kind: DestinationKind::Webhook },
+            ];
+            let max_age = chrono::Duration::hours(72);
+            enqueue(c, &listeners, None, "http://cg", &policy, max_age, now).map_err(costguard::db::DbError::from)
+        })
+        .await
+        .unwrap()
+}
+
+/// An anomaly that opened and ended before the notifier read it (a first start's backfill
+/// finds last Saturday's loop, within `max_age_hours`, and its end in one pass) is told to
+/// nobody: its opening without its resolution would leave a pager's incident open for ever.
+/// One still open from the same time is told, and so is its resolution later.
+async fn an_anomaly_over_before_it_was_read_is_told_to_nobody(backend: Backend) {
+    use costguard::detect::store::{insert_manual, resolve_manual, Manual};
+    use costguard::domain::detect::decision::Severity;
+    // The app's own notifier stays off: the test runs its reading pass once both are in.
+    let app = TestApp::spawn_with(backend, |s| s.notify.enabled = false).await;
+    let now = chrono::Utc::now();
+    let saturday = Manual {
+        severity: Severity::Critical,
+        description: "the Saturday loop".into(),
+        provider: Some("Google Cloud".into()),
+        sub_account: None,
+        service: Some("BigQuery".into()),
+        started_at: now - chrono::Duration::hours(30),
+    };
+    let still_open = Manual { description: "still looping".into(), ..saturday.clone() };
+    let (ended, open) = app
+        .db
+        .run(move |c| {
+            let ended = insert_manual(c, &saturday, "detective", now)?;
+            resolve_manual(c, &ended.id, "detective", None, now)?;
+            let open = insert_manual(c, &still_open, "detective", now)?;
+            Ok::<_, costguard::db::DbError>((ended.id, open.id))
+        })
+        .await
+        .unwrap();
+    assert_eq!(notifier_pass(&app, now).await, 2, "the open one's opening, to both destinations");
+    assert!(outbox(&app.db, &ended).await.is_empty(), "nothing about the one that had ended");
+    let told: Vec<String> = outbox(&app.db, &open).await.into_iter().map(|n| n.event).collect();
+    assert_eq!(told, ["anomaly_opened", "anomaly_opened"]);
+
+    let id = open.clone();
+    app.db
+        .run(move |c| Ok::<_, costguard::db::DbError>(resolve_manual(c, &id, "detective", None, now)?))
+        .await
+        .unwrap();
+    assert_eq!(notifier_pass(&app, now).await, 2, "its resolution, to both");
+    assert!(outbox(&app.db, &ended).await.is_empty());
+}
