@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// The shortcodes the built-in templates use, as the characters Slack shows for them.
 /// Unknown shortcodes (from a user's template) are left as written.
-const EMOJI: [(&str, &str); 8] = [
+const EMOJI: [(&str, &str); 9] = [
     (":rotating_light:", "🚨"),
     (":arrow_double_up:", "⏫"),
     (":large_green_circle:", "🟢"),
@@ -20,6 +20,7 @@ const EMOJI: [(&str, &str); 8] = [
     (":x:", "❌"),
     (":shield:", "🛡️"),
     (":thumbsup:", "👍"),
+    (":moneybag:", "💰"),
 ];
 
 /// The payload with every string passed through `escape`, to render a template into.
@@ -121,6 +122,16 @@ mod tests {
         );
         assert_eq!(adaptive_card(TEXT), "🚨 **HIGH cost anomaly**: BigQuery\nMostly resource proj:US.job_7 (+390.00).");
         assert_eq!(headline(TEXT), "🚨 HIGH cost anomaly: BigQuery");
+    }
+
+    #[test]
+    fn every_shortcode_of_the_built_in_templates_has_its_character() {
+        // An e-mail or a Teams card would otherwise show ":moneybag:" as written.
+        for (event, template) in super::super::templates::BUILT_IN {
+            for word in template.split_whitespace().filter(|w| w.len() > 2 && w.starts_with(':') && w.ends_with(':')) {
+                assert!(EMOJI.iter().any(|(code, _)| code == &word), "{event}: {word} has no character in EMOJI");
+            }
+        }
     }
 
     #[test]

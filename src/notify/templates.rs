@@ -6,7 +6,7 @@ use crate::domain::notify::Event;
 use serde_json::Value;
 use std::path::Path;
 
-const BUILT_IN: [(Event, &str); 9] = [
+pub(super) const BUILT_IN: [(Event, &str); 9] = [
     (Event::AnomalyOpened, include_str!("../../templates/notify/anomaly_opened.txt")),
     (Event::AnomalyEscalated, include_str!("../../templates/notify/anomaly_escalated.txt")),
     (Event::AnomalyResolved, include_str!("../../templates/notify/anomaly_resolved.txt")),
