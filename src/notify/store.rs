@@ -388,6 +388,21 @@ pub fn failed_try(conn: &mut DbConn, id: &str, error: &str, retry_at: Option<Dat
     .map(|_| ())
 }
 
+/// A destination's messages waiting after a failed try are due now: an admin has just
+/// entered the secret they were failing on. Those held by quiet hours (never tried) wait on.
+pub fn retry_now(conn: &mut DbConn, destination: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+    let now = now.naive_utc();
+    diesel::update(
+        n::table
+            .filter(n::destination.eq(destination))
+            .filter(n::status.eq("pending"))
+            .filter(n::attempts.gt(0))
+            .filter(n::next_attempt_at.gt(now)),
+    )
+    .set(n::next_attempt_at.eq(now))
+    .execute(conn)
+}
+
 /// Every message about one anomaly or action, oldest first (for tests and the dashboard).
 pub fn for_subject(conn: &mut DbConn, subject_id: &str) -> QueryResult<Vec<Notification>> {
     n::table.filter(n::subject_id.eq(subject_id)).order_by(n::id).select(Notification::as_select()).load(conn)

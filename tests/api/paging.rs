@@ -287,7 +287,8 @@ async fn a_stored_routing_key_is_entered_in_the_dashboard(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         let d = Destination { routing_key: "stored".to_string().into(), ..pagerduty(&pd.url) };
         quick(s, vec![d]);
-        s.notify.retry_base_ms = 500;
+        // A failed try waits a minute, then two: entering the key makes them due at once.
+        s.notify.retry_base_ms = 60_000;
     })
     .await;
     let id = crate::notify::anomaly(&app, "high", "Google Cloud").await;
@@ -314,7 +315,7 @@ async fn a_stored_routing_key_is_entered_in_the_dashboard(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(saved.status(), 303);
-    let incident = until("the page with the stored key", Duration::from_secs(20), async || {
+    let incident = until("the page with the stored key, at once", Duration::from_secs(10), async || {
         pd.incidents().into_iter().find(|i| i.dedup_key == id)
     })
     .await;

@@ -64,6 +64,7 @@ pub async fn save_secrets(
         return Err(PageError::BadRequest("a secret may have at most 64 KiB".into()));
     }
     let (cipher, by, owner) = (state.cipher.clone(), posted.user.0.name.clone(), secrets::owner(&destination.name));
+    let name = destination.name.clone();
     state
         .db
         .run(move |c| {
@@ -74,9 +75,14 @@ pub async fn save_secrets(
                 }
                 let names: Vec<&str> = values.iter().map(|(f, _)| *f).collect();
                 crate::audit::note_in(c, &by, "notify.secrets", &owner, &format!("set {}", names.join(", ")))?;
+                // What waited for the secret goes now, not after its backoff (up to an hour).
+                if !values.is_empty() {
+                    crate::notify::store::retry_now(c, &name, Utc::now())?;
+                }
                 Ok::<_, DbError>(())
             })
         })
         .await?;
+    state.bus.nudge_notifier();
     Ok(redirect(&format!("/settings/notifications?notice=saved#destination-{}", destination.name)))
 }
