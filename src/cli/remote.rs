@@ -159,8 +159,16 @@ pub async fn anomalies(settings: &Settings, args: AnomaliesArgs) -> anyhow::Resu
     let mut table = table(&header);
     let rows = body.as_array().cloned().unwrap_or_default();
     for a in &rows {
-        let cells = ["id", "started_at", "severity", "lifecycle", "label", "impact", "projected_daily", "currency"]
-            .map(|k| text(&a[k]));
+        let cells = [
+            text(&a["id"]),
+            text(&a["started_at"]),
+            text(&a["severity"]),
+            text(&a["lifecycle"]),
+            text(&a["label"]),
+            estimate(&a["impact"]),
+            estimate(&a["projected_daily"]),
+            text(&a["currency"]),
+        ];
         add_row(&mut table, &header, cells.into());
     }
     println!("{table}");
@@ -189,8 +197,16 @@ async fn list_actions(settings: &Settings, args: ActionListArgs) -> anyhow::Resu
     let mut table = table(&header);
     let rows = body.as_array().cloned().unwrap_or_default();
     for a in &rows {
-        let cells = ["id", "status", "kind", "target", "risk", "estimated_saving_per_hour", "anomaly_id", "created_at"]
-            .map(|k| text(&a[k]));
+        let cells = [
+            text(&a["id"]),
+            text(&a["status"]),
+            text(&a["kind"]),
+            text(&a["target"]),
+            text(&a["risk"]),
+            estimate(&a["estimated_saving_per_hour"]),
+            text(&a["anomaly_id"]),
+            text(&a["created_at"]),
+        ];
         add_row(&mut table, &header, cells.into());
     }
     println!("{table}");
@@ -240,11 +256,32 @@ fn add_row(table: &mut Table, header: &[&str], cells: Vec<String>) {
     }));
 }
 
+/// An estimate (an anomaly's impact, a saving per hour) to the cent: its further digits are
+/// no knowledge. Costs, which the ledger knows exactly, are shown exactly; `--json` keeps
+/// every amount exact.
+fn estimate(value: &Value) -> String {
+    value.as_str().and_then(crate::domain::money::for_reading).unwrap_or_else(|| text(value))
+}
+
 /// A JSON value as a table cell: strings bare, null as "-".
 fn text(value: &Value) -> String {
     match value {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn estimates_show_to_the_cent_and_anything_else_as_it_is() {
+        assert_eq!(estimate(&json!("11624.66224011495")), "11,624.66");
+        assert_eq!(estimate(&json!("0.004")), "0.00");
+        assert_eq!(estimate(&json!(null)), "-");
+        assert_eq!(estimate(&json!("n/a")), "n/a");
     }
 }

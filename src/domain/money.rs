@@ -257,6 +257,12 @@ pub fn format_scaled(value: i128, scale: u32) -> String {
     format!("{sign}{whole}.{frac_text}")
 }
 
+/// An exact amount as text ("4.1243545141") as people read it ("4.12", "12,347.00"); None
+/// when the text is not an amount.
+pub fn for_reading(text: &str) -> Option<String> {
+    parse_scaled(text.trim(), SCALE).map(|v| format_display(v, 2))
+}
+
 /// For people: rounded half away from zero to `decimals` places, with thousands separators
 /// ("1,234.57"). Storage and sums stay exact; only what is shown is rounded.
 pub fn format_display(value: i128, decimals: u32) -> String {

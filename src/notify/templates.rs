@@ -63,8 +63,7 @@ impl Templates {
 /// `{{ anomaly.actual | money }}`: an exact amount from the payload ("4.1243545141") as
 /// people read it ("4.12", "12,347.00"); anything that is not an amount stays as it is.
 fn money(value: String) -> String {
-    use crate::domain::money::{format_display, parse_scaled, SCALE};
-    parse_scaled(value.trim(), SCALE).map(|v| format_display(v, 2)).unwrap_or(value)
+    crate::domain::money::for_reading(&value).unwrap_or(value)
 }
 
 /// The payload as template values. (serde_json is built with arbitrary precision, which
