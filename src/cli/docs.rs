@@ -7,8 +7,10 @@ use std::path::Path;
 
 /// A completion script for `shell` on standard output.
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
-    clap_complete::generate(shell, &mut Cli::command(), "costguard", &mut std::io::stdout());
-    Ok(())
+    // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "costguard", &mut script);
+    super::emit(&script)
 }
 
 /// The man page on standard output, or one page per command (costguard-actions-approve.1 ...)
@@ -16,7 +18,11 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
 pub fn man(out: Option<&Path>) -> anyhow::Result<()> {
     let command = Cli::command();
     match out {
-        None => clap_mangen::Man::new(command).render(&mut std::io::stdout())?,
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command).render(&mut page)?;
+            super::emit(&page)?;
+        }
         Some(dir) => {
             std::fs::create_dir_all(dir)?;
             clap_mangen::generate_to(command, dir)?;

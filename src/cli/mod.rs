@@ -17,6 +17,18 @@ use args::{ApiKeyCommand, AuditCommand, Command, ImportCommand, UserCommand};
 use data::{eval, import_focus, ingest_once};
 use std::path::PathBuf;
 
+/// Writes a command's output to standard output. A reader that stops early (`| head`)
+/// closes the pipe: that ends the output quietly, as it does for other Unix tools, instead
+/// of a panic.
+fn emit(output: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(output).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
+    }
+}
+
 fn config_path(cli: &Cli) -> Option<PathBuf> {
     cli.config.clone().or_else(|| Some(PathBuf::from("config.toml")).filter(|p| p.exists()))
 }

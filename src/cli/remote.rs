@@ -124,18 +124,18 @@ pub async fn costs(settings: &Settings, args: CostsArgs) -> anyhow::Result<()> {
         cells.push(text(&row["records"]));
         add_row(&mut table, &header, cells);
     }
-    println!("{table}");
+    let mut out = format!("{table}\n");
     for total in body["totals"].as_array().into_iter().flatten() {
-        println!(
-            "total {} billed {} effective {} ({} records)",
+        out += &format!(
+            "total {} billed {} effective {} ({} records)\n",
             text(&total["currency"]),
             text(&total["billed_cost"]),
             text(&total["effective_cost"]),
             text(&total["records"])
         );
     }
-    println!("from {} to {}", text(&body["from"]), text(&body["to"]));
-    Ok(())
+    out += &format!("from {} to {}\n", text(&body["from"]), text(&body["to"]));
+    super::emit(out.as_bytes())
 }
 
 /// `costguard anomalies`: newest first.
@@ -171,9 +171,8 @@ pub async fn anomalies(settings: &Settings, args: AnomaliesArgs) -> anyhow::Resu
         ];
         add_row(&mut table, &header, cells.into());
     }
-    println!("{table}");
-    println!("{} anomal{}", rows.len(), if rows.len() == 1 { "y" } else { "ies" });
-    Ok(())
+    let count = format!("{} anomal{}", rows.len(), if rows.len() == 1 { "y" } else { "ies" });
+    super::emit(format!("{table}\n{count}\n").as_bytes())
 }
 
 /// `costguard actions`, or one of its verbs.
@@ -209,9 +208,8 @@ async fn list_actions(settings: &Settings, args: ActionListArgs) -> anyhow::Resu
         ];
         add_row(&mut table, &header, cells.into());
     }
-    println!("{table}");
-    println!("{} action{}", rows.len(), if rows.len() == 1 { "" } else { "s" });
-    Ok(())
+    let count = format!("{} action{}", rows.len(), if rows.len() == 1 { "" } else { "s" });
+    super::emit(format!("{table}\n{count}\n").as_bytes())
 }
 
 /// Approve or reject one action, as the key's owner; the server applies every rule.
@@ -222,19 +220,18 @@ async fn decide(settings: &Settings, verb: &str, decision: Decision) -> anyhow::
     if decision.server.json {
         return print_json(&action);
     }
-    println!(
-        "action {} ({} {}) is now {}",
+    let line = format!(
+        "action {} ({} {}) is now {}\n",
         text(&action["id"]),
         text(&action["kind"]),
         text(&action["target"]),
         text(&action["status"])
     );
-    Ok(())
+    super::emit(line.as_bytes())
 }
 
 fn print_json(body: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(body)?);
-    Ok(())
+    super::emit(format!("{}\n", serde_json::to_string_pretty(body)?).as_bytes())
 }
 
 fn table(header: &[&str]) -> Table {

@@ -97,3 +97,22 @@ async fn the_cli_queries_a_server_and_decides_as_its_key(app: TestApp) {
 }
 
 both_backends!(the_cli_queries_a_server_and_decides_as_its_key);
+
+/// `costguard completions bash | head -1`: a reader that stops early closes the pipe, which
+/// ends the output quietly (it panicked in clap_complete's writer).
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    use std::process::{Command, Stdio};
+    for args in [&["completions", "bash"][..], &["man"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_costguard"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before the first byte
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && err.is_empty(), "{args:?}: {:?} {err}", out.status);
+    }
+}
