@@ -166,3 +166,44 @@ async fn approved_over_http_runs_through_the_executor_postgres() {
         approved_over_http_runs_through_the_executor(crate::helpers::Backend::Postgres).await;
     }
 }
+
+/// Recovered money is summed per currency: amounts in USD and EUR are never added together,
+/// in the API or on the overview.
+async fn recovered_money_is_summed_per_currency(app: TestApp) {
+    use costguard::db::schema::{actions as ac, anomalies as an};
+    use diesel::prelude::*;
+    let recoveries = [("USD", 1_000_000_000_000_i64), ("EUR", 250_000_000_000), ("USD", 500_000_000_000)];
+    for (n, (currency, units)) in recoveries.into_iter().enumerate() {
+        let anomaly = json!({"severity": "high", "description": "spend jumped", "provider": "AWS", "service": "EC2"});
+        let anomaly: Value = app.post_json("/api/v1/anomalies", &anomaly).await.json().await.unwrap();
+        let anomaly = anomaly["id"].as_str().unwrap().to_string();
+        let proposal = json!({"kind": "notify_only", "target": format!("i-{n}"), "risk": "low", "anomaly_id": anomaly});
+        let action: Value = app.post_json("/api/v1/actions", &proposal).await.json().await.unwrap();
+        let action = action["id"].as_str().unwrap().to_string();
+        // As an executed, verified action on an anomaly in that currency leaves them.
+        app.db
+            .run(move |c| {
+                diesel::update(an::table.find(&anomaly)).set(an::currency.eq(currency)).execute(c)?;
+                diesel::update(ac::table.find(&action)).set(ac::recovered.eq(Some(units))).execute(c)?;
+                Ok::<_, costguard::db::DbError>(())
+            })
+            .await
+            .unwrap();
+    }
+    let total = app.get_json("/api/v1/actions/recovered").await;
+    assert_eq!(total["recovered"], Value::Null, "no sum across currencies: {total}");
+    assert_eq!(total["currency"], Value::Null);
+    assert_eq!(total["actions"], 3);
+    assert_eq!(
+        total["by_currency"],
+        json!([{"currency": "EUR", "recovered": "2.50", "actions": 1}, {"currency": "USD", "recovered": "15.00", "actions": 2}])
+    );
+    let (token, _) = crate::dashboard::session(&app, Role::Viewer).await;
+    let overview = app.client.get(app.url("/")).header("cookie", format!("costguard_session={token}"));
+    let overview = overview.send().await.unwrap().text().await.unwrap();
+    let shown = |amount: &str, currency: &str| format!(r#"{amount} <span class="currency">{currency}</span>"#);
+    assert!(overview.contains(&shown("2.50", "EUR")) && overview.contains(&shown("15.00", "USD")), "{overview}");
+    assert!(!overview.contains("17.50"), "never added together");
+}
+
+both_backends!(recovered_money_is_summed_per_currency);

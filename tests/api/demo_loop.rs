@@ -55,6 +55,8 @@ async fn demo(backend: Backend) {
     assert!(recovered > 0.0, "{done}");
     let total = app.get_json("/api/v1/actions/recovered").await;
     assert_eq!((total["recovered"].as_str(), total["actions"].as_u64()), (done["recovered"].as_str(), Some(1)));
+    assert_eq!(total["currency"], "USD", "{total}");
+    assert_eq!(total["by_currency"], json!([{"currency": "USD", "recovered": done["recovered"], "actions": 1}]));
 
     // Cost falls back into the band and the anomaly resolves.
     let resolved = until("the anomaly to resolve", Duration::from_secs(90), async || {

@@ -83,8 +83,9 @@ async fn an_approved_cancel_stops_the_job_and_is_verified(app: Bare) {
     let id2 = id.clone();
     let row = app.db.run(move |c| store::get(c, &id2).map_err(DbError::from)).await.unwrap().unwrap();
     assert_eq!(row.recovered, Some(48_750_000_000_000 * 24));
-    let total = app.db.run(|c| store::total_recovered(c).map_err(DbError::from)).await.unwrap();
-    assert_eq!(total, (48_750_000_000_000 * 24, 1));
+    let total = app.db.run(|c| store::recovered_per_currency(c).map_err(DbError::from)).await.unwrap();
+    let usd = store::Recovery { currency: "USD".into(), units: 48_750_000_000_000 * 24, actions: 1 };
+    assert_eq!(total, [usd]);
     let chain = app.db.run(|c| costguard::audit::verify(c).map_err(DbError::from)).await.unwrap();
     assert_eq!(chain, Ok(7), "propose, route, approve, start, the call, executed, verified");
 }

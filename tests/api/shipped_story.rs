@@ -44,14 +44,11 @@ async fn story(backend: Backend) {
     // The one destination a team adds to the shipped file, given as the environment would.
     let pd = PagerDuty::start();
     let pager = format!(r#"[{{name="pager", kind="pagerduty", url="{}", routing_key="{ROUTING_KEY}"}}]"#, pd.url);
-    let mut server = node
-        .shipped_command(&[
-            ("COSTGUARD_PROVIDERS__SIMULATED__LIVE_INCIDENT_DELAY_SECS", delay.as_str()),
-            ("COSTGUARD_NOTIFY__DESTINATIONS", pager.as_str()),
-        ])
-        .arg("serve")
-        .spawn()
-        .unwrap();
+    // Killed also when an assertion fails, so a failed story leaves no server behind.
+    let mut server = node.serve_shipped(&[
+        ("COSTGUARD_PROVIDERS__SIMULATED__LIVE_INCIDENT_DELAY_SECS", delay.as_str()),
+        ("COSTGUARD_NOTIFY__DESTINATIONS", pager.as_str()),
+    ]);
     let started = Instant::now();
     let client = reqwest::Client::new();
     let (base, key) = (node.url.clone(), admin.clone());

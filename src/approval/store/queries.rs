@@ -85,22 +85,28 @@ pub fn with_currencies(conn: &mut DbConn, rows: Vec<ActionRow>) -> QueryResult<V
         .collect())
 }
 
-/// Cost recovered by all succeeded actions, exactly, in 1e-11 units, and how many there are.
-pub fn total_recovered(conn: &mut DbConn) -> QueryResult<(i128, usize)> {
-    let values: Vec<Option<i64>> = ac::table.filter(ac::recovered.is_not_null()).select(ac::recovered).load(conn)?;
-    Ok((values.iter().flatten().map(|v| i128::from(*v)).sum(), values.len()))
+/// What succeeded actions recovered in one currency (their anomalies'), exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    pub currency: String,
+    /// In 1e-11 units of the currency.
+    pub units: i128,
+    /// How many actions it sums.
+    pub actions: usize,
 }
 
-/// Cost recovered per currency (of each action's anomaly, as [`with_currencies`] reads it),
-/// exactly, in 1e-11 units.
-pub fn recovered_by_currency(conn: &mut DbConn) -> QueryResult<std::collections::BTreeMap<String, i128>> {
+/// Cost recovered by succeeded actions, one sum per currency (of each action's anomaly, as
+/// [`with_currencies`] reads it), in currency order: amounts in different currencies are
+/// never added together.
+pub fn recovered_per_currency(conn: &mut DbConn) -> QueryResult<Vec<Recovery>> {
     let rows: Vec<ActionRow> =
         ac::table.filter(ac::recovered.is_not_null()).select(ActionRow::as_select()).load(conn)?;
-    let mut sums = std::collections::BTreeMap::new();
+    let mut sums: std::collections::BTreeMap<String, (i128, usize)> = std::collections::BTreeMap::new();
     for (row, currency) in with_currencies(conn, rows)? {
-        *sums.entry(currency).or_insert(0) += i128::from(row.recovered.unwrap_or(0));
+        let sum = sums.entry(currency).or_default();
+        *sum = (sum.0 + i128::from(row.recovered.unwrap_or(0)), sum.1 + 1);
     }
-    Ok(sums)
+    Ok(sums.into_iter().map(|(currency, (units, actions))| Recovery { currency, units, actions }).collect())
 }
 
 /// The second half of verification: once an anomaly has resolved (its cost is back within

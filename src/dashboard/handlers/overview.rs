@@ -127,12 +127,12 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
                 .take(20)
                 .collect();
             let pending = actions::with_currencies(c, pending)?;
-            let recovered = actions::total_recovered(c)?;
+            let recovered = actions::recovered_per_currency(c)?;
             let budgets = crate::budgets::store::list_with_crossings(c)?;
             Ok::<_, crate::db::DbError>((series, open, pending, recovered, budgets))
         })
         .await?;
-    let (series, open_anomalies, pending, (recovered, count), budgets) = found;
+    let (series, open_anomalies, pending, recovered, budgets) = found;
     let (as_of, providers, services, trends) = summarize(&series, Utc::now());
     let currency = providers.first().map_or("USD".to_string(), |p| p.currency.clone());
     let overview = Overview {
@@ -142,7 +142,8 @@ pub async fn page(user: Signed, state: web::Data<AppState>) -> Result<HttpRespon
         trends,
         open_anomalies,
         pending,
-        recovered: (Total::from_units(recovered), currency, count),
+        recovered,
+        currency,
         detection_on: state.detect.enabled,
         budgets,
     };

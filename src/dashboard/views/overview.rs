@@ -37,8 +37,10 @@ pub struct Overview {
     pub trends: Vec<(String, String, Vec<ChartPoint>)>,
     pub open_anomalies: Vec<AnomalyRow>,
     pub pending: Vec<(ActionRow, String)>,
-    /// (amount, currency, actions) recovered by succeeded actions.
-    pub recovered: (Total, String, usize),
+    /// What succeeded actions recovered, one sum per currency (none yet: empty).
+    pub recovered: Vec<crate::approval::store::Recovery>,
+    /// The currency of the largest provider's spend: what "nothing recovered yet" is shown in.
+    pub currency: String,
     pub detection_on: bool,
     /// Every budget with this period's crossings: its spend, forecast line and amount.
     pub budgets: Vec<(crate::budgets::store::BudgetRow, Vec<crate::budgets::store::Crossing>)>,
@@ -76,8 +78,15 @@ pub fn render(user: &SessionUser, o: &Overview) -> Markup {
         section.cards {
             div.card {
                 h2 { "Cost recovered" }
-                p.big { (money(o.recovered.0, &o.recovered.1)) }
-                p.muted { "by " (o.recovered.2) " verified action" (if o.recovered.2 == 1 { "" } else { "s" }) }
+                @if o.recovered.is_empty() {
+                    p.big { (money(Total::from_units(0), &o.currency)) }
+                    p.muted { "by 0 verified actions" }
+                }
+                // Amounts in different currencies are shown apart, never added.
+                @for r in &o.recovered {
+                    p.big { (money(Total::from_units(r.units), &r.currency)) }
+                    p.muted { "by " (r.actions) " verified action" (if r.actions == 1 { "" } else { "s" }) }
+                }
             }
             div.card {
                 h2 { "Waiting for approval" }

@@ -212,7 +212,12 @@ fn overview_snapshot_and_empty_state() {
         trends: vec![],
         open_anomalies: vec![anomaly()],
         pending: vec![(action("pending_approval"), "USD".into())],
-        recovered: (Total::from_units(usd(6_960).into()), "USD".into(), 1),
+        recovered: vec![crate::approval::store::Recovery {
+            currency: "USD".into(),
+            units: usd(6_960).into(),
+            actions: 1,
+        }],
+        currency: "USD".into(),
         detection_on: true,
         budgets: vec![],
     };

@@ -248,18 +248,45 @@ pub async fn cancel(
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Recovered {
-    /// The sum over every succeeded action.
+    /// The sum over every succeeded action when they all recovered one currency (or none
+    /// did: "0"); null when there are several, which are never added together.
+    pub recovered: Option<crate::domain::money::Total>,
+    /// That one currency; null when there is none or several.
+    pub currency: Option<String>,
+    /// How many actions recovered something.
+    pub actions: usize,
+    /// One sum per currency.
+    pub by_currency: Vec<RecoveredIn>,
+}
+
+/// What succeeded actions recovered in one currency.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RecoveredIn {
+    pub currency: String,
     pub recovered: crate::domain::money::Total,
-    /// How many actions it sums.
     pub actions: usize,
 }
 
-/// Cost recovered by every succeeded action, exactly (amounts in the ledger's currency).
+/// Cost recovered by every succeeded action, exactly, per currency (the currency of each
+/// action's anomaly).
 #[utoipa::path(get, path = "/api/v1/actions/recovered", tag = "actions",
     responses((status = 200, body = Recovered), (status = 401, body = ErrorBody)))]
 pub async fn recovered(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
-    let (total, actions) = state.db.run(|c| store::total_recovered(c).map_err(DbError::from)).await?;
-    let recovered = crate::domain::money::Total::from_units(total);
-    Ok(HttpResponse::Ok().json(Recovered { recovered, actions }))
+    let sums = state.db.run(|c| store::recovered_per_currency(c).map_err(DbError::from)).await?;
+    let by_currency: Vec<RecoveredIn> = sums
+        .into_iter()
+        .map(|r| RecoveredIn {
+            currency: r.currency,
+            recovered: crate::domain::money::Total::from_units(r.units),
+            actions: r.actions,
+        })
+        .collect();
+    let (recovered, currency) = match by_currency.as_slice() {
+        [] => (Some(crate::domain::money::Total::from_units(0)), None),
+        [one] => (Some(one.recovered), Some(one.currency.clone())),
+        _ => (None, None),
+    };
+    let actions = by_currency.iter().map(|r| r.actions).sum();
+    Ok(HttpResponse::Ok().json(Recovered { recovered, currency, actions, by_currency }))
 }

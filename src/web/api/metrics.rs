@@ -26,7 +26,10 @@ fn snapshot(c: &mut crate::db::DbConn) -> diesel::QueryResult<Snapshot> {
         series: crate::detect::store::list_series(c)?,
         open: crate::detect::store::open_by_severity(c)?,
         actions: crate::approval::store::count_by_status(c)?,
-        recovered: crate::approval::store::recovered_by_currency(c)?,
+        recovered: crate::approval::store::recovered_per_currency(c)?
+            .into_iter()
+            .map(|r| (r.currency, r.units))
+            .collect(),
         outbox: crate::notify::store::counts(c)?,
     })
 }
