@@ -117,6 +117,11 @@ mod tests {
             "anomaly": {"label": "tag team=data", "severity": "high"}});
         let text = t.render(Event::ActionPending, &notify_only);
         assert_eq!(text, ":raised_hand: *Acknowledgement needed*: nothing to run for tag team=data (high); a person should look at it.");
+        // What an action saved is said in its anomaly's currency.
+        let done = json!({"action": {"kind": "cancel_bigquery_job", "target": "proj:US.job_7", "recovered": "11452.85539121904"},
+            "anomaly": {"label": "Google Cloud / BigQuery", "currency": "EUR"}});
+        let text = t.render(Event::ActionSucceeded, &done);
+        assert!(text.ends_with("It saved 11,452.86 EUR so far."), "{text}");
     }
 
     #[test]
