@@ -34,13 +34,16 @@ async fn the_api_keeps_to_its_document(backend: Backend) {
     assert!(valid.status.success(), "openapi-spec-validator: {}", output_text(&valid));
 
     let seed = std::env::var("CG_SCHEMATHESIS_SEED").unwrap_or_else(|_| "1".into());
-    // Run from the temp dir: schemathesis keeps a cache in its working directory.
+    // Run from the temp dir: schemathesis keeps a cache in its working directory. One worker:
+    // with two, its threads share Hypothesis's lambda-description cache, which is not
+    // thread-safe and now and then failed a run with a KeyError inside schemathesis itself
+    // ("Runtime Error ... Inconsistent results") on a busy machine, with no request at fault.
     let run = Command::new(schemathesis)
         .current_dir(dir.path())
         .arg("--config-file")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/contract/schemathesis.toml"))
         .args(["run", &spec_url, "--checks", "all", "--max-examples", "20", "--seed", &seed])
-        .args(["--no-color", "--generation-database", "none", "--workers", "2"])
+        .args(["--no-color", "--generation-database", "none", "--workers", "1"])
         .arg("--header")
         .arg(format!("Authorization: Bearer {key}"))
         .output()
