@@ -30,6 +30,21 @@ pub async fn evaluate(db: &Db, now: DateTime<Utc>) -> Result<usize, DbError> {
     .await
 }
 
+/// Writes a budget (`change` creates or replaces it) and evaluates it at once, so it comes
+/// back with its status and a threshold it already crosses is recorded to be announced;
+/// returns the row as stored and how many crossings were recorded. The API and the
+/// dashboard's form both write through here.
+pub fn save_and_evaluate(
+    c: &mut DbConn,
+    change: impl FnOnce(&mut DbConn) -> Result<store::BudgetRow, store::Refused>,
+    now: DateTime<Utc>,
+) -> Result<(store::BudgetRow, usize), store::Refused> {
+    let row = change(c)?;
+    let crossed = evaluate_one(c, &row, now)?;
+    let row = store::get(c, &row.id)?.unwrap_or(row);
+    Ok((row, crossed))
+}
+
 /// One budget's evaluation: its status saved, and the thresholds it crossed for the first
 /// time this period recorded (the API evaluates a budget it just created or changed).
 pub fn evaluate_one(c: &mut DbConn, budget: &store::BudgetRow, now: DateTime<Utc>) -> diesel::QueryResult<usize> {

@@ -6,8 +6,9 @@
 //! `smtp://host[:587]` upgrades with STARTTLS and refuses a server that cannot, unless
 //! `?tls=opportunistic` (upgrade when offered) or `?tls=none` (a relay on a trusted network)
 //! says otherwise. `ca_file` adds a private CA's certificates to the public roots the server's
-//! certificate is checked against; it is never skipped. The Message-ID is the outbox row's id, the same on every try, so a
-//! message that is sent again after a crash is recognisably the same message.
+//! certificate is checked against; the check is never skipped. The Message-ID is the outbox
+//! row's id, the same on every try, so a message that is sent again after a crash is
+//! recognisably the same message.
 
 use super::markup;
 use super::secrets::Secret;

@@ -166,7 +166,7 @@ fn advance(conn: &mut DbConn, stream: &str, to: i64) -> QueryResult<()> {
 }
 
 /// What `is_news` needs of an anomaly as it is now.
-fn as_found(anomaly: &crate::detect::store::AnomalyRow, announced: bool) -> AnomalyNow {
+fn as_found(anomaly: &AnomalyRow, announced: bool) -> AnomalyNow {
     AnomalyNow { last_out: anomaly.last_out_at.and_utc(), ended: anomaly.resolved_at.is_some(), announced }
 }
 

@@ -72,19 +72,13 @@ pub async fn create(posted: Posted<BudgetForm>, state: web::Data<AppState>) -> R
         Err(e) => return refuse(format!("Not added: {} {}", e.field, e.message)).await,
     };
     let (by, now) = (posted.user.0.name.clone(), state.clock.now());
-    let result = state
-        .db
-        .run(move |c| {
-            let created = store::create(c, &spec, &Actor(&by), now);
-            if let Ok(row) = &created {
-                crate::budgets::evaluate_one(c, row, now)?;
-            }
-            Ok::<_, DbError>(created)
-        })
-        .await?;
+    let create = move |c: &mut DbConn| store::create(c, &spec, &Actor(&by), now);
+    let result = state.db.run(move |c| Ok::<_, DbError>(crate::budgets::save_and_evaluate(c, create, now))).await?;
     match result {
-        Ok(_) => {
-            state.bus.nudge_notifier();
+        Ok((_, crossed)) => {
+            if crossed > 0 {
+                state.bus.nudge_notifier();
+            }
             Ok(redirect("/settings/budgets?notice=saved"))
         }
         Err(Refused::Db(e)) => Err(PageError::from(DbError::from(e))),

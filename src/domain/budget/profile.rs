@@ -14,10 +14,10 @@ pub struct Profile {
     /// (expected, sigma) per step of the week: slot `i` is every step `t` with
     /// `(t / step_secs) mod slots.len() == i`.
     pub slots: Vec<(f64, f64)>,
-    /// How far the baseline's daily sums missed lately, as a fraction (`daily_miss`). The hourly sigmas describe
-    /// noise that averages out over a month; a baseline still learning its weekly profile, or
-    /// a level that moved, misses every day the same way, so the range takes this miss as
-    /// holding for the whole rest.
+    /// How far the baseline's daily sums missed lately, as a fraction (`daily_miss`). The
+    /// hourly sigmas describe noise that averages out over a month; a baseline still learning
+    /// its weekly profile, or a level that moved, misses every day the same way, so the range
+    /// takes this miss as holding for the whole rest.
     #[serde(default)]
     pub daily_miss: f64,
 }

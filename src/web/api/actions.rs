@@ -283,7 +283,7 @@ pub async fn recovered(caller: Caller, state: web::Data<AppState>) -> Result<Htt
         })
         .collect();
     let (recovered, currency) = match by_currency.as_slice() {
-        [] => (Some(crate::domain::money::Total::from_units(0)), None),
+        [] => (Some(crate::domain::money::Total::ZERO), None),
         [one] => (Some(one.recovered), Some(one.currency.clone())),
         _ => (None, None),
     };

@@ -116,14 +116,9 @@ async fn write(
     let now = state.clock.now();
     let (written, crossed) = state
         .db
-        .run(move |c| {
-            let row = match change(c) {
-                Ok(row) => row,
-                Err(e) => return Ok::<_, DbError>(Err(e)),
-            };
-            let crossed = crate::budgets::evaluate_one(c, &row, now)?;
-            let row = store::get(c, &row.id)?.unwrap_or(row);
-            Ok(Ok((view(c, &row)?, crossed)))
+        .run(move |c| match crate::budgets::save_and_evaluate(c, change, now) {
+            Ok((row, crossed)) => Ok::<_, DbError>(Ok((view(c, &row)?, crossed))),
+            Err(e) => Ok(Err(e)),
         })
         .await?
         .map_err(refused)?;
